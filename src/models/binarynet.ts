@@ -1,0 +1,101 @@
+/**
+ * BinaryNet for CIFAR-10 (Courbariaux, Hubara et al. 2016), layer for layer as the Bop authors' code
+ * (plumerai/rethinking-bnn-optimization `bnn_optimization/models/binarynet.py`, filters 128, dense 1024):
+ *
+ *   QuantConv2D(128,3,'valid', real input) → BN
+ *   QuantConv2D(128,3,same) → MaxPool(2) → BN        (pool before BN)
+ *   QuantConv2D(256,3,same) → BN
+ *   QuantConv2D(256,3,same) → MaxPool(2) → BN
+ *   QuantConv2D(512,3,same) → BN
+ *   QuantConv2D(512,3,same) → MaxPool(2) → BN
+ *   Flatten (4608 = 3·3·512)
+ *   QuantDense(1024) → BN → QuantDense(1024) → BN → QuantDense(10) → BN → softmax
+ *
+ * BN: Keras defaults momentum 0.99, ε 1e-3, scale=False (β is the only trainable BN parameter); no biases;
+ * every layer after the first binarizes its input with ste_sign (the only non-linearity); every kernel,
+ * the first and the last included, is binary. Kernel init: glorot_uniform (Larq default).
+ *
+ * `kernels: 'bop'` gives the Bop hparams (`kernel_quantizer=None`, kernel marked binary: Bop writes ±1
+ * into it); `kernels: 'latent'` gives the baseline (`kernel_quantizer="ste_sign"`, `kernel_constraint="weight_clip"`).
+ *
+ * Differences, for small profiles only: `width` scales every layer's units (conv filters and the two
+ * hidden dense layers; not the 10 outputs); `dropout` adds dropout after every conv and dense layer
+ * (the report's §4.2, p = 0.25; placed after the layer's BN, before the next binarization — the report
+ * does not say where, we document our choice).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BatchNorm, QuantConv2D, QuantDense, SeededDropout } from '../layers';
+
+export interface BinaryNetConfig {
+  /** Multiplies every layer's units (1 = the original). */
+  width?: number;
+  /** Dropout rate after every conv and dense block (0 = none, as the original). */
+  dropout?: number;
+  /** 'bop': binary kernels trained directly by Bop; 'latent': ste_sign on clipped latent kernels (Adam baseline). */
+  kernels?: 'bop' | 'latent';
+  inputShape?: [number, number, number];
+  numClasses?: number;
+  /** Seeds the kernel initializers and dropout masks. */
+  seed?: number;
+}
+
+export function binaryNet(config: BinaryNetConfig = {}): tf.Sequential {
+  const width = config.width ?? 1;
+  const dropout = config.dropout ?? 0;
+  const kernels = config.kernels ?? 'bop';
+  const inputShape = config.inputShape ?? [32, 32, 3];
+  const numClasses = config.numClasses ?? 10;
+  const seed = config.seed ?? 0;
+  if (!(width > 0)) throw new Error(`binaryNet: width must be > 0, got ${width}`);
+  if (!(dropout >= 0 && dropout < 1)) throw new Error(`binaryNet: dropout must be in [0, 1), got ${dropout}`);
+  if (kernels !== 'bop' && kernels !== 'latent') throw new Error(`binaryNet: kernels must be 'bop' or 'latent', got '${kernels}'`);
+  const units = (n: number) => Math.max(1, Math.round(n * width));
+  const kernelArgs =
+    kernels === 'bop'
+      ? { kernelQuantizer: null, binaryKernel: true, kernelConstraint: null }
+      : { kernelQuantizer: 'ste_sign' as const, binaryKernel: true, kernelConstraint: 'weight_clip' as const };
+
+  const model = tf.sequential({ name: 'binarynet' });
+  let li = 0;
+  const bn = () => new BatchNorm({ momentum: 0.99, epsilon: 1e-3, scale: false, center: true, name: `bn_${li}` });
+  const drop = () => {
+    if (dropout > 0) model.add(new SeededDropout({ rate: dropout, seed: seed * 1000 + 500 + li, name: `dropout_${li}` }));
+  };
+  const convs: [number, boolean][] = [
+    [128, false],
+    [128, true],
+    [256, false],
+    [256, true],
+    [512, false],
+    [512, true],
+  ];
+  convs.forEach(([filters, pool], i) => {
+    li++;
+    model.add(
+      new QuantConv2D({
+        name: `quant_conv2d_${li}`,
+        filters: units(filters),
+        kernelSize: 3,
+        padding: i === 0 ? 'valid' : 'same',
+        inputQuantizer: i === 0 ? null : 'ste_sign',
+        ...kernelArgs,
+        useBias: false,
+        seed: seed * 1000 + li,
+        ...(i === 0 ? { inputShape } : {}),
+      }),
+    );
+    if (pool) model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `max_pool_${li}` }));
+    model.add(bn());
+    drop();
+  });
+  model.add(tf.layers.flatten({ name: 'flatten' }));
+  const dense = [units(1024), units(1024), numClasses];
+  dense.forEach((n) => {
+    li++;
+    model.add(new QuantDense({ name: `quant_dense_${li}`, units: n, inputQuantizer: 'ste_sign', ...kernelArgs, useBias: false, seed: seed * 1000 + li }));
+    model.add(bn());
+    if (n !== numClasses) drop();
+  });
+  model.add(tf.layers.activation({ activation: 'softmax', name: 'softmax' }));
+  return model;
+}

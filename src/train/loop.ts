@@ -1,0 +1,186 @@
+/**
+ * The training loop: one plain function, nanoGPT-style. Per step: a batch, forward pass, loss, gradients,
+ * the optimizer's step, clipping of latent kernels (the baseline's weight_clip, applied here because tfjs
+ * does not apply constraints reliably, tfjs#3345/#3979), flip counting. Per epoch: evaluation on the
+ * validation split, one history record, one progress line with ETA, the `onEpoch` hook.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { modelVariables, ModelVariable } from '../layers';
+import { countFlips, Optimizer } from '../optimizers';
+import { Rng } from '../random';
+import { EpochRecord, History } from './history';
+import { classification, Task } from './tasks';
+
+/** A split of a dataset that the loop can draw batches from. */
+export interface SplitSource {
+  /** Number of examples. */
+  readonly n: number;
+  /** Inputs and targets of these examples as tensors; augmented with `rng` when given (training only). */
+  batch(indices: Int32Array, rng: Rng | null): { x: tf.Tensor; y: tf.Tensor };
+}
+
+export interface TrainOptions {
+  model: tf.LayersModel;
+  optimizer: Optimizer;
+  train: SplitSource;
+  val: SplitSource;
+  epochs: number;
+  batchSize: number;
+  /** Draws the shuffles and the augmentation; its state is part of a checkpoint. */
+  rng: Rng;
+  task?: Task;
+  evalBatchSize?: number;
+  /** Epochs already done (resume): training starts at epoch `history.length + 1`. */
+  history?: History;
+  /** Called after each epoch with the new record; awaited (checkpoints are written here). */
+  onEpoch?: (record: EpochRecord, history: History) => void | Promise<void>;
+  /** Called after each step (live progress); cheap work only. */
+  onStep?: (info: { epoch: number; step: number; stepsPerEpoch: number; loss: number }) => void;
+  /** Progress output; default console.log. Pass null for silence. */
+  log?: ((line: string) => void) | null;
+  /** Label for progress lines. */
+  label?: string;
+}
+
+function formatDuration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${s.toFixed(0)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Evaluates the model (inference mode) on a split: mean loss, accuracy and extra metrics. */
+export function evaluate(model: tf.LayersModel, split: SplitSource, task: Task = classification, batchSize = 500) {
+  let lossSum = 0;
+  let stats: Float64Array | null = null;
+  for (let start = 0; start < split.n; start += batchSize) {
+    const idx = new Int32Array(Math.min(batchSize, split.n - start)).map((_, i) => start + i);
+    const [l, s] = tf.tidy(() => {
+      const { x, y } = split.batch(idx, null);
+      const p = model.apply(x, { training: false }) as tf.Tensor;
+      return [tf.mul(task.loss(y, p), idx.length), task.batchStats(y, p)];
+    });
+    lossSum += l.dataSync()[0];
+    const sv = s.dataSync();
+    if (!stats) stats = new Float64Array(sv.length);
+    for (let i = 0; i < sv.length; i++) stats[i] += sv[i];
+    l.dispose();
+    s.dispose();
+  }
+  const summary = task.summarize(stats ?? new Float64Array(1), split.n);
+  return { loss: lossSum / split.n, ...summary };
+}
+
+/** Trains `model` for `epochs` epochs (continuing after `history`), returning the full history. */
+export async function train(opts: TrainOptions): Promise<History> {
+  const task = opts.task ?? classification;
+  const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
+  const history: History = opts.history ? [...opts.history] : [];
+  const vars = modelVariables(opts.model);
+  const tfVars = vars.map((v) => v.variable);
+  const binary = vars.filter((v) => v.binary);
+  const clipped = vars.filter((v) => v.clip);
+  const stepsPerEpoch = Math.floor(opts.train.n / opts.batchSize);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`batchSize must be an integer ≥ 1, got ${opts.batchSize}`);
+  if (stepsPerEpoch < 1) throw new Error(`batchSize ${opts.batchSize} is larger than the training split (${opts.train.n} examples)`);
+  const label = opts.label ? `${opts.label} ` : '';
+  const firstEpoch = history.length + 1;
+  const runStart = Date.now();
+
+  for (let epoch = firstEpoch; epoch <= opts.epochs; epoch++) {
+    const t0 = Date.now();
+    const perm = opts.rng.permutation(opts.train.n);
+    let lossSum = 0;
+    let stats: Float64Array | null = null;
+    const flips = new Map<string, number>();
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      const idx = perm.subarray(s * opts.batchSize, (s + 1) * opts.batchSize);
+      const { lossValue, batchStats, flipCounts } = trainStep(opts, task, vars, tfVars, binary, clipped, idx);
+      if (!Number.isFinite(lossValue)) {
+        throw new Error(`Loss became ${lossValue} at epoch ${epoch}, step ${s + 1} (global step ${opts.optimizer.iterations}); stopping. Lower the learning rate / γ or check the data.`);
+      }
+      lossSum += lossValue;
+      if (!stats) stats = new Float64Array(batchStats.length);
+      for (let i = 0; i < batchStats.length; i++) stats[i] += batchStats[i];
+      binary.forEach((v, i) => {
+        const key = v.layer;
+        flips.set(key, (flips.get(key) ?? 0) + flipCounts[i] / v.variable.size);
+      });
+      opts.onStep?.({ epoch, step: s + 1, stepsPerEpoch, loss: lossValue });
+    }
+    const trainSummary = task.summarize(stats!, stepsPerEpoch * opts.batchSize);
+    const val = evaluate(opts.model, opts.val, task, opts.evalBatchSize ?? 500);
+    const h = opts.optimizer.hyper();
+    const extra: Record<string, number> = {};
+    for (const [k, v] of Object.entries(trainSummary.extra ?? {})) extra[k] = v;
+    for (const [k, v] of Object.entries(val.extra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
+    const record: EpochRecord = {
+      epoch,
+      step: opts.optimizer.iterations,
+      loss: lossSum / stepsPerEpoch,
+      accuracy: trainSummary.accuracy,
+      valLoss: val.loss,
+      valAccuracy: val.accuracy,
+      gamma: h.gamma ?? null,
+      threshold: h.threshold ?? null,
+      lr: h.lr ?? NaN,
+      flipRatio: Object.fromEntries([...flips].map(([k, v]) => [k, v / stepsPerEpoch])),
+      seconds: (Date.now() - t0) / 1000,
+      ...(Object.keys(extra).length ? { extra } : {}),
+    };
+    history.push(record);
+    if (log) {
+      const done = epoch - firstEpoch + 1;
+      const eta = (((Date.now() - runStart) / 1000) / done) * (opts.epochs - epoch);
+      const fr = Object.values(record.flipRatio);
+      const meanFlip = fr.length ? fr.reduce((a, b) => a + b, 0) / fr.length : 0;
+      const hyper = record.gamma !== null ? `γ ${record.gamma.toExponential(1)} ` : '';
+      log(
+        `${label}epoch ${epoch}/${opts.epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
+          `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
+          `flips ${meanFlip.toExponential(2)} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
+      );
+    }
+    await opts.onEpoch?.(record, history);
+  }
+  return history;
+}
+
+function trainStep(
+  opts: TrainOptions,
+  task: Task,
+  vars: ModelVariable[],
+  tfVars: tf.Variable[],
+  binary: ModelVariable[],
+  clipped: ModelVariable[],
+  idx: Int32Array,
+) {
+  const out = tf.tidy(() => {
+    const { x, y } = opts.train.batch(idx, opts.rng);
+    const signsBefore = binary.map((v) => tf.greaterEqual(v.variable, 0));
+    let batchStats: tf.Tensor | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const p = opts.model.apply(x, { training: true }) as tf.Tensor;
+      batchStats = tf.keep(task.batchStats(y, p));
+      return task.loss(y, p);
+    }, tfVars);
+    opts.optimizer.apply(
+      vars,
+      vars.map((v) => grads[v.variable.name]),
+    );
+    for (const v of clipped) v.variable.assign(tf.clipByValue(v.variable, -1, 1));
+    const flipCounts = binary.map((v, i) => tf.sum(tf.cast(tf.notEqual(signsBefore[i], tf.greaterEqual(v.variable, 0)), 'int32')));
+    const packed = tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), tf.cast(batchStats!, 'float32'), ...flipCounts.map((f) => tf.reshape(tf.cast(f, 'float32'), [1]))]);
+    return packed;
+  });
+  const data = out.dataSync();
+  out.dispose();
+  const nStats = data.length - 1 - binary.length;
+  return {
+    lossValue: data[0],
+    batchStats: data.subarray(1, 1 + nStats),
+    flipCounts: Array.from(data.subarray(1 + nStats)),
+  };
+}
+
+export { countFlips };
