@@ -57,12 +57,18 @@ export interface QuantLayer {
   kernelVariable(): tf.Variable;
 }
 
+/** tfjs' config (de)serialization turns string values into camelCase ('ste_sign' → 'steSign'); accept both. */
+function canonical<T extends string | null>(v: T | undefined): T | null {
+  if (v === undefined || v === null) return null;
+  return v.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) as T;
+}
+
 function commonConfig(a: QuantArgsBase) {
   return {
-    inputQuantizer: a.inputQuantizer ?? null,
-    kernelQuantizer: a.kernelQuantizer ?? null,
+    inputQuantizer: canonical(a.inputQuantizer),
+    kernelQuantizer: canonical(a.kernelQuantizer),
     binaryKernel: a.binaryKernel ?? false,
-    kernelConstraint: a.kernelConstraint ?? null,
+    kernelConstraint: canonical(a.kernelConstraint),
     useBias: a.useBias ?? false,
     seed: a.seed ?? null,
   };
@@ -72,10 +78,13 @@ function isBinary(a: { kernelQuantizer: QuantizerName; binaryKernel: boolean }):
   return a.binaryKernel || quantizerPrecision(a.kernelQuantizer) === 1;
 }
 
-function baseArgs(a: { name?: string; inputShape?: number[] }): LayerArgs {
+/** The generic Keras layer arguments (name, input shape, dtype, trainable), also as they come back from a saved config. */
+function baseArgs(a: object): LayerArgs {
   const args: Record<string, unknown> = {};
-  if (a.name !== undefined) args.name = a.name;
-  if (a.inputShape !== undefined) args.inputShape = a.inputShape;
+  for (const k of ['name', 'inputShape', 'batchInputShape', 'batchSize', 'dtype', 'trainable']) {
+    const v = (a as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null) args[k] = v;
+  }
   return args as LayerArgs;
 }
 

@@ -6,7 +6,7 @@
  *   m_t = (1 − γ)·m_{t−1} + γ·g_t                      m_0 = 0 (zero-initialised slot)
  *   w_t = sign(−sign(w_{t−1}·m_t − τ) · w_{t−1})       sign(0) = +1 (Larq's sign)
  *
- * so a weight flips iff w·m_t > τ (strict); when w·m_t = τ exactly the weight is set to +1. γ (adaptivity
+ * so a weight flips iff w·m_t > τ (strict); when w·m_t = τ exactly the weight is set to +1 (as the original). γ (adaptivity
  * rate) and τ (threshold) may be schedules, evaluated at Bop's own step count. Binary weights are ±1
  * after the first step and stay ±1.
  */
@@ -26,9 +26,10 @@ export interface BopConfig {
 export function bopUpdate(w: tf.Tensor, m: tf.Tensor, g: tf.Tensor, gamma: number, threshold: number): [tf.Tensor, tf.Tensor] {
   return tf.tidy(() => {
     const mNew = tf.add(tf.mul(m, 1 - gamma), tf.mul(g, gamma));
-    // w_t = sign(−sign(w·m − τ)·w), with Larq's sign (+1 at 0). Flip iff w·m > τ.
-    const flip = tf.greater(tf.mul(w, mNew), threshold);
-    const wNew = tf.where(tf.greaterEqual(tf.where(flip, tf.neg(w), w), 0), tf.onesLike(w), tf.onesLike(w).neg());
+    // w_t = lq.math.sign(−tf.sign(w·m − τ)·w): flip iff w·m > τ; at w·m = τ exactly, tf.sign gives 0 and
+    // Larq's sign(0) = +1 sets the weight to +1 (the original code's behaviour, kept to the letter).
+    const z = tf.mul(tf.neg(tf.sign(tf.sub(tf.mul(w, mNew), threshold))), w);
+    const wNew = tf.where(tf.greaterEqual(z, 0), tf.onesLike(w), tf.onesLike(w).neg());
     return [wNew, mNew] as [tf.Tensor, tf.Tensor];
   });
 }

@@ -170,7 +170,9 @@ function trainStep(
     );
     for (const v of clipped) v.variable.assign(tf.clipByValue(v.variable, -1, 1));
     const flipCounts = binary.map((v, i) => tf.sum(tf.cast(tf.notEqual(signsBefore[i], tf.greaterEqual(v.variable, 0)), 'int32')));
-    const packed = tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), tf.cast(batchStats!, 'float32'), ...flipCounts.map((f) => tf.reshape(tf.cast(f, 'float32'), [1]))]);
+    const stats = batchStats as unknown as tf.Tensor;
+    const packed = tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), tf.cast(stats, 'float32'), ...flipCounts.map((f) => tf.reshape(tf.cast(f, 'float32'), [1]))]);
+    stats.dispose(); // kept out of the gradient scope above
     return packed;
   });
   const data = out.dataSync();
