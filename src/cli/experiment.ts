@@ -1,0 +1,86 @@
+/**
+ * npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…
+ * npm run experiment -- --list
+ *
+ * Runs one experiment headless and writes its results (see src/experiments/run.ts).
+ */
+import { describeBackend, initBackend } from '../backend';
+import { experimentNames, getExperiment, PROFILES, profileConfig } from '../experiments/registry';
+import { calibrate, estimateSeconds } from '../experiments/estimate';
+import { resolveConfig, runExperiment } from '../experiments/run';
+import '../experiments/unet';
+import { fail, parseArgs } from './args';
+
+function fmt(s: number): string {
+  if (!Number.isFinite(s)) return 'n/a';
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} days`;
+}
+
+async function list() {
+  await initBackend();
+  console.log(`${describeBackend()}; calibrating…`);
+  const cal = await calibrate();
+  console.log(`measured ${cal.imagesPerSecond.toFixed(1)} training images/s at width ${cal.width}\n`);
+  const rows: string[][] = [['experiment', 'section', 'profile', 'epochs', 'width', 'train imgs', 'seeds', 'est. time/seed']];
+  for (const name of experimentNames()) {
+    const e = getExperiment(name);
+    for (const p of PROFILES) {
+      const c = profileConfig(name, p, 0);
+      const perClass = c.trainPerClass;
+      const nTrain = c.dataset === 'cifar10' ? (perClass ?? 5000) * 10 : c.dataset === 'svhn' ? (perClass !== null ? perClass * 10 : 73257) : c.trainLimit ?? 3680;
+      const nVal = c.dataset === 'cifar10' ? (c.testPerClass ?? 1000) * 10 : c.dataset === 'svhn' ? (c.testPerClass !== null ? c.testPerClass * 10 : 30000) : c.testLimit ?? 3669;
+      rows.push([name, e.section, p, String(c.epochs), String(c.width), String(nTrain), e.seeds[p].join(','), e.sameAs ? `= ${e.sameAs}` : fmt(estimateSeconds(c, cal, nTrain, nVal))]);
+    }
+  }
+  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) console.log(r.map((x, i) => x.padEnd(w[i])).join('  '));
+}
+
+async function main() {
+  let args;
+  try {
+    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'force', 'help'], values: ['profile', 'seed', 'set'] });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (args.flags.has('help') || (args.positional.length === 0 && !args.flags.has('list'))) {
+    console.log('usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…');
+    console.log('       npm run experiment -- --list');
+    console.log(`experiments: ${experimentNames().join(', ')}`);
+    if (!args.flags.has('help')) process.exit(2);
+    return;
+  }
+  if (args.flags.has('list')) return list();
+  if (args.positional.length > 1) fail(`one experiment at a time; got ${args.positional.join(', ')}`);
+  const name = args.positional[0];
+  const profile = args.values.get('profile')?.[0] ?? 'quick';
+  const seedRaw = args.values.get('seed')?.[0];
+  const seed = seedRaw === undefined ? undefined : Number(seedRaw);
+  if (seedRaw !== undefined && (!Number.isInteger(seed) || seed! < 0)) fail(`--seed ${seedRaw}: must be an integer ≥ 0`);
+  const set = args.values.get('set') ?? [];
+  try {
+    // Validate everything before touching the disk.
+    const c = resolveConfig(name, profile, seed, set);
+    console.log(`resolved config: ${JSON.stringify(c)}`);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  try {
+    const r = await runExperiment({ experiment: name, profile, seed, set, resume: args.flags.has('resume'), force: args.flags.has('force') });
+    const last = r.history[r.history.length - 1];
+    console.log(
+      `done: ${r.config.experiment}/${r.config.profile}/seed-${r.config.seed} final train acc ${(last.accuracy * 100).toFixed(2)}% val acc ${(last.valAccuracy * 100).toFixed(2)}% ` +
+        `(${r.reused ? 'reused' : `${r.wallSeconds.toFixed(0)} s`}, ${r.backend}); results in ${r.dir}`,
+    );
+  } catch (e) {
+    fail((e as Error).message, 1);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => fail((e as Error).stack ?? String(e), 1),
+);

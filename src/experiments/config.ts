@@ -1,0 +1,156 @@
+/**
+ * Experiment configs as plain data. A config names its dataset, model, optimizer and every
+ * hyperparameter; schedules decay "every N epochs" (converted to optimizer steps at run time with the
+ * run's steps per epoch, as the original's `decay_steps = 50000/50*100`) or every N steps.
+ */
+export interface DecaySchedule {
+  initial: number;
+  /** Multiplier applied at each decay (report: 0.1). */
+  decay: number;
+  /** Decay every this many epochs (null: never). */
+  everyEpochs: number | null;
+  /** Decay every this many optimizer steps instead (takes precedence when set). */
+  everySteps?: number | null;
+}
+
+export type DatasetName = 'cifar10' | 'svhn' | 'pets';
+export type ModelName = 'binarynet' | 'unet';
+
+export interface ExperimentConfig {
+  /** Registry name, e.g. 'cifar10-bop'. */
+  experiment: string;
+  /** 'paper' | 'quick' | 'smoke'. */
+  profile: string;
+  /** Report section this run reproduces, e.g. '§3.1'. */
+  section: string;
+  dataset: DatasetName;
+  model: ModelName;
+  /** Multiplies every layer's units (1 = the original). */
+  width: number;
+  /** Dropout after every conv and dense block (0 = none). */
+  dropout: number;
+  /** UNet only: binarized (true) or full-precision (false). */
+  binary: boolean;
+  /** 'bop': Bop on binary kernels + Adam on the rest; 'adam': Adam on everything (latent weights for binary nets). */
+  optimizer: 'bop' | 'adam';
+  /** Bop adaptivity rate γ (null for Adam runs). */
+  gamma: DecaySchedule | null;
+  /** Bop threshold τ (null for Adam runs). */
+  threshold: number | null;
+  /** Adam learning rate (Bop runs: the non-binary variables). */
+  lr: DecaySchedule;
+  /** Baseline only: the paper's Xavier learning-rate scaling of binary kernels. */
+  xavierLrScaling: boolean;
+  epochs: number;
+  batchSize: number;
+  /** Stratified subset: first N of each class (null: the whole split). */
+  trainPerClass: number | null;
+  testPerClass: number | null;
+  /** Pets: number of training / test images (null: all) and their square size. */
+  trainLimit: number | null;
+  testLimit: number | null;
+  imageSize: number;
+  /** Pad-4 random crop (+ horizontal flip where the dataset allows it). */
+  augment: boolean;
+  seed: number;
+}
+
+/** What a user may change with --set, and how to parse it. */
+export const SETTABLE: Record<string, 'number' | 'int' | 'bool' | 'schedule-initial' | 'schedule-every' | 'nullable-int'> = {
+  width: 'number',
+  dropout: 'number',
+  epochs: 'int',
+  batchSize: 'int',
+  threshold: 'number',
+  gamma: 'schedule-initial',
+  'gamma.initial': 'schedule-initial',
+  'gamma.decay': 'number',
+  'gamma.everyEpochs': 'schedule-every',
+  lr: 'schedule-initial',
+  'lr.initial': 'schedule-initial',
+  'lr.decay': 'number',
+  'lr.everyEpochs': 'schedule-every',
+  xavierLrScaling: 'bool',
+  trainPerClass: 'nullable-int',
+  testPerClass: 'nullable-int',
+  trainLimit: 'nullable-int',
+  testLimit: 'nullable-int',
+  imageSize: 'int',
+  augment: 'bool',
+};
+
+/** Applies `key=value` overrides; throws a one-line error naming the key or value and what is allowed. */
+export function applyOverrides(config: ExperimentConfig, sets: string[]): ExperimentConfig {
+  const out: ExperimentConfig = JSON.parse(JSON.stringify(config));
+  for (const s of sets) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new Error(`--set '${s}': expected key=value, e.g. --set epochs=20`);
+    const key = s.slice(0, eq).trim();
+    const raw = s.slice(eq + 1).trim();
+    const kind = SETTABLE[key];
+    if (!kind) throw new Error(`--set: unknown key '${key}'. Allowed: ${Object.keys(SETTABLE).join(', ')}`);
+    const num = () => {
+      const v = Number(raw);
+      if (raw === '' || !Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: not a number`);
+      return v;
+    };
+    const int = () => {
+      const v = num();
+      if (!Number.isInteger(v)) throw new Error(`--set ${key}=${raw}: must be an integer`);
+      return v;
+    };
+    const [base, field] = key.split('.') as [keyof ExperimentConfig, string | undefined];
+    if (kind === 'bool') {
+      if (raw !== 'true' && raw !== 'false') throw new Error(`--set ${key}=${raw}: must be true or false`);
+      (out as unknown as Record<string, unknown>)[base] = raw === 'true';
+    } else if (kind === 'nullable-int') {
+      (out as unknown as Record<string, unknown>)[base] = raw === 'null' ? null : int();
+    } else if (kind === 'int') {
+      (out as unknown as Record<string, unknown>)[base] = int();
+    } else if (kind === 'number' && !field) {
+      (out as unknown as Record<string, unknown>)[base] = num();
+    } else {
+      const sched = out[base] as DecaySchedule | null;
+      if (!sched) throw new Error(`--set ${key}: this experiment has no ${base} (its optimizer is ${out.optimizer})`);
+      if (kind === 'schedule-initial') sched.initial = num();
+      else if (kind === 'schedule-every') {
+        sched.everyEpochs = raw === 'null' ? null : num();
+        sched.everySteps = null;
+      } else sched.decay = num();
+    }
+  }
+  return out;
+}
+
+/** Checks every field's type and range; throws a one-line error naming the field, its value and what is allowed. */
+export function validateConfig(c: ExperimentConfig): void {
+  const fail = (field: string, value: unknown, allowed: string) => {
+    throw new Error(`${c.experiment}: ${field}=${JSON.stringify(value)} is invalid; allowed: ${allowed}`);
+  };
+  const posInt = (f: keyof ExperimentConfig) => {
+    const v = c[f] as number;
+    if (!Number.isInteger(v) || v < 1) fail(f, v, 'an integer ≥ 1');
+  };
+  posInt('epochs');
+  posInt('batchSize');
+  posInt('imageSize');
+  if (!(typeof c.width === 'number' && c.width > 0 && c.width <= 4)) fail('width', c.width, 'a number in (0, 4]');
+  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) fail('dropout', c.dropout, 'a number in [0, 1)');
+  for (const f of ['trainPerClass', 'testPerClass', 'trainLimit', 'testLimit'] as const) {
+    const v = c[f];
+    if (v !== null && (!Number.isInteger(v) || v < 1)) fail(f, v, 'null or an integer ≥ 1');
+  }
+  const sched = (name: 'gamma' | 'lr', s: DecaySchedule | null) => {
+    if (!s) return;
+    if (!(Number.isFinite(s.initial) && s.initial >= 0)) fail(`${name}.initial`, s.initial, 'a number ≥ 0');
+    if (!(Number.isFinite(s.decay) && s.decay > 0)) fail(`${name}.decay`, s.decay, 'a number > 0');
+    if (s.everyEpochs !== null && !(s.everyEpochs > 0)) fail(`${name}.everyEpochs`, s.everyEpochs, 'null or a number > 0');
+    if (s.everySteps != null && !(Number.isInteger(s.everySteps) && s.everySteps > 0)) fail(`${name}.everySteps`, s.everySteps, 'null or an integer > 0');
+  };
+  sched('lr', c.lr);
+  if (c.optimizer === 'bop') {
+    if (!c.gamma) fail('gamma', c.gamma, 'a schedule for Bop runs');
+    sched('gamma', c.gamma);
+    if (!(typeof c.threshold === 'number' && Number.isFinite(c.threshold) && c.threshold >= 0)) fail('threshold', c.threshold, 'a number ≥ 0');
+  } else if (c.optimizer !== 'adam') fail('optimizer', c.optimizer, "'bop' or 'adam'");
+}

@@ -1,0 +1,338 @@
+/**
+ * Runs one experiment (one config, one seed): loads its data, builds its model and optimizers, trains with
+ * the loop in src/train, and writes results that last:
+ *
+ *   results/<experiment>/<profile>[-<overrides hash>]/seed-<n>/
+ *     config.json         resolved config + its hash, package version, git commit, backend, versions
+ *     history.json/.csv   one record per epoch (written after every epoch)
+ *     checkpoint.bin      weights + optimizer states + RNG states + history, after every epoch (atomic)
+ *     final/              model.json + weights.bin (tf.io format) when the run is complete
+ *
+ * A complete run with the same config is reused (not recomputed) unless `force`; `resume` continues from the
+ * checkpoint; a different config never overwrites another's results.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { execSync } from 'child_process';
+import * as tf from '@tensorflow/tfjs';
+import { BackendInfo, describeBackend, initBackend } from '../backend';
+import { classificationSource, defaultAugment, loadCifar10, loadSvhn, repoRoot } from '../data';
+import { dropoutLayers, modelVariables } from '../layers';
+import { binaryNet } from '../models/binarynet';
+import { saveModel } from '../models/io';
+import { AdamOptimizer, BopOptimizer, CaseOptimizer, Optimizer, Schedule, xavierLrMultipliers } from '../optimizers';
+import { Rng } from '../random';
+import { EpochRecord, History } from '../train/history';
+import { SplitSource, train } from '../train/loop';
+import { classification, Task } from '../train/tasks';
+import { atomicWrite, atomicWriteJson } from '../util/fs';
+import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
+import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { getExperiment, Profile, profileConfig } from './registry';
+
+/** The data a run trains and evaluates on. */
+export interface RunData {
+  train: SplitSource;
+  val: SplitSource;
+  /** Examples in the training split (for steps per epoch). */
+  nTrain: number;
+  inputShape: [number, number, number];
+  numClasses: number;
+  source: string;
+  selection?: Record<string, unknown>;
+}
+
+export type DataLoader = (config: ExperimentConfig) => Promise<RunData>;
+export type ModelBuilder = (config: ExperimentConfig, data: RunData) => tf.LayersModel;
+
+/** Dataset loaders by name; 'pets' is added by src/experiments/unet.ts. */
+export const dataLoaders: Record<string, DataLoader> = {
+  async cifar10(c) {
+    const ds = await loadCifar10({ subset: { train: c.trainPerClass ?? undefined, test: c.testPerClass ?? undefined } });
+    return {
+      train: classificationSource(ds.train, { augment: c.augment ? defaultAugment('cifar10') : null }),
+      // The original has no validation split: "validation" is the 10,000-image test split.
+      val: classificationSource(ds.test),
+      nTrain: ds.train.n,
+      inputShape: ds.shape,
+      numClasses: ds.numClasses,
+      source: ds.source,
+      selection: ds.selection,
+    };
+  },
+  async svhn(c) {
+    const ds = await loadSvhn({ subset: { train: c.trainPerClass ?? undefined, test: c.testPerClass ?? undefined, val: c.testPerClass ?? undefined } });
+    return {
+      train: classificationSource(ds.train, { augment: c.augment ? defaultAugment('svhn') : null }),
+      // §4.4: validation is 30,000 images of `extra`; the test split is reported separately.
+      val: classificationSource(ds.val ?? ds.test),
+      nTrain: ds.train.n,
+      inputShape: ds.shape,
+      numClasses: ds.numClasses,
+      source: ds.source,
+      selection: ds.selection,
+    };
+  },
+};
+
+/** Model builders by name; 'unet' is added by src/experiments/unet.ts. */
+export const modelBuilders: Record<string, ModelBuilder> = {
+  binarynet: (c, d) =>
+    binaryNet({ width: c.width, dropout: c.dropout, kernels: c.optimizer === 'bop' ? 'bop' : 'latent', inputShape: d.inputShape, numClasses: d.numClasses, seed: c.seed }),
+};
+
+/** Loss and metrics by model name; 'unet' is added by src/experiments/unet.ts. */
+export const tasks: Record<string, Task> = { binarynet: classification };
+
+/** A decay schedule of the config as an optimizer schedule in steps. */
+export function toSchedule(s: DecaySchedule, stepsPerEpoch: number): Schedule {
+  const steps = s.everySteps != null ? s.everySteps : s.everyEpochs === null ? null : Math.max(1, Math.round(s.everyEpochs * stepsPerEpoch));
+  if (steps === null || s.decay === 1) return { kind: 'constant', value: s.initial };
+  return { kind: 'staircase', initial: s.initial, decayRate: s.decay, decaySteps: steps };
+}
+
+/** The optimizer(s) of a config: Bop on binary kernels + Adam on the rest, or Adam on everything. */
+export function buildOptimizer(c: ExperimentConfig, model: tf.LayersModel, stepsPerEpoch: number): Optimizer {
+  const vars = modelVariables(model);
+  if (c.optimizer === 'bop') {
+    const opt = new CaseOptimizer(
+      [{ name: 'bop', claims: (v) => v.binary, optimizer: new BopOptimizer({ gamma: toSchedule(c.gamma!, stepsPerEpoch), threshold: c.threshold! }) }],
+      { name: 'adam', optimizer: new AdamOptimizer({ lr: toSchedule(c.lr, stepsPerEpoch) }) },
+    );
+    opt.assign(vars);
+    return opt;
+  }
+  return new AdamOptimizer({ lr: toSchedule(c.lr, stepsPerEpoch), lrMultipliers: c.xavierLrScaling ? xavierLrMultipliers(vars) : undefined });
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
+export function configHash(c: ExperimentConfig): string {
+  return crypto.createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 16);
+}
+
+export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BNN_RESULTS_DIR ? path.resolve(env.BNN_RESULTS_DIR) : path.join(repoRoot(), 'results');
+}
+
+/** Where a run's results go: overridden configs get their own folder, named by the overrides' hash. */
+export function runDir(c: ExperimentConfig, overrides: string[] = [], root = resultsRoot()): string {
+  const profileDir = overrides.length ? `${c.profile}-${crypto.createHash('sha256').update(overrides.slice().sort().join('\n')).digest('hex').slice(0, 8)}` : c.profile;
+  return path.join(root, c.experiment, profileDir, `seed-${c.seed}`);
+}
+
+export interface RunOptions {
+  experiment: string;
+  profile?: string;
+  seed?: number;
+  /** `key=value` overrides of the profile. */
+  set?: string[];
+  /** Continue from the last checkpoint. */
+  resume?: boolean;
+  /** Recompute even if complete results with the same config exist; start over instead of resuming. */
+  force?: boolean;
+  /** Progress output (default console.log; null: silent). */
+  log?: ((line: string) => void) | null;
+  onEpoch?: (record: EpochRecord, history: History) => void | Promise<void>;
+  resultsRoot?: string;
+}
+
+export interface RunResult {
+  config: ExperimentConfig;
+  dir: string;
+  history: History;
+  /** True when finished results were found and reused. */
+  reused: boolean;
+  /** Seconds of training in this call (0 when reused). */
+  wallSeconds: number;
+  backend: string;
+}
+
+/** Resolves the config of a run (profile + overrides + seed), validated; throws one-line errors. */
+export function resolveConfig(experiment: string, profile = 'quick', seed?: number, set: string[] = []): ExperimentConfig {
+  const e = getExperiment(experiment);
+  const s = seed ?? (e.seeds[profile as Profile] ?? [0])[0];
+  const c = applyOverrides(profileConfig(experiment, profile, s), set);
+  validateConfig(c);
+  return c;
+}
+
+function gitCommit(): string | null {
+  try {
+    return execSync('git rev-parse HEAD', { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return null;
+  }
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** history.csv: one row per epoch; flip ratios and extra metrics as columns. */
+export function historyCsv(history: History): string {
+  const flipKeys = [...new Set(history.flatMap((r) => Object.keys(r.flipRatio)))];
+  const extraKeys = [...new Set(history.flatMap((r) => Object.keys(r.extra ?? {})))];
+  const head = ['epoch', 'step', 'loss', 'accuracy', 'valLoss', 'valAccuracy', 'gamma', 'threshold', 'lr', 'seconds', ...flipKeys.map((k) => `flip_${k}`), ...extraKeys];
+  const rows = history.map((r) =>
+    [r.epoch, r.step, r.loss, r.accuracy, r.valLoss, r.valAccuracy, r.gamma ?? '', r.threshold ?? '', r.lr, r.seconds, ...flipKeys.map((k) => r.flipRatio[k] ?? ''), ...extraKeys.map((k) => r.extra?.[k] ?? '')].join(','),
+  );
+  return [head.join(','), ...rows].join('\n') + '\n';
+}
+
+const dataCache = new Map<string, Promise<RunData>>();
+
+function loadData(c: ExperimentConfig): Promise<RunData> {
+  const key = canonicalJson([c.dataset, c.trainPerClass, c.testPerClass, c.trainLimit, c.testLimit, c.imageSize, c.augment]);
+  let p = dataCache.get(key);
+  if (!p) {
+    const loader = dataLoaders[c.dataset];
+    if (!loader) throw new Error(`No loader for dataset '${c.dataset}'`);
+    p = loader(c);
+    p.catch(() => dataCache.delete(key));
+    dataCache.set(key, p);
+  }
+  return p;
+}
+
+/** Runs (or reuses, or resumes) one experiment; see the module comment for what it writes. */
+export async function runExperiment(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
+  const entry = getExperiment(opts.experiment);
+  const profile = opts.profile ?? 'quick';
+  if (entry.sameAs) {
+    const own = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
+    const other = resolveConfig(entry.sameAs, profile, opts.seed, opts.set);
+    const strip = (c: ExperimentConfig) => ({ ...c, experiment: '', section: '' });
+    if (canonicalJson(strip(own)) === canonicalJson(strip(other))) {
+      log?.(`${opts.experiment}: same config as ${entry.sameAs} (the original's Adam lr is already constant): using its run`);
+      return runExperiment({ ...opts, experiment: entry.sameAs });
+    }
+  }
+  const config = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
+  const hash = configHash(config);
+  const dir = runDir(config, opts.set ?? [], opts.resultsRoot ?? resultsRoot());
+  const label = `${config.experiment}/${config.profile}/seed-${config.seed}`;
+  const existing = readJson<{ configHash: string }>(path.join(dir, 'config.json'));
+  if (existing && existing.configHash !== hash && !opts.force) {
+    throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
+  }
+  const history0 = readJson<History>(path.join(dir, 'history.json'));
+  const complete = existing?.configHash === hash && history0 && history0.length >= config.epochs && fs.existsSync(path.join(dir, 'final', 'model.json'));
+  if (complete && !opts.force) {
+    log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
+    return { config, dir, history: history0!, reused: true, wallSeconds: 0, backend: readJson<{ backend: string }>(path.join(dir, 'config.json'))?.backend ?? '?' };
+  }
+  const ckptFile = path.join(dir, 'checkpoint.bin');
+  const hasCkpt = fs.existsSync(ckptFile);
+  if (hasCkpt && !opts.resume && !opts.force) {
+    throw new Error(`${label}: an unfinished run is in ${dir}; pass --resume to continue it or --force to start over`);
+  }
+
+  const backendInfo: BackendInfo = await initBackend();
+  const data = await loadData(config);
+  const stepsPerEpoch = Math.floor(data.nTrain / config.batchSize);
+  if (stepsPerEpoch < 1) throw new Error(`${config.experiment}: batchSize=${config.batchSize} is larger than the training split (${data.nTrain} examples)`);
+  const builder = modelBuilders[config.model];
+  if (!builder) throw new Error(`No model builder for '${config.model}'`);
+  const task = tasks[config.model] ?? classification;
+
+  const model = builder(config, data);
+  const optimizer = buildOptimizer(config, model, stepsPerEpoch);
+  const rng = new Rng(config.seed);
+  let history: History = [];
+
+  if (hasCkpt && opts.resume && !opts.force) {
+    const { header, tensors } = readCheckpoint(ckptFile);
+    if (header.configHash !== hash) {
+      tf.dispose(Object.values(tensors));
+      throw new Error(`${ckptFile} is a checkpoint of another config (hash ${header.configHash}, this one ${hash}); rerun with the same --set values or --force`);
+    }
+    const weights = model.weights;
+    const values = weights.map((w, i) => {
+      const t = tensors[`model:${i}:${w.originalName}`];
+      if (!t) throw new Error(`${ckptFile} lacks weight ${w.originalName}; rerun with --force`);
+      return t;
+    });
+    model.setWeights(values);
+    const optTensors: Record<string, tf.Tensor> = {};
+    for (const [k, t] of Object.entries(tensors)) if (k.startsWith('opt:')) optTensors[k.slice(4)] = t;
+    optimizer.setState({ meta: header.meta.optimizer as Record<string, unknown>, tensors: optTensors });
+    rng.setState(header.meta.rng as [number, number, number, number]);
+    const drops = header.meta.dropout as Record<string, [number, number, number, number]>;
+    for (const d of dropoutLayers(model)) if (drops[d.name]) d.rng.setState(drops[d.name]);
+    history = header.meta.history as History;
+    tf.dispose(Object.values(tensors));
+    log?.(`${label}: resuming after epoch ${header.epoch} from ${ckptFile}`);
+  } else if (opts.force) {
+    for (const f of ['checkpoint.bin', 'history.json', 'history.csv']) fs.rmSync(path.join(dir, f), { force: true });
+    fs.rmSync(path.join(dir, 'final'), { recursive: true, force: true });
+  }
+
+  const meta = {
+    config,
+    configHash: hash,
+    package: readJson<{ version: string }>(path.join(repoRoot(), 'package.json'))?.version ?? null,
+    gitCommit: gitCommit(),
+    backend: describeBackend(),
+    backendInfo,
+    versions: { node: process.version, tfjs: tf.version.tfjs },
+    data: { source: data.source, selection: data.selection ?? null, nTrain: data.nTrain, nVal: data.val.n },
+    stepsPerEpoch,
+    createdAt: new Date().toISOString(),
+  };
+  fs.mkdirSync(dir, { recursive: true });
+  atomicWriteJson(path.join(dir, 'config.json'), meta);
+  log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val images (${data.source}); ${stepsPerEpoch} steps/epoch`);
+  log?.(`${label}: config ${JSON.stringify(config)}`);
+
+  const t0 = Date.now();
+  try {
+    history = await train({
+      model,
+      optimizer,
+      train: data.train,
+      val: data.val,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      rng,
+      task,
+      history,
+      log,
+      label,
+      onEpoch: async (record, h) => {
+        atomicWriteJson(path.join(dir, 'history.json'), h);
+        atomicWrite(path.join(dir, 'history.csv'), historyCsv(h));
+        const state = optimizer.getState();
+        const tensors: Record<string, tf.Tensor> = {};
+        model.weights.forEach((w, i) => (tensors[`model:${i}:${w.originalName}`] = w.read()));
+        for (const [k, t] of Object.entries(state.tensors)) tensors[`opt:${k}`] = t;
+        writeCheckpoint(
+          ckptFile,
+          {
+            configHash: hash,
+            epoch: record.epoch,
+            meta: { optimizer: state.meta, rng: rng.getState(), dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])), history: h },
+          },
+          tensors,
+        );
+        tf.dispose(Object.values(state.tensors));
+        await opts.onEpoch?.(record, h);
+      },
+    });
+    await saveModel(model, path.join(dir, 'final'));
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  return { config, dir, history, reused: false, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
+}
