@@ -1,0 +1,133 @@
+/**
+ * npm run figures -- [name…] [--format png,svg,pdf,html] [--profile quick] [--out figures] [--results DIR] [--list]
+ *
+ * Builds every registry figure (src/figures/report.ts) from stored results
+ * (results/<experiment>/<profile>/seed-<n>/history.json) and exports it with headless Chromium into
+ * figures/<name>.<format>; the summary table is also written as figures/summary.csv and summary.md.
+ * Figures whose experiments have no results for the profile are skipped with a message (an error when
+ * named explicitly).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { EXPORT_FORMATS, type ExportFormat, FigureExporter, findChromium, CHROMIUM_HELP, writeHtml } from '../figures/export';
+import { projectRootDir } from '../figures/jupyter';
+import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../figures/report';
+import { toCsv, toMarkdown } from '../figures/tables';
+
+const USAGE = 'usage: npm run figures -- [name…] [--format png,svg,pdf,html] [--profile smoke|quick|paper] [--out DIR] [--results DIR] [--list]';
+
+export interface FiguresArgs {
+  names: string[];
+  formats: ExportFormat[];
+  profile: string;
+  outDir: string;
+  results?: string;
+  list: boolean;
+}
+
+export function parseFiguresArgs(argv: string[], root = projectRootDir()): FiguresArgs {
+  const a: FiguresArgs = { names: [], formats: ['png', 'svg', 'pdf'], profile: process.env.BNN_PROFILE || 'quick', outDir: path.join(root, 'figures'), list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === '--format' || flag === '--formats') {
+      const fs_ = value()
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean);
+      for (const f of fs_) if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw new Error(`unknown format "${f}" (use ${EXPORT_FORMATS.join(', ')})`);
+      a.formats = fs_ as ExportFormat[];
+    } else if (flag === '--profile') a.profile = value();
+    else if (flag === '--out') a.outDir = path.resolve(value());
+    else if (flag === '--results') a.results = path.resolve(value());
+    else if (flag === '--list') a.list = true;
+    else if (flag === '--help' || flag === '-h') throw new Error(USAGE);
+    else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
+    else a.names.push(arg);
+  }
+  for (const n of a.names) getReportFigure(n); // throws listing the known names
+  return a;
+}
+
+/** Exports the selected figures; returns the number of explicitly requested figures that could not be built. */
+export async function exportFigures(a: FiguresArgs, log: (s: string) => void = console.log): Promise<{ written: string[]; skipped: string[]; failed: number }> {
+  const names = a.names.length ? a.names : REPORT_FIGURES.map((f) => f.name);
+  const ctx = { profile: a.profile, root: a.results };
+  const built: { name: string; figure: any; table: any }[] = [];
+  const skipped: string[] = [];
+  let failed = 0;
+  for (const name of names) {
+    let r;
+    try {
+      r = buildReportFigure(name, ctx);
+    } catch (e) {
+      log(`✗ ${name}: ${(e as Error).message}`);
+      failed++;
+      continue;
+    }
+    if (!r.figure) {
+      log(`– ${name}: skipped, no results for ${r.missing.join(', ')} (profile "${a.profile}")`);
+      skipped.push(name);
+      if (a.names.length) failed++;
+      continue;
+    }
+    built.push({ name, figure: r.figure, table: r.table });
+  }
+  const written: string[] = [];
+  fs.mkdirSync(a.outDir, { recursive: true });
+  for (const b of built) {
+    if (!b.table) continue;
+    for (const [ext, text] of [
+      ['csv', toCsv(b.table)],
+      ['md', toMarkdown(b.table)],
+    ] as const) {
+      const file = path.join(a.outDir, `${b.name}.${ext}`);
+      fs.writeFileSync(file, text);
+      written.push(file);
+    }
+  }
+  if (built.length && a.formats.length && a.formats.every((f) => f === 'html')) {
+    for (const b of built) {
+      written.push(writeHtml(b.figure, path.join(a.outDir, b.name)));
+      log(`✓ ${b.name}: ${b.name}.html`);
+    }
+  } else if (built.length && a.formats.length) {
+    if (!findChromium() && a.formats.some((f) => f !== 'html')) throw new Error(`Chromium not found. ${CHROMIUM_HELP}`);
+    const exporter = await FigureExporter.launch();
+    try {
+      for (const b of built) {
+        const files = await exporter.write(b.figure, path.join(a.outDir, b.name), a.formats);
+        written.push(...files);
+        log(`✓ ${b.name}: ${files.map((f) => path.basename(f)).join(', ')}`);
+      }
+    } finally {
+      await exporter.close();
+    }
+  }
+  return { written, skipped, failed };
+}
+
+async function main(): Promise<void> {
+  const root = projectRootDir();
+  const a = parseFiguresArgs(process.argv.slice(2), root);
+  if (a.list) {
+    for (const f of REPORT_FIGURES) console.log(`${f.name.padEnd(24)} ${f.description}  [${f.runs.map((r) => r.experiment).join(', ')}]`);
+    return;
+  }
+  const { written, skipped, failed } = await exportFigures(a);
+  console.log(`${written.length} file(s) written to ${path.relative(root, a.outDir) || '.'}/; ${skipped.length} figure(s) skipped.`);
+  if (written.length === 0 && skipped.length) console.log('No stored results for this profile yet: run `npm run experiment` first, or pick another --profile.');
+  if (failed) process.exitCode = 1;
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 2;
+  });
+}

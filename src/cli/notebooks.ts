@@ -1,0 +1,148 @@
+/**
+ * npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout S] [--out DIR] [--keep-going] [--list]
+ *
+ * Executes notebooks headless (nbclient under /usr/bin/python3, project-local tslab-bnn kernel whose
+ * working directory is the project root) and saves executed, trusted copies to notebooks/executed/.
+ * The profile reaches the notebooks as env BNN_PROFILE (read by their config cell, default "quick").
+ * Exits non-zero on the first failing cell, naming the notebook and the cell.
+ *
+ * Names: "00", "00-setup-and-data", "00-setup-and-data.ipynb" (looked up in notebooks/) or a path to
+ * any .ipynb. No names: every notebooks/*.ipynb whose name does not start with "_" (templates).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { spawn } from 'child_process';
+import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../figures/jupyter';
+
+export const PROFILES = ['smoke', 'quick', 'paper'];
+
+export interface NotebookArgs {
+  names: string[];
+  profile: string;
+  timeout: number;
+  outDir: string;
+  keepGoing: boolean;
+  list: boolean;
+}
+
+const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list]';
+
+/** Parses the command line (throws with the usage on bad input). */
+export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs {
+  const a: NotebookArgs = {
+    names: [],
+    profile: process.env.BNN_PROFILE || 'quick',
+    timeout: -1,
+    outDir: path.join(root, 'notebooks', 'executed'),
+    keepGoing: false,
+    list: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === '--profile') a.profile = value();
+    else if (flag === '--timeout') {
+      const v = Number(value());
+      if (!Number.isFinite(v)) throw new Error(`--timeout must be a number of seconds\n${USAGE}`);
+      a.timeout = v;
+    } else if (flag === '--out') a.outDir = path.resolve(value());
+    else if (flag === '--keep-going') a.keepGoing = true;
+    else if (flag === '--list') a.list = true;
+    else if (flag === '--help' || flag === '-h') throw new Error(USAGE);
+    else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
+    else a.names.push(arg);
+  }
+  if (!PROFILES.includes(a.profile)) throw new Error(`unknown profile "${a.profile}" (use ${PROFILES.join(', ')})`);
+  return a;
+}
+
+/** Notebooks in notebooks/ (sorted), templates (`_*.ipynb`) excluded unless `withTemplates`. */
+export function listNotebooks(root = projectRootDir(), withTemplates = false): string[] {
+  const dir = path.join(root, 'notebooks');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb') && (withTemplates || !f.startsWith('_')))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** Resolves a name ("00", "00-setup-and-data", a path) to a notebook file; throws listing the choices. */
+export function resolveNotebook(name: string, root = projectRootDir()): string {
+  if (name.endsWith('.ipynb') && fs.existsSync(name)) return path.resolve(name);
+  const all = listNotebooks(root, true);
+  const base = name.replace(/\.ipynb$/, '');
+  const exact = all.find((f) => path.basename(f, '.ipynb') === base);
+  if (exact) return exact;
+  const pref = all.filter((f) => path.basename(f).startsWith(base));
+  if (pref.length === 1) return pref[0];
+  const choices = all.map((f) => path.basename(f, '.ipynb')).join(', ') || '(none)';
+  if (pref.length > 1) throw new Error(`notebook "${name}" is ambiguous: ${pref.map((f) => path.basename(f)).join(', ')}`);
+  throw new Error(`no notebook "${name}" in notebooks/ (available: ${choices})`);
+}
+
+/**
+ * Runs the given notebooks through jupyter/run_notebooks.py; resolves to its exit code. Output
+ * (one line per notebook, failure details) is streamed to this process's stdout/stderr.
+ */
+export function runNotebooks(files: string[], opts: { profile: string; timeout?: number; outDir: string; keepGoing?: boolean; root?: string; quiet?: boolean }): Promise<{ code: number; output: string }> {
+  const root = opts.root ?? projectRootDir();
+  const python = jupyterPython();
+  const missing = pythonCheck(python, 'import nbclient, nbformat');
+  if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
+  const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile };
+  ensureJupyterDirs(env as Record<string, string>);
+  const args = [
+    path.join(root, 'jupyter', 'run_notebooks.py'),
+    '--out-dir',
+    opts.outDir,
+    '--timeout',
+    String(Math.round(opts.timeout ?? -1)),
+    '--kernel',
+    KERNEL_NAME,
+    '--cwd',
+    root,
+    ...(opts.keepGoing ? ['--keep-going'] : []),
+    ...files,
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+      if (!opts.quiet) process.stdout.write(d);
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+      if (!opts.quiet) process.stderr.write(d);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+  });
+}
+
+async function main(): Promise<void> {
+  const root = projectRootDir();
+  const a = parseArgs(process.argv.slice(2), root);
+  if (a.list) {
+    for (const f of listNotebooks(root)) console.log(path.relative(root, f));
+    return;
+  }
+  const files = a.names.length ? a.names.map((n) => resolveNotebook(n, root)) : listNotebooks(root);
+  if (files.length === 0) throw new Error('no notebooks to run (notebooks/*.ipynb is empty)');
+  console.log(`Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`);
+  const { code } = await runNotebooks(files, { profile: a.profile, timeout: a.timeout, outDir: a.outDir, keepGoing: a.keepGoing, root });
+  process.exitCode = code;
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exitCode = 2;
+  });
+}

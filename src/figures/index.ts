@@ -1,0 +1,13 @@
+/**
+ * Figures and tables for the reproduction. Notebooks import from here:
+ *   import { accuracyCurves, showFigure } from './src/figures';
+ * (Export with Chromium lives in ./export and is not re-exported, so notebooks never load playwright.)
+ */
+export * from './types';
+export * from './style';
+export * from './aggregate';
+export * from './builders';
+export * from './load';
+export * from './display';
+export * from './tables';
+export * from './report';
