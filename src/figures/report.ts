@@ -57,23 +57,25 @@ export interface ReportFigure {
   table?(runs: LoadedRun[], ctx: BuildContext): SummaryTableRow[];
 }
 
-/** Numbers reported by the paper [P1] / the reproducibility report (fractions). Fill in as known. */
+/** Numbers reported by the paper [P1] / the KTH reproducibility report (fractions). */
 export const REPORTED: Record<string, { value: number; source: string }> = {
   'cifar10-bop': { value: 0.913, source: 'Helwegen et al. 2019, §5.2' },
-  'cifar10-baseline': { value: 0.909, source: 'Helwegen et al. 2019, §5.2' },
+  'cifar10-bop-constant-lr': { value: 0.913, source: 'Helwegen et al. 2019, §5.2 (same config as cifar10-bop)' },
+  'cifar10-adam-baseline': { value: 0.909, source: 'Helwegen et al. 2019, §5.2' },
 };
 
-/** Experiment names used by the registry (single place to rename). */
+/** Experiment names of the registry (src/experiments/registry.ts, src/experiments/unet.ts). */
 export const EXPERIMENTS = {
-  baseline: 'cifar10-baseline',
+  baseline: 'cifar10-adam-baseline',
   bop: 'cifar10-bop',
-  lr: 'cifar10-lr-*',
-  dropout: 'cifar10-dropout-*',
-  constantGamma: 'cifar10-constant-gamma-*',
-  svhnBaseline: 'svhn-baseline',
+  lrDecay: 'cifar10-bop-lr-decay',
+  dropout: 'cifar10-bop-dropout',
+  constantGamma: 'cifar10-bop-constant-gamma',
+  svhnBaseline: 'svhn-adam-baseline',
   svhnBop: 'svhn-bop',
-  unetBaseline: 'unet-baseline',
-  unetBop: 'unet-bop',
+  unetFp: 'pets-unet-fp-adam',
+  unetBaseline: 'pets-unet-binary-adam',
+  unetBop: 'pets-unet-binary-bop',
 };
 
 const series = (runs: LoadedRun[]) => runs.map((r) => r.series);
@@ -94,21 +96,29 @@ export const REPORT_FIGURES: ReportFigure[] = [
     name: 'fig2-3-learning-rate',
     title: 'Effect of the learning rate',
     description: 'Training (Fig. 2) and validation (Fig. 3) accuracy for the learning-rate sweep.',
-    runs: [{ experiment: EXPERIMENTS.lr }],
+    runs: [
+      { experiment: EXPERIMENTS.bop, label: 'Bop, Adam lr 0.01 constant (original)', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.lrDecay, label: 'Bop, Adam lr ×0.1 with γ', optimizer: 'bop-lr-decay' },
+    ],
+    minRuns: 1,
     build: (runs) => accuracyCurves(series(runs), { title: 'Effect of the learning rate' }),
   },
   {
     name: 'fig4-5-dropout',
     title: 'Effect of dropout',
     description: 'Training (Fig. 4) and validation (Fig. 5) accuracy with and without dropout.',
-    runs: [{ experiment: EXPERIMENTS.dropout }],
+    runs: [
+      { experiment: EXPERIMENTS.bop, label: 'Bop, no dropout', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.dropout, label: 'Bop, dropout 0.25', optimizer: 'bop-dropout' },
+    ],
+    minRuns: 1,
     build: (runs) => accuracyCurves(series(runs), { title: 'Effect of dropout' }),
   },
   {
     name: 'fig6-7-constant-gamma',
     title: 'Constant vs decayed γ',
     description: 'Training (Fig. 6) and validation (Fig. 7) accuracy of Bop with constant adaptivity rates γ.',
-    runs: [{ experiment: EXPERIMENTS.constantGamma }, { experiment: EXPERIMENTS.bop, label: 'Bop (γ decayed)', optimizer: 'bop' }],
+    runs: [{ experiment: EXPERIMENTS.constantGamma, label: 'Bop, γ constant', optimizer: 'bop-constant-gamma' }, { experiment: EXPERIMENTS.bop, label: 'Bop, γ decayed', optimizer: 'bop' }],
     minRuns: 1,
     build: (runs) => accuracyCurves(series(runs), { title: 'Constant vs decayed γ' }),
   },
@@ -127,8 +137,9 @@ export const REPORT_FIGURES: ReportFigure[] = [
     title: 'Binary U-Net on Oxford-IIIT Pet: pixel accuracy',
     description: 'Train and test pixel accuracy of the binary U-Net (report Fig. 9).',
     runs: [
-      { experiment: EXPERIMENTS.unetBaseline, label: 'Adam baseline (latent weights)', optimizer: 'adam' },
-      { experiment: EXPERIMENTS.unetBop, label: 'Bop', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.unetFp, label: 'Full-precision U-Net (Adam)', optimizer: 'fp' },
+      { experiment: EXPERIMENTS.unetBaseline, label: 'Binary U-Net, Adam (latent weights)', optimizer: 'adam' },
+      { experiment: EXPERIMENTS.unetBop, label: 'Binary U-Net, Bop', optimizer: 'bop' },
     ],
     minRuns: 1,
     build: (runs) => accuracyCurves(series(runs), { title: 'Binary U-Net: pixel accuracy', yTitle: 'Pixel accuracy', trainName: 'Train', valName: 'Test' }),
@@ -138,8 +149,9 @@ export const REPORT_FIGURES: ReportFigure[] = [
     title: 'Binary U-Net: mean IoU',
     description: 'Mean IoU per epoch (record.extra.miou / extra.valMiou).',
     runs: [
-      { experiment: EXPERIMENTS.unetBaseline, label: 'Adam baseline (latent weights)', optimizer: 'adam' },
-      { experiment: EXPERIMENTS.unetBop, label: 'Bop', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.unetFp, label: 'Full-precision U-Net (Adam)', optimizer: 'fp' },
+      { experiment: EXPERIMENTS.unetBaseline, label: 'Binary U-Net, Adam (latent weights)', optimizer: 'adam' },
+      { experiment: EXPERIMENTS.unetBop, label: 'Binary U-Net, Bop', optimizer: 'bop' },
     ],
     minRuns: 1,
     build: (runs) => miouCurves(series(runs), { title: 'Binary U-Net: mean IoU', valName: 'Test' }),
