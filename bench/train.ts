@@ -1,0 +1,190 @@
+/**
+ * Training-step benchmark: the project's BinaryNet (src/models/binarynet.ts, Bop on binary kernels + Adam on BN
+ * betas, as the paper's CIFAR-10 run), batch 50, random CIFAR-shaped data. One child process per configuration
+ * (backend × threads × width; wasm's thread count is fixed per process), then PyTorch with 2 threads on the same
+ * model (bench/torch_binarynet.py, only if /usr/bin/python3 can `import torch`).
+ *
+ *   npm run bench:train                       # wasm at its default threads and 1 thread, widths 1, 0.5, 0.25
+ *   npm run bench:train -- --quick            # fewer steps
+ *   npm run bench:train -- --backends=wasm,cpu --widths=0.25 --threads=2 --repeat=2
+ * Steps: 3 at width 1, 4 at 0.5, 6 at 0.25 (first is warm-up). The machine may be shared: each configuration and
+ * PyTorch run alternately per width, and the final ratios use the best (minimum) step of each side.
+ *
+ * Prints per configuration ms/step, images/s, peak RSS, wasm heap and the top kernels by exclusive time
+ * (every kernel of the backend wrapped with a timer for one extra profiled step), and last:
+ *   vs-pytorch width1=<ratio> width0.25=<ratio>    (ours / PyTorch images/s from best steps; ours = first backend
+ *                                                   at the first thread count, i.e. the default configuration)
+ */
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, describeBackend } from '../src/backend';
+import { binaryNet } from '../src/models/binarynet';
+import { modelVariables } from '../src/layers';
+import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
+import { categoricalCrossentropy } from '../src/train/tasks';
+
+interface ChildCfg { backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean }
+interface ChildResult extends ChildCfg {
+  desc: string; msPerStep: number; bestMs: number; firstStepMs: number; imagesPerSec: number; peakRssMiB: number; wasmHeapMiB: number | null;
+  params: number; kernels: { name: string; ms: number; calls: number }[]; loss: number;
+}
+
+function arg(name: string, def: string): string {
+  const a = process.argv.find((s) => s.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : def;
+}
+
+/** Wrap every kernel registered for `backendName` with a timer; exclusive times (nested kernels subtracted). */
+function installKernelTimers(backendName: string) {
+  const stats = new Map<string, { ms: number; calls: number }>();
+  let on = false;
+  const stack: number[] = [];
+  for (const k of tf.getKernelsForBackend(backendName)) {
+    const orig = k.kernelFunc;
+    tf.unregisterKernel(k.kernelName, backendName);
+    tf.registerKernel({
+      kernelName: k.kernelName, backendName,
+      kernelFunc: (args) => {
+        if (!on) return orig(args);
+        stack.push(0);
+        const t = performance.now();
+        const r = orig(args);
+        const dt = performance.now() - t;
+        const child = stack.pop()!;
+        if (stack.length) stack[stack.length - 1] += dt;
+        const s = stats.get(k.kernelName) ?? { ms: 0, calls: 0 };
+        s.ms += dt - child; s.calls++;
+        stats.set(k.kernelName, s);
+        return r;
+      },
+    });
+  }
+  return { stats, enable: (v: boolean) => { on = v; } };
+}
+
+async function runChild(cfg: ChildCfg): Promise<ChildResult> {
+  await initBackend({ backend: cfg.backend as 'wasm' | 'cpu' | 'tensorflow', threads: cfg.threads });
+  const model = binaryNet({ width: cfg.width, kernels: 'bop', seed: 1 });
+  const vars = modelVariables(model);
+  const tfVars = vars.map((v) => v.variable);
+  const opt = new CaseOptimizer(
+    [{ name: 'bop', claims: (v) => v.binary, optimizer: new BopOptimizer({ gamma: 1e-4, threshold: 1e-8 }) }],
+    { name: 'adam', optimizer: new AdamOptimizer({ lr: 0.01 }) },
+  );
+  const B = cfg.batch;
+  const x = tf.randomNormal([B, 32, 32, 3], 0, 1, 'float32', 1);
+  const y = tf.tidy(() => tf.oneHot(tf.randomUniform([B], 0, 10, 'int32', 2), 10).toFloat());
+  const step = () => {
+    const l = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor), tfVars);
+      opt.apply(vars, vars.map((v) => grads[v.variable.name]));
+      return value;
+    });
+    const v = l.dataSync()[0]; l.dispose(); return v;
+  };
+  const times: number[] = [];
+  let loss = NaN;
+  for (let s = 0; s < cfg.steps; s++) {
+    const t = performance.now(); loss = step(); times.push(performance.now() - t);
+  }
+  const steady = times.length > 1 ? times.slice(1) : times;
+  const ms = steady.reduce((a, b) => a + b, 0) / steady.length;
+  let kernels: ChildResult['kernels'] = [];
+  if (cfg.profile) {
+    const timers = installKernelTimers(tf.getBackend());
+    timers.enable(true); step(); timers.enable(false);
+    kernels = [...timers.stats].map(([name, s]) => ({ name, ms: s.ms, calls: s.calls })).sort((a, b) => b.ms - a.ms);
+  }
+  const mod = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+  return {
+    ...cfg, desc: describeBackend(), msPerStep: ms, bestMs: Math.min(...steady), firstStepMs: times[0], imagesPerSec: B / (ms / 1000),
+    peakRssMiB: process.resourceUsage().maxRSS / 1024, wasmHeapMiB: mod ? mod.HEAPU8.length / 2 ** 20 : null,
+    params: tfVars.reduce((a, v) => a + v.size, 0), kernels, loss,
+  };
+}
+
+function spawnChild(cfg: ChildCfg): ChildResult | null {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child=${JSON.stringify(cfg)}`], {
+    encoding: 'utf8', env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '' }, maxBuffer: 1 << 26,
+  });
+  const m = /^RESULT (.*)$/m.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) {
+    console.log(`  ${cfg.backend} threads=${cfg.threads} width=${cfg.width}: FAILED (exit ${r.status})\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}`);
+    return null;
+  }
+  return JSON.parse(m[1]) as ChildResult;
+}
+
+function torchRun(width: number, steps: number, batch: number, threads: number): { imagesPerSec: number; msPerStep: number; bestMs: number; line: string } | null {
+  const py = '/usr/bin/python3';
+  const probe = spawnSync(py, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return null;
+  const r = spawnSync(py, [path.join(__dirname, 'torch_binarynet.py'), String(width), String(batch), String(steps), String(threads)], { encoding: 'utf8' });
+  const m = /^RESULT (.*)$/m.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) { console.log(`  pytorch width=${width}: FAILED ${r.stderr?.slice(-400)}`); return null; }
+  const ips = Number(/img\/s=([\d.]+)/.exec(m[1])![1]);
+  const ms = Number(/step=([\d.]+)ms/.exec(m[1])![1]);
+  const best = Number(/best=([\d.]+)ms/.exec(m[1])![1]);
+  return { imagesPerSec: ips, msPerStep: ms, bestMs: best, line: m[1] };
+}
+
+const fmt = (r: ChildResult) =>
+  `${r.backend.padEnd(4)} threads=${r.threads} width=${r.width} batch=${r.batch}: ${r.msPerStep.toFixed(0)} ms/step ` +
+  `(first ${r.firstStepMs.toFixed(0)}, best ${r.bestMs.toFixed(0)}), ${r.imagesPerSec.toFixed(1)} img/s (best ${(r.batch / r.bestMs * 1000).toFixed(1)}), params=${r.params}, peakRSS=${r.peakRssMiB.toFixed(0)}MiB` +
+  (r.wasmHeapMiB != null ? `, wasmHeap=${r.wasmHeapMiB.toFixed(0)}MiB` : '') + ` [${r.desc}]`;
+
+async function main() {
+  const childArg = process.argv.find((s) => s.startsWith('--child='));
+  if (childArg) {
+    const res = await runChild(JSON.parse(childArg.slice(8)));
+    console.log(`RESULT ${JSON.stringify(res)}`);
+    return;
+  }
+  const quick = process.argv.includes('--quick');
+  const batch = Number(arg('batch', '50'));
+  const widths = arg('widths', '1,0.5,0.25').split(',').map(Number);
+  const backends = arg('backends', 'wasm').split(',');
+  const defThreads = Math.min(8, require('os').cpus().length);
+  const threadList = arg('threads', defThreads > 1 ? `${defThreads},1` : '1').split(',').map(Number);
+  const stepsFor = (w: number) => (quick ? 2 : w >= 1 ? 3 : w >= 0.5 ? 4 : 6);
+  console.log(`bench:train — BinaryNet (project model, Bop+Adam), batch ${batch}, node ${process.version}, ${require('os').cpus().length} CPUs (${require('os').cpus()[0].model})`);
+  const repeat = Number(arg('repeat', '1'));
+  const ours = new Map<number, number>();   // best ms/step of the default configuration, over repeats
+  const torch = new Map<number, number>();
+  let torchOk = true;
+  // interleave ours and PyTorch per width (and repeat) so both see similar machine load; ratios use best steps
+  for (let rep = 0; rep < repeat; rep++) {
+    for (const width of widths) {
+      for (const backend of backends) {
+        for (const threads of backend === 'wasm' ? threadList : [1]) {
+          const r = spawnChild({ backend, threads, width, steps: stepsFor(width), batch, profile: rep === 0 && threads === threadList[0] });
+          if (!r) continue;
+          console.log(fmt(r));
+          if (r.kernels.length) {
+            const tot = r.kernels.reduce((a, k) => a + k.ms, 0);
+            console.log(`    top kernels (exclusive ms in one profiled step, total ${tot.toFixed(0)}): ` +
+              r.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(0)} (${k.calls}×)`).join(', '));
+          }
+          if (backend === backends[0] && threads === threadList[0]) ours.set(width, Math.min(ours.get(width) ?? Infinity, r.bestMs));
+        }
+      }
+      if (!torchOk) continue;
+      const t = torchRun(width, quick ? 3 : width >= 1 ? 3 : width >= 0.5 ? 4 : 6, batch, 2);
+      if (!t) { torchOk = false; console.log('pytorch: unavailable (/usr/bin/python3 cannot import torch)'); continue; }
+      console.log(`pytorch threads=2 width=${width} batch=${batch}: ${t.msPerStep.toFixed(0)} ms/step (best ${t.bestMs.toFixed(0)}), ${t.imagesPerSec.toFixed(1)} img/s  [${t.line}]`);
+      torch.set(width, Math.min(torch.get(width) ?? Infinity, t.bestMs));
+    }
+  }
+  for (const w of widths) {
+    if (ours.has(w) && torch.has(w)) {
+      console.log(`best steps width=${w}: ours ${ours.get(w)!.toFixed(0)} ms (${(batch / ours.get(w)! * 1000).toFixed(1)} img/s), ` +
+        `pytorch ${torch.get(w)!.toFixed(0)} ms (${(batch / torch.get(w)! * 1000).toFixed(1)} img/s)`);
+    }
+  }
+  // images/s ratio = pytorch ms / ours ms (same batch), from the best steps
+  const ratio = (w: number) => (ours.has(w) && torch.has(w) ? (torch.get(w)! / ours.get(w)!).toFixed(2) : 'n/a');
+  console.log(`vs-pytorch width1=${ratio(1)} width0.25=${ratio(0.25)}`);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
