@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelVariable } from '../layers';
+import { larqSign } from '../quantizers';
 import { ScheduleLike, scheduleValue, validateSchedule } from './schedules';
 import { Optimizer, OptimizerState, varKey } from './types';
 
@@ -29,7 +30,7 @@ export function bopUpdate(w: tf.Tensor, m: tf.Tensor, g: tf.Tensor, gamma: numbe
     // w_t = lq.math.sign(−tf.sign(w·m − τ)·w): flip iff w·m > τ; at w·m = τ exactly, tf.sign gives 0 and
     // Larq's sign(0) = +1 sets the weight to +1 (the original code's behaviour, kept to the letter).
     const z = tf.mul(tf.neg(tf.sign(tf.sub(tf.mul(w, mNew), threshold))), w);
-    const wNew = tf.where(tf.greaterEqual(z, 0), tf.onesLike(w), tf.onesLike(w).neg());
+    const wNew = larqSign(z);
     return [wNew, mNew] as [tf.Tensor, tf.Tensor];
   });
 }

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Larq's `lq.math.sign`: +1 where x ≥ 0, −1 where x < 0 (so sign(0) = +1). No gradient defined. */
 export function larqSign<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.where(tf.greaterEqual(x, 0), tf.onesLike(x), tf.onesLike(x).neg()) as T);
+  // Larq's own formulation: 3 elementwise kernels, no temporaries of ones.
+  return tf.tidy(() => tf.sign(tf.add(tf.sign(x), 0.1)) as T);
 }
 
 /**
