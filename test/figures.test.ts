@@ -69,15 +69,15 @@ test('loader reads every seed of a run, sorted, with config', () => {
   assert.equal(r.seeds[0].config?.optimizer, 'bop');
   assert.equal(loadRun('cifar10-bop', 'paper', ROOT), null);
   assert.equal(loadRun('nope', 'quick', ROOT), null);
-  assert.deepEqual(listExperiments(ROOT), ['cifar10-baseline', 'cifar10-bop', 'cifar10-lr-1e-2', 'cifar10-lr-1e-3', 'unet-bop']);
+  assert.deepEqual(listExperiments(ROOT), ['cifar10-adam-baseline', 'cifar10-bop', 'cifar10-bop-dropout', 'cifar10-bop-lr-decay', 'pets-unet-binary-bop']);
 });
 
 test('toSeries: label from config.label, optimizer from config or histories', () => {
-  assert.equal(run('cifar10-lr-1e-2').label, 'lr 1e-2');
+  assert.equal(run('cifar10-bop-lr-decay').label, 'lr 1e-2');
   assert.equal(run('cifar10-bop').label, 'cifar10-bop');
   assert.equal(run('cifar10-bop', 'Bop').label, 'Bop');
   assert.equal(run('cifar10-bop').optimizer, 'bop');
-  assert.equal(run('cifar10-baseline').optimizer, 'adam');
+  assert.equal(run('cifar10-adam-baseline').optimizer, 'adam');
 });
 
 test('parseHistory rejects bad input with the file name', () => {
@@ -102,7 +102,7 @@ test('aggregateSeeds: per-epoch mean/min/max over seeds of different lengths', (
   }
   assert.equal(agg.mean[7], a[7].valAccuracy);
   // null values (γ of the Adam baseline) are skipped entirely
-  assert.equal(aggregateSeeds([readHistory('cifar10-baseline', 1)], (r) => r.gamma).x.length, 0);
+  assert.equal(aggregateSeeds([readHistory('cifar10-adam-baseline', 1)], (r) => r.gamma).x.length, 0);
   assert.deepEqual(finalValues([a, b], (r) => r.valAccuracy), [a[7].valAccuracy, b[4].valAccuracy]);
 });
 
@@ -113,7 +113,7 @@ test('flipMetric is the paper Eq. 7: ln(ratio + e^-9)', () => {
 });
 
 test('accuracyCurves: two panels, mean lines + min-max bands, optimizer colours', () => {
-  const fig = accuracyCurves([run('cifar10-baseline', 'Adam'), run('cifar10-bop', 'Bop')]);
+  const fig = accuracyCurves([run('cifar10-adam-baseline', 'Adam'), run('cifar10-bop', 'Bop')]);
   const lines = fig.data.filter((t) => !isBandTrace(t));
   const bands = fig.data.filter(isBandTrace);
   assert.equal(lines.length, 4); // 2 runs × (train, val)
@@ -139,7 +139,7 @@ test('accuracyCurves: two panels, mean lines + min-max bands, optimizer colours'
   assert.equal(fig.layout.yaxis2.matches, 'y');
   assert.ok(fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]);
   // a single seed has no band
-  const one = accuracyCurves([run('cifar10-lr-1e-2')]);
+  const one = accuracyCurves([run('cifar10-bop-lr-decay')]);
   assert.equal(one.data.filter(isBandTrace).length, 0);
   // overlay mode: train dashed, val solid
   const ov = accuracyCurves([run('cifar10-bop')], { panels: false });
@@ -153,9 +153,9 @@ test('accuracyCurves: two panels, mean lines + min-max bands, optimizer colours'
 });
 
 test('assignColors: sweeps of one optimizer get distinct colours', () => {
-  const c = assignColors([run('cifar10-lr-1e-2'), run('cifar10-lr-1e-3')]);
+  const c = assignColors([run('cifar10-bop-lr-decay'), run('cifar10-bop-dropout')]);
   assert.notEqual(c[0], c[1]);
-  assert.deepEqual(assignColors([run('cifar10-bop'), run('cifar10-baseline')]), [OPTIMIZER_COLORS.bop, OPTIMIZER_COLORS.adam]);
+  assert.deepEqual(assignColors([run('cifar10-bop'), run('cifar10-adam-baseline')]), [OPTIMIZER_COLORS.bop, OPTIMIZER_COLORS.adam]);
 });
 
 test('flipRatioCurves: π_t per layer for one run, last layer per run for several', () => {
@@ -170,17 +170,17 @@ test('flipRatioCurves: π_t per layer for one run, last layer per run for severa
   const expect = (flipMetric(h[0][2].flipRatio.conv2) + flipMetric(h[1][2].flipRatio.conv2)) / 2;
   assert.ok(close(lines[1].y[2], expect), `${lines[1].y[2]} vs ${expect}`);
   assert.equal(lines[0].y[7], -9); // ratio 0 → -9
-  const multi = flipRatioCurves([bop, run('unet-bop', 'U-Net')]);
+  const multi = flipRatioCurves([bop, run('pets-unet-binary-bop', 'U-Net')]);
   assert.deepEqual(
     multi.data.filter((t) => !isBandTrace(t)).map((t) => t.name),
     ['Bop', 'U-Net'],
   );
-  const none = flipRatioCurves([run('cifar10-baseline')]);
+  const none = flipRatioCurves([run('cifar10-adam-baseline')]);
   assert.match(none.layout.annotations[0].text, /no flip-ratio data/);
 });
 
 test('hyperparameterCurves: γ and lr panels on log axes', () => {
-  const fig = hyperparameterCurves([run('cifar10-baseline', 'Adam'), run('cifar10-bop', 'Bop')]);
+  const fig = hyperparameterCurves([run('cifar10-adam-baseline', 'Adam'), run('cifar10-bop', 'Bop')]);
   assert.equal(fig.layout.yaxis.type, 'log');
   assert.equal(fig.layout.yaxis2.type, 'log');
   const gamma = fig.data.filter((t) => t.xaxis === 'x' && !isBandTrace(t) && t.y.length);
@@ -193,15 +193,15 @@ test('hyperparameterCurves: γ and lr panels on log axes', () => {
 });
 
 test('miouCurves read record.extra', () => {
-  const fig = miouCurves([run('unet-bop')]);
-  const h = readHistory('unet-bop', 1);
+  const fig = miouCurves([run('pets-unet-binary-bop')]);
+  const h = readHistory('pets-unet-binary-bop', 1);
   const val = fig.data.find((t) => t.xaxis === 'x2' && !isBandTrace(t))!;
   assert.equal(val.y.length, h.length);
   h.forEach((r, i) => assert.ok(close(val.y[i], r.extra!.valMiou), `epoch ${i + 1}`));
 });
 
 test('summary: rows, figure and tables (CSV quoting, Markdown, HTML)', () => {
-  const rows = summaryRows([{ ...run('cifar10-bop', 'Bop'), reported: 0.913, reportedSource: 'paper, §5.2' }, run('cifar10-lr-1e-2')]);
+  const rows = summaryRows([{ ...run('cifar10-bop', 'Bop'), reported: 0.913, reportedSource: 'paper, §5.2' }, run('cifar10-bop-lr-decay')]);
   const h1 = readHistory('cifar10-bop', 1);
   const h2 = readHistory('cifar10-bop', 2);
   assert.deepEqual(rows[0].values, [h1[7].valAccuracy, h2[7].valAccuracy]);
@@ -224,7 +224,7 @@ test('summary: rows, figure and tables (CSV quoting, Markdown, HTML)', () => {
 });
 
 test('segmentationGrid: image + two mask heatmaps per sample, square pixels', () => {
-  const r = loadRun('unet-bop', 'quick', ROOT)!;
+  const r = loadRun('pets-unet-binary-bop', 'quick', ROOT)!;
   const p = loadPredictions(r);
   const fig = segmentationGrid(p.samples, { classNames: p.classNames });
   assert.equal(fig.data.length, 6);
@@ -251,11 +251,11 @@ test('registry: builds figures from stored results, reports missing experiments'
   const lr = buildReportFigure('fig2-3-learning-rate', ctx);
   assert.deepEqual(
     lr.runs.map((r) => r.data.experiment),
-    ['cifar10-lr-1e-2', 'cifar10-lr-1e-3'],
+    ['cifar10-bop', 'cifar10-bop-lr-decay'],
   );
   const svhn = buildReportFigure('fig8-svhn', ctx);
   assert.equal(svhn.figure, null);
-  assert.deepEqual(svhn.missing, ['svhn-baseline', 'svhn-bop']);
+  assert.deepEqual(svhn.missing, ['svhn-adam-baseline', 'svhn-bop']);
   assert.equal(buildReportFigure('fig1-baseline-vs-bop', { profile: 'paper', root: ROOT }).figure, null);
   const sum = buildReportFigure('summary', ctx);
   assert.equal(sum.table!.length, 5);
@@ -319,7 +319,7 @@ test('figures CLI writes the summary table without a browser (html format)', asy
     const r = await exportFigures({ names: ['summary', 'fig8-svhn'], formats: ['html'], profile: 'quick', outDir: out, results: ROOT, list: false }, (s) => logs.push(s));
     assert.deepEqual(r.skipped, ['fig8-svhn']);
     assert.equal(r.failed, 1); // named but not buildable
-    assert.ok(logs.some((l) => /fig8-svhn: skipped, no results for svhn-baseline, svhn-bop/.test(l)));
+    assert.ok(logs.some((l) => /fig8-svhn: skipped, no results for svhn-adam-baseline, svhn-bop/.test(l)));
     for (const f of ['summary.csv', 'summary.md', 'summary.html', 'plotly.min.js']) assert.ok(fs.existsSync(path.join(out, f)), f);
     assert.match(fs.readFileSync(path.join(out, 'summary.html'), 'utf8'), /<script src="plotly\.min\.js"><\/script>/);
   } finally {

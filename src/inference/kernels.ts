@@ -228,14 +228,25 @@ function buildModule(simd: boolean): Uint8Array {
 
 // ---------------------------------------------------------------- implementations
 
+// TypeScript 5.0 declares WebAssembly only in the DOM lib, which tslab's compiler does not load: use a minimal
+// local view of the global so this file compiles in notebooks too.
+interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+type WasmModule = object;
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
 class WasmKernel implements BinaryKernel {
   private top = 16;
-  private readonly memory: WebAssembly.Memory;
+  private readonly memory: WasmMemory;
   private readonly fn: (pp: number, npix: number, kb: number, wp: number, nout: number, op: number) => void;
   private readonly sfn: (pp: number, npix: number, kq: number, wp: number, nout: number, op: number) => void;
-  constructor(readonly name: 'simd' | 'i64', module: WebAssembly.Module) {
-    const inst = new WebAssembly.Instance(module, {});
-    this.memory = inst.exports.mem as WebAssembly.Memory;
+  constructor(readonly name: 'simd' | 'i64', module: WasmModule) {
+    const inst = new WA!.Instance(module, {});
+    this.memory = inst.exports.mem as WasmMemory;
     this.fn = inst.exports.bgemm as WasmKernel['fn'];
     this.sfn = inst.exports.sgemm as WasmKernel['sfn'];
   }
@@ -322,11 +333,11 @@ class JsKernel implements BinaryKernel {
   }
 }
 
-const modules: Partial<Record<'simd' | 'i64', WebAssembly.Module | null>> = {};
-function moduleFor(name: 'simd' | 'i64'): WebAssembly.Module | null {
+const modules: Partial<Record<'simd' | 'i64', WasmModule | null>> = {};
+function moduleFor(name: 'simd' | 'i64'): WasmModule | null {
   if (modules[name] === undefined) {
     const bytes = buildModule(name === 'simd');
-    modules[name] = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    modules[name] = WA!.validate(bytes) ? new WA!.Module(bytes) : null;
   }
   return modules[name] ?? null;
 }
@@ -334,7 +345,7 @@ function moduleFor(name: 'simd' | 'i64'): WebAssembly.Module | null {
 /** Kernels this runtime can run, fastest first. */
 export function availableKernels(): KernelName[] {
   const out: KernelName[] = [];
-  if (typeof WebAssembly !== 'undefined') {
+  if (WA !== undefined) {
     if (moduleFor('simd')) out.push('simd');
     if (moduleFor('i64')) out.push('i64');
   }
