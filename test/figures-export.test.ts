@@ -15,10 +15,10 @@ const chromium = findChromium();
 const skip = chromium ? false : `Chromium not found (${CHROMIUM_HELP})`;
 
 test('export writes valid PNG, SVG and PDF files', { skip, timeout: 120_000 }, async () => {
-  const fig = accuracyCurves([toSeries(loadRun('cifar10-baseline', 'quick', ROOT)!, 'Adam'), toSeries(loadRun('cifar10-bop', 'quick', ROOT)!, 'Bop')], {
+  const fig = accuracyCurves([toSeries(loadRun('cifar10-adam-baseline', 'quick', ROOT)!, 'Adam'), toSeries(loadRun('cifar10-bop', 'quick', ROOT)!, 'Bop')], {
     title: 'export test',
   });
-  const grid = segmentationGrid(loadPredictions(loadRun('unet-bop', 'quick', ROOT)!).samples);
+  const grid = segmentationGrid(loadPredictions(loadRun('pets-unet-binary-bop', 'quick', ROOT)!).samples);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-export-'));
   const exporter = await FigureExporter.launch();
   try {

@@ -85,6 +85,9 @@ export const modelBuilders: Record<string, ModelBuilder> = {
 /** Loss and metrics by model name; 'unet' is added by src/experiments/unet.ts. */
 export const tasks: Record<string, Task> = { binarynet: classification };
 
+/** Work done after a run completes, by model name (UNet: the prediction samples of the figures' grid). */
+export const afterRun: Record<string, (dir: string, config: ExperimentConfig) => Promise<unknown>> = {};
+
 /** A decay schedule of the config as an optimizer schedule in steps. */
 export function toSchedule(s: DecaySchedule, stepsPerEpoch: number): Schedule {
   const steps = s.everySteps != null ? s.everySteps : s.everyEpochs === null ? null : Math.max(1, Math.round(s.everyEpochs * stepsPerEpoch));
@@ -334,5 +337,6 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
     optimizer.dispose();
     model.dispose();
   }
+  await afterRun[config.model]?.(dir, config);
   return { config, dir, history, reused: false, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
 }
