@@ -65,6 +65,33 @@ tspath.normalizeJoin = function (...parts) {
   }
   return joined;
 };
+/*
+ * tslab 1.0.22's executor (dist/executor.js, requireFromSideOutputs) looks up EVERY require id among the compiled
+ * project files as <dir>/<id>.js, bare package names included: `import * as fs from 'fs'` inside src/util/fs.ts
+ * loaded src/util/fs.js itself, again and again, until "Maximum call stack size exceeded". It also registers a
+ * compiled project module only after running it, so an import cycle between project modules recursed the same way.
+ * Load a patched copy of the executor instead: only relative or absolute ids name project files, and a module is
+ * registered before it runs and dropped if it throws (as Node's loader does).
+ */
+(() => {
+  const executorPath = path.join(root, 'node_modules', 'tslab', 'dist', 'executor.js');
+  let src = fs.readFileSync(executorPath, 'utf8');
+  const lookup = /(\n(\s*)let filename = \(0, tspath_1\.normalizeJoin\)\(dirname, id\);)/;
+  const compile = /(\n\s*)(mod\._compile\(sideOutputs\.get\(filename\), filename\);)(\s*)(sideModules\.set\(filename, mod\);)/;
+  if (!lookup.test(src) || !compile.test(src)) {
+    console.error(`tslab-bnn kernel: ${executorPath} is not the tslab 1.0.22 executor this wrapper patches; bare imports such as 'fs' from src/util/fs.ts may fail`);
+    return;
+  }
+  src = src.replace(lookup, '\n$2if (!/^\\.\\.?(\\/|$)/.test(id) && !path_1.default.isAbsolute(id)) return null;$1');
+  src = src.replace(compile, '$1$4$1try {$1  $2$1} catch (e) {$1  sideModules.delete(filename);$1  throw e;$1}');
+  const Module = require('module');
+  const m = new Module(executorPath, module);
+  m.filename = executorPath;
+  m.paths = Module._nodeModulePaths(path.dirname(executorPath));
+  m._compile(src, executorPath);
+  m.loaded = true;
+  require.cache[executorPath] = m;
+})();
 process.env.BNN_PROJECT_ROOT = root;
 /*
  * tslab's TypeScript watch program allows a single pending rebuild timer and throws "Unexpected pending

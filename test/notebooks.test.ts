@@ -1,0 +1,177 @@
+/**
+ * The section notebooks (notebooks/NN-*.ipynb): a static check that they only drive project code from a single
+ * config cell, and a headless run of every numbered notebook on the smoke profile through the real CLI
+ * (`node --import tsx src/cli/notebooks.ts --profile smoke`, i.e. `npm run notebooks -- --profile smoke`), with
+ * results in a temporary BNN_RESULTS_DIR so results/ is never touched. The run needs CIFAR-10 in data/: when it is
+ * missing the test fetches it first with `npm run data -- cifar10`. SVHN is not needed (05-svhn must then skip
+ * its training and say how to fetch the data). Skipped, with the reason, only when Jupyter (nbclient) is missing.
+ *
+ * Takes ~3–5 minutes on a 2-core machine (8 kernels, every smoke run trained once and reused by 07-summary).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { spawn, spawnSync } from 'child_process';
+import { jupyterPython, projectRootDir, pythonCheck } from '../src/figures/jupyter';
+import { PLOTLY_MIME } from '../src/figures/display';
+import { listNotebooks } from '../src/cli/notebooks';
+import { resolveCifar10, dataRoot, SVHN_FILES } from '../src/data';
+
+const ROOT = projectRootDir();
+const python = jupyterPython();
+const noJupyter = pythonCheck(python, 'import nbclient, nbformat, jupyter_client');
+const skip = noJupyter ? `Jupyter is missing: ${python} has no nbclient/jupyter_client (apt-get install jupyter-notebook python3-nbclient): ${noJupyter.split('\n').pop()}` : false;
+if (skip) console.log(`# SKIP notebooks headless run: ${skip}`);
+
+/** The numbered notebooks (00-…, 01-…), as the CLI runs them without names (templates `_*` excluded). */
+const NOTEBOOKS = listNotebooks(ROOT).filter((f) => /^\d\d-/.test(path.basename(f)));
+const SECTIONS = ['01-baseline-vs-bop', '02-learning-rate', '03-dropout', '04-constant-gamma', '05-svhn', '06-unet-segmentation', '07-summary'];
+
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+}
+const src = (c: Cell) => (Array.isArray(c.source) ? c.source.join('') : c.source);
+const readNb = (file: string): { cells: Cell[]; metadata: Record<string, any> } => JSON.parse(fs.readFileSync(file, 'utf8'));
+const textOf = (o: Output) => (Array.isArray(o.text) ? o.text.join('') : o.text ?? '');
+/** Every text the notebook's outputs show: streams, Markdown, HTML, plain text. */
+function outputText(cells: Cell[]): string {
+  const parts: string[] = [];
+  for (const c of cells) for (const o of c.outputs ?? []) {
+    if (o.output_type === 'stream') parts.push(textOf(o));
+    for (const mime of ['text/markdown', 'text/html', 'text/plain']) {
+      const v = o.data?.[mime];
+      if (v !== undefined) parts.push(Array.isArray(v) ? v.join('') : String(v));
+    }
+  }
+  return parts.join('\n');
+}
+
+test('section notebooks exist and follow the structure (config cell, ./src imports only, no training code)', () => {
+  const names = NOTEBOOKS.map((f) => path.basename(f, '.ipynb'));
+  for (const s of SECTIONS) assert.ok(names.includes(s), `notebooks/${s}.ipynb is missing (have: ${names.join(', ')})`);
+  for (const s of SECTIONS) {
+    const file = path.join(ROOT, 'notebooks', `${s}.ipynb`);
+    const nb = readNb(file);
+    assert.equal(nb.metadata.kernelspec?.name, 'tslab-bnn', `${s}: kernelspec`);
+    const code = nb.cells.filter((c) => c.cell_type === 'code').map(src);
+    // The first code cell is the config cell: profile from the environment, seeds and overrides.
+    assert.match(code[0], /const PROFILE = \(process\.env\.BNN_PROFILE \|\| 'quick'\)/, `${s}: config cell reads BNN_PROFILE`);
+    assert.match(code[0], /const SEEDS\b/, `${s}: config cell has SEEDS`);
+    assert.match(code[0], /const OVERRIDES\b/, `${s}: config cell has OVERRIDES`);
+    assert.equal(code.filter((c) => /process\.env\.BNN_PROFILE/.test(c)).length, 1, `${s}: a single config cell`);
+    const all = code.join('\n');
+    assert.doesNotMatch(all, /from '\.\.\//, `${s}: imports project code as ./src/... (the kernel's cwd is the project root)`);
+    // Only calls into src/: no model, optimizer, layer or training-loop code in the notebooks.
+    assert.doesNotMatch(all, /from '\.\/src\/(optimizers|layers|quantizers|train\/loop)/, `${s}: must not build optimizers/layers/loops itself`);
+    assert.doesNotMatch(all, /\.(fit|trainOnBatch|minimize)\(|tf\.sequential|tf\.layers\./, `${s}: no training code in the notebook`);
+    assert.match(all, /runSection\(/, `${s}: runs (or reuses) its experiments through runSection`);
+    // No executed outputs committed.
+    assert.ok(nb.cells.every((c) => !c.outputs || c.outputs.length === 0), `${s}: the committed notebook has outputs; clear them`);
+  }
+});
+
+function ensureCifar10(): void {
+  try {
+    resolveCifar10();
+    return;
+  } catch {
+    /* missing: fetch it below */
+  }
+  console.log('# CIFAR-10 missing: running `npm run data -- cifar10` first');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'data.ts'), 'cifar10'], { cwd: ROOT, encoding: 'utf8', timeout: 15 * 60_000 });
+  assert.equal(r.status, 0, `npm run data -- cifar10 failed:\n${r.stdout}\n${r.stderr}`);
+  resolveCifar10();
+}
+
+test('every numbered notebook runs headless on the smoke profile (temp results dir)', { skip, timeout: 12 * 60_000 }, async () => {
+  ensureCifar10();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-notebooks-'));
+  const results = path.join(tmp, 'results');
+  const out = path.join(tmp, 'executed');
+  try {
+    const env = { ...process.env, BNN_RESULTS_DIR: results, BNN_PROFILE: 'smoke' };
+    const t0 = Date.now();
+    const { code, output } = await new Promise<{ code: number; output: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'notebooks.ts'), '--profile', 'smoke', '--out', out, '--keep-going', '--timeout', '300'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let text = '';
+      child.stdout.on('data', (d) => (text += d));
+      child.stderr.on('data', (d) => (text += d));
+      child.on('error', reject);
+      child.on('close', (c, signal) => resolve({ code: c ?? (signal ? 128 : 1), output: text }));
+    });
+    console.log(`# ${NOTEBOOKS.length} notebooks on smoke in ${((Date.now() - t0) / 1000).toFixed(0)} s\n${output.split('\n').filter((l) => /^(ok|FAIL) /.test(l)).map((l) => `#   ${l}`).join('\n')}`);
+    assert.equal(code, 0, `npm run notebooks -- --profile smoke failed:\n${output}`);
+
+    const texts: Record<string, string> = {};
+    for (const file of NOTEBOOKS) {
+      const name = path.basename(file, '.ipynb');
+      assert.match(output, new RegExp(`^ok +notebooks/${name}\\.ipynb`, 'm'), `${name} not reported ok`);
+      const executed = path.join(out, `${name}.ipynb`);
+      assert.ok(fs.existsSync(executed), `${executed} not written`);
+      const size = fs.statSync(executed).size;
+      assert.ok(size < 400_000, `${name}: executed notebook is ${size} bytes; keep outputs small (no plotly bundle, no big arrays in MIME JSON)`);
+      const nb = readNb(executed);
+      assert.equal(nb.metadata.bnn?.profile, 'smoke', `${name}: ran with BNN_PROFILE=smoke`);
+      for (const c of nb.cells) for (const o of c.outputs ?? []) assert.notEqual(o.output_type, 'error', `${name}: a cell raised ${JSON.stringify(o).slice(0, 300)}`);
+      texts[name] = outputText(nb.cells);
+      if (SECTIONS.includes(name)) {
+        assert.match(texts[name], /profile smoke/, `${name}: config cell printed the profile`);
+        assert.match(texts[name], /backend=/, `${name}: backend printed`);
+      }
+    }
+    const figures = (name: string) =>
+      readNb(path.join(out, `${name}.ipynb`)).cells.flatMap((c) => (c.outputs ?? []).filter((o) => o.output_type === 'display_data' && o.data?.[PLOTLY_MIME]));
+
+    // Section notebooks with training: figures, the comparison with published numbers, seed/profile/backend/time.
+    for (const name of ['01-baseline-vs-bop', '02-learning-rate', '03-dropout', '04-constant-gamma', '06-unet-segmentation']) {
+      assert.ok(figures(name).length >= 3, `${name}: expected accuracy, flip-ratio and schedule figures, got ${figures(name).length}`);
+      assert.match(texts[name], /seed 0 · profile smoke · backend=/, `${name}: per-run line with seed, profile and backend`);
+      assert.match(texts[name], /s of training/, `${name}: wall time printed`);
+      assert.match(texts[name], /Reported \(%\)/, `${name}: comparison table`);
+    }
+    assert.match(texts['01-baseline-vs-bop'], /Bop − Adam baseline, final validation accuracy \(mean over seeds\): [+-]\d+\.\d\d pp here \(smoke\) vs \+0\.40 pp in the paper/);
+    assert.match(texts['01-baseline-vs-bop'], /91\.30/, '01: the paper number comes from the registry');
+    assert.match(texts['02-learning-rate'], /same config as cifar10-bop/, '02: the constant-lr run reuses cifar10-bop');
+    assert.match(texts['04-constant-gamma'], /final-epoch flip ratio/);
+    assert.match(texts['06-unet-segmentation'], /\| `pets-unet-binary-bop` \| [\d,]+ \| [\d,]+ \| [\d,]+ \|/, '06: model size table');
+    assert.match(texts['06-unet-segmentation'], /Ground truth|Prediction/, '06: prediction grid');
+
+    // SVHN: without the data the notebook says how to fetch it and trains nothing.
+    const haveSvhn = Object.values(SVHN_FILES).every((f) => fs.existsSync(path.join(dataRoot(), 'svhn', f.file)));
+    if (haveSvhn) assert.ok(figures('05-svhn').length >= 1, '05: SVHN present, expected figures');
+    else {
+      assert.match(texts['05-svhn'], /npm run data -- svhn/, '05: says how to fetch SVHN');
+      assert.equal(figures('05-svhn').length, 0);
+      assert.ok(!fs.existsSync(path.join(results, 'svhn-bop')), '05: trained without data?');
+    }
+
+    // Summary: one table with the published numbers, one figure, packed inference of the trained Bop model.
+    assert.match(texts['07-summary'], /§3\.1 cifar10-bop.*91\.30/s);
+    assert.equal(figures('07-summary').length, 1, '07: one summary figure');
+    assert.match(texts['07-summary'], /packed \((simd|i64|js)\)/, '07: packed inference table');
+    assert.match(texts['07-summary'], /reused/, '07: reuses the runs of 01–06');
+
+    // Results went to the temp dir, complete, and the UNet runs wrote their prediction samples.
+    for (const e of ['cifar10-adam-baseline', 'cifar10-bop', 'cifar10-bop-lr-decay', 'cifar10-bop-dropout', 'cifar10-bop-constant-gamma', 'pets-unet-binary-bop']) {
+      const dir = path.join(results, e, 'smoke', 'seed-0');
+      assert.ok(fs.existsSync(path.join(dir, 'history.json')) && fs.existsSync(path.join(dir, 'final', 'model.json')), `${dir}: incomplete`);
+    }
+    assert.ok(fs.existsSync(path.join(results, 'pets-unet-binary-bop', 'smoke', 'seed-0', 'predictions.json')));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
