@@ -35,71 +35,8 @@ export interface BinaryKernel {
   sgemm(patchOff: number, npix: number, kq: number, weightOff: number, nout: number, outOff: number): void;
 }
 
-// ---------------------------------------------------------------- tiny wasm assembler
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const str = (s: string) => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
-
-const I32 = 0x7f;
-const I64 = 0x7e;
-const V128 = 0x7b;
-const op = {
-  block: [0x02, 0x40],
-  loop: [0x03, 0x40],
-  end: [0x0b],
-  brIf: (d: number) => [0x0d, ...uleb(d)],
-  get: (i: number) => [0x20, ...uleb(i)],
-  set: (i: number) => [0x21, ...uleb(i)],
-  tee: (i: number) => [0x22, ...uleb(i)],
-  i32c: (v: number) => [0x41, ...sleb(v)],
-  i64c: (v: number) => [0x42, ...sleb(v)],
-  i32add: [0x6a],
-  i32mul: [0x6c],
-  i32ltu: [0x49],
-  i32shl: [0x74],
-  i32store: (off = 0) => [0x36, 2, ...uleb(off)],
-  i64load: (off = 0) => [0x29, 3, ...uleb(off)],
-  i64xor: [0x85],
-  i64popcnt: [0x7b],
-  i64add: [0x7c],
-  i32wrap: [0xa7],
-  v128load: (off = 0) => [0xfd, 0x00, 4, ...uleb(off)],
-  v128const0: [0xfd, 0x0c, ...new Array(16).fill(0)],
-  v128xor: [0xfd, 0x51],
-  i8x16popcnt: [0xfd, 0x62],
-  i16x8extaddU: [0xfd, 0x7d],
-  i32x4extaddU: [0xfd, 0x7f],
-  i16x8add: [0xfd, 0x8e, 0x01],
-  i32x4lane: (l: number) => [0xfd, 0x1b, l],
-  f32load: (off = 0) => [0x2a, 2, ...uleb(off)],
-  v128store: (off = 0) => [0xfd, 0x0b, 4, ...uleb(off)],
-  f32x4splat: [0xfd, 0x13],
-  f32x4add: [0xfd, 0xe4, 0x01],
-  f32x4mul: [0xfd, 0xe6, 0x01],
-};
+import { uleb, section, vec, str, I32, I64, V128, op, WA } from '../wasm/asm';
+import type { WasmMemory, WasmModule } from '../wasm/asm';
 
 /**
  * sgemm(pp, npix, kq, wp, noutp, op): out[p][o] = Σ_q patch[p][q]·w[q][o] in float32 (f32x4, 16 outputs per
@@ -227,17 +164,6 @@ function buildModule(simd: boolean): Uint8Array {
 }
 
 // ---------------------------------------------------------------- implementations
-
-// TypeScript 5.0 declares WebAssembly only in the DOM lib, which tslab's compiler does not load: use a minimal
-// local view of the global so this file compiles in notebooks too.
-interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
-type WasmModule = object;
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
-  validate(bytes: Uint8Array): boolean;
-}
-const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 class WasmKernel implements BinaryKernel {
   private top = 16;
