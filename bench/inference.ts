@@ -96,8 +96,8 @@ async function main() {
       `${name.padEnd(30)} ${a.ips.toFixed(1).padStart(14)} ${a.msPerCall.toFixed(2).padStart(8)} ${(a.ips / f1.ips).toFixed(2).padStart(8)}   ${b.ips.toFixed(1).padStart(15)} ${b.msPerCall.toFixed(1).padStart(9)} ${(b.ips / f50.ips).toFixed(2).padStart(8)}`,
     );
   console.log('');
-  console.log(`default packed kernel: ${pm.kernel.name}; fastest at batch 1: ${best!.name}`);
-  const def = rows.find((r) => r[0].startsWith(`packed (${pm.kernel.name}`))!;
+  console.log(`default packed kernel: ${pm.kernelName}; fastest at batch 1: ${best!.name}`);
+  const def = rows.find((r) => r[0].startsWith(`packed (${pm.kernelName}`))!;
   tf.dispose([t1, t50]);
   console.log(`packed-vs-float batch1=${(def[1].ips / f1.ips).toFixed(2)} batch50=${(def[2].ips / f50.ips).toFixed(2)} size=${(floatBytes / packedBytes).toFixed(2)}`);
 }

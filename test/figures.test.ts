@@ -13,6 +13,7 @@ import {
   PLOTLY_MIME,
   PLOTLY_REL_PATH,
   accuracyCurves,
+  inferenceComparison,
   aggregateSeeds,
   assignColors,
   buildReportFigure,
@@ -220,6 +221,8 @@ test('summary: rows, figure and tables (CSV quoting, Markdown, HTML)', () => {
   const md = toMarkdown(table).trim().split('\n');
   assert.equal(md.length, 4);
   assert.match(md[0], /^\| Run \| Optimizer/);
+  // two decimals on every percentage (91.30, not 91.3), seeds as an integer
+  assert.match(md[2], /^\| Bop \| bop \| 2 \| \d+\.\d\d \| \d+\.\d\d \| \d+\.\d\d \| 91\.30 \| -?\d+\.\d\d \|/);
   assert.match(toHtml(table, 'cap'), /<caption>cap<\/caption>[\s\S]*<td[^>]*>Bop<\/td>/);
 });
 
@@ -238,6 +241,25 @@ test('segmentationGrid: image + two mask heatmaps per sample, square pixels', ()
   assert.equal(fig.layout.yaxis2.autorange, 'reversed');
   assert.deepEqual(fig.data[2].colorbar.ticktext, ['pet', 'background', 'border']);
   assert.throws(() => segmentationGrid([]), /no samples/);
+  // long "image · model" row labels go on two lines, so rotated labels do not run into the next row
+  const titled = segmentationGrid([{ ...p.samples[0], title: 'Abyssinian_201 · binary-bop' }]);
+  assert.equal(titled.layout.annotations.find((a: any) => a.textangle === -90).text, 'Abyssinian_201<br>binary-bop');
+});
+
+test('inferenceComparison: accuracy, log-size and throughput panels with ratios to the first engine', () => {
+  const fig = inferenceComparison([
+    { name: 'float', accuracy: 0.5, bytes: 40 * 1024, imagesPerSec: { 'batch 1': 20, 'batch 50': 30 } },
+    { name: 'packed', accuracy: 0.5, bytes: 1024, imagesPerSec: { 'batch 1': 100, 'batch 50': 60 } },
+  ]);
+  assert.equal(fig.data.length, 6);
+  assert.equal(fig.layout.yaxis2.type, 'log');
+  const size = fig.data.filter((t) => t.yaxis === 'y2');
+  assert.deepEqual(size.map((t) => t.y[0]), [40, 1]);
+  assert.match(size[1].text[0], /40\.0× smaller/);
+  const speed = fig.data.filter((t) => t.yaxis === 'y3');
+  assert.deepEqual(speed[1].x, ['batch 1', 'batch 50']);
+  assert.deepEqual(speed[1].text, ['100 (5.0×)', '60 (2.0×)']);
+  assert.throws(() => inferenceComparison([]), /no engines/);
 });
 
 test('registry: builds figures from stored results, reports missing experiments', () => {
@@ -298,6 +320,11 @@ test('CLI argument parsing: notebooks, figures, lab', () => {
   assert.equal(n.outDir, path.join('/p', 'notebooks', 'executed'));
   assert.throws(() => parseNotebookArgs(['--profile', 'huge']), /unknown profile "huge"/);
   assert.throws(() => parseNotebookArgs(['--bogus']), /unknown option --bogus/);
+  const r = parseNotebookArgs(['--render', '--no-execute'], '/p');
+  assert.equal(r.render, true);
+  assert.equal(r.execute, false);
+  assert.equal(n.render, false);
+  assert.throws(() => parseNotebookArgs(['--no-execute']), /only makes sense with --render/);
   const f = parseFiguresArgs(['fig1-baseline-vs-bop', '--format', 'png,pdf', '--profile=paper'], '/p');
   assert.deepEqual(f.formats, ['png', 'pdf']);
   assert.equal(f.profile, 'paper');

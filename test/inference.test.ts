@@ -68,7 +68,7 @@ function compare(model: tf.LayersModel, x: Float32Array, shape: number[], exact:
   assert.equal(out.logits.length, ref.length);
   for (let i = 0; i < ref.length; i++) {
     const tol = exact ? 0 : 1e-4 * Math.max(1, Math.abs(ref[i]));
-    assert.ok(Math.abs(out.logits[i] - ref[i]) <= tol, `logit ${i}: packed ${out.logits[i]} vs float ${ref[i]} (kernel ${pm.kernel.name})`);
+    assert.ok(Math.abs(out.logits[i] - ref[i]) <= tol, `logit ${i}: packed ${out.logits[i]} vs float ${ref[i]} (kernel ${pm.kernelName})`);
   }
   assert.deepEqual(Array.from(out.classes), argmaxRows(ref, k));
   // probabilities: softmax of the same logits

@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import * as net from 'net';
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import { KERNEL_NAME, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../src/figures/jupyter';
 import { runNotebooks } from '../src/cli/notebooks';
 import { PLOTLY_MIME, PLOTLY_REL_PATH } from '../src/figures/display';
-import { CHROMIUM_ARGS, findChromium } from '../src/figures/export';
+import { findChromium } from '../src/figures/export';
+import { renderNotebooks, startNotebookServer } from '../src/figures/render';
 
 const ROOT = projectRootDir();
 const FIX = path.join(__dirname, 'fixtures', 'jupyter');
@@ -97,17 +97,6 @@ test('notebooks execute headless: ok notebook passes and is trusted; failing one
   }
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
 /**
  * `npm run lab -- --ui notebook` serves the kernelspec and the plotly bundle (for the figures' HTML
  * fallback); with Chromium, the executed notebook's figure is drawn in the classic Notebook page.
@@ -118,47 +107,22 @@ async function checkLabServer(notebookRel: string): Promise<void> {
     console.log(`# lab server check skipped: ${python} has no classic Notebook (apt-get install jupyter-notebook)`);
     return;
   }
-  const port = await freePort();
-  const token = `t${process.pid}${Date.now()}`;
-  const srv = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'cli', 'lab.ts'), '--ui', 'notebook', '--port', String(port), '--', `--NotebookApp.token=${token}`], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  let log = '';
-  srv.stdout!.on('data', (d) => (log += d));
-  srv.stderr!.on('data', (d) => (log += d));
-  const base = `http://127.0.0.1:${port}`;
+  const server = await startNotebookServer(ROOT);
+  const { base, token } = server;
   try {
-    let up = false;
-    for (let i = 0; i < 60 && !up; i++) {
-      await new Promise((r) => setTimeout(r, 500));
-      up = await fetch(`${base}/api/status?token=${token}`).then((r) => r.ok, () => false);
-    }
-    assert.ok(up, `lab server did not start:\n${log}`);
     const specs = await (await fetch(`${base}/api/kernelspecs?token=${token}`)).json();
     assert.ok(specs.kernelspecs['tslab-bnn'], 'tslab-bnn kernelspec served');
     const lib = await fetch(`${base}/files/${PLOTLY_REL_PATH}?token=${token}`);
     assert.equal(lib.status, 200, 'plotly bundle served from /files/');
     await lib.arrayBuffer();
-    const exe = findChromium();
-    if (!exe) return;
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
-    try {
-      const page = await (await browser.newContext()).newPage();
-      await page.goto(`${base}/notebooks/${notebookRel.split(path.sep).join('/')}?token=${token}`);
-      await page.waitForSelector('.js-plotly-plot .main-svg', { timeout: 30_000 });
-      assert.equal(await page.locator('.js-plotly-plot').count(), 1);
-      assert.match((await page.locator('#notification_trusted').textContent()) ?? '', /Trusted/);
-    } finally {
-      await browser.close();
-    }
+    if (!findChromium()) return;
+    // the executed notebook's figure is drawn in the classic Notebook page, which says "Trusted"
+    const [r] = await renderNotebooks([path.join(ROOT, notebookRel)], { server, root: ROOT });
+    assert.equal(r.expected, 1);
+    assert.equal(r.drawn, 1, `figure not drawn; page errors: ${r.pageErrors.join(' | ')}`);
+    assert.ok(r.trusted, 'executed notebook is trusted');
+    assert.deepEqual(r.pageErrors, []);
   } finally {
-    try {
-      process.kill(-srv.pid!, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
+    server.close();
   }
 }

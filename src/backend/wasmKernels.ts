@@ -21,6 +21,8 @@
  * Reference semantics: tfjs-backend-cpu Conv2DBackpropFilter / Conv2DBackpropInput (same math, loop form).
  */
 import * as tf from '@tensorflow/tfjs';
+import { binaryConv2d, BinConvGeom } from './binaryConv';
+import { setFusedKernels } from './fused';
 
 type Info = tf.TensorInfo;
 type Backend = tf.KernelBackend & { incRef(dataId: object): void };
@@ -268,9 +270,9 @@ export function registeredWasmKernels(): string[] {
   return [...registered];
 }
 
-function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc): void {
+function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void {
   if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-  tf.registerKernel({ kernelName, backendName, kernelFunc });
+  tf.registerKernel(setupFunc ? { kernelName, backendName, kernelFunc, setupFunc } : { kernelName, backendName, kernelFunc });
   registered.add(kernelName);
 }
 
@@ -283,8 +285,12 @@ export interface WasmKernelOptions {
   maxPoolGrad?: boolean;
   /** Shim BatchMatMul with transposes (default true). */
   matMulShim?: boolean;
+  /** Conv2D of ±1 inputs with ±1 kernels by XNOR-popcount (binaryConv.ts; default true, wasm only). */
+  binaryConv?: boolean;
   /** Delegate kernels that only cpu has to the cpu backend (default true). */
   cpuFallbacks?: boolean;
+  /** Fused JS kernels on the wasm heap (fused.ts: exact Sign, quantizer, batch norm, Bop, Adam; default true). */
+  fused?: boolean;
 }
 
 /**
@@ -351,11 +357,59 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}, backen
     }
   }
 
+  if (opts.binaryConv !== false && backendName === 'wasm') {
+    const base = baseConv.get(backendName) ?? tf.getKernel('Conv2D', backendName);
+    if (base) {
+      baseConv.set(backendName, base);
+      replaceKernel('Conv2D', backendName, (args) => binaryConvKernel(args) ?? base.kernelFunc(args), base.setupFunc);
+    }
+  } else if (baseConv.has(backendName)) {
+    replaceKernel('Conv2D', backendName, baseConv.get(backendName)!.kernelFunc, baseConv.get(backendName)!.setupFunc);
+  }
+
+  if (backendName === 'wasm') setFusedKernels(opts.fused !== false);
+
   if (opts.cpuFallbacks !== false) registerCpuFallbacks(backendName);
   return registeredWasmKernels();
 }
 
 const baseMatMul = new Map<string, tf.KernelConfig>();
+const baseConv = new Map<string, tf.KernelConfig>();
+
+/** The parts of tfjs-backend-wasm's BackendWasm used to read and write tensors in place on its heap. */
+export interface HeapBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: string): Info;
+}
+
+/** A float32 view of a tensor's data on the wasm heap (re-create after any allocation: the heap may grow). */
+export function heapF32(backend: HeapBackend, info: Info): Float32Array {
+  const off = backend.dataIdMap.get(info.dataId).memoryOffset;
+  return new Float32Array(backend.wasm.HEAPU8.buffer, off, info.shape.reduce((a, b) => a * b, 1));
+}
+
+/** Conv2D by XNOR-popcount when x and filter are all ±1 (binaryConv.ts); null = use the float kernel. */
+function binaryConvKernel({ inputs, attrs, backend }: Parameters<tf.KernelFunc>[0]): Info | null {
+  const { x, filter } = inputs as { x: Info; filter: Info };
+  const a = attrs as unknown as { strides: number | number[]; pad: unknown; dataFormat?: string;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil'; dilations?: number | number[] };
+  const dil = pair(a.dilations);
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || (a.dataFormat && a.dataFormat !== 'NHWC') ||
+    dil[0] !== 1 || dil[1] !== 1 || x.shape.length !== 4 || x.shape[3] < 8) return null;
+  const hb = backend as unknown as HeapBackend;
+  const gm = convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode);
+  const [N, H, W, Ci] = x.shape;
+  const g: BinConvGeom = { N, H, W, Ci, kh: filter.shape[0], kw: filter.shape[1], Co: filter.shape[3],
+    sh: gm.strides[0], sw: gm.strides[1], padTop: gm.padInfo.top, padLeft: gm.padInfo.left, outH: gm.outH, outW: gm.outW };
+  if (g.outH <= 0 || g.outW <= 0) return null;
+  let out: Info | null = null;
+  const ok = binaryConv2d(heapF32(hb, x), heapF32(hb, filter), g, () => {
+    out = hb.makeOutput([N, g.outH, g.outW, g.Co], 'float32');
+    return heapF32(hb, out);
+  });
+  return ok ? out : null;
+}
 
 /** Kernels that must never be delegated (complex/string dtypes, or implemented above). */
 const NO_FALLBACK = new Set(['Complex', 'Real', 'Imag', 'ComplexAbs', 'FFT', 'IFFT', 'StaticRegexReplace', 'Draw',

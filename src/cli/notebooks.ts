@@ -1,5 +1,6 @@
 /**
  * npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout S] [--out DIR] [--keep-going] [--list]
+ *                       [--render] [--no-execute]
  *
  * Executes notebooks headless (nbclient under /usr/bin/python3, project-local tslab-bnn kernel whose
  * working directory is the project root) and saves executed, trusted copies to notebooks/executed/.
@@ -8,10 +9,15 @@
  *
  * Names: "00", "00-setup-and-data", "00-setup-and-data.ipynb" (looked up in notebooks/) or a path to
  * any .ipynb. No names: every notebooks/*.ipynb whose name does not start with "_" (templates).
+ *
+ * --render opens the executed copies in the classic Notebook in headless Chromium, checks that every
+ * Plotly figure stored in them is drawn and that they are trusted, and saves full-page screenshots to
+ * <out>/screenshots/. --no-execute renders the existing executed copies without running them again.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
+import { renderNotebooks } from '../figures/render';
 import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../figures/jupyter';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
@@ -23,9 +29,11 @@ export interface NotebookArgs {
   outDir: string;
   keepGoing: boolean;
   list: boolean;
+  render: boolean;
+  execute: boolean;
 }
 
-const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list]';
+const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
 /** Parses the command line (throws with the usage on bad input). */
 export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs {
@@ -36,6 +44,8 @@ export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs
     outDir: path.join(root, 'notebooks', 'executed'),
     keepGoing: false,
     list: false,
+    render: false,
+    execute: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -53,10 +63,13 @@ export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs
     } else if (flag === '--out') a.outDir = path.resolve(value());
     else if (flag === '--keep-going') a.keepGoing = true;
     else if (flag === '--list') a.list = true;
+    else if (flag === '--render') a.render = true;
+    else if (flag === '--no-execute') a.execute = false;
     else if (flag === '--help' || flag === '-h') throw new Error(USAGE);
     else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
     else a.names.push(arg);
   }
+  if (!a.execute && !a.render) throw new Error(`--no-execute only makes sense with --render\n${USAGE}`);
   if (!PROFILES.includes(a.profile)) throw new Error(`unknown profile "${a.profile}" (use ${PROFILES.join(', ')})`);
   return a;
 }
@@ -135,9 +148,30 @@ async function main(): Promise<void> {
   }
   const files = a.names.length ? a.names.map((n) => resolveNotebook(n, root)) : listNotebooks(root);
   if (files.length === 0) throw new Error('no notebooks to run (notebooks/*.ipynb is empty)');
-  console.log(`Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`);
-  const { code } = await runNotebooks(files, { profile: a.profile, timeout: a.timeout, outDir: a.outDir, keepGoing: a.keepGoing, root });
-  process.exitCode = code;
+  if (a.execute) {
+    console.log(`Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`);
+    const { code } = await runNotebooks(files, { profile: a.profile, timeout: a.timeout, outDir: a.outDir, keepGoing: a.keepGoing, root });
+    process.exitCode = code;
+    if (code !== 0 && !a.keepGoing) return;
+  }
+  if (a.render) {
+    const executed = files.map((f) => path.join(a.outDir, path.basename(f))).filter((f) => fs.existsSync(f));
+    if (executed.length === 0) throw new Error(`no executed notebooks in ${a.outDir}: run without --no-execute first`);
+    const shots = path.join(a.outDir, 'screenshots');
+    console.log(`Rendering ${executed.length} executed notebook(s) in headless Chromium (classic Notebook) → ${path.relative(root, shots)}/`);
+    const rendered = await renderNotebooks(executed, { screenshotDir: shots, root });
+    let bad = 0;
+    for (const r of rendered) {
+      const ok = r.drawn >= r.expected && r.trusted && r.pageErrors.length === 0;
+      if (!ok) bad++;
+      const errs = r.pageErrors.length ? `, page errors: ${r.pageErrors.join(' | ').slice(0, 300)}` : '';
+      console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.notebook}: ${r.drawn}/${r.expected} figures drawn, ${r.trusted ? 'trusted' : 'NOT trusted'}, ${(r.ms / 1000).toFixed(1)}s -> ${path.relative(root, r.screenshot!)}${errs}`);
+    }
+    if (bad) {
+      console.log(`${bad} notebook(s) did not render completely`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 if (require.main === module) {

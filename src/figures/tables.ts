@@ -67,7 +67,9 @@ const HEADERS: [keyof SummaryTableRow, string][] = [
   ['source', 'Source'],
 ];
 
-const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'number' ? v.toFixed(2).replace(/\.00$/, '') : String(v));
+/** Percentages with two decimals everywhere (a column mixing "-57" and "-62.30" reads as a typo); counts as integers. */
+const cell = (v: unknown, key?: keyof SummaryTableRow) =>
+  v === null || v === undefined ? '' : typeof v === 'number' ? (key === 'seeds' ? String(v) : v.toFixed(2)) : String(v);
 
 /** A danfojs DataFrame of the table (for further analysis in notebooks). */
 export function toDataFrame(rows: SummaryTableRow[]): DataFrame {
@@ -92,7 +94,7 @@ export function toCsv(rows: SummaryTableRow[]): string {
 export function toMarkdown(rows: SummaryTableRow[]): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const lines = [`| ${HEADERS.map(([, h]) => h).join(' | ')} |`, `|${HEADERS.map(([k]) => (k === 'run' || k === 'optimizer' || k === 'source' ? ' --- ' : ' ---: ')).join('|')}|`];
-  for (const r of rows) lines.push(`| ${HEADERS.map(([k]) => esc(cell(r[k]))).join(' | ')} |`);
+  for (const r of rows) lines.push(`| ${HEADERS.map(([k]) => esc(cell(r[k], k))).join(' | ')} |`);
   return lines.join('\n') + '\n';
 }
 
@@ -100,7 +102,7 @@ export function toMarkdown(rows: SummaryTableRow[]): string {
 export function toHtml(rows: SummaryTableRow[], caption?: string): string {
   const th = HEADERS.map(([, h]) => `<th>${escapeHtml(h)}</th>`).join('');
   const body = rows
-    .map((r) => `<tr>${HEADERS.map(([k]) => `<td style="text-align:${typeof r[k] === 'number' ? 'right' : 'left'}">${escapeHtml(cell(r[k]))}</td>`).join('')}</tr>`)
+    .map((r) => `<tr>${HEADERS.map(([k]) => `<td style="text-align:${typeof r[k] === 'number' ? 'right' : 'left'}">${escapeHtml(cell(r[k], k))}</td>`).join('')}</tr>`)
     .join('\n');
   return `<table class="bnn-summary">${caption ? `<caption>${escapeHtml(caption)}</caption>` : ''}<thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }

@@ -29,7 +29,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D, QuantDense } from '../layers';
-import { BinaryKernel, createKernel, KernelName } from './kernels';
+import { availableKernels, BinaryKernel, createKernel, KernelName } from './kernels';
+import { FusedEngine, fusedSupports } from './engine';
 
 export interface PoolSpec {
   size: [number, number];
@@ -355,18 +356,38 @@ export interface PackedPrediction {
  * rest (im2col of bits, padding corrections, pooling, thresholds) in plain JS typed arrays. Single-threaded.
  */
 export class PackedModel {
-  readonly kernel: BinaryKernel;
-  private readonly rt: StageRuntime[];
+  /**
+   * The reference path's GEMM kernel (wasm i64/SIMD or JS, with im2col and post-ops in JS), or null when the
+   * fused engine (engine.ts: one generated wasm module, no JS glue) runs the model.
+   */
+  readonly kernel: BinaryKernel | null = null;
+  /** The fused engine, or null on the reference path. */
+  readonly fused: FusedEngine | null = null;
+  /** 'simd' | 'i64' (fused or reference) or 'js' (reference). */
+  readonly kernelName: KernelName;
+  private readonly rt: StageRuntime[] = [];
   private patchOff = 0;
   private outOff = 0;
-  /** Set to {} to accumulate milliseconds per stage and phase (im2col+gemm, pool, threshold) over predict calls. */
+  /** Set to {} to accumulate milliseconds per stage and phase over predict calls. */
   timings: Record<string, number> | null = null;
 
-  constructor(readonly spec: PackedSpec, kernel?: KernelName | BinaryKernel) {
-    this.kernel = typeof kernel === 'object' ? kernel : createKernel(kernel);
+  /**
+   * `kernel`: 'simd' or 'i64' (default: the fastest available) run the fused engine when it supports the model
+   * (fusedSupports), else the reference path; 'js' or a BinaryKernel object always run the reference path.
+   * `opts.reference` forces the reference path.
+   */
+  constructor(readonly spec: PackedSpec, kernel?: KernelName | BinaryKernel, opts: { reference?: boolean } = {}) {
+    const name = typeof kernel === 'object' ? kernel.name : kernel ?? availableKernels()[0];
+    this.kernelName = name;
+    if (typeof kernel !== 'object' && name !== 'js' && !opts.reference && fusedSupports(spec) === null) {
+      this.fused = new FusedEngine(spec, name);
+      return;
+    }
+    this.kernel = typeof kernel === 'object' ? kernel : createKernel(name);
+    const K = this.kernel;
     let maxPatch = 0;
     let maxOut = 0;
-    this.rt = spec.stages.map((s) => {
+    this.rt = spec.stages.map((s): StageRuntime => {
       const cw = words(s.inC);
       const kk = s.kh * s.kw;
       const kp = round4(kk * cw);
@@ -374,8 +395,8 @@ export class PackedModel {
       let wOff = 0;
       let pcw: Int32Array | null = null;
       if (s.input === 'binary') {
-        wOff = this.kernel.alloc(noutp * kp * 4);
-        const m = new Uint32Array(this.kernel.buffer(), wOff, noutp * kp);
+        wOff = K.alloc(noutp * kp * 4);
+        const m = new Uint32Array(K.buffer(), wOff, noutp * kp);
         pcw = new Int32Array(s.outC * kk);
         for (let o = 0; o < s.outC; o++)
           for (let pos = 0; pos < kk; pos++)
@@ -392,8 +413,8 @@ export class PackedModel {
         // ±1 floats, [kh·kw·inC][noutp] (noutp a multiple of 16 for the f32x4 GEMM)
         noutp = Math.ceil(s.outC / 16) * 16;
         const kq = kk * s.inC;
-        wOff = this.kernel.alloc(kq * noutp * 4);
-        const wf = new Float32Array(this.kernel.buffer(), wOff, kq * noutp);
+        wOff = K.alloc(kq * noutp * 4);
+        const wf = new Float32Array(K.buffer(), wOff, kq * noutp);
         for (let o = 0; o < s.outC; o++)
           for (let pos = 0; pos < kk; pos++)
             for (let c = 0; c < s.inC; c++)
@@ -425,8 +446,8 @@ export class PackedModel {
         st: post.kind === 'threshold' ? Float32Array.from(post.t, (t, i) => (post.neg[i] ? -t : t)) : null,
       };
     });
-    this.patchOff = this.kernel.alloc(Math.max(16, maxPatch));
-    this.outOff = this.kernel.alloc(Math.max(16, maxOut));
+    this.patchOff = K.alloc(Math.max(16, maxPatch));
+    this.outOff = K.alloc(Math.max(16, maxOut));
   }
 
   get numClasses(): number {
@@ -467,6 +488,17 @@ export class PackedModel {
   }
 
   private forwardOne(image: Float32Array): Float32Array {
+    if (this.fused) {
+      const names = this.spec.stages.map((s) => s.name);
+      const y = this.fused.forward(image, this.timings, names);
+      const last = this.spec.stages[this.spec.stages.length - 1];
+      const post = last.post;
+      const out = new Float32Array(y.length);
+      const C = last.outC;
+      if (post.kind === 'affine') for (let i = 0; i < y.length; i++) out[i] = bnFloat32(y[i], post.mean[i % C], post.inv[i % C], post.beta[i % C]);
+      else out.set(y);
+      return out;
+    }
     let bitsIn: Uint32Array | null = null;
     let result: Float32Array | null = null;
     const tm = this.timings;
@@ -517,7 +549,7 @@ export class PackedModel {
     const kq = kh * kw * inC;
     const npix = s.convH * s.convW;
     const noutp = r.noutp;
-    const patches = new Float32Array(this.kernel.buffer(), this.patchOff, npix * kq);
+    const patches = new Float32Array(this.kernel!.buffer(), this.patchOff, npix * kq);
     let j = 0;
     for (let oy = 0; oy < s.convH; oy++)
       for (let ox = 0; ox < s.convW; ox++)
@@ -531,8 +563,8 @@ export class PackedModel {
             } else for (let c = 0; c < inC; c++) patches[j++] = 0;
           }
         }
-    this.kernel.sgemm(this.patchOff, npix, kq, r.wOff, noutp, this.outOff);
-    const y = new Float32Array(this.kernel.buffer(), this.outOff, npix * noutp);
+    this.kernel!.sgemm(this.patchOff, npix, kq, r.wOff, noutp, this.outOff);
+    const y = new Float32Array(this.kernel!.buffer(), this.outOff, npix * noutp);
     const pre = r.pre;
     if (noutp === outC) pre.set(y);
     else for (let p = 0; p < npix; p++) pre.set(y.subarray(p * noutp, p * noutp + outC), p * outC);
@@ -545,7 +577,7 @@ export class PackedModel {
     const { cw, kp, noutp } = r;
     const npix = s.convH * s.convW;
     const kk = kh * kw;
-    const buf = this.kernel.buffer();
+    const buf = this.kernel!.buffer();
     const patches = new Uint32Array(buf, this.patchOff, (npix + 1) * kp); // spare zero row for pixel pairs
     patches.fill(0);
     const invalid = new Uint8Array(npix); // any padded position?
@@ -566,9 +598,9 @@ export class PackedModel {
         }
       }
     if (this.timings) this.timings[`${s.name} im2col`] = (this.timings[`${s.name} im2col`] ?? 0) - performance.now();
-    this.kernel.bgemm(this.patchOff, npix, kp, r.wOff, noutp, this.outOff);
+    this.kernel!.bgemm(this.patchOff, npix, kp, r.wOff, noutp, this.outOff);
     if (this.timings) this.timings[`${s.name} im2col`] += performance.now();
-    const pc = new Int32Array(this.kernel.buffer(), this.outOff, npix * noutp);
+    const pc = new Int32Array(this.kernel!.buffer(), this.outOff, npix * noutp);
     const pre = r.pre;
     const full = kk * inC;
     const pcw = r.pcw!;

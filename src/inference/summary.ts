@@ -131,7 +131,7 @@ export async function packedSummary(
     floatImagesPerSec: n / floatSec,
     packedImagesPerSec: n / packedSec,
     speedup: floatSec / packedSec,
-    kernel: packed.kernel.name,
+    kernel: packed.kernelName,
     backend: tf.getBackend(),
     batchSize,
   };

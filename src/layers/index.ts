@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { applyQuantizer, QuantizerName, quantizerPrecision } from '../quantizers';
 import { Rng } from '../random';
+import { batchNormTrainFused } from '../backend/fused';
 
 type Kwargs = { training?: boolean; [k: string]: unknown };
 type LayerArgs = ConstructorParameters<typeof tf.layers.Layer>[0];
@@ -297,8 +298,10 @@ export class BatchNorm extends tf.layers.Layer {
     const axes = x.shape.map((_, i) => i).slice(0, -1);
     let mean: tf.Tensor;
     let variance: tf.Tensor;
+    // fused single-pass kernels with their own gradient on the wasm backend (src/backend/fused.ts)
+    const fused = training ? batchNormTrainFused(x, this.beta ? this.beta.read() : null, this.gamma ? this.gamma.read() : null, this.epsilon) : null;
     if (training) {
-      const m = tf.moments(x, axes);
+      const m = fused ?? tf.moments(x, axes);
       mean = m.mean;
       variance = m.variance;
       // Moving statistics: not part of the gradient.
@@ -316,6 +319,7 @@ export class BatchNorm extends tf.layers.Layer {
       mean = this.movingMean!.read();
       variance = this.movingVariance!.read();
     }
+    if (fused) return fused.y;
     let inv = tf.rsqrt(tf.add(variance, this.epsilon));
     if (this.gamma) inv = tf.mul(inv, this.gamma.read());
     let y = tf.mul(tf.sub(x, mean), inv);

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelVariable } from '../layers';
 import { ScheduleLike, scheduleValue, validateSchedule } from './schedules';
 import { Optimizer, OptimizerState, varKey } from './types';
+import { adamUpdateFused } from '../backend/fused';
 
 export interface AdamConfig {
   lr: ScheduleLike;
@@ -66,6 +67,14 @@ export class AdamOptimizer implements Optimizer {
       const mult = this.lrMultipliers[key] ?? 1;
       tf.tidy(() => {
         const g = grads[i];
+        // one fused pass on the wasm backend (src/backend/fused.ts), same float32 arithmetic
+        const fused = adamUpdateFused(variable.variable, slot.m, slot.v, g, lrT * mult, this.beta1, this.beta2, this.epsilon);
+        if (fused) {
+          slot.m.assign(fused[1]);
+          slot.v.assign(fused[2]);
+          variable.variable.assign(fused[0]);
+          return;
+        }
         const m = tf.add(tf.mul(slot.m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v = tf.add(tf.mul(slot.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         slot.m.assign(m);

@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelVariable } from '../layers';
 import { larqSign } from '../quantizers';
+import { bopUpdateFused } from '../backend/fused';
 import { ScheduleLike, scheduleValue, validateSchedule } from './schedules';
 import { Optimizer, OptimizerState, varKey } from './types';
 
@@ -25,6 +26,9 @@ export interface BopConfig {
 
 /** One Bop step on tensors, for tests and for the optimizer: returns [w_t, m_t]. */
 export function bopUpdate(w: tf.Tensor, m: tf.Tensor, g: tf.Tensor, gamma: number, threshold: number): [tf.Tensor, tf.Tensor] {
+  // one fused pass on the wasm backend (src/backend/fused.ts), same float32 arithmetic
+  const fused = bopUpdateFused(w, m, g, gamma, threshold);
+  if (fused) return fused;
   return tf.tidy(() => {
     const mNew = tf.add(tf.mul(m, 1 - gamma), tf.mul(g, gamma));
     // w_t = lq.math.sign(−tf.sign(w·m − τ)·w): flip iff w·m > τ; at w·m = τ exactly, tf.sign gives 0 and

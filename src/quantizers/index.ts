@@ -4,9 +4,13 @@
  * Larq's sign is `sign(sign(x) + 0.1)`: +1 for x ≥ 0, −1 for x < 0. It never returns 0, unlike `tf.sign(0) = 0`.
  */
 import * as tf from '@tensorflow/tfjs';
+import { larqSignFused, steGradFused } from '../backend/fused';
 
 /** Larq's `lq.math.sign`: +1 where x ≥ 0, −1 where x < 0 (so sign(0) = +1). No gradient defined. */
 export function larqSign<T extends tf.Tensor>(x: T): T {
+  // one fused pass on the wasm backend (src/backend/fused.ts), same values
+  const fused = larqSignFused(x);
+  if (fused) return fused;
   // Larq's own formulation: 3 elementwise kernels, no temporaries of ones.
   return tf.tidy(() => tf.sign(tf.add(tf.sign(x), 0.1)) as T);
 }
@@ -23,7 +27,7 @@ export function steSign<T extends tf.Tensor>(x: T, clipValue = 1): T {
     return {
       value: larqSign(input),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), clipValue), dy.dtype)),
+        steGradFused(dy, saved[0], clipValue) ?? tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), clipValue), dy.dtype)),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x) as T;

@@ -1,0 +1,190 @@
+// Fast training kernels of the wasm backend (src/backend/binaryConv.ts, src/backend/fused.ts) against the
+// straightforward computation: the composite tf ops on tfjs' pure-JS cpu backend (and wasm's own float kernels).
+// Integer-valued results (binary conv, signs, Bop) must be bit-exact; float ones within rel. error 1e-4 (Adam: exact).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, shutdownBackend } from '../src/backend';
+import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
+import { binaryConvStats } from '../src/backend/binaryConv';
+import { fusedActive } from '../src/backend/fused';
+import { larqSign, steSign } from '../src/quantizers';
+import { BatchNorm } from '../src/layers';
+import { bopUpdate } from '../src/optimizers/bop';
+import { AdamOptimizer } from '../src/optimizers';
+import type { ModelVariable } from '../src/layers';
+import { Rng } from '../src/random';
+
+const rng = new Rng(99);
+const randn = (n: number) => Float32Array.from({ length: n }, () => (rng.next() + rng.next() + rng.next() - 1.5) * 2);
+const pm1 = (n: number) => Float32Array.from({ length: n }, () => (rng.next() < 0.5 ? -1 : 1));
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, 'length mismatch');
+  let m = 0, r = 0;
+  for (let i = 0; i < a.length; i++) { m = Math.max(m, Math.abs(a[i] - b[i])); r = Math.max(r, Math.abs(b[i])); }
+  return r === 0 ? m : m / r;
+}
+function assertSame(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) {
+    if (!(Object.is(a[i], b[i]) || (a[i] === b[i]))) assert.fail(`${what}: element ${i}: ${a[i]} !== ${b[i]}`);
+  }
+}
+
+/** Run f on a backend with fresh tensors from the arrays; returns the outputs' data. */
+async function on(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor[], inputs: { data: Float32Array; shape: number[] }[]): Promise<Float32Array[]> {
+  await tf.setBackend(backend);
+  const xs = inputs.map((i) => tf.tensor(i.data, i.shape));
+  const outs = f(...xs);
+  const res = outs.map((t) => t.dataSync().slice() as Float32Array);
+  tf.dispose([...outs, ...xs]);
+  return res;
+}
+
+before(async () => {
+  const info = await initBackend({ backend: 'wasm' });
+  assert.equal(info.name, 'wasm');
+});
+after(() => shutdownBackend());
+
+const binCases: { x: number[]; k: number[]; s: number; pad: 'same' | 'valid' }[] = [
+  { x: [2, 6, 5, 32], k: [3, 3, 32, 8], s: 1, pad: 'same' },
+  { x: [3, 5, 5, 40], k: [3, 3, 40, 6], s: 1, pad: 'same' },     // Ci not a multiple of 32, Co not of 4, odd pixels
+  { x: [2, 7, 6, 64], k: [3, 3, 64, 12], s: 1, pad: 'valid' },
+  { x: [2, 7, 7, 16], k: [3, 3, 16, 4], s: 2, pad: 'same' },
+  { x: [1, 8, 7, 9], k: [2, 3, 9, 5], s: 2, pad: 'valid' },
+  { x: [2, 4, 4, 96], k: [1, 1, 96, 7], s: 1, pad: 'same' },
+];
+
+test('binary conv (XNOR-popcount) equals the float conv bit for bit, on wasm and cpu', async () => {
+  for (const c of binCases) {
+    const inputs = [{ data: pm1(prod(c.x)), shape: c.x }, { data: pm1(prod(c.k)), shape: c.k }];
+    const conv = (x: tf.Tensor, w: tf.Tensor) => [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)];
+    const before = binaryConvStats.binary;
+    const [fast] = await on('wasm', conv, inputs);
+    assert.equal(binaryConvStats.binary, before + 1, `binary path taken for ${JSON.stringify(c)}`);
+    registerWasmTrainingKernels({ binaryConv: false });
+    const [xnn] = await on('wasm', conv, inputs);
+    registerWasmTrainingKernels({});
+    const [cpu] = await on('cpu', conv, inputs);
+    assertSame(fast, cpu, `binary vs cpu ${JSON.stringify(c)}`);
+    assertSame(fast, xnn, `binary vs xnnpack ${JSON.stringify(c)}`);
+  }
+});
+
+test('binary conv falls back to the float conv when an input is not ±1 (and its gradient is unchanged)', async () => {
+  const x = { data: pm1(2 * 5 * 5 * 32), shape: [2, 5, 5, 32] }, k = { data: pm1(3 * 3 * 32 * 4), shape: [3, 3, 32, 4] };
+  x.data[17] = 0.5;
+  const f = (a: tf.Tensor, b: tf.Tensor) => {
+    const { value, grads } = tf.valueAndGrads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'))))([a, b]);
+    return [value, ...grads];
+  };
+  const fb = binaryConvStats.fallback;
+  const w = await on('wasm', f, [x, k]);
+  assert.ok(binaryConvStats.fallback > fb, 'fell back');
+  const c = await on('cpu', f, [x, k]);
+  w.forEach((a, i) => assert.ok(relErr(a, c[i]) < 1e-4, `output ${i}: ${relErr(a, c[i])}`));
+});
+
+const edge = new Float32Array([0, -0, NaN, 1e-8, -1e-8, 1e-30, -1e-30, 1.1e-7, -1.1e-7, 3, -3, Infinity, -Infinity, 1, -1]);
+
+test('fused Sign, larqSign and ste_sign gradient equal the cpu composite exactly (incl. |x| < 1.2e-7)', async () => {
+  await tf.setBackend('wasm');
+  assert.ok(fusedActive(), 'fused kernels active on wasm');
+  const x = { data: Float32Array.from([...edge, ...randn(1000)]), shape: [edge.length + 1000] };
+  const dyv = { data: randn(x.data.length), shape: x.shape };
+  const f = (a: tf.Tensor, dy: tf.Tensor) => {
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(steSign(t), dy)))(a);
+    return [tf.sign(a), larqSign(a), steSign(a), g];
+  };
+  const w = await on('wasm', f, [x, dyv]);
+  const c = await on('cpu', f, [x, dyv]);
+  ['sign', 'larqSign', 'steSign', 'steSign grad'].forEach((n, i) => assertSame(w[i], c[i], n));
+  // Larq semantics: sign(0) = +1, tiny negatives are −1
+  assert.deepEqual(Array.from(w[1].slice(0, 7)), [1, 1, 1, 1, -1, 1, -1]);
+});
+
+for (const [shape, scale] of [[[4, 5, 6, 8], false], [[4, 5, 6, 8], true], [[12, 7], false], [[3, 2, 2, 3], true]] as [number[], boolean][]) {
+  test(`fused batch norm (training) shape ${shape} scale=${scale}: output, moving stats, grads vs cpu`, async () => {
+    const xd = { data: randn(prod(shape)).map((v) => v * 3 + 1), shape };
+    const proj = { data: randn(prod(shape)), shape };
+    const run = async (be: string) => {
+      await tf.setBackend(be);
+      const layer = new BatchNorm({ scale, center: true, momentum: 0.9 });
+      layer.build(shape);
+      const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+      // non-trivial beta/gamma
+      vars.forEach((v, i) => v.assign(tf.add(v, tf.mul(tf.range(0, v.shape[0]), 0.1 * (i + 1)))));
+      const x = tf.tensor(xd.data, shape), p = tf.tensor(proj.data, shape);
+      const loss = () => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, p)) as tf.Scalar;
+      const y = layer.apply(x, { training: true }) as tf.Tensor;
+      const { grads } = tf.variableGrads(loss, vars);
+      const gx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(layer.apply(t, { training: true }) as tf.Tensor, p)))(x);
+      const w = layer.getWeights();
+      const out = [y, gx, ...vars.map((v) => grads[v.name]), ...w.filter((_, i) => i >= vars.length)].map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose([x, p, y, gx, ...Object.values(grads)]);
+      layer.weights.forEach((w) => w.dispose());
+      return out;
+    };
+    const a = await run('wasm');
+    const b = await run('cpu');
+    assert.equal(a.length, b.length);
+    a.forEach((v, i) => assert.ok(relErr(v, b[i]) < 1e-4, `output ${i}: rel err ${relErr(v, b[i])}`));
+  });
+}
+
+test('fused Bop equals the cpu composite bit for bit, incl. the tie w·m = τ → +1 and |w·m − τ| < 1.2e-7', async () => {
+  const n = 4000;
+  const tau = 1e-8, gamma = 1e-4;
+  const w = pm1(n), m = randn(n).map((v) => v * 1e-6), g = randn(n).map((v) => v * 1e-3);
+  // ties: gamma = 0 keeps m, so set m = τ·w  (w·m = τ exactly)
+  const tieW = Float32Array.from([1, -1, 1, -1]), tieM = Float32Array.from([tau, -tau, -tau, tau]), tieG = new Float32Array(4);
+  const f = (gm: number) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => bopUpdate(a, b, c, gm, tau);
+  const r1 = await on('wasm', f(gamma), [{ data: w, shape: [n] }, { data: m, shape: [n] }, { data: g, shape: [n] }]);
+  const c1 = await on('cpu', f(gamma), [{ data: w, shape: [n] }, { data: m, shape: [n] }, { data: g, shape: [n] }]);
+  assertSame(r1[0], c1[0], 'w'); assertSame(r1[1], c1[1], 'm');
+  const flips = r1[0].reduce((s, v, i) => s + (v !== w[i] ? 1 : 0), 0);
+  assert.ok(flips > 0 && flips < n, `some weights flip (${flips})`);
+  const r2 = await on('wasm', f(0), [{ data: tieW, shape: [4] }, { data: tieM, shape: [4] }, { data: tieG, shape: [4] }]);
+  // w·m = τ for the first two: set to +1; w·m = −τ for the others: no flip
+  assert.deepEqual(Array.from(r2[0]), [1, 1, 1, -1]);
+  const c2 = await on('cpu', f(0), [{ data: tieW, shape: [4] }, { data: tieM, shape: [4] }, { data: tieG, shape: [4] }]);
+  assertSame(r2[0], c2[0], 'tie w');
+});
+
+test('fused Adam equals the cpu composite (Keras Adam) bit for bit over 3 steps', async () => {
+  const shape = [37];
+  const w0 = randn(37), gs = [randn(37), randn(37).map((v) => v * 1e-3), randn(37)];
+  const run = async (be: string) => {
+    await tf.setBackend(be);
+    const v = tf.variable(tf.tensor(w0, shape));
+    const mv: ModelVariable = { layer: 'l', name: 'beta', variable: v, binary: false, clip: false };
+    const opt = new AdamOptimizer({ lr: 0.01, lrMultipliers: { 'l/beta': 1.5 } });
+    for (const g of gs) { const gt = tf.tensor(g, shape); opt.apply([mv], [gt]); gt.dispose(); }
+    const st = opt.getState();
+    const out = [v.dataSync().slice(), ...Object.values(st.tensors).map((t) => t.dataSync().slice())] as Float32Array[];
+    tf.dispose(Object.values(st.tensors)); opt.dispose(); v.dispose();
+    return out;
+  };
+  const a = await run('wasm'), b = await run('cpu');
+  a.forEach((v, i) => assertSame(v, b[i], `adam output ${i}`));
+});
+
+test('fused kernels leak no tensors in a training step', async () => {
+  await tf.setBackend('wasm');
+  const layer = new BatchNorm({ scale: false });
+  layer.build([2, 3, 3, 4]);
+  const x = tf.tensor(randn(72), [2, 3, 3, 4]);
+  const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+  const step = () => tf.tidy(() => {
+    const { grads } = tf.variableGrads(() => tf.sum(steSign(layer.apply(x, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+    return tf.add(grads[vars[0].name], 0);
+  }).dispose();
+  step();
+  const n0 = tf.memory().numTensors;
+  step(); step();
+  assert.equal(tf.memory().numTensors, n0);
+  x.dispose(); layer.weights.forEach((w) => w.dispose());
+});
