@@ -5,7 +5,7 @@
  *   const runs = await runSection(['cifar10-adam-baseline', 'cifar10-bop'], { profile: PROFILE });
  *   showFigure(accuracyCurves(runs.map((r) => r.series)));
  */
-import { accuracyCurves } from '../figures/builders';
+import { accuracyCurves, summaryRows, type SummaryRow } from '../figures/builders';
 import { inKernel, liveChart } from '../figures/display';
 import type { RunSeries } from '../figures/types';
 import type { History } from '../train/history';
@@ -67,4 +67,41 @@ export async function runSection(experiments: string[], opts: SectionOptions): P
     out.push({ experiment: name, title: e.title, results, series });
   }
   return out;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+
+/** Mean over seeds of the last epoch's `metric` (validation accuracy by default). */
+export function finalMean(run: SectionRun, metric: 'valAccuracy' | 'accuracy' = 'valAccuracy'): number {
+  return run.results.reduce((s, x) => s + x.history[x.history.length - 1][metric], 0) / run.results.length;
+}
+
+/**
+ * Rows for the "this run vs the published numbers" table: the last epoch's value per seed against every
+ * published number of the run (one row per number; a run without one gets a single row saying so).
+ */
+export function comparisonRows(runs: SectionRun[]): SummaryRow[] {
+  return runs.flatMap((r) => {
+    const refs = getExperiment(r.experiment).references;
+    if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }]);
+    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => rec[ref.metric]));
+  });
+}
+
+/** One paragraph per seed: seed, profile, backend, final / best accuracies, training time, and where it is stored. */
+export function describeRuns(runs: SectionRun[]): string {
+  const lines: string[] = [];
+  for (const r of runs)
+    for (const res of r.results) {
+      const h = res.history;
+      const last = h[h.length - 1];
+      const best = h.reduce((b, e) => (e.valAccuracy > b.valAccuracy ? e : b), h[0]);
+      const seconds = h.reduce((s, e) => s + e.seconds, 0);
+      lines.push(
+        `${r.experiment} · seed ${res.config.seed} · profile ${res.config.profile} · ${res.backend}\n` +
+          `    ${h.length} epochs: final train ${pct(last.accuracy)}, final val ${pct(last.valAccuracy)}, best val ${pct(best.valAccuracy)} (epoch ${best.epoch}); ` +
+          `${seconds.toFixed(1)} s of training${res.reused ? ' (stored results reused, not retrained)' : `, ${res.wallSeconds.toFixed(1)} s wall in this session`} · ${res.dir}`,
+      );
+    }
+  return lines.join('\n');
 }

@@ -29,6 +29,7 @@ import { classification, Task } from '../train/tasks';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
+import { resultsRoot as resultsRootOf } from '../results/paths';
 import { getExperiment, Profile, profileConfig } from './registry';
 
 /** The data a run trains and evaluates on. */
@@ -120,7 +121,7 @@ export function configHash(c: ExperimentConfig): string {
 }
 
 export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.BNN_RESULTS_DIR ? path.resolve(env.BNN_RESULTS_DIR) : path.join(repoRoot(), 'results');
+  return resultsRootOf(undefined, env);
 }
 
 /** Where a run's results go: overridden configs get their own folder, named by the overrides' hash. */

@@ -5,8 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ExperimentConfig } from '../experiments/config';
-import { resultsRoot } from '../experiments/run';
-import type { History } from '../train/history';
+import type { EpochRecord, History } from '../train/history';
+import { resultsRoot } from './paths';
+
+export { resultsRoot } from './paths';
 
 export interface RunRecord {
   experiment: string;
@@ -22,40 +24,96 @@ export interface RunRecord {
   complete: boolean;
 }
 
-function readJson(file: string): unknown {
-  return JSON.parse(fs.readFileSync(file, 'utf8'));
+const REQUIRED_NUMBERS: (keyof EpochRecord)[] = ['epoch', 'accuracy', 'valAccuracy'];
+
+/**
+ * Parses and checks a history.json: an array of objects with numeric epoch/accuracy/valAccuracy
+ * (other fields are passed through; missing flipRatio becomes {}). Throws an error naming the file.
+ */
+export function parseHistory(text: string, file: string): History {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}); re-run the experiment or delete the file`);
+  }
+  if (!Array.isArray(raw)) throw new Error(`${file}: expected a JSON array of epoch records (EpochRecord[]), got ${typeof raw}`);
+  return raw.map((r, i) => {
+    if (r === null || typeof r !== 'object') throw new Error(`${file}: record ${i} is not an object`);
+    for (const k of REQUIRED_NUMBERS) {
+      if (typeof (r as any)[k] !== 'number') {
+        throw new Error(`${file}: record ${i} has no numeric "${String(k)}" (got ${JSON.stringify((r as any)[k])}); is this an EpochRecord[] history?`);
+      }
+    }
+    const rec = r as EpochRecord;
+    return { ...rec, flipRatio: rec.flipRatio ?? {}, gamma: rec.gamma ?? null, threshold: rec.threshold ?? null };
+  });
 }
 
-/** Loads one run folder; null when it has no history yet. */
-export function loadRunDir(dir: string): RunRecord | null {
-  const cfgFile = path.join(dir, 'config.json');
+/** One stored seed folder as found on disk: its history (checked) and its config.json (null when absent). */
+export interface SeedFolder {
+  seed: number;
+  dir: string;
+  history: History;
+  meta: Record<string, any> | null;
+}
+
+/** Reads one seed folder; null when it has no history.json yet. Bad JSON throws an error naming the file. */
+export function readSeedFolder(dir: string): SeedFolder | null {
+  const m = /^seed-(\d+)$/.exec(path.basename(dir));
   const histFile = path.join(dir, 'history.json');
-  if (!fs.existsSync(cfgFile) || !fs.existsSync(histFile)) return null;
-  const meta = readJson(cfgFile) as Record<string, unknown> & { config: ExperimentConfig };
-  const history = readJson(histFile) as History;
-  const parts = dir.split(path.sep);
+  if (!m || !fs.existsSync(histFile)) return null;
+  const history = parseHistory(fs.readFileSync(histFile, 'utf8'), histFile);
+  const cfgFile = path.join(dir, 'config.json');
+  let meta: Record<string, any> | null = null;
+  if (fs.existsSync(cfgFile)) {
+    try {
+      meta = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    } catch (e) {
+      throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message}); re-run the experiment or delete the folder`);
+    }
+  }
+  return { seed: Number(m[1]), dir, history, meta };
+}
+
+/** Every seed folder with a history under <root>/<experiment>/<profile>, sorted by seed ([] when none). */
+export function readSeedFolders(experiment: string, profile: string, root = resultsRoot()): SeedFolder[] {
+  const base = path.join(root, experiment, profile);
+  if (!fs.existsSync(base)) return [];
+  return fs
+    .readdirSync(base, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^seed-\d+$/.test(d.name))
+    .map((d) => readSeedFolder(path.join(base, d.name)))
+    .filter((r): r is SeedFolder => r !== null)
+    .sort((a, b) => a.seed - b.seed);
+}
+
+function toRecord(f: SeedFolder, profile: string): RunRecord | null {
+  const config = f.meta?.config as ExperimentConfig | undefined;
+  if (!config) return null; // not written by src/experiments/run.ts (e.g. a hand-made history)
   return {
-    experiment: meta.config.experiment,
-    profile: parts[parts.length - 2],
-    seed: meta.config.seed,
-    dir,
-    config: meta.config,
-    meta,
-    history,
-    complete: history.length >= meta.config.epochs && fs.existsSync(path.join(dir, 'final', 'model.json')),
+    experiment: config.experiment,
+    profile,
+    seed: config.seed,
+    dir: f.dir,
+    config,
+    meta: f.meta!,
+    history: f.history,
+    complete: f.history.length >= config.epochs && fs.existsSync(path.join(f.dir, 'final', 'model.json')),
   };
+}
+
+/** Loads one run folder written by src/experiments/run.ts; null when it has no history or config yet. */
+export function loadRunDir(dir: string): RunRecord | null {
+  const f = readSeedFolder(dir);
+  return f ? toRecord(f, path.basename(path.dirname(dir))) : null;
 }
 
 /** Every run of an experiment in a profile folder (all seeds), sorted by seed. */
 export function loadRuns(experiment: string, profile = 'quick', root = resultsRoot()): RunRecord[] {
-  const base = path.join(root, experiment, profile);
-  if (!fs.existsSync(base)) return [];
-  return fs
-    .readdirSync(base)
-    .filter((d) => /^seed-\d+$/.test(d))
-    .map((d) => loadRunDir(path.join(base, d)))
-    .filter((r): r is RunRecord => r !== null)
-    .sort((a, b) => a.seed - b.seed);
+  return readSeedFolders(experiment, profile, root)
+    .map((f) => toRecord(f, profile))
+    .filter((r): r is RunRecord => r !== null);
 }
 
 /** Every run under the results root. */
