@@ -5,7 +5,10 @@
  *   const runs = await runSection(['cifar10-adam-baseline', 'cifar10-bop'], { profile: PROFILE });
  *   showFigure(accuracyCurves(runs.map((r) => r.series)));
  */
-import { accuracyCurves, summaryRows, type SummaryRow } from '../figures/builders';
+import * as path from 'path';
+import { accuracyCurves, summaryRows, type SegmentationSample, type SummaryRow } from '../figures/builders';
+import type { RunData } from '../figures/load';
+import { loadPredictions } from '../figures/report';
 import { inKernel, liveChart } from '../figures/display';
 import type { RunSeries } from '../figures/types';
 import type { History } from '../train/history';
@@ -104,4 +107,41 @@ export function describeRuns(runs: SectionRun[]): string {
       );
     }
   return lines.join('\n');
+}
+
+/** A section run as the figures' RunData (what `loadPredictions` and the report builders read). */
+export function sectionRunData(run: SectionRun, profile: string): RunData {
+  return {
+    experiment: run.experiment,
+    profile,
+    dir: path.dirname(run.results[0].dir),
+    seeds: run.results.map((x) => ({ seed: x.config.seed, dir: x.dir, history: x.history, config: x.config as unknown as Record<string, unknown> })),
+  };
+}
+
+/**
+ * Rows for the segmentation grid: the first `images` test images of each run's predictions.json, interleaved
+ * (image 0 of every run, then image 1, …), titled "<run> · <image>". Runs without predictions are listed in
+ * `missing` with the reason instead of failing the notebook.
+ */
+export function segmentationSamples(runs: SectionRun[], profile: string, images: number): { rows: SegmentationSample[]; classNames?: string[]; missing: string[] } {
+  const missing: string[] = [];
+  const preds = runs.map((r) => {
+    try {
+      return loadPredictions(sectionRunData(r, profile));
+    } catch (e) {
+      missing.push(`${r.experiment}: ${(e as Error).message}`);
+      return null;
+    }
+  });
+  const rows: SegmentationSample[] = [];
+  let classNames: string[] | undefined;
+  for (let i = 0; i < images; i++)
+    runs.forEach((r, j) => {
+      const s = preds[j]?.samples[i];
+      if (!s) return;
+      classNames = classNames ?? preds[j]!.classNames;
+      rows.push({ ...s, title: `${r.experiment.replace(/^pets-unet-/, '')} · ${s.title ?? `test image ${i}`}` });
+    });
+  return { rows, classNames, missing };
 }

@@ -23,11 +23,11 @@ import * as tf from '@tensorflow/tfjs';
 import { loadPets, segmentationSource } from '../data';
 import { SegmentationSplit } from '../data/types';
 import { loadModel } from '../models/io';
-import { unet } from '../models/unet';
+import { modelSizeBits, parameterCounts, unet } from '../models/unet';
 import { PET_CLASS_NAMES, predictMasks, segmentation } from '../train/segmentation';
 import { atomicWriteJson } from '../util/fs';
 import { DecaySchedule, ExperimentConfig } from './config';
-import { ExperimentEntry, getExperiment, registerExperiment, Sizing } from './registry';
+import { ExperimentEntry, getExperiment, profileConfig, registerExperiment, Sizing } from './registry';
 import { afterRun, dataLoaders, modelBuilders, tasks } from './run';
 
 const every100 = (v: number): DecaySchedule => ({ initial: v, decay: 0.1, everyEpochs: 100 });
@@ -199,3 +199,46 @@ export async function writeUnetPredictions(dir: string, config?: ExperimentConfi
 }
 
 installUnetExperiments();
+
+/** One row of `unetSizeTable`: a trained model of a profile and the same architecture at the paper's size. */
+export interface UnetSizeRow {
+  experiment: string;
+  parameters: number;
+  binary: number;
+  /** modelSizeBits: binary kernels × 1 + every other value × 32. */
+  bits: number;
+  paperParameters: number;
+  paperBits: number;
+}
+
+/**
+ * Model sizes of finished UNet runs (their `<dir>/final` models) next to the same architecture at the paper's
+ * profile (built, not trained). bits = binary kernels × 1 + biases, BN β/γ and moving statistics × 32.
+ */
+export async function unetSizeTable(runs: { experiment: string; dir: string }[]): Promise<UnetSizeRow[]> {
+  installUnetExperiments();
+  const rows: UnetSizeRow[] = [];
+  for (const r of runs) {
+    const model = await loadModel(path.join(r.dir, 'final'));
+    const c = parameterCounts(model);
+    const bits = modelSizeBits(model);
+    model.dispose();
+    const p = profileConfig(r.experiment, 'paper', 0);
+    const full = unet({ binary: p.binary, width: p.width, imageSize: p.imageSize, numClasses: 3, seed: 0, kernels: p.optimizer === 'bop' ? 'bop' : 'latent' });
+    rows.push({ experiment: r.experiment, parameters: c.total, binary: c.binary, bits, paperParameters: parameterCounts(full).total, paperBits: modelSizeBits(full) });
+    full.dispose();
+  }
+  return rows;
+}
+
+/** `unetSizeTable` as a Markdown table, with the profile in the column headers. */
+export function unetSizeMarkdown(rows: UnetSizeRow[], profile: string): string {
+  const n = (v: number) => v.toLocaleString('en');
+  return (
+    `| model | parameters (${profile}) | binary | bits (${profile}) | size | parameters (paper) | bits (paper) | size (paper) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n` +
+    rows
+      .map((r) => `| \`${r.experiment}\` | ${n(r.parameters)} | ${n(r.binary)} | ${n(r.bits)} | ${(r.bits / 8 / 1024).toFixed(1)} KiB | ${n(r.paperParameters)} | ${n(r.paperBits)} | ${(r.paperBits / 8 / 2 ** 20).toFixed(2)} MiB |`)
+      .join('\n') +
+    '\n\nbits = binary kernels × 1 + every other value (biases, BN β/γ, moving statistics) × 32 (src/models/unet.ts `modelSizeBits`).'
+  );
+}

@@ -455,10 +455,12 @@ export function segmentationGrid(
   const rows = samples.length;
   const title = opts.title;
   const top = title ? 60 : 30;
+  // room for the rotated row labels (up to two lines) left of the first column
+  const left = samples.some((s) => s.title) ? 60 : 20;
   const layout = baseLayout(title, {
-    width: cols * cell + 160,
+    width: cols * cell + 140 + left,
     height: rows * cell + top + 20,
-    margin: { l: 20, r: 140, t: top, b: 20 },
+    margin: { l: left, r: 140, t: top, b: 20 },
     hovermode: 'closest',
     showlegend: false,
     annotations: [] as any[],
@@ -521,7 +523,7 @@ export function segmentationGrid(
     if (s.title) {
       // "image · model" on two lines: rotated row labels longer than the row overlap their neighbours.
       const label = s.title.split(' · ').map(escapeLabel).join('<br>');
-      layout.annotations.push({ text: label, x: 0, y: y0 + rh / 2, xref: 'paper', yref: 'paper', xanchor: 'right', textangle: -90, showarrow: false });
+      layout.annotations.push({ text: label, x: 0, y: y0 + rh / 2, xref: 'paper', yref: 'paper', xanchor: 'right', yanchor: 'middle', xshift: -4, textangle: -90, font: { size: 12 }, showarrow: false });
     }
   });
   return { data, layout, config: { ...PLOT_CONFIG } };
