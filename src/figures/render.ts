@@ -128,11 +128,12 @@ export async function renderNotebooks(files: string[], opts: { screenshotDir?: s
         await page.waitForTimeout(300); // let the last plot finish its transition
         screenshot = path.join(opts.screenshotDir, `${path.basename(f, '.ipynb')}.png`);
         // The classic Notebook scrolls inside #site (sized to the window): grow the window to the whole notebook.
-        const height = await page.evaluate(() => {
-          const site = document.getElementById('site');
-          const header = document.getElementById('header');
-          return (header?.offsetHeight ?? 0) + (site ? site.scrollHeight : document.body.scrollHeight);
-        });
+        // (a string expression: this file also compiles under tslab, whose lib has no DOM types)
+        const height = Number(
+          await page.evaluate(
+            "(document.getElementById('header')?.offsetHeight ?? 0) + (document.getElementById('site')?.scrollHeight ?? document.body.scrollHeight)",
+          ),
+        );
         await page.setViewportSize({ width: 1280, height: Math.min(30_000, Math.max(900, height + 40)) });
         await page.waitForTimeout(500);
         await page.screenshot({ path: screenshot, fullPage: false });
