@@ -7,6 +7,7 @@
  *   npm run bench:train                       # wasm at its default threads and 1 thread, widths 1, 0.5, 0.25
  *   npm run bench:train -- --quick            # fewer steps
  *   npm run bench:train -- --backends=wasm,cpu --widths=0.25 --threads=2 --repeat=2
+ *   npm run bench:train -- --widths=0.25,1 --threads=2 --baseline   # also the pre-issue-7 kernels, same run
  * Steps: 3 at width 1, 4 at 0.5, 6 at 0.25 (first is warm-up). The machine may be shared: each configuration and
  * PyTorch run alternately per width, and the final ratios use the best (minimum) step of each side.
  *
@@ -24,7 +25,7 @@ import { modelVariables } from '../src/layers';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
 import { categoricalCrossentropy } from '../src/train/tasks';
 
-interface ChildCfg { backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean }
+interface ChildCfg { backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean; baseline?: boolean }
 interface ChildResult extends ChildCfg {
   desc: string; msPerStep: number; bestMs: number; firstStepMs: number; imagesPerSec: number; peakRssMiB: number; wasmHeapMiB: number | null;
   params: number; kernels: { name: string; ms: number; calls: number }[]; loss: number;
@@ -64,7 +65,10 @@ function installKernelTimers(backendName: string) {
 }
 
 async function runChild(cfg: ChildCfg): Promise<ChildResult> {
-  await initBackend({ backend: cfg.backend as 'wasm' | 'cpu' | 'tensorflow', threads: cfg.threads });
+  await initBackend({ backend: cfg.backend as 'wasm' | 'cpu' | 'tensorflow', threads: cfg.threads,
+    // --baseline: the wasm kernels before issue 7's speed-ups (XNNPACK float convs for the forward, tf-op
+    // quantizers / batch norm / optimizers / maxPoolGrad / dW padding, direct dx), for a same-run comparison
+    ...(cfg.baseline ? { kernels: { binaryConv: false, fused: false } } : {}) });
   const model = binaryNet({ width: cfg.width, kernels: 'bop', seed: 1 });
   const vars = modelVariables(model);
   const tfVars = vars.map((v) => v.variable);
@@ -130,7 +134,7 @@ function torchRun(width: number, steps: number, batch: number, threads: number):
 }
 
 const fmt = (r: ChildResult) =>
-  `${r.backend.padEnd(4)} threads=${r.threads} width=${r.width} batch=${r.batch}: ${r.msPerStep.toFixed(0)} ms/step ` +
+  `${r.baseline ? 'wasm-baseline' : r.backend.padEnd(4)} threads=${r.threads} width=${r.width} batch=${r.batch}: ${r.msPerStep.toFixed(0)} ms/step ` +
   `(first ${r.firstStepMs.toFixed(0)}, best ${r.bestMs.toFixed(0)}), ${r.imagesPerSec.toFixed(1)} img/s (best ${(r.batch / r.bestMs * 1000).toFixed(1)}), params=${r.params}, peakRSS=${r.peakRssMiB.toFixed(0)}MiB` +
   (r.wasmHeapMiB != null ? `, wasmHeap=${r.wasmHeapMiB.toFixed(0)}MiB` : '') + ` [${r.desc}]`;
 
@@ -152,6 +156,8 @@ async function main() {
   const repeat = Number(arg('repeat', '1'));
   const ours = new Map<number, number>();   // best ms/step of the default configuration, over repeats
   const torch = new Map<number, number>();
+  const baseline = process.argv.includes('--baseline');
+  const base = new Map<number, number>();
   let torchOk = true;
   // interleave ours and PyTorch per width (and repeat) so both see similar machine load; ratios use best steps
   for (let rep = 0; rep < repeat; rep++) {
@@ -169,6 +175,10 @@ async function main() {
           if (backend === backends[0] && threads === threadList[0]) ours.set(width, Math.min(ours.get(width) ?? Infinity, r.bestMs));
         }
       }
+      if (baseline && backends.includes('wasm')) {
+        const r = spawnChild({ backend: 'wasm', threads: threadList[0], width, steps: stepsFor(width), batch, profile: false, baseline: true });
+        if (r) { console.log(fmt(r)); base.set(width, Math.min(base.get(width) ?? Infinity, r.bestMs)); }
+      }
       if (!torchOk) continue;
       const t = torchRun(width, quick ? 3 : width >= 1 ? 3 : width >= 0.5 ? 4 : 6, batch, 2);
       if (!t) { torchOk = false; console.log('pytorch: unavailable (/usr/bin/python3 cannot import torch)'); continue; }
@@ -180,6 +190,11 @@ async function main() {
     if (ours.has(w) && torch.has(w)) {
       console.log(`best steps width=${w}: ours ${ours.get(w)!.toFixed(0)} ms (${(batch / ours.get(w)! * 1000).toFixed(1)} img/s), ` +
         `pytorch ${torch.get(w)!.toFixed(0)} ms (${(batch / torch.get(w)! * 1000).toFixed(1)} img/s)`);
+    }
+  }
+  for (const w of widths) {
+    if (base.has(w) && ours.has(w)) {
+      console.log(`speed-up vs baseline kernels width=${w}: ${base.get(w)!.toFixed(0)} -> ${ours.get(w)!.toFixed(0)} ms (x${(base.get(w)! / ours.get(w)!).toFixed(2)})`);
     }
   }
   // images/s ratio = pytorch ms / ours ms (same batch), from the best steps

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend';
 import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
 import { binaryConvStats } from '../src/backend/binaryConv';
-import { fusedActive } from '../src/backend/fused';
+import { fusedActive, winogradConv3x3Fused } from '../src/backend/fused';
 import { larqSign, steSign } from '../src/quantizers';
 import { BatchNorm } from '../src/layers';
 import { bopUpdate } from '../src/optimizers/bop';
@@ -106,7 +106,7 @@ test('fused Sign, larqSign and ste_sign gradient equal the cpu composite exactly
   assert.deepEqual(Array.from(w[1].slice(0, 7)), [1, 1, 1, 1, -1, 1, -1]);
 });
 
-for (const [shape, scale] of [[[4, 5, 6, 8], false], [[4, 5, 6, 8], true], [[12, 7], false], [[3, 2, 2, 3], true]] as [number[], boolean][]) {
+for (const [shape, scale] of [[[4, 5, 6, 8], false], [[4, 5, 6, 8], true], [[12, 7], false], [[3, 2, 2, 3], true], [[3, 15, 13, 12], false], [[300, 16], true]] as [number[], boolean][]) {
   test(`fused batch norm (training) shape ${shape} scale=${scale}: output, moving stats, grads vs cpu`, async () => {
     const xd = { data: randn(prod(shape)).map((v) => v * 3 + 1), shape };
     const proj = { data: randn(prod(shape)), shape };
@@ -187,4 +187,67 @@ test('fused kernels leak no tensors in a training step', async () => {
   step(); step();
   assert.equal(tf.memory().numTensors, n0);
   x.dispose(); layer.weights.forEach((w) => w.dispose());
+});
+
+test('SIMD kernels on tfjs memory equal the JS loops (elementwise bit for bit, batch norm within 1e-6)', async () => {
+  const shape = [3, 15, 13, 12];
+  const xd = { data: randn(prod(shape)).map((v) => v * 2 + 0.5), shape }, dd = { data: randn(prod(shape)), shape };
+  const w = { data: pm1(1001), shape: [1001] }, m = { data: randn(1001).map((v) => v * 1e-7), shape: [1001] }, g = { data: randn(1001), shape: [1001] };
+  const f = (x: tf.Tensor, dy: tf.Tensor, wt: tf.Tensor, mt: tf.Tensor, gt: tf.Tensor) => {
+    const layer = new BatchNorm({ scale: true });
+    layer.build(shape);
+    const vars = layer.trainableWeights.map((v) => v.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(x, { training: true }) as tf.Tensor, dy)) as tf.Scalar, vars);
+    const gx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(steSign(layer.apply(t, { training: true }) as tf.Tensor), dy)))(x);
+    const out = [tf.sign(x), larqSign(x), ...bopUpdate(wt, mt, gt, 1e-3, 1e-8), value, gx, ...vars.map((v) => grads[v.name])];
+    layer.weights.forEach((v) => v.dispose());
+    return out;
+  };
+  const a = await on('wasm', f, [xd, dd, w, m, g]);
+  registerWasmTrainingKernels({ fusedSimd: false });
+  const b = await on('wasm', f, [xd, dd, w, m, g]);
+  registerWasmTrainingKernels({});
+  for (let i = 0; i < 4; i++) assertSame(a[i], b[i], `elementwise output ${i}`);
+  for (let i = 4; i < a.length; i++) assert.ok(relErr(a[i], b[i]) < 1e-6, `batch norm output ${i}: ${relErr(a[i], b[i])}`);
+});
+
+test('Winograd F(2x2,3x3) conv (dx path) equals the direct conv within 1e-5 (SIMD and JS transforms, odd sizes)', async () => {
+  for (const [x, w] of [[[2, 9, 8, 8], [3, 3, 8, 12]], [[1, 6, 7, 5], [3, 3, 5, 3]], [[3, 4, 4, 16], [3, 3, 16, 4]]]) {
+    const inputs = [{ data: randn(prod(x)), shape: x }, { data: randn(prod(w)), shape: w }];
+    const f = (a: tf.Tensor, b: tf.Tensor) => [winogradConv3x3Fused(a as tf.Tensor4D, b as tf.Tensor4D)!];
+    const got = await on('wasm', f, inputs);
+    registerWasmTrainingKernels({ fusedSimd: false });
+    const js = await on('wasm', f, inputs);
+    registerWasmTrainingKernels({});
+    const [ref] = await on('cpu', (a, b) => [tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')], inputs);
+    assert.ok(relErr(got[0], ref) < 1e-5, `simd ${x} ${w}: ${relErr(got[0], ref)}`);
+    assert.ok(relErr(js[0], ref) < 1e-5, `js ${x} ${w}: ${relErr(js[0], ref)}`);
+  }
+});
+
+test('Winograd F(3x3,2x2) filter gradient (opt-in) equals the cpu Conv2DBackpropFilter within 1e-5 (odd sizes, padding)', async () => {
+  for (const [xs, co, pad] of [[[2, 9, 8, 8], 12, 'same'], [[1, 7, 6, 5], 3, 'valid'], [[3, 5, 5, 16], 4, 'same']] as [number[], number, 'same' | 'valid'][]) {
+    const ho = pad === 'same' ? xs[1] : xs[1] - 2, wo = pad === 'same' ? xs[2] : xs[2] - 2;
+    const inputs = [{ data: pm1(prod(xs)), shape: xs }, { data: randn(xs[0] * ho * wo * co), shape: [xs[0], ho, wo, co] }];
+    const f = (a: tf.Tensor, b: tf.Tensor) => [tf.engine().runKernel('Conv2DBackpropFilter', { x: a, dy: b },
+      { strides: 1, pad, dataFormat: 'NHWC', filterShape: [3, 3, xs[3], co] } as unknown as tf.NamedAttrMap) as tf.Tensor];
+    registerWasmTrainingKernels({ winogradFilterGrad: true });
+    const [got] = await on('wasm', f, inputs);
+    registerWasmTrainingKernels({});
+    const [ref] = await on('cpu', f, inputs);
+    assert.ok(relErr(got, ref) < 1e-5, `${xs} ${co} ${pad}: ${relErr(got, ref)}`);
+  }
+});
+
+test('MaxPoolGrad 2x2/2 (SIMD, first maximum on ties, cropped odd sizes) equals the cpu backend exactly', async () => {
+  for (const shape of [[2, 6, 6, 8], [2, 7, 5, 12], [1, 15, 15, 4]]) {
+    const ints = randn(prod(shape)).map((v) => Math.round(v * 1.5)); // many ties
+    for (const data of [ints, randn(prod(shape))]) {
+      const inputs = [{ data, shape }, { data: randn(prod([shape[0], shape[1] >> 1, shape[2] >> 1, shape[3]])), shape: [shape[0], shape[1] >> 1, shape[2] >> 1, shape[3]] }];
+      const f = (x: tf.Tensor, dy: tf.Tensor) => [tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), dy)))(x)];
+      const [a] = await on('wasm', f, inputs);
+      const [b] = await on('cpu', f, inputs);
+      assertSame(a, b, `maxPoolGrad ${shape}`);
+    }
+  }
 });

@@ -166,6 +166,10 @@ test('matMul with transposes (BatchMatMul shim) and dense grads', async () => {
     await compare(`matMul ${ta} ${tb}`, (x, y) => tf.matMul(x, y, ta, tb), [a, b]);
   }
   await compare('dense', (x, w, bias) => tf.relu(tf.add(tf.matMul(x, w), bias)), [rand([6, 7]), rand([7, 3]), rand([3])]);
+  // small A times a big Bᵀ: the (B·Aᵀ)ᵀ path of the shim (as dx = dy·Wᵀ of a wide dense layer)
+  await compare('matMul small A, big B^T', (x, y) => tf.matMul(x, y, false, true), [rand([3, 9]), rand([40, 9])]);
+  await compare('matMul small A, big B^T batched', (x, y) => tf.matMul(x, y, false, true), [rand([2, 3, 9]), rand([2, 40, 9])]);
+  await compare('dense wide', (x, w) => tf.matMul(x, w), [rand([4, 10]), rand([10, 48])]);
 });
 
 test('upSampling2d, concat, maxPool, dropout, softmax cross-entropy grads', async () => {

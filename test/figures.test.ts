@@ -258,7 +258,7 @@ test('inferenceComparison: accuracy, log-size and throughput panels with ratios 
   assert.match(size[1].text[0], /40\.0× smaller/);
   const speed = fig.data.filter((t) => t.yaxis === 'y3');
   assert.deepEqual(speed[1].x, ['batch 1', 'batch 50']);
-  assert.deepEqual(speed[1].text, ['100 (5.0×)', '60 (2.0×)']);
+  assert.deepEqual(speed[1].text, ['100<br>5.0×', '60<br>2.0×']);
   assert.throws(() => inferenceComparison([]), /no engines/);
 });
 

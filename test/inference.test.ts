@@ -12,7 +12,7 @@ import { train } from '../src/train/loop';
 import { Rng } from '../src/random';
 import {
   availableKernels, bnFloat32, createKernel, decodePacked, encodePacked, floatLogits, floatModelBytes, foldThreshold,
-  loadPacked, PackedModel, packModel, packedSummary, popcount32, savePacked, signKernels,
+  loadPacked, PackedModel, packModel, packedSummary, popcount32, savePacked, signKernels, summaryEngines, summaryMarkdown,
 } from '../src/inference';
 import { tinySplit } from './helpers/tinyData';
 
@@ -206,6 +206,13 @@ test('trained smoke model (Bop, 1 epoch): same classes as the float model on eve
   assert.equal(s.agreement, 1);
   assert.equal(s.floatAccuracy, s.packedAccuracy);
   assert.ok(s.maxLogitDiff < 1e-3 && s.floatBytes === floatBytes && s.packedBytes === bytes.length && s.packedImagesPerSec > 0);
+  assert.equal(s.batch1Images, 40);
+  assert.ok(s.packedImagesPerSecBatch1 > 0 && s.floatImagesPerSecBatch1 > 0);
+  assert.ok(Math.abs(s.speedupBatch1 - s.packedImagesPerSecBatch1 / s.floatImagesPerSecBatch1) < 1e-9);
+  const engines = summaryEngines(s);
+  assert.deepEqual(Object.keys(engines[1].imagesPerSec), ['batch 1', 'batch 50']);
+  assert.equal(engines[1].bytes, bytes.length);
+  assert.match(summaryMarkdown(s, 'tiny'), /\| images \/ s, batch 1 \(40 images\) \|/);
   tf.dispose([test.x, test.y]);
   model.dispose();
 });

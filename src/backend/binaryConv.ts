@@ -28,13 +28,14 @@ export interface BinConvGeom {
 
 let kernel: BinaryKernel | null = null;
 let kernelBytes = 0;
+let kernelBase = 0;
 let xbitsBuf = new Uint32Array(0);
 
 function kernelWith(bytes: number): BinaryKernel {
   if (!kernel || kernelBytes < bytes) {
     kernel = createKernel();
     kernelBytes = Math.ceil(bytes * 1.25 / 65536) * 65536;
-    kernel.alloc(kernelBytes);
+    kernelBase = kernel.alloc(kernelBytes);
   }
   return kernel;
 }
@@ -110,7 +111,7 @@ export function binaryConv2d(x: Float32Array, w: Float32Array, g: BinConvGeom, a
   const rows = npix + (npix & 1);
   const patchBytes = rows * kp * 4, weightBytes = noutP * kp * 4, outBytes = rows * noutP * 4;
   const k = kernelWith(patchBytes + weightBytes + outBytes + 64);
-  const pOff = 0, wOff = patchBytes, oOff = patchBytes + weightBytes; // all multiples of 16
+  const pOff = kernelBase, wOff = pOff + patchBytes, oOff = wOff + weightBytes; // all multiples of 16
   let mem = new Uint32Array(k.buffer());
   const pcw = new Int32Array(noutP * kk);
   if (!packWeights(w, g, kp, noutP, mem, wOff >>> 2, pcw)) { binaryConvStats.fallback++; return false; }

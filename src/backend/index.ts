@@ -9,8 +9,9 @@
  *   BNN_THREADS=<n>                  wasm thread count (1 = single-threaded SIMD build; default: all logical cores,
  *                                    using the threaded SIMD build, see nodeWasmThreads.ts). For tensorflow it sets
  *                                    TF_NUM_INTRAOP_THREADS if that is not set.
- * On wasm the training kernels from wasmKernels.ts are registered (Conv2DBackpropFilter, fast Conv2DBackpropInput,
- * BatchMatMul transpose shim, cpu delegates for the rest).
+ * On wasm the training kernels from wasmKernels.ts are registered (Conv2DBackpropFilter, fast Conv2DBackpropInput
+ * (Winograd for 3×3), XNOR-popcount Conv2D for ±1 × ±1 (binaryConv.ts), fused SIMD quantizer / batch norm / Bop /
+ * Adam / MaxPoolGrad and an exact Sign (fused.ts), BatchMatMul transpose shim, cpu delegates for the rest).
  *
  * Process exit: the wasm pool workers are unref()'d, so a script ends when its work ends (no process.exit needed).
  * `shutdownBackend()` additionally terminates them (e.g. before a test file finishes, to be safe).

@@ -13,6 +13,9 @@
  * - MaxPoolGrad: wasm's (tfjs 4.22) sends the gradient to the wrong cell (or drops it) when every value of a
  *   window is negative; replaced by `maxPoolGradAsOps` (first maximum in row-major order, as the cpu backend).
  * - BatchMatMul with transposeA/transposeB (slow path on wasm): transpose explicitly, then the plain kernel.
+ * - Conv2D with ±1 input and ±1 filter: exact XNOR-popcount GEMM (binaryConv.ts), else XNNPACK's float conv.
+ * - dx of 3×3 stride-1 convs by Winograd F(2×2,3×3); fused kernels (fused.ts) for the quantizer, batch norm,
+ *   optimizers, Sign (wasm's is wrong below 1.19e-7), MaxPoolGrad 2×2 and dW's pad+transpose.
  * - Every kernel that the cpu backend has and wasm lacks (e.g. DepthwiseConv2dNativeBackpropFilter,
  *   UnsortedSegmentSum) is delegated to the cpu backend's kernel by copying data (correct, not fast).
  *
@@ -22,7 +25,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { binaryConv2d, BinConvGeom } from './binaryConv';
-import { setFusedKernels } from './fused';
+import { setFusedKernels, padTransposeCHWNFused, winogradConv3x3Fused, winogradFilterGrad3x3Fused, simd } from './fused';
+import type { HeapBackend as FusedHeapBackend } from './fused';
 
 type Info = tf.TensorInfo;
 type Backend = tf.KernelBackend & { incRef(dataId: object): void };
@@ -103,6 +107,9 @@ function paddedInput(x: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
   return padOrCrop(x, top, needH - top - g.inH, left, needW - left - g.inW);
 }
 
+let winogradDw = false;
+let winogradDx = true;
+
 /** dW by the swapped-batch/channel forward conv (XNNPACK on wasm). x NHWC, dy NHWC; returns [kh,kw,Ci,Co]. */
 export function conv2dFilterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number | number[],
   pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
@@ -110,6 +117,23 @@ export function conv2dFilterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, filterS
     const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode);
     const [N, , , Ci] = x.shape;
     const Co = dy.shape[3];
+    if (winogradDw && g.kh === 3 && g.kw === 3 && g.strides[0] === 1 && g.strides[1] === 1) {
+      // wasm, opt-in: Winograd F(3×3,2×2) (fused.ts). 2.25× fewer multiplications, but its 16 GEMMs reduce over
+      // all tiles (K = N·Ho·Wo/4), where XNNPACK runs at ~60 % of the swapped conv's rate: measured no faster
+      const w = winogradFilterGrad3x3Fused(x, dy, g.padInfo.top, g.padInfo.left);
+      if (w) return w;
+    }
+    if (!(g.kh === 1 && g.kw === 1 && g.strides[0] === 1 && g.strides[1] === 1)) {
+      // wasm: pad + transpose in one pass on the heap (fused.ts) instead of PadV2 + a generic Transpose
+      const needH = (g.outH - 1) * g.strides[0] + g.kh, needW = (g.outW - 1) * g.strides[1] + g.kw;
+      const { top, left } = g.padInfo;
+      const xTf = padTransposeCHWNFused(x, top, needH - top - g.inH, left, needW - left - g.inW);
+      if (xTf) {
+        const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+        const out = tf.conv2d(xTf, f, 1, 'valid', 'NHWC', g.strides);
+        return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
+      }
+    }
     const xp = paddedInput(x, g);
     if (g.kh === 1 && g.kw === 1 && g.strides[0] === 1 && g.strides[1] === 1) {
       const a = tf.transpose(tf.reshape(xp, [-1, Ci]));                 // [Ci, NHW]
@@ -187,7 +211,8 @@ export function conv2dInputGradAsConv(dy: tf.Tensor4D, filter: tf.Tensor4D, inpu
     const bottom = g.inH + g.kh - 1 - top - u.shape[1], right = g.inW + g.kw - 1 - left - u.shape[2];
     const up = padOrCrop(u, top, bottom, left, right);
     const wRot = rotate180SwapIO(filter);                                                 // [kh,kw,Co,Ci]
-    return tf.conv2d(up, wRot, 1, 'valid');
+    // wasm, 3×3: Winograd F(2×2,3×3) (fused.ts), 2.25× fewer multiplications than XNNPACK's direct conv
+    return (winogradDx ? winogradConv3x3Fused(up, wRot) : null) ?? tf.conv2d(up, wRot, 1, 'valid');
   });
 }
 
@@ -291,6 +316,12 @@ export interface WasmKernelOptions {
   cpuFallbacks?: boolean;
   /** Fused JS kernels on the wasm heap (fused.ts: exact Sign, quantizer, batch norm, Bop, Adam; default true). */
   fused?: boolean;
+  /** Fused kernels use the WebAssembly SIMD module on tfjs' own memory (src/wasm/trainKernels.ts; default true). */
+  fusedSimd?: boolean;
+  /** dx of 3×3 convs by Winograd F(2×2,3×3) (default true; needs `fused`). */
+  winogradInputGrad?: boolean;
+  /** dW of 3×3 stride-1 convs by Winograd F(3×3,2×2) (default false: measured no faster than the swapped conv). */
+  winogradFilterGrad?: boolean;
 }
 
 /**
@@ -331,6 +362,10 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}, backen
       const { dy, input } = inputs as { dy: Info; input: Info };
       const a = attrs as unknown as { filterSize: number | number[]; strides: number | number[]; pad: unknown;
         dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+      if (backendName === 'wasm' && opts.fused !== false && dy.dtype === 'float32' && input.dtype === 'float32') {
+        const fast = maxPoolGradHeap(backend as unknown as HeapBackend, dy, input, a.filterSize, a.strides, a.pad, a.dimRoundingMode);
+        if (fast) return fast;
+      }
       return withWrapped([dy, input], backend as Backend, (dyt, xt) =>
         maxPoolGradAsOps(dyt as tf.Tensor4D, xt as tf.Tensor4D, a.filterSize, a.strides, a.pad, a.dimRoundingMode));
     });
@@ -351,6 +386,12 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}, backen
             const r = t.rank; const perm = [...Array(r).keys()]; perm[r - 2] = r - 1; perm[r - 1] = r - 2;
             return tf.transpose(t, perm);
           };
+          const r = ta.rank, M = ta.shape[at.transposeA ? r - 1 : r - 2], N = tb.shape[tb.rank - 2];
+          if (!at.transposeA && at.transposeB && M * 4 <= N) {
+            // A·Bᵀ with a small A (e.g. dx = dy·Wᵀ of a dense layer): (B·Aᵀ)ᵀ streams the big B once as the
+            // GEMM input instead of transposing it and packing it as XNNPACK weights
+            return T(tf.matMul(tb, T(ta)));
+          }
           return tf.matMul(at.transposeA ? T(ta) : ta, at.transposeB ? T(tb) : tb);
         });
       });
@@ -367,7 +408,9 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}, backen
     replaceKernel('Conv2D', backendName, baseConv.get(backendName)!.kernelFunc, baseConv.get(backendName)!.setupFunc);
   }
 
-  if (backendName === 'wasm') setFusedKernels(opts.fused !== false);
+  if (backendName === 'wasm') setFusedKernels(opts.fused !== false, opts.fusedSimd !== false);
+  winogradDw = opts.winogradFilterGrad === true;
+  winogradDx = opts.winogradInputGrad !== false;
 
   if (opts.cpuFallbacks !== false) registerCpuFallbacks(backendName);
   return registeredWasmKernels();
@@ -387,6 +430,59 @@ export interface HeapBackend {
 export function heapF32(backend: HeapBackend, info: Info): Float32Array {
   const off = backend.dataIdMap.get(info.dataId).memoryOffset;
   return new Float32Array(backend.wasm.HEAPU8.buffer, off, info.shape.reduce((a, b) => a * b, 1));
+}
+
+/**
+ * MaxPoolGrad for non-overlapping windows without padding (stride = size; BinaryNet's 2×2 pools) in one JS pass
+ * on the wasm heap: each window's gradient goes to its first maximum in row-major order (as maxPoolGradAsOps and
+ * the cpu backend); rows/columns beyond the last window get 0. Returns null for other geometries.
+ */
+export function maxPoolGradHeap(b: HeapBackend, dy: Info, x: Info, filterSize: number | number[], strides: number | number[],
+  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil'): Info | null {
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize as any, strides as any, 1, pad as any, dimRoundingMode);
+  const kh = info.filterHeight, kw = info.filterWidth;
+  const { top, left, bottom, right } = info.padInfo;
+  if (info.strideHeight !== kh || info.strideWidth !== kw || top || left || bottom || right) return null;
+  const [N, H, W, C] = x.shape;
+  const Ho = info.outHeight, Wo = info.outWidth;
+  if (dy.shape[1] !== Ho || dy.shape[2] !== Wo) return null;
+  const out = b.makeOutput(x.shape.slice(), 'float32');
+  const k = kh === 2 && kw === 2 && C % 4 === 0 ? simd(b as unknown as FusedHeapBackend) : null;
+  if (k) {
+    // SIMD: a table of window-row offsets (N·Ho entries), then one pass; cropped rows/cols stay 0
+    if (Ho * 2 !== H || Wo * 2 !== W) heapF32(b, out).fill(0);
+    const fb = b as unknown as FusedHeapBackend;
+    const tabP = fb.wasm._malloc(N * Ho * 4 + 16) >>> 0;
+    const tab = new Int32Array(fb.wasm.HEAPU8.buffer, tabP, N * Ho);
+    for (let n = 0; n < N; n++) for (let oy = 0; oy < Ho; oy++) tab[n * Ho + oy] = (n * H + 2 * oy) * W * C * 4;
+    const off = (i: Info) => b.dataIdMap.get(i.dataId).memoryOffset;
+    k.maxPoolGrad2(tabP, N * Ho, Wo, C >>> 2, W * C * 4, off(x), off(dy), off(out));
+    fb.wasm._free(tabP);
+    return out;
+  }
+  const xv = heapF32(b, x), gv = heapF32(b, dy), dx = heapF32(b, out);
+  dx.fill(0);
+  const rowStride = W * C;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < Ho; oy++) {
+      for (let ox = 0; ox < Wo; ox++) {
+        const base = ((n * H + oy * kh) * W + ox * kw) * C;
+        const gb = ((n * Ho + oy) * Wo + ox) * C;
+        for (let c = 0; c < C; c++) {
+          let best = base + c, bv = xv[best];
+          for (let a = 0; a < kh; a++) {
+            for (let q = 0; q < kw; q++) {
+              const i = base + a * rowStride + q * C + c;
+              const v = xv[i];
+              if (v > bv) { bv = v; best = i; }
+            }
+          }
+          dx[best] = gv[gb + c];
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Conv2D by XNOR-popcount when x and filter are all ±1 (binaryConv.ts); null = use the float kernel. */

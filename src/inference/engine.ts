@@ -2,33 +2,35 @@
  * The fused packed-inference engine: one WebAssembly module generated per model, in which every stage runs
  * without JS glue.
  *
- *   - No im2col. Each layer's input lives in linear memory as a *padded* image: bits [Hp][Wp][cwp words]
- *     (binary stages; cwp = ceil(inC/32) rounded up to 4 words, unused bits 0 in both input and kernel, so
- *     they XOR to 0) or float32 [Hp][Wp][inC] (the real first layer). The padding border holds 0-bits (= −1
- *     for binary inputs, corrected exactly below) or 0.0 (real input, exact as is). A patch is then `kh`
- *     contiguous segments of kw·cwp words, one per kernel row, `Wp·cwp` words apart, so the GEMM reads the
- *     image in place: the address of each output pixel's patch comes from a small table.
- *   - The GEMM of each layer is generated for its exact shape: the loop over the kernel row length is fully
- *     unrolled with constant address offsets, blocked P pixels × R kernel rows (each loaded word used R or P
- *     times). 'simd': v128.xor + i8x16.popcnt, summed in 8-bit lanes for up to 31 steps (≤ 248) before
- *     widening; 'i64': i64.xor + i64.popcnt. Output: popcount(patch XOR kernel row) per (pixel, channel).
+ *   - No im2col. Each layer's input lives in linear memory as a *padded* image: bits [Hp][Wp][ceil(inC/32) words]
+ *     (binary stages; unused high bits 0 in both input and kernel, so they XOR to 0) or float32 [Hp][Wp][inC] (the
+ *     real first layer). The padding border holds 0-bits (= −1 for binary inputs, corrected exactly below) or 0.0
+ *     (real input, exact as is). A patch is then `kh` contiguous segments of kw·cw words, one per kernel row, `Wp·cw`
+ *     words apart, so the GEMM reads the image in place: the address of each output pixel's patch comes from a table.
+ *   - The GEMM of each layer is generated for its exact shape: the loop over the kernel row is fully unrolled with
+ *     constant address offsets (16-byte loads, then 8- and 4-byte tails loaded with zeroed upper bytes), blocked
+ *     P pixels × R kernel rows (each loaded word used R or P times). 'simd': v128.xor + i8x16.popcnt, summed in 8-bit
+ *     lanes for up to 31 steps (≤ 248) before widening; 'i64': i64.xor + i64.popcnt; 'mix' (default): half of each
+ *     row block on each, so the vector and the integer units work side by side. Output: popcount(patch XOR row).
  *   - The post-op of each layer is generated too (i32x4, 16 channels per step):
  *         y = A[pattern(p)][o] − 2·popcount             (A = nValid·inC + 2·Σ_{padded taps} popcount(w_tap);
  *                                                       pattern 0 = no padded tap, A = kh·kw·inC)
- *         y = max over the pool window                    (max-pool before BN, exact on integers)
+ *         y = max over the pool window                    (BinaryNet: max-pool before BN, exact on integers;
+ *                                                       UNet: pool after BN+sign = max of sgn·y, the OR of the bits)
  *         bit = sgn[o]·y ≥ T[o]                           (BN+sign folded into an integer threshold:
  *                                                       y ≥ ceil(t), or −y ≥ ceil(−t) for a negative scale)
- *     and the 16 bits are packed with i8x16.bitmask straight into the next layer's padded image. Channels
- *     beyond outC get T = 2^30 (never set). The last stage writes its integer y; JS applies the float32 BN.
+ *     and the 16 bits are packed with i8x16.bitmask straight into every consumer's padded image (graphs: at the
+ *     channel offset of a concatenation, and at 4 positions for a 2× upsampling). Channels beyond outC get T = 2^30
+ *     (never set). The last stage writes its integer y; JS applies the float32 BN.
  *   - The real first layer: a float32 f32x4 GEMM over its padded float image (the same summation order as
  *     kernels.ts' sgemm), then bit = sgn·y ≥ sgn·t in float32, as the JS reference does.
  *
- * Every GEMM and post function takes a range (pixels, and kernel rows for the GEMM), so the work can be split
- * between threads sharing one memory.
+ * Every GEMM and post function takes a range (pixels and kernel rows / channels), so the work can be split between
+ * threads sharing one memory (FusedEngine with threads: 2: a worker_threads worker, a barrier between stages).
  */
 import { uleb, section, vec, str, I32, I64, V128, op as base, WA, funcBody } from '../wasm/asm';
 import type { WasmMemory, WasmModule } from '../wasm/asm';
-import type { PackedSpec } from './packed';
+import type { PackedSpec, PoolSpec } from './packed';
 
 /** Instructions this module needs beyond src/wasm/asm.ts' table (opcodes: core spec §5.4, SIMD 0xfd xx). */
 const op = {
@@ -46,12 +48,29 @@ const op = {
   i32x4ges: [0xfd, 0x3f],
   i32x4maxs: [0xfd, 0xb8, 0x01],
   f32x4ge: [0xfd, 0x46],
+  f32x4max: [0xfd, 0xe9, 0x01],
+  v128load32zero: (off = 0) => [0xfd, 0x5c, 2, ...uleb(off)],
+  v128load64zero: (off = 0) => [0xfd, 0x5d, 3, ...uleb(off)],
+  i64load32u: (off = 0) => [0x35, 2, ...uleb(off)],
   i16x8narrow: [0xfd, 0x85, 0x01],
   i8x16narrow: [0xfd, 0x65],
   i8x16bitmask: [0xfd, 0x64],
 };
 
-export type GemmMode = 'simd' | 'i64';
+/**
+ * Binary GEMM flavour: 'simd' (v128, 2 pixels × 4 rows per block), 'i64' (scalar, 2 × 4), 'mix' (1 pixel × 8 rows,
+ * 4 rows on v128 and 4 on scalar i64 at the same time; measured ~10% faster than 'simd' here).
+ */
+export type GemmMode = 'simd' | 'i64' | 'mix';
+
+/** Block sizes of the binary GEMMs (for experiments): P pixels × R rows, RS of them on SIMD in 'mix'. */
+export interface GemmTune {
+  /** Pixels per block of the real first layer's float GEMM. */
+  PR?: number;
+  P?: number;
+  R?: number;
+  RS?: number;
+}
 
 const words = (c: number) => Math.ceil(c / 32);
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -108,11 +127,30 @@ interface GemmGeom {
   R: number;
 }
 
+/** The row split into loads of `big` bytes (16 or 8), then tails of 8 and 4 bytes (rows are whole 32-bit words). */
+function rowSteps(g: GemmGeom, big: number): { xo: number; wo: number; size: number }[] {
+  const steps: { xo: number; wo: number; size: number }[] = [];
+  for (let s = 0; s < g.segs; s++) {
+    let k = 0;
+    for (const size of [big, 8, 4].filter((z) => z <= big))
+      while (k + size <= g.segBytes && (size === big || g.segBytes - k < 2 * size)) {
+        steps.push({ xo: s * g.segStride + k, wo: s * g.segBytes + k, size });
+        k += size;
+      }
+    if (k !== g.segBytes) throw new Error(`rowSteps: segment of ${g.segBytes} bytes is not whole words`);
+  }
+  return steps;
+}
+
+/** Loads of 16/8/4 bytes as v128 (upper bytes zero: they XOR to 0) or as i64 (8/4 bytes, zero-extended). */
+const vload = (size: number, off: number) => (size === 16 ? op.v128load(off) : size === 8 ? op.v128load64zero(off) : op.v128load32zero(off));
+const iload = (size: number, off: number) => (size === 8 ? op.i64load(off) : op.i64load32u(off));
+
 /**
  * bgemm_<i>(p0, p1, o0, o1): out[p][o] = popcount(patch(p) XOR w[o]) for p in [p0, p1) (step P) and
  * o in [o0, o1) (step R). Fully unrolled over the row.
  */
-function genBgemm(fn: Fn, g: GemmGeom, mode: GemmMode): void {
+function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
   const { P, R } = g;
   const simd = mode === 'simd';
   const step = simd ? 16 : 8;
@@ -123,9 +161,8 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: GemmMode): void {
   const w = fn.local(simd ? V128 : I64);
   const sums = simd ? Array.from({ length: P }, () => Array.from({ length: R / 4 }, () => fn.local(V128))) : [];
   const e = fn.e.bind(fn);
-  const load = (off: number) => (simd ? op.v128load(off) : op.i64load(off));
-  const steps: { xo: number; wo: number }[] = [];
-  for (let s = 0; s < g.segs; s++) for (let k = 0; k < g.segBytes; k += step) steps.push({ xo: s * g.segStride + k, wo: s * g.segBytes + k });
+  const load = (size: number, off: number) => (simd ? vload(size, off) : iload(size, off));
+  const steps = rowSteps(g, step);
   const chunk = simd ? 31 : steps.length;
 
   e(op.get(0), op.set(p));
@@ -138,9 +175,9 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: GemmMode): void {
   for (let c0 = 0; c0 < steps.length; c0 += chunk) {
     for (const row of acc) for (const a of row) e(simd ? op.v128const0 : op.i64c(0), op.set(a));
     for (const st of steps.slice(c0, c0 + chunk)) {
-      for (let j = 0; j < P; j++) e(op.get(b[j]), load(st.xo), op.set(x[j]));
+      for (let j = 0; j < P; j++) e(op.get(b[j]), load(st.size, st.xo), op.set(x[j]));
       for (let r = 0; r < R; r++) {
-        e(op.get(wrow), load(r * g.KB + st.wo), op.set(w));
+        e(op.get(wrow), load(st.size, r * g.KB + st.wo), op.set(w));
         for (let j = 0; j < P; j++) {
           e(op.get(acc[j][r]), op.get(x[j]), op.get(w));
           if (simd) e(op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(acc[j][r]));
@@ -172,6 +209,78 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: GemmMode): void {
     const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
     if (simd) for (let q = 0; q < R / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
     else for (let r = 0; r < R; r++) addr(), e(op.get(acc[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * r));
+  }
+  e(op.get(wrow), op.i32c(R * g.KB), op.i32add, op.set(wrow));
+  e(op.get(o), op.i32c(R), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
+  e(op.end, op.end);
+  e(op.get(p), op.i32c(P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
+  e(op.end, op.end);
+}
+
+/**
+ * 'mix': the same GEMM with the first RS rows of each block on SIMD (v128 xor + i8x16.popcnt) and the other
+ * R − RS rows on scalar i64 (xor + popcnt), so the vector and the integer units work at the same time.
+ */
+function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
+  const { P, R } = g;
+  const RI = R - RS;
+  const p = fn.local(I32), o = fn.local(I32), wrow = fn.local(I32), orow = fn.local(I32);
+  const b = Array.from({ length: P }, () => fn.local(I32));
+  const accV = Array.from({ length: P }, () => Array.from({ length: RS }, () => fn.local(V128)));
+  const accI = Array.from({ length: P }, () => Array.from({ length: RI }, () => fn.local(I64)));
+  const x = Array.from({ length: P }, () => fn.local(V128));
+  const xl = Array.from({ length: P }, () => [fn.local(I64), fn.local(I64)]);
+  const w = fn.local(V128);
+  const wi = fn.local(I64);
+  const sums = Array.from({ length: P }, () => Array.from({ length: RS / 4 }, () => fn.local(V128)));
+  const e = fn.e.bind(fn);
+  const steps = rowSteps(g, 16);
+  const chunk = 31;
+  e(op.get(0), op.set(p));
+  e(op.block, op.loop);
+  for (let j = 0; j < P; j++) e(op.get(p), op.i32c(2), op.i32shl, op.i32load(g.tab + 4 * j), op.set(b[j]));
+  e(op.get(p), op.i32c(g.noutp * 4), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(orow));
+  e(op.get(2), op.set(o), op.get(2), op.i32c(g.KB), op.i32mul, op.i32c(g.wOff), op.i32add, op.set(wrow));
+  e(op.block, op.loop);
+  for (const row of accI) for (const a of row) e(op.i64c(0), op.set(a));
+  for (let c0 = 0; c0 < steps.length; c0 += chunk) {
+    for (const row of accV) for (const a of row) e(op.v128const0, op.set(a));
+    for (const st of steps.slice(c0, c0 + chunk)) {
+      // i64 halves: 16 bytes → two 8-byte loads; tails → one load of 8 or 4 bytes
+      const halves = st.size === 16 ? [[8, 0], [8, 8]] : [[st.size, 0]];
+      for (let j = 0; j < P; j++) e(op.get(b[j]), vload(st.size, st.xo), op.set(x[j]));
+      for (let j = 0; j < P; j++) halves.forEach(([z, o], h) => e(op.get(b[j]), iload(z, st.xo + o), op.set(xl[j][h])));
+      for (let r = 0; r < Math.max(RS, RI); r++) {
+        if (r < RS) {
+          e(op.get(wrow), vload(st.size, r * g.KB + st.wo), op.set(w));
+          for (let j = 0; j < P; j++) e(op.get(accV[j][r]), op.get(x[j]), op.get(w), op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(accV[j][r]));
+        }
+        if (r < RI)
+          for (const [h, [z, o]] of halves.entries()) {
+            e(op.get(wrow), iload(z, (RS + r) * g.KB + st.wo + o), op.set(wi));
+            for (let j = 0; j < P; j++) e(op.get(accI[j][r]), op.get(xl[j][h]), op.get(wi), op.i64xor, op.i64popcnt, op.i64add, op.set(accI[j][r]));
+          }
+      }
+    }
+    const lo = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+    const hi = lo.map((l) => l + 4);
+    for (let j = 0; j < P; j++)
+      for (let q = 0; q < RS / 4; q++) {
+        const widen = (r: number) => e(op.get(accV[j][4 * q + r]), op.i16x8extaddU, op.i32x4extaddU);
+        const t0 = x[0], t1 = w;
+        widen(0), widen(1), e(op.set(t1), op.set(t0));
+        e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(accV[j][4 * q]));
+        widen(2), widen(3), e(op.set(t1), op.set(t0));
+        e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(t1));
+        e(op.get(accV[j][4 * q]), op.get(t1), op.shuffle(lo), op.get(accV[j][4 * q]), op.get(t1), op.shuffle(hi), op.i32x4add);
+        if (c0 > 0) e(op.get(sums[j][q]), op.i32x4add);
+        e(op.set(sums[j][q]));
+      }
+  }
+  for (let j = 0; j < P; j++) {
+    const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
+    for (let q = 0; q < RS / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
+    for (let r = 0; r < RI; r++) addr(), e(op.get(accI[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * (RS + r)));
   }
   e(op.get(wrow), op.i32c(R * g.KB), op.i32add, op.set(wrow));
   e(op.get(o), op.i32c(R), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
@@ -221,10 +330,16 @@ function genSgemm(fn: Fn, g: GemmGeom, kwc: number): void {
 interface PostGeom {
   /** int32 [nq]: conv pixel index of each output pixel's pool window (top-left). */
   srcTab: number;
-  /** int32 [nq]: byte address of each output pixel's destination (bits in the next image, or int32 y row). */
+  /**
+   * int32 [nq][K]: byte addresses of each output pixel's K destinations (its bits in the consumers' padded images,
+   * at their channel offsets; several for skips and upsampling), or of its int32 y row (last stage, K = 1).
+   */
   dstTab: number;
+  K: number;
   /** conv-pixel index offsets of the window's pixels. */
   window: number[];
+  /** Pool after BN + sign (graphs): max of sgn·y over the window, i.e. OR of the bits; else max of y (before BN). */
+  afterSign: boolean;
   noutp: number;
   outOff: number;
   /** binary: int32 [convPix]: byte address of each conv pixel's A row. */
@@ -237,7 +352,8 @@ interface PostGeom {
 
 /** post_<i>(q0, q1, c0, c1): output pixels [q0, q1), channels [c0, c1) (multiples of 16); see the module comment. */
 function genPost(fn: Fn, g: PostGeom): void {
-  const q = fn.local(I32), src = fn.local(I32), dst = fn.local(I32), o4 = fn.local(I32);
+  const q = fn.local(I32), src = fn.local(I32), o4 = fn.local(I32), bm = fn.local(I32);
+  const dst = Array.from({ length: g.K }, () => fn.local(I32));
   const pcRow = fn.local(I32);
   const aRow = g.real ? [] : g.window.map(() => fn.local(I32));
   const m = fn.local(V128);
@@ -245,10 +361,11 @@ function genPost(fn: Fn, g: PostGeom): void {
   const e = fn.e.bind(fn);
   const final = g.sgnOff < 0;
   const rowB = g.noutp * 4;
+  const mul = g.real ? op.f32x4mul : op.i32x4mul;
   e(op.get(0), op.set(q));
   e(op.block, op.loop);
-  e(op.get(q), op.i32c(2), op.i32shl, op.tee(src), op.i32load(g.dstTab), op.set(dst));
-  e(op.get(src), op.i32load(g.srcTab), op.tee(src));
+  for (let k = 0; k < g.K; k++) e(op.get(q), op.i32c(4 * g.K), op.i32mul, op.i32load(g.dstTab + 4 * k), op.set(dst[k]));
+  e(op.get(q), op.i32c(2), op.i32shl, op.i32load(g.srcTab), op.tee(src));
   e(op.i32c(rowB), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(pcRow));
   if (!g.real) g.window.forEach((d, i) => e(op.get(src), op.i32c(2), op.i32shl, op.i32load(g.patTab + 4 * d), op.set(aRow[i])));
   e(op.get(2), op.i32c(2), op.i32shl, op.set(o4));
@@ -260,19 +377,20 @@ function genPost(fn: Fn, g: PostGeom): void {
         e(op.get(aRow[i]), op.get(o4), op.i32add, op.v128load(16 * v));
         e(op.get(pcRow), op.get(o4), op.i32add, op.v128load(d * rowB + 16 * v), op.i32c(1), op.i32x4shl, op.i32x4sub);
       }
-      if (i > 0) e(op.get(m), op.i32x4maxs);
+      if (g.afterSign) e(op.get(o4), op.v128load(g.sgnOff + 16 * v), mul);
+      if (i > 0) e(op.get(m), g.real ? op.f32x4max : op.i32x4maxs);
       e(op.set(m));
     });
-    if (final) e(op.get(dst), op.get(o4), op.i32add, op.get(m), op.v128store(16 * v));
+    if (final) e(op.get(dst[0]), op.get(o4), op.i32add, op.get(m), op.v128store(16 * v));
     else {
-      e(op.get(m), op.get(o4), op.v128load(g.sgnOff + 16 * v), g.real ? op.f32x4mul : op.i32x4mul);
+      e(op.get(m));
+      if (!g.afterSign) e(op.get(o4), op.v128load(g.sgnOff + 16 * v), mul);
       e(op.get(o4), op.v128load(g.tOff + 16 * v), g.real ? op.f32x4ge : op.i32x4ges, op.set(cs[v]));
     }
   }
   if (!final) {
-    e(op.get(dst), op.get(o4), op.i32c(5), op.i32shru, op.i32add);
-    e(op.get(cs[0]), op.get(cs[1]), op.i16x8narrow, op.get(cs[2]), op.get(cs[3]), op.i16x8narrow, op.i8x16narrow, op.i8x16bitmask);
-    e(op.i32store16(0));
+    e(op.get(cs[0]), op.get(cs[1]), op.i16x8narrow, op.get(cs[2]), op.get(cs[3]), op.i16x8narrow, op.i8x16narrow, op.i8x16bitmask, op.set(bm));
+    for (let k = 0; k < g.K; k++) e(op.get(dst[k]), op.get(o4), op.i32c(5), op.i32shru, op.i32add, op.get(bm), op.i32store16(0));
   }
   e(op.get(o4), op.i32c(64), op.i32add, op.tee(o4), op.get(3), op.i32c(2), op.i32shl, op.i32ltu, op.brIf(0));
   e(op.end, op.end);
@@ -295,16 +413,103 @@ export interface EnginePlan {
   R: number;
   /** post range [0, nq). */
   nq: number;
+  /** Cost of the GEMM in bit multiply-accumulates (a float one counted as 64): small stages are not split between threads. */
+  macs: number;
 }
 
-/** Whether the fused engine handles this spec (otherwise PackedModel uses the reference path). */
+/** Where one stage's output pixel (qy, qx) goes: a consumer stage's padded image (or the final buffer: -1). */
+interface Dest {
+  stage: number;
+  /** channel offset in the consumer's input (concatenation), a multiple of 16. */
+  chanOff: number;
+  map: (qy: number, qx: number) => [number, number][];
+}
+
+interface Route {
+  pool: PoolSpec | null;
+  afterSign: boolean;
+  outH: number;
+  outW: number;
+  dests: Dest[];
+}
+
+/**
+ * Per stage: its pool and where its bits go. Sequential specs: to the next stage. Graph specs (graph.ts): through
+ * OR-pools (fused as max of sgn·y), upsampling (several destinations per pixel) and concatenations (channel offsets)
+ * to every consuming conv. Throws (with the reason) what the fused engine cannot do.
+ */
+function routes(spec: PackedSpec): Route[] {
+  const S = spec.stages;
+  const id = (qy: number, qx: number): [number, number][] => [[qy, qx]];
+  if (!spec.graph)
+    return S.map((s, i) => ({
+      pool: s.pools[0] ?? null,
+      afterSign: false,
+      outH: s.outH,
+      outW: s.outW,
+      dests: [{ stage: i + 1 < S.length ? i + 1 : -1, chanOff: 0, map: id }],
+    }));
+  const { nodes, output } = spec.graph;
+  const consumers = nodes.map((_, i) => nodes.map((n, j) => (n.inputs.includes(i) ? j : -1)).filter((j) => j >= 0));
+  return S.map((s, si) => {
+    const ni = nodes.findIndex((n) => n.op === 'conv' && n.stage === si);
+    let from = ni;
+    let pool: PoolSpec | null = null;
+    const cs = consumers[ni];
+    if (cs.length === 1 && nodes[cs[0]].op === 'orpool') {
+      pool = nodes[cs[0]].pool!;
+      from = cs[0];
+    }
+    const dests: Dest[] = [];
+    const resolve = (n: number, chanOff: number, map: Dest['map']) => {
+      if (n === output) dests.push({ stage: -1, chanOff, map });
+      for (const c of consumers[n]) {
+        const cn = nodes[c];
+        if (cn.op === 'conv') dests.push({ stage: cn.stage!, chanOff, map });
+        else if (cn.op === 'upsample') {
+          const [fy, fx] = cn.up!;
+          resolve(c, chanOff, (qy, qx) => map(qy, qx).flatMap(([y, x]) => {
+            const out: [number, number][] = [];
+            for (let dy = 0; dy < fy; dy++) for (let dx = 0; dx < fx; dx++) out.push([y * fy + dy, x * fx + dx]);
+            return out;
+          }));
+        } else if (cn.op === 'concat') {
+          const k = cn.inputs.indexOf(n);
+          if (cn.inputs.indexOf(n, k + 1) >= 0) throw new Error(`${cn.name}: the same input twice`);
+          let off = 0;
+          for (const j of cn.inputs.slice(0, k)) {
+            if (nodes[j].c % 16 !== 0) throw new Error(`${cn.name}: an input of ${nodes[j].c} channels (not a multiple of 16) before others`);
+            off += nodes[j].c;
+          }
+          resolve(c, chanOff + off, map);
+        } else throw new Error(`${cn.name}: ${cn.op} of a tensor used elsewhere too`);
+      }
+    };
+    resolve(from, 0, id);
+    if (s.input === 'real' && pool) throw new Error(`stage ${s.name}: pooling after the real layer`);
+    return { pool, afterSign: pool !== null, outH: nodes[from].h, outW: nodes[from].w, dests };
+  });
+}
+
+/** Whether the fused engine handles this spec (otherwise PackedModel uses the reference path): null, or why not. */
 export function fusedSupports(spec: PackedSpec): string | null {
   if (spec.stages.length < 2) return 'a single stage';
   for (const [i, s] of spec.stages.entries()) {
     if (s.pools.length > 1) return `stage ${s.name}: more than one pool`;
     if (s.input === 'real' && s.pools.length > 0) return `stage ${s.name}: pooling after the real layer`;
     if (s.input === 'real' && i > 0) return `stage ${s.name}: real input after the first stage`;
-    if (i < spec.stages.length - 1 && s.post.kind !== 'threshold') return `stage ${s.name}: no threshold`;
+  }
+  try {
+    const rs = routes(spec);
+    for (const [i, r] of rs.entries()) {
+      const fin = r.dests.some((d) => d.stage < 0);
+      if (fin && r.dests.length > 1) return `stage ${spec.stages[i].name}: the output is also used inside the model`;
+      if (!fin && spec.stages[i].post.kind !== 'threshold') return `stage ${spec.stages[i].name}: no threshold`;
+      if (fin && i !== rs.length - 1) return `stage ${spec.stages[i].name}: the output stage is not the last`;
+    }
+    if (!rs[rs.length - 1].dests.some((d) => d.stage < 0)) return 'the last stage is not the output';
+  } catch (e) {
+    return (e as Error).message;
   }
   return null;
 }
@@ -325,7 +530,7 @@ export interface FusedBuild {
  * Lays out memory for `spec` and generates its module. `mode` picks the binary GEMM; `shared` declares the
  * imported memory shared (for worker threads).
  */
-export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false): FusedBuild {
+export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tune: GemmTune = {}): FusedBuild {
   const why = fusedSupports(spec);
   if (why) throw new Error(`buildFused: unsupported model (${why})`);
   let top = 64;
@@ -341,11 +546,12 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false): Fu
     return off;
   };
   const S = spec.stages;
+  const RT = routes(spec);
   // padded input images: stage i's input [Hp][Wp][pixel]
   const img = S.map((s) => {
     const Hp = Math.max(s.inH + s.padTop, (s.convH - 1) * s.strideH + s.kh);
     const Wp = Math.max(s.inW + s.padLeft, (s.convW - 1) * s.strideW + s.kw);
-    const pixB = s.input === 'real' ? s.inC * 4 : roundUp(words(s.inC), 4) * 4;
+    const pixB = s.input === 'real' ? s.inC * 4 : words(s.inC) * 4;
     return { Hp, Wp, pixB, off: alloc(Hp * Wp * pixB) };
   });
   const fns: Fn[] = [];
@@ -355,9 +561,10 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false): Fu
     const im = img[i];
     const npix = s.convH * s.convW;
     const dense = npix === 1;
-    const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-    const P = s.input === 'real' ? 2 : dense ? 1 : Number(env.BNN_P ?? 2);
-    const R = s.input === 'real' ? 16 : dense ? Number(env.BNN_RD ?? 8) : Number(env.BNN_R ?? 4);
+    const mix = mode === 'mix';
+    const P = s.input === 'real' ? tune.PR ?? 1 : tune.P ?? (dense || mix ? 1 : 2);
+    const R = s.input === 'real' ? 16 : tune.R ?? (dense || mix ? 8 : 4);
+    if (s.input === 'binary' && (16 % R !== 0 || (mode !== 'i64' && R % 4 !== 0))) throw new Error(`buildFused: R = ${R} must divide 16 (and be a multiple of 4 for SIMD)`);
     const npixP = roundUp(npix, P);
     const noutp = roundUp(s.outC, 16);
     const kk = s.kh * s.kw;
@@ -387,31 +594,40 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false): Fu
       const wb = new Uint32Array(noutp * KW);
       for (let o = 0; o < s.outC; o++)
         for (let pos = 0; pos < kk; pos++) for (let j = 0; j < cw; j++) wb[o * KW + pos * cwp + j] = s.weights[(o * kk + pos) * cw + j];
-      genBgemm(fnG, { tab, segs, segStride, segBytes, wOff: put(wb), KB: KW * 4, noutp, outOff, P, R }, mode);
+      const gg = { tab, segs, segStride, segBytes, wOff: put(wb), KB: KW * 4, noutp, outOff, P, R };
+      if (mix) genBgemmMix(fnG, gg, tune.RS ?? R / 2);
+      else genBgemm(fnG, gg, mode);
     }
     fns.push(fnG);
 
     // post-op tables
-    const pool = s.pools[0];
+    const rt = RT[i];
+    const pool = rt.pool;
     const window: number[] = [];
     if (pool) for (let dy = 0; dy < pool.size[0]; dy++) for (let dx = 0; dx < pool.size[1]; dx++) window.push(dy * s.convW + dx);
     else window.push(0);
-    const nq = s.outH * s.outW;
+    const nq = rt.outH * rt.outW;
     const srcA = new Int32Array(nq);
-    const dstA = new Int32Array(nq);
-    const last = i === S.length - 1;
+    const last = rt.dests.some((d) => d.stage < 0);
+    const K = rt.dests.reduce((n, d) => n + d.map(0, 0).length, 0);
+    const dstA = new Int32Array(nq * K);
     let finalOff = 0;
     if (last) finalOff = alloc(nq * noutp * 4);
-    for (let qy = 0; qy < s.outH; qy++)
-      for (let qx = 0; qx < s.outW; qx++) {
-        const qi = qy * s.outW + qx;
+    for (let qy = 0; qy < rt.outH; qy++)
+      for (let qx = 0; qx < rt.outW; qx++) {
+        const qi = qy * rt.outW + qx;
         srcA[qi] = pool ? qy * pool.stride[0] * s.convW + qx * pool.stride[1] : qi;
-        if (last) dstA[qi] = finalOff + qi * noutp * 4;
-        else {
-          const n = S[i + 1];
-          const ni = img[i + 1];
-          dstA[qi] = ni.off + ((qy + n.padTop) * ni.Wp + qx + n.padLeft) * ni.pixB;
-        }
+        let k = 0;
+        for (const d of rt.dests)
+          for (const [y, x] of d.map(qy, qx)) {
+            if (d.stage < 0) dstA[qi * K + k++] = finalOff + qi * noutp * 4;
+            else {
+              const n = S[d.stage];
+              const ni = img[d.stage];
+              if (y >= n.inH || x >= n.inW) throw new Error(`buildFused: stage ${s.name} writes outside stage ${n.name}'s input`);
+              dstA[qi * K + k++] = ni.off + ((y + n.padTop) * ni.Wp + x + n.padLeft) * ni.pixB + d.chanOff / 8;
+            }
+          }
       }
     let patTab = 0;
     if (s.input === 'binary') {
@@ -470,9 +686,11 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false): Fu
       }
     } else final = { off: finalOff, npix: nq, noutp, outC: s.outC };
     const fnP = new Fn(`post${i}`, 4);
-    genPost(fnP, { srcTab: put(srcA), dstTab: put(dstA), window, noutp, outOff, patTab, sgnOff, tOff, real: s.input === 'real' });
+    genPost(fnP, { srcTab: put(srcA), dstTab: put(dstA), K, window, afterSign: rt.afterSign, noutp, outOff, patTab, sgnOff, tOff, real: s.input === 'real' });
     fns.push(fnP);
-    plans.push({ stage: i, gemm: fnG.name, post: fnP.name, npixP, P, noutp, R, nq });
+    // a float multiply-add costs about as much as 64 bit ones here (f32x4 vs xor+popcnt on 128 bits, measured order)
+    const macs = npix * noutp * kk * (s.input === 'real' ? s.inC * 64 : im.pixB * 8);
+    plans.push({ stage: i, gemm: fnG.name, post: fnP.name, npixP, P, noutp, R, nq, macs });
   });
   const pages = Math.ceil(top / 65536) + 1;
   const s0 = S[0];
@@ -493,18 +711,26 @@ function popcnt(v: number): number {
 }
 
 type Run = (a: number, b: number, c: number, d: number) => void;
+type RunImage = (ctrl: Int32Array, fns: Record<string, Run>, shares: [Share, Share][], spin: number, seq: number, me: number, lap: ((j: number) => void) | null) => void;
 
 /** One thread's share of a stage: GEMM (pixels, kernel rows) and post-op (output pixels, channels); null = none. */
 type Share = [gemm: string, p0: number, p1: number, o0: number, o1: number, post: string, q0: number, q1: number] | null;
 
+/** Images per hand-over in FusedEngine.forwardBatch. */
+const BATCH_CHUNK = 32;
+
+/** Stages with fewer multiply-accumulates than this run on the main thread only (a barrier costs more). */
+const SPLIT_MIN_MACS = 4e6;
+
 /**
- * Splits each stage between 2 threads by output channels (multiples of 16): thread t computes the GEMM rows and
- * post-op channels of its half for every pixel, so the only dependency is between stages (one barrier each).
+ * Splits each stage into 2 shares by output channels (multiples of 16): a share is the GEMM rows and post-op channels
+ * of its half for every pixel, so the only dependency is between stages (see RUN_IMAGE_SRC). Small stages are one
+ * share.
  */
 function splitPlans(plans: EnginePlan[]): [Share, Share][] {
-  return plans.map((pl) => {
+  return plans.map((pl): [Share, Share] => {
     const whole: Share = [pl.gemm, 0, pl.npixP, 0, pl.noutp, pl.post, 0, pl.nq];
-    if (pl.noutp < 32) return [whole, null];
+    if (pl.noutp < 32 || pl.macs < SPLIT_MIN_MACS) return [whole, null];
     const half = Math.floor(pl.noutp / 32) * 16;
     return [
       [pl.gemm, 0, pl.npixP, 0, half, pl.post, 0, pl.nq],
@@ -513,30 +739,79 @@ function splitPlans(plans: EnginePlan[]): [Share, Share][] {
   });
 }
 
-/** The worker's code (plain JS, run with eval): instantiate on the shared memory, then run shares on request. */
+/**
+ * The worker's code (plain JS, run with eval): instantiate the main thread's compiled module (shared, with its
+ * optimized code) on the shared memory, then run its shares on request.
+ */
+/**
+ * One image on 2 threads, self-scheduled (the same code runs on both; `me` = 0 main, 1 worker). Stage j may start
+ * once every share of stage j − 1 is done; each thread then claims shares of stage j, its own first, the other's if
+ * still unclaimed (compare-exchange of a per-share tag with the image number), runs them and counts them done. So a
+ * thread that is not scheduled (a loaded machine) never holds the other up: its shares are taken over.
+ * ctrl: [0] image number (worker: < 0 = stop), [3] worker ready, [CLAIM + 2j + s] claim tags,
+ * [DONE + j] = 8·image + shares done.
+ */
+const RUN_IMAGE_SRC = `
+  const CLAIM = 16, DONE = 16 + 2 * shares.length;
+  for (let j = 0; j < shares.length; j++) {
+    if (j > 0) {
+      const need = seq * 8 + (shares[j - 1][1] ? 2 : 1);
+      for (let n = 0; Atomics.load(ctrl, DONE + j - 1) < need; n++)
+        if (n > SPIN) Atomics.wait(ctrl, DONE + j - 1, Atomics.load(ctrl, DONE + j - 1), 50);
+    }
+    for (let k = 0; k < 2; k++) {
+      const s = k === 0 ? me : 1 - me;
+      const sh = shares[j][s];
+      if (!sh) continue;
+      const idx = CLAIM + 2 * j + s;
+      const v = Atomics.load(ctrl, idx);
+      if (v >= seq || Atomics.compareExchange(ctrl, idx, v, seq) !== v) continue;
+      fns[sh[0]](sh[1], sh[2], sh[3], sh[4]);
+      fns[sh[5]](sh[6], sh[7], sh[3], sh[4]);
+      Atomics.add(ctrl, DONE + j, 1);
+      Atomics.notify(ctrl, DONE + j);
+    }
+    if (lap) lap(j);
+  }
+`;
+
+/** The worker's code (plain JS, run with eval): instantiate the main thread's compiled module (shared, with its
+ * optimized code) on the shared memory, then run images on request. */
 const WORKER_SRC = `
 const { workerData } = require('worker_threads');
-const { bytes, memory, ctrlBuf, shares } = workerData;
-const fns = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports;
+const { mod, memory, ctrlBuf, shares, SPIN, pages, init, plans, input, final, inBuf, outBuf } = workerData;
+const fns = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports;
 const ctrl = new Int32Array(ctrlBuf);
-const SPIN = ${'${SPIN}'};
-function waitFor(i, pred) {
-  for (let n = 0; !pred(Atomics.load(ctrl, i)); n++) if (n > SPIN) Atomics.wait(ctrl, i, Atomics.load(ctrl, i), 50);
+const runImage = new Function('ctrl', 'fns', 'shares', 'SPIN', 'seq', 'me', 'lap', RUN_IMAGE_SRC);
+// batch mode: whole images on a second copy of the model (own memory), images claimed from a shared counter
+const mem2 = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+const u8 = new Uint8Array(mem2.buffer);
+for (const [off, data] of init) u8.set(data, off);
+const fns2 = new WebAssembly.Instance(mod, { env: { mem: mem2 } }).exports;
+const per = input.H * input.W * input.C, outLen = final.npix * final.outC;
+const xin = new Float32Array(inBuf), yout = new Int32Array(outBuf);
+function forward2(i) {
+  const f = new Float32Array(mem2.buffer);
+  const { off, H, W, C, Wp, padTop, padLeft } = input;
+  for (let y = 0; y < H; y++) f.set(xin.subarray(i * per + y * W * C, i * per + (y + 1) * W * C), (off >> 2) + ((y + padTop) * Wp + padLeft) * C);
+  for (const pl of plans) { fns2[pl.gemm](0, pl.npixP, 0, pl.noutp); fns2[pl.post](0, pl.nq, 0, pl.noutp); }
+  const yy = new Int32Array(mem2.buffer, final.off, final.npix * final.noutp);
+  for (let p = 0; p < final.npix; p++) yout.set(yy.subarray(p * final.noutp, p * final.noutp + final.outC), i * outLen + p * final.outC);
 }
-let seq = 0, bar = 0;
+let seq = 0;
 Atomics.store(ctrl, 3, 1);
 Atomics.notify(ctrl, 3);
 for (;;) {
-  waitFor(0, (v) => v !== seq);
+  for (let n = 0; Atomics.load(ctrl, 0) === seq; n++) if (n > SPIN) Atomics.wait(ctrl, 0, seq, 50);
   seq = Atomics.load(ctrl, 0);
   if (seq < 0) break;
-  for (const sh of shares) {
-    if (sh) { fns[sh[0]](sh[1], sh[2], sh[3], sh[4]); fns[sh[5]](sh[6], sh[7], sh[3], sh[4]); }
-    bar += 2;
-    Atomics.add(ctrl, 1, 1);
-    Atomics.notify(ctrl, 1);
-    waitFor(1, (v) => v >= bar);
-  }
+  if (Atomics.load(ctrl, 4) === 1) {
+    for (let i = Atomics.add(ctrl, 6, 1); i < Atomics.load(ctrl, 5); i = Atomics.add(ctrl, 6, 1)) {
+      forward2(i);
+      Atomics.add(ctrl, 7, 1);
+      Atomics.notify(ctrl, 7);
+    }
+  } else runImage(ctrl, fns, shares, SPIN, seq, 1, null);
 }
 `;
 
@@ -563,8 +838,8 @@ export function threadsAvailable(): boolean {
 
 /**
  * A fused model instance: one memory, one module instance, and with `threads: 2` one worker thread sharing
- * the memory (each stage split by output channels, a barrier between stages). Results are identical either
- * way (integer arithmetic; the real layer's float sums are per output channel and not split).
+ * the memory (each stage split by output channels into shares that both threads claim, RUN_IMAGE_SRC). Results are
+ * identical either way (integer arithmetic; the real layer's float sums are per output channel and not split).
  */
 export class FusedEngine {
   readonly memory: WasmMemory;
@@ -575,14 +850,16 @@ export class FusedEngine {
   private worker: WorkerLike | null = null;
   private readonly ctrl: Int32Array | null = null;
   private readonly shares: [Share, Share][] = [];
+  private runImage: RunImage | null = null;
+  private inBuf: Float32Array | null = null;
+  private outBuf: Int32Array | null = null;
   private seq = 0;
-  private bar = 0;
 
-  constructor(spec: PackedSpec, readonly mode: GemmMode, threads = 1) {
+  constructor(spec: PackedSpec, readonly mode: GemmMode, threads = 1, tune: GemmTune = {}) {
     if (!WA || !WA.Memory) throw new Error('FusedEngine: WebAssembly is not available');
     this.threads = threads >= 2 && threadsAvailable() ? 2 : 1;
     const shared = this.threads === 2;
-    this.build = buildFused(spec, mode, shared);
+    this.build = buildFused(spec, mode, shared, tune);
     const b = this.build;
     this.memory = shared ? new WA.Memory({ initial: b.pages, maximum: b.pages, shared: true }) : new WA.Memory({ initial: b.pages });
     const u8 = new Uint8Array(this.memory.buffer);
@@ -592,11 +869,17 @@ export class FusedEngine {
     this.fns = inst.exports as Record<string, Run>;
     if (shared) {
       this.shares = splitPlans(b.plans);
-      this.ctrl = new Int32Array(new SharedArrayBuffer(64));
+      this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (16 + 3 * this.shares.length)));
+      this.inBuf = new Float32Array(new SharedArrayBuffer(4 * BATCH_CHUNK * b.input.H * b.input.W * b.input.C));
+      this.outBuf = new Int32Array(new SharedArrayBuffer(4 * BATCH_CHUNK * b.final.npix * b.final.outC));
+      this.runImage = new Function('ctrl', 'fns', 'shares', 'SPIN', 'seq', 'me', 'lap', RUN_IMAGE_SRC) as RunImage;
       const { Worker } = require('worker_threads') as { Worker: new (src: string, o: object) => WorkerLike };
-      const w = new Worker(WORKER_SRC.replace('${SPIN}', String(SPIN)), {
+      const w = new Worker(`const RUN_IMAGE_SRC = ${JSON.stringify(RUN_IMAGE_SRC)};\n${WORKER_SRC}`, {
         eval: true,
-        workerData: { bytes: b.bytes, memory: this.memory, ctrlBuf: this.ctrl.buffer, shares: this.shares.map((s) => s[1]) },
+        workerData: {
+          mod, memory: this.memory, ctrlBuf: this.ctrl.buffer, shares: this.shares, SPIN,
+          pages: b.pages, init: b.init, plans: b.plans, input: b.input, final: b.final, inBuf: this.inBuf!.buffer, outBuf: this.outBuf!.buffer,
+        },
       });
       w.unref();
       w.on('error', () => (this.worker = null));
@@ -625,8 +908,45 @@ export class FusedEngine {
     this.worker = null;
   }
 
+  /**
+   * Several images on 2 threads by whole images: the worker runs a second copy of the model in its own memory;
+   * both threads claim images from a shared counter (no per-stage synchronisation). Returns each image's last-stage
+   * integer outputs, or null when there is no running worker (the caller then runs `forward` per image).
+   */
+  forwardBatch(data: Float32Array, n: number): Int32Array[] | null {
+    const ctrl = this.ctrl;
+    if (!ctrl || !this.worker || !this.inBuf || !this.outBuf || Atomics.load(ctrl, 3) !== 1) return null;
+    const { H, W, C } = this.build.input;
+    const per = H * W * C;
+    const outLen = this.build.final.npix * this.build.final.outC;
+    const res: Int32Array[] = [];
+    for (let s0 = 0; s0 < n; s0 += BATCH_CHUNK) {
+      const m = Math.min(BATCH_CHUNK, n - s0);
+      this.inBuf.set(data.subarray(s0 * per, (s0 + m) * per));
+      Atomics.store(ctrl, 5, m);
+      Atomics.store(ctrl, 6, 0);
+      Atomics.store(ctrl, 7, 0);
+      Atomics.store(ctrl, 4, 1);
+      Atomics.store(ctrl, 0, ++this.seq);
+      Atomics.notify(ctrl, 0);
+      for (let i = Atomics.add(ctrl, 6, 1); i < m; i = Atomics.add(ctrl, 6, 1)) {
+        const y = this.forward(this.inBuf.subarray(i * per, (i + 1) * per), null, [], true);
+        this.outBuf.set(y, i * outLen);
+        Atomics.add(ctrl, 7, 1);
+      }
+      const t = Date.now();
+      for (let k = 0; Atomics.load(ctrl, 7) < m; k++)
+        if (k > SPIN) {
+          Atomics.wait(ctrl, 7, Atomics.load(ctrl, 7), 50);
+          if (Date.now() - t > 10000 + 1000 * m) throw new Error('FusedEngine: the worker thread stopped responding');
+        }
+      for (let i = 0; i < m; i++) res.push(this.outBuf.slice(i * outLen, (i + 1) * outLen));
+    }
+    return res;
+  }
+
   /** Runs one image (NHWC float32, H·W·C values); returns the last stage's integer outputs [npix·outC]. */
-  forward(image: Float32Array, timings: Record<string, number> | null, names: string[]): Int32Array {
+  forward(image: Float32Array, timings: Record<string, number> | null, names: string[], serial = false): Int32Array {
     const b = this.build;
     const { off, H, W, C, Wp, padTop, padLeft } = b.input;
     const f = new Float32Array(this.memory.buffer);
@@ -639,26 +959,24 @@ export class FusedEngine {
       t0 = t;
     };
     const ctrl = this.ctrl;
-    if (ctrl && this.worker && Atomics.load(ctrl, 3) === 1) {
-      Atomics.store(ctrl, 0, ++this.seq);
+    if (!serial && ctrl && this.worker && this.runImage && Atomics.load(ctrl, 3) === 1) {
+      const seq = ++this.seq;
+      Atomics.store(ctrl, 4, 0);
+      const n = this.shares.length;
+      for (let j = 0; j < n; j++) Atomics.store(ctrl, 16 + 2 * n + j, seq * 8);
+      Atomics.store(ctrl, 0, seq);
       Atomics.notify(ctrl, 0);
-      this.shares.forEach(([mine], i) => {
-        if (mine) {
-          this.fns[mine[0]](mine[1], mine[2], mine[3], mine[4]);
-          this.fns[mine[5]](mine[6], mine[7], mine[3], mine[4]);
+      this.runImage(ctrl, this.fns, this.shares, SPIN, seq, 0, timings ? (j: number) => lap(`${names[b.plans[j].stage]} stage (2 threads)`) : null);
+      // wait for the last stage's shares (the worker may run one)
+      const last = 16 + 2 * n + n - 1;
+      const need = seq * 8 + (this.shares[n - 1][1] ? 2 : 1);
+      const t = Date.now();
+      for (let k = 0; Atomics.load(ctrl, last) < need; k++)
+        if (k > SPIN) {
+          Atomics.wait(ctrl, last, Atomics.load(ctrl, last), 50);
+          if (Date.now() - t > 10000) throw new Error('FusedEngine: the worker thread stopped responding');
         }
-        lap(`${names[b.plans[i].stage]} stage (main thread)`);
-        this.bar += 2;
-        Atomics.add(ctrl, 1, 1);
-        Atomics.notify(ctrl, 1);
-        const t = Date.now();
-        for (let n = 0; Atomics.load(ctrl, 1) < this.bar; n++)
-          if (n > SPIN) {
-            Atomics.wait(ctrl, 1, Atomics.load(ctrl, 1), 50);
-            if (Date.now() - t > 10000) throw new Error('FusedEngine: the worker thread stopped responding');
-          }
-        lap(`${names[b.plans[i].stage]} barrier`);
-      });
+      lap('wait for the worker');
     } else
       for (const pl of b.plans) {
         this.fns[pl.gemm](0, pl.npixP, 0, pl.noutp);

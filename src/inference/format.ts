@@ -49,7 +49,7 @@ export function encodePacked(spec: PackedSpec): Uint8Array {
     }
     return { ...meta, post: post.kind, arrays };
   });
-  const header = { format: 'bnn-packed', version: 1, inputShape: spec.inputShape, numClasses: spec.numClasses, softmax: spec.softmax, stages };
+  const header = { format: 'bnn-packed', version: 1, inputShape: spec.inputShape, numClasses: spec.numClasses, softmax: spec.softmax, stages, ...(spec.graph ? { graph: spec.graph } : {}) };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = Math.ceil((8 + json.length) / 8) * 8;
   const out = new Uint8Array(dataStart + offset);
@@ -76,6 +76,7 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Packed
     inputShape: [number, number, number];
     numClasses: number;
     softmax: boolean;
+    graph?: PackedSpec['graph'];
     stages: (Omit<PackedStage, 'weights' | 'post'> & { post: PostOp['kind']; arrays: Record<string, { dtype: DtypeName; offset: number; length: number }> })[];
   };
   try {
@@ -110,7 +111,9 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Packed
     else throw bad(`stage ${h.name}: unknown post-op '${kind as string}'`);
     return { ...meta, weights: arr(h.name, 'weights', arrays.weights) as Uint32Array, post };
   });
-  return { inputShape: header.inputShape, numClasses: header.numClasses, softmax: header.softmax, stages };
+  const spec: PackedSpec = { inputShape: header.inputShape, numClasses: header.numClasses, softmax: header.softmax, stages };
+  if (header.graph) spec.graph = header.graph;
+  return spec;
 }
 
 /** Writes the packed model to `file` (one binary file); returns its size in bytes. */

@@ -30,7 +30,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D, QuantDense } from '../layers';
 import { availableKernels, BinaryKernel, createKernel, KernelName } from './kernels';
-import { FusedEngine, fusedSupports } from './engine';
+import { FusedEngine, fusedSupports, GemmTune } from './engine';
 
 export interface PoolSpec {
   size: [number, number];
@@ -76,6 +76,29 @@ export interface PackedSpec {
   numClasses: number;
   softmax: boolean;
   stages: PackedStage[];
+  /** Present for DAG models (the binarized UNet, graph.ts): how the stages connect; run with PackedGraphModel. */
+  graph?: GraphSpec;
+}
+
+/**
+ * A DAG of bit tensors (graph.ts): 'input' (the real image), 'conv' (stage `stage`: its thresholded bits, or the
+ * last stage's real outputs), 'orpool' (max-pool of BN outputs before a sign = OR of their sign bits), 'upsample'
+ * (nearest, of bits), 'concat' (channels, in order). Nodes are in evaluation order; `output` is the last conv.
+ */
+export interface GraphNode {
+  name: string;
+  op: 'input' | 'conv' | 'orpool' | 'upsample' | 'concat';
+  inputs: number[];
+  h: number;
+  w: number;
+  c: number;
+  stage?: number;
+  pool?: PoolSpec;
+  up?: [number, number];
+}
+export interface GraphSpec {
+  nodes: GraphNode[];
+  output: number;
 }
 
 const words = (c: number) => Math.ceil(c / 32);
@@ -130,14 +153,14 @@ export function foldThreshold(mean: number, inv: number, beta: number): { t: num
 
 // ------------------------------------------------------------------ conversion
 
-interface BnParams {
+export interface BnParams {
   mean: Float32Array;
   inv: Float32Array;
   beta: Float32Array;
 }
 
 /** The float32 values tfjs' BatchNorm uses at inference (inv computed by tfjs' own rsqrt and mul). */
-function bnParams(layer: BatchNorm): BnParams {
+export function bnParams(layer: BatchNorm): BnParams {
   const w = layer.getWeights();
   let i = 0;
   const gamma = layer.scale ? w[i++] : null;
@@ -160,12 +183,12 @@ function bnParams(layer: BatchNorm): BnParams {
 }
 
 /** Same-padding offsets as TF: total = max((ceil(n/s) − 1)·s + k − n, 0), before = floor(total/2). */
-function padBefore(n: number, k: number, s: number): number {
+export function padBefore(n: number, k: number, s: number): number {
   return Math.floor(Math.max((Math.ceil(n / s) - 1) * s + k - n, 0) / 2);
 }
 
 /** Sign bits of a kernel [kh, kw, cin, cout] (Larq sign: w ≥ 0 → +1), as [cout][kh·kw][words(cin)]. */
-function packKernel(values: Float32Array, kh: number, kw: number, cin: number, cout: number): Uint32Array {
+export function packKernel(values: Float32Array, kh: number, kw: number, cin: number, cout: number): Uint32Array {
   const cw = words(cin);
   const out = new Uint32Array(cout * kh * kw * cw);
   for (let pos = 0; pos < kh * kw; pos++)
@@ -265,6 +288,7 @@ export function packModel(model: tf.LayersModel): PackedSpec {
         outC = layer.units;
         flattened = false;
       }
+      if (!(convH >= 1 && convW >= 1)) throw new Error(`packModel: ${where}: a ${kh}×${kw} kernel does not fit its [${cur.h}, ${cur.w}] input (output ${convH}×${convW})`);
       const expected = kh * kw * cur.c * outC;
       if (values.length !== expected) throw new Error(`packModel: ${where}: kernel has ${values.length} values, expected ${kh}·${kw}·${cur.c}·${outC}`);
       pending = {
@@ -295,6 +319,8 @@ export function packModel(model: tf.LayersModel): PackedSpec {
       if (cfg.padding !== 'valid') throw new Error(`packModel: ${where}: only 'valid' max-pooling is supported`);
       const size = cfg.poolSize as [number, number];
       const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
+      if (Math.floor((pending.outH - size[0]) / stride[0]) + 1 < 1 || Math.floor((pending.outW - size[1]) / stride[1]) + 1 < 1)
+        throw new Error(`packModel: ${where}: pool ${size.join('×')} does not fit its [${pending.outH}, ${pending.outW}] input`);
       pending.pools.push({ size, stride });
       pending.outH = Math.floor((pending.outH - size[0]) / stride[0]) + 1;
       pending.outW = Math.floor((pending.outW - size[1]) / stride[1]) + 1;
@@ -342,6 +368,9 @@ interface StageRuntime {
   st: Float32Array | null;
 }
 
+/** Kernels PackedModel takes: those of kernels.ts, or 'mix' (fused engine: SIMD and i64 rows side by side). */
+export type PackedKernel = KernelName | 'mix';
+
 export interface PackedPrediction {
   /** Final-layer outputs (BN'd logits) [n][numClasses]. */
   logits: Float32Array;
@@ -363,8 +392,8 @@ export class PackedModel {
   readonly kernel: BinaryKernel | null = null;
   /** The fused engine, or null on the reference path. */
   readonly fused: FusedEngine | null = null;
-  /** 'simd' | 'i64' (fused or reference) or 'js' (reference). */
-  readonly kernelName: KernelName;
+  /** 'mix' (fused only), 'simd' | 'i64' (fused or reference) or 'js' (reference). */
+  readonly kernelName: PackedKernel;
   private readonly rt: StageRuntime[] = [];
   private patchOff = 0;
   private outOff = 0;
@@ -372,17 +401,25 @@ export class PackedModel {
   timings: Record<string, number> | null = null;
 
   /**
-   * `kernel`: 'simd' or 'i64' (default: the fastest available) run the fused engine when it supports the model
-   * (fusedSupports), else the reference path; 'js' or a BinaryKernel object always run the reference path.
-   * `opts.reference` forces the reference path.
+   * `kernel`: 'mix' (default where wasm SIMD runs), 'simd' or 'i64' run the fused engine when it supports the model
+   * (fusedSupports), else the reference path (with 'simd' for 'mix'); 'js' or a BinaryKernel object always run
+   * the reference path.
+   * `opts.reference` forces the reference path. `opts.threads: 2` runs the fused engine on 2 threads (a worker
+   * sharing its wasm memory; `await ready()` before timing, `dispose()` to stop it); 1 (default) or unavailable
+   * shared memory: one thread. Results are identical. `opts.tune`: GEMM block sizes (engine.ts, for experiments).
    */
-  constructor(readonly spec: PackedSpec, kernel?: KernelName | BinaryKernel, opts: { reference?: boolean } = {}) {
-    const name = typeof kernel === 'object' ? kernel.name : kernel ?? availableKernels()[0];
-    this.kernelName = name;
-    if (typeof kernel !== 'object' && name !== 'js' && !opts.reference && fusedSupports(spec) === null) {
-      this.fused = new FusedEngine(spec, name);
+  constructor(readonly spec: PackedSpec, kernel?: PackedKernel | BinaryKernel, opts: { reference?: boolean; threads?: number; tune?: GemmTune } = {}) {
+    if (spec.graph) throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
+    const avail = availableKernels();
+    let name: PackedKernel = typeof kernel === 'object' ? kernel.name : kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]);
+    if (name === 'mix' && !avail.includes('simd')) throw new Error("PackedModel: kernel 'mix' needs WebAssembly SIMD, which this runtime lacks");
+    if (typeof kernel !== 'object' && name !== 'js' && !opts.reference && fusedSupports(spec) === null && avail.includes('simd')) {
+      this.kernelName = name;
+      this.fused = new FusedEngine(spec, name, opts.threads ?? 1, opts.tune);
       return;
     }
+    if (name === 'mix') name = 'simd';
+    this.kernelName = name;
     this.kernel = typeof kernel === 'object' ? kernel : createKernel(name);
     const K = this.kernel;
     let maxPatch = 0;
@@ -450,6 +487,21 @@ export class PackedModel {
     this.outOff = K.alloc(Math.max(16, maxOut));
   }
 
+  /** Threads the model runs on (2 only once the worker has started: see `ready`). */
+  get threads(): number {
+    return this.fused?.threads ?? 1;
+  }
+
+  /** Waits until a 2-thread engine's worker runs (resolves true), or returns false if it runs on one thread. */
+  async ready(): Promise<boolean> {
+    return this.fused ? this.fused.ready() : false;
+  }
+
+  /** Stops the worker thread, if any (the model keeps working on one thread). */
+  dispose(): void {
+    this.fused?.dispose();
+  }
+
   get numClasses(): number {
     return this.spec.numClasses;
   }
@@ -472,8 +524,10 @@ export class PackedModel {
     const logits = new Float32Array(n * k);
     const probs = new Float32Array(n * k);
     const classes = new Int32Array(n);
+    // 2 threads and several images: whole images on each thread (FusedEngine.forwardBatch)
+    const batch = this.fused && n >= 2 ? this.fused.forwardBatch(data, n) : null;
     for (let i = 0; i < n; i++) {
-      const out = this.forwardOne(data.subarray(i * per, (i + 1) * per));
+      const out = batch ? this.finishFused(batch[i]) : this.forwardOne(data.subarray(i * per, (i + 1) * per));
       logits.set(out, i * k);
       let best = 0;
       for (let j = 1; j < k; j++) if (out[j] > out[best]) best = j;
@@ -487,18 +541,19 @@ export class PackedModel {
     return { logits, probs, classes };
   }
 
+  /** The last stage's float32 BN (if any) on the fused engine's integer outputs. */
+  private finishFused(y: Int32Array): Float32Array {
+    const last = this.spec.stages[this.spec.stages.length - 1];
+    const post = last.post;
+    const out = new Float32Array(y.length);
+    const C = last.outC;
+    if (post.kind === 'affine') for (let i = 0; i < y.length; i++) out[i] = bnFloat32(y[i], post.mean[i % C], post.inv[i % C], post.beta[i % C]);
+    else out.set(y);
+    return out;
+  }
+
   private forwardOne(image: Float32Array): Float32Array {
-    if (this.fused) {
-      const names = this.spec.stages.map((s) => s.name);
-      const y = this.fused.forward(image, this.timings, names);
-      const last = this.spec.stages[this.spec.stages.length - 1];
-      const post = last.post;
-      const out = new Float32Array(y.length);
-      const C = last.outC;
-      if (post.kind === 'affine') for (let i = 0; i < y.length; i++) out[i] = bnFloat32(y[i], post.mean[i % C], post.inv[i % C], post.beta[i % C]);
-      else out.set(y);
-      return out;
-    }
+    if (this.fused) return this.finishFused(this.fused.forward(image, this.timings, this.spec.stages.map((s) => s.name)));
     let bitsIn: Uint32Array | null = null;
     let result: Float32Array | null = null;
     const tm = this.timings;
@@ -540,6 +595,36 @@ export class PackedModel {
       lap(`${r.s.name} post`);
     }
     return result!;
+  }
+
+  /**
+   * Reference path, one stage (graph.ts): conv + pools + post of stage `i` on a real image or bits
+   * [inH·inW][words(inC)]; returns a copy of its bits (threshold) or its real outputs [outH·outW·outC].
+   */
+  runStage(i: number, input: Float32Array | Uint32Array): Uint32Array | Float32Array {
+    if (!this.kernel) throw new Error('PackedModel.runStage: only on the reference path ({reference: true})');
+    const r = this.rt[i];
+    if (r.s.input === 'real') this.realConv(r, input as Float32Array);
+    else this.binaryConv(r, input as Uint32Array);
+    let y = r.pre;
+    let h = r.s.convH;
+    let w = r.s.convW;
+    r.s.pools.forEach((p, k) => {
+      maxPool(y, h, w, r.s.outC, p, r.pooled[k]);
+      h = Math.floor((h - p.size[0]) / p.stride[0]) + 1;
+      w = Math.floor((w - p.size[1]) / p.stride[1]) + 1;
+      y = r.pooled[k];
+    });
+    const post = r.s.post;
+    if (post.kind === 'threshold') {
+      threshold(y, h * w, r.s.outC, r.sgn!, r.st!, r.bits!);
+      return r.bits!.slice();
+    }
+    if (post.kind === 'affine') {
+      const C = r.s.outC;
+      return Float32Array.from(y, (v, k) => bnFloat32(v, post.mean[k % C], post.inv[k % C], post.beta[k % C]));
+    }
+    return y.slice();
   }
 
   /** First layer: real input × ±1 kernel, zero padding: im2col of floats + the kernel's float32 GEMM. */
@@ -707,6 +792,6 @@ export function signKernels(model: tf.LayersModel): void {
 }
 
 /** Convenience: packModel + PackedModel. */
-export function packedModel(model: tf.LayersModel, kernel?: KernelName): PackedModel {
+export function packedModel(model: tf.LayersModel, kernel?: PackedKernel): PackedModel {
   return new PackedModel(packModel(model), kernel);
 }

@@ -4,8 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { saveModelToMemory } from '../models/io';
 import { encodePacked } from './format';
-import { KernelName } from './kernels';
-import { PackedModel, packModel } from './packed';
+import { PackedKernel, PackedModel, packModel } from './packed';
 
 /** Bytes of the float model's weights as tf.io saves them (weights.bin; float32, 4 bytes per parameter). */
 export async function floatModelBytes(model: tf.LayersModel): Promise<number> {
@@ -50,11 +49,19 @@ export interface PackedSummary {
   /** Size of the one-file packed model (savePacked). */
   packedBytes: number;
   sizeRatio: number;
+  /** Throughput over the whole pass at `batchSize` (the float model batched, the packed one image after image). */
   floatImagesPerSec: number;
   packedImagesPerSec: number;
   speedup: number;
+  /** Throughput at batch 1 (one image per call, both models) over the first `batch1Images` images. */
+  floatImagesPerSecBatch1: number;
+  packedImagesPerSecBatch1: number;
+  speedupBatch1: number;
+  batch1Images: number;
   /** Binary kernel the packed model ran on, and the tfjs backend the float model ran on. */
-  kernel: KernelName;
+  kernel: PackedKernel;
+  /** Threads the packed model ran on (opts.threads: 2 where shared memory and worker_threads exist). */
+  threads: number;
   backend: string;
   batchSize: number;
 }
@@ -76,11 +83,12 @@ function labelArray(labels: ArrayLike<number> | tf.Tensor, n: number): Int32Arra
 export async function packedSummary(
   model: tf.LayersModel,
   test: TestImages,
-  opts: { batchSize?: number; kernel?: KernelName } = {},
+  opts: { batchSize?: number; kernel?: PackedKernel; threads?: number; batch1Images?: number } = {},
 ): Promise<PackedSummary> {
   const batchSize = opts.batchSize ?? 50;
   const spec = packModel(model);
-  const packed = new PackedModel(spec, opts.kernel);
+  const packed = new PackedModel(spec, opts.kernel, { threads: opts.threads ?? 1 });
+  await packed.ready();
   const [H, W, C] = spec.inputShape;
   const per = H * W * C;
   const x = test.images instanceof Float32Array ? test.images : (test.images.dataSync() as Float32Array);
@@ -104,6 +112,16 @@ export async function packedSummary(
   t0 = performance.now();
   const pk = packed.predict(x);
   const packedSec = (performance.now() - t0) / 1000;
+
+  // batch 1: one image per call, the latency-bound case of an edge device
+  const m1 = Math.max(1, Math.min(n, opts.batch1Images ?? 50));
+  t0 = performance.now();
+  for (let i = 0; i < m1; i++) tf.tidy(() => floatLogits(model, tf.tensor4d(x.subarray(i * per, (i + 1) * per), [1, H, W, C])).dataSync());
+  const float1Sec = (performance.now() - t0) / 1000;
+  t0 = performance.now();
+  for (let i = 0; i < m1; i++) packed.predict(x.subarray(i * per, (i + 1) * per));
+  const packed1Sec = (performance.now() - t0) / 1000;
+  packed.dispose();
 
   let fOk = 0;
   let pOk = 0;
@@ -131,8 +149,38 @@ export async function packedSummary(
     floatImagesPerSec: n / floatSec,
     packedImagesPerSec: n / packedSec,
     speedup: floatSec / packedSec,
+    floatImagesPerSecBatch1: m1 / float1Sec,
+    packedImagesPerSecBatch1: m1 / packed1Sec,
+    speedupBatch1: float1Sec / packed1Sec,
+    batch1Images: m1,
     kernel: packed.kernelName,
+    threads: packed.threads,
     backend: tf.getBackend(),
     batchSize,
   };
+}
+
+/** The summary as the engines of `inferenceComparison` (src/figures): accuracy, bytes, images/s at batch 1 and batch `batchSize`. */
+export function summaryEngines(s: PackedSummary): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
+  const b = `batch ${s.batchSize}`;
+  return [
+    { name: `float (tfjs ${s.backend})`, accuracy: s.floatAccuracy, bytes: s.floatBytes, imagesPerSec: { 'batch 1': s.floatImagesPerSecBatch1, [b]: s.floatImagesPerSec } },
+    { name: `packed (${s.kernel}, ${s.threads} thread${s.threads > 1 ? 's' : ''})`, accuracy: s.packedAccuracy, bytes: s.packedBytes, imagesPerSec: { 'batch 1': s.packedImagesPerSecBatch1, [b]: s.packedImagesPerSec } },
+  ];
+}
+
+/** The summary as a Markdown table (float vs packed: accuracy, size, images/s at batch 1 and batch `batchSize`) plus one line on agreement. */
+export function summaryMarkdown(s: PackedSummary, title: string): string {
+  const [f, p] = summaryEngines(s);
+  const b = `batch ${s.batchSize}`;
+  return [
+    `| ${title}, ${s.n} test images | ${f.name} | ${p.name} |`,
+    '|---|---:|---:|',
+    `| accuracy | ${(s.floatAccuracy * 100).toFixed(2)} % | ${(s.packedAccuracy * 100).toFixed(2)} % |`,
+    `| size | ${(s.floatBytes / 1024).toFixed(1)} KiB | ${(s.packedBytes / 1024).toFixed(1)} KiB (${s.sizeRatio.toFixed(1)}× smaller) |`,
+    `| images / s, batch 1 (${s.batch1Images} images) | ${s.floatImagesPerSecBatch1.toFixed(1)} | ${s.packedImagesPerSecBatch1.toFixed(1)} (${s.speedupBatch1.toFixed(2)}×) |`,
+    `| images / s, ${b} | ${s.floatImagesPerSec.toFixed(1)} | ${s.packedImagesPerSec.toFixed(1)} (${s.speedup.toFixed(2)}×) |`,
+    '',
+    `Same predicted class on ${(s.agreement * 100).toFixed(2)} % of the images; largest |float − packed| logit ${s.maxLogitDiff.toExponential(2)}.`,
+  ].join('\n');
 }

@@ -1,0 +1,296 @@
+/**
+ * Packed inference for DAG models: the binarized UNet (src/models/unet.ts, `binary: true`).
+ *
+ * The UNet's binarized layers see sign(x) of tensors built from BN outputs by max-pooling, nearest upsampling
+ * and channel concatenation. All three commute with the sign, exactly:
+ *   sign(max_i v_i) = +1 ⇔ max_i v_i ≥ 0 ⇔ ∃i v_i ≥ 0        → OR of the sign bits (any BN scale sign);
+ *   upsampling copies values, concatenation stacks them        → the same on bits.
+ * So every such tensor is carried as bits (sign(BN(y)) folded into a threshold on the integer y, as in packed.ts),
+ * and the last conv (1×1 to the classes, no BN) gives integer logits per pixel, followed by a per-pixel softmax.
+ *
+ * `packGraph(model)` returns a PackedSpec whose `graph` lists the nodes (packed.ts' GraphNode); it is saved by
+ * savePacked like a sequential one. `PackedGraphModel` runs it on the fused engine (engine.ts) where it can (channel
+ * counts before a concatenation multiples of 16), else on the reference path of packed.ts (XNOR-popcount GEMMs of
+ * kernels.ts with JS im2col; OR-pool, upsampling and concatenation on 32-bit words in JS).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BatchNorm, QuantConv2D } from '../layers';
+import { availableKernels } from './kernels';
+import { FusedEngine, fusedSupports, GemmTune } from './engine';
+import {
+  bnFloat32, bnParams, BnParams, foldThreshold, GraphNode, PackedKernel, PackedModel, PackedSpec, PackedStage, packKernel, padBefore, PostOp,
+} from './packed';
+
+const words = (c: number) => Math.ceil(c / 32);
+
+interface Value {
+  node: number;
+  /** conv output still waiting for its BN. */
+  pending?: Omit<PackedStage, 'post'> & { bn: BnParams | null };
+}
+
+/** Converts a functional binarized UNet-like model (see the module comment); anything else throws, naming the layer. */
+export function packGraph(model: tf.LayersModel): PackedSpec {
+  const inShape = model.inputs[0].shape.slice(1) as number[];
+  if (model.inputs.length !== 1 || inShape.length !== 3 || inShape.some((d) => d === null))
+    throw new Error(`packGraph: expected one NHWC image input with fixed size, got [${inShape.join(', ')}]`);
+  const nodes: GraphNode[] = [];
+  const stages: PackedStage[] = [];
+  const values = new Map<string, Value>();
+  let softmax = false;
+  let output = -1;
+  const [H0, W0, C0] = inShape;
+
+  const finish = (v: Value, final: boolean, name: string): number => {
+    const { bn, ...rest } = v.pending!;
+    let post: PostOp;
+    if (final) post = bn ? { kind: 'affine', ...bn } : { kind: 'identity' };
+    else {
+      const t = new Float32Array(rest.outC);
+      const neg = new Uint8Array(rest.outC);
+      for (let o = 0; o < rest.outC; o++) {
+        const r = bn ? foldThreshold(bn.mean[o], bn.inv[o], bn.beta[o]) : foldThreshold(0, 1, 0);
+        t[o] = r.t;
+        neg[o] = r.neg ? 1 : 0;
+      }
+      post = { kind: 'threshold', t, neg };
+    }
+    stages.push({ ...rest, post });
+    nodes.push({ name, op: 'conv', inputs: [v.node], h: rest.outH, w: rest.outW, c: rest.outC, stage: stages.length - 1 });
+    return nodes.length - 1;
+  };
+
+  for (const [li, layer] of model.layers.entries()) {
+    const cls = layer.getClassName();
+    const where = `layer ${li} '${layer.name}' (${cls})`;
+    const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
+    const ins = inbound.map((l) => {
+      const v = values.get(l.name);
+      if (!v) throw new Error(`packGraph: ${where}: input '${l.name}' was not converted`);
+      return v;
+    });
+    const bits = (v: Value) => {
+      if (v.pending) throw new Error(`packGraph: ${where}: takes a binary layer's output before its BatchNorm; only BN outputs (signs) can be packed here`);
+      if (nodes[v.node].op === 'input') throw new Error(`packGraph: ${where}: takes the real image; only a first conv may`);
+      return v.node;
+    };
+    if (cls === 'InputLayer') {
+      nodes.push({ name: layer.name, op: 'input', inputs: [], h: H0, w: W0, c: C0 });
+      values.set(layer.name, { node: nodes.length - 1 });
+    } else if (layer instanceof QuantConv2D) {
+      if (!layer.binaryKernel) throw new Error(`packGraph: ${where} has a real-valued kernel`);
+      if (layer.useBias) throw new Error(`packGraph: ${where} has a bias; not supported`);
+      const src = ins[0];
+      const realInput = layer.inputQuantizer === null;
+      let inNode: number;
+      if (realInput) {
+        if (nodes[src.node].op !== 'input' || src.pending) throw new Error(`packGraph: ${where}: a real-input conv must take the image`);
+        inNode = src.node;
+      } else {
+        if (layer.inputQuantizer !== 'ste_sign') throw new Error(`packGraph: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
+        inNode = bits(src);
+      }
+      const values0 = layer.kernelVariable().dataSync() as Float32Array;
+      if (layer.kernelQuantizer === null && values0.some((v) => v !== 1 && v !== -1))
+        throw new Error(`packGraph: ${where}: kernel values are not ±1 (train with Bop first, or call signKernels(model))`);
+      const inp = nodes[inNode];
+      const k = layer.kernelSize;
+      const st = layer.strides;
+      const same = layer.padding === 'same';
+      const convH = same ? Math.ceil(inp.h / st) : Math.floor((inp.h - k) / st) + 1;
+      const convW = same ? Math.ceil(inp.w / st) : Math.floor((inp.w - k) / st) + 1;
+      if (!(convH >= 1 && convW >= 1)) throw new Error(`packGraph: ${where}: kernel does not fit its input`);
+      values.set(layer.name, {
+        node: inNode,
+        pending: {
+          name: layer.name, input: realInput ? 'real' : 'binary', inH: inp.h, inW: inp.w, inC: inp.c, kh: k, kw: k, strideH: st, strideW: st,
+          padTop: same ? padBefore(inp.h, k, st) : 0, padLeft: same ? padBefore(inp.w, k, st) : 0, convH, convW, outC: layer.filters,
+          pools: [], outH: convH, outW: convW, weights: packKernel(values0, k, k, inp.c, layer.filters), bn: null,
+        },
+      });
+    } else if (layer instanceof BatchNorm) {
+      const v = ins[0];
+      if (!v?.pending || v.pending.bn) throw new Error(`packGraph: ${where}: BatchNorm must directly follow a binary conv`);
+      v.pending.bn = bnParams(layer);
+      values.set(layer.name, { node: finish(v, false, layer.name) });
+    } else if (cls === 'MaxPooling2D') {
+      const cfg = layer.getConfig() as { poolSize: number[]; strides: number[] | null; padding: string };
+      if (cfg.padding !== 'valid') throw new Error(`packGraph: ${where}: only 'valid' max-pooling is supported`);
+      const n = nodes[bits(ins[0])];
+      const size = cfg.poolSize as [number, number];
+      const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
+      const h = Math.floor((n.h - size[0]) / stride[0]) + 1;
+      const w = Math.floor((n.w - size[1]) / stride[1]) + 1;
+      nodes.push({ name: layer.name, op: 'orpool', inputs: [nodes.indexOf(n)], h, w, c: n.c, pool: { size, stride } });
+      values.set(layer.name, { node: nodes.length - 1 });
+    } else if (cls === 'UpSampling2D') {
+      const cfg = layer.getConfig() as { size: number[]; interpolation?: string };
+      if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new Error(`packGraph: ${where}: only nearest upsampling is supported`);
+      const ni = bits(ins[0]);
+      const n = nodes[ni];
+      nodes.push({ name: layer.name, op: 'upsample', inputs: [ni], h: n.h * cfg.size[0], w: n.w * cfg.size[1], c: n.c, up: [cfg.size[0], cfg.size[1]] });
+      values.set(layer.name, { node: nodes.length - 1 });
+    } else if (cls === 'Concatenate') {
+      const axis = (layer.getConfig() as { axis: number }).axis;
+      if (axis !== -1 && axis !== 3) throw new Error(`packGraph: ${where}: only channel concatenation is supported`);
+      const ids = ins.map(bits);
+      const n0 = nodes[ids[0]];
+      if (ids.some((i) => nodes[i].h !== n0.h || nodes[i].w !== n0.w)) throw new Error(`packGraph: ${where}: inputs differ in size`);
+      nodes.push({ name: layer.name, op: 'concat', inputs: ids, h: n0.h, w: n0.w, c: ids.reduce((s, i) => s + nodes[i].c, 0) });
+      values.set(layer.name, { node: nodes.length - 1 });
+    } else if (cls === 'Activation' && (layer.getConfig() as { activation: string }).activation === 'softmax') {
+      const v = ins[0];
+      if (!v?.pending) throw new Error(`packGraph: ${where}: softmax must follow the last binary conv directly`);
+      output = finish(v, true, layer.name);
+      softmax = true;
+      values.set(layer.name, { node: output });
+    } else {
+      throw new Error(`packGraph: ${where} is not supported by packed graph inference`);
+    }
+  }
+  const outName = model.outputs[0].sourceLayer.name;
+  const last = values.get(outName);
+  if (last?.pending) output = finish(last, true, outName);
+  else if (output < 0 || last?.node !== output) throw new Error('packGraph: the model must end with a binary conv (optionally + softmax)');
+  const out = nodes[output];
+  return { inputShape: [H0, W0, C0], numClasses: out.c, softmax, stages, graph: { nodes, output } };
+}
+
+export interface PackedGraphPrediction {
+  /** Last conv outputs [n][h·w·classes] (NHWC). */
+  logits: Float32Array;
+  /** Per-pixel softmax of the logits (= logits without a softmax). */
+  probs: Float32Array;
+  /** Per-pixel argmax [n][h·w]. */
+  classes: Int32Array;
+}
+
+/**
+ * Runs a graph PackedSpec (packGraph): on the fused engine (engine.ts routes bits through OR-pools, upsampling and
+ * concatenation straight into the consumers' padded images) when it supports the graph and `kernel` is not 'js',
+ * else on the reference path of packed.ts. Options as PackedModel's.
+ */
+export class PackedGraphModel {
+  private readonly pm: PackedModel | null = null;
+  readonly fused: FusedEngine | null = null;
+  readonly kernelName: PackedKernel;
+  constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: { reference?: boolean; threads?: number; tune?: GemmTune } = {}) {
+    if (!spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
+    const avail = availableKernels();
+    const name: PackedKernel = kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]);
+    if (name !== 'js' && !opts.reference && avail.includes('simd') && fusedSupports(spec) === null) {
+      this.fused = new FusedEngine(spec, name, opts.threads ?? 1, opts.tune);
+      this.kernelName = name;
+    } else {
+      this.pm = new PackedModel({ ...spec, graph: undefined }, name === 'mix' ? 'simd' : name, { reference: true });
+      this.kernelName = this.pm.kernelName;
+    }
+  }
+
+  /** See PackedModel.ready / dispose. */
+  async ready(): Promise<boolean> {
+    return this.fused ? this.fused.ready() : false;
+  }
+  dispose(): void {
+    this.fused?.dispose();
+  }
+
+  predict(images: tf.Tensor | Float32Array): PackedGraphPrediction {
+    const [H, W, C] = this.spec.inputShape;
+    const per = H * W * C;
+    const data = images instanceof Float32Array ? images : (images.dataSync() as Float32Array);
+    if (data.length % per !== 0) throw new Error(`PackedGraphModel.predict: ${data.length} values is not a whole number of ${H}×${W}×${C} images`);
+    const n = data.length / per;
+    const g = this.spec.graph!;
+    const out = g.nodes[g.output];
+    const k = out.c;
+    const npx = out.h * out.w;
+    const logits = new Float32Array(n * npx * k);
+    const probs = new Float32Array(n * npx * k);
+    const classes = new Int32Array(n * npx);
+    const batch = this.fused && n >= 2 ? this.fused.forwardBatch(data, n) : null; // 2 threads: whole images each
+    for (let i = 0; i < n; i++) {
+      const y = batch ? this.finishFused(batch[i]) : this.forwardOne(data.subarray(i * per, (i + 1) * per));
+      logits.set(y, i * npx * k);
+      for (let p = 0; p < npx; p++) {
+        const b = p * k;
+        let best = 0;
+        for (let j = 1; j < k; j++) if (y[b + j] > y[b + best]) best = j;
+        classes[i * npx + p] = best;
+        if (this.spec.softmax) {
+          let s = 0;
+          for (let j = 0; j < k; j++) s += Math.exp(y[b + j] - y[b + best]);
+          for (let j = 0; j < k; j++) probs[(i * npx + p) * k + j] = Math.exp(y[b + j] - y[b + best]) / s;
+        } else for (let j = 0; j < k; j++) probs[(i * npx + p) * k + j] = y[b + j];
+      }
+    }
+    return { logits, probs, classes };
+  }
+
+  private finishFused(y: Int32Array): Float32Array {
+    const post = this.spec.stages[this.spec.stages.length - 1].post;
+    const C = this.spec.graph!.nodes[this.spec.graph!.output].c;
+    return post.kind === 'affine' ? Float32Array.from(y, (v, k) => bnFloat32(v, post.mean[k % C], post.inv[k % C], post.beta[k % C])) : Float32Array.from(y);
+  }
+
+  private forwardOne(image: Float32Array): Float32Array {
+    const g = this.spec.graph!;
+    if (this.fused) return this.finishFused(this.fused.forward(image, null, this.spec.stages.map((s) => s.name)));
+    const vals: (Uint32Array | Float32Array)[] = [];
+    for (const [i, nd] of g.nodes.entries()) {
+      if (nd.op === 'input') vals[i] = image;
+      else if (nd.op === 'conv') vals[i] = this.pm!.runStage(nd.stage!, vals[nd.inputs[0]]);
+      else if (nd.op === 'orpool') vals[i] = orPool(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
+      else if (nd.op === 'upsample') vals[i] = upsample(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
+      else vals[i] = concat(nd.inputs.map((j) => [vals[j] as Uint32Array, g.nodes[j].c] as [Uint32Array, number]), nd);
+    }
+    return vals[g.output] as Float32Array;
+  }
+}
+
+/** OR of the bit words over each pool window (= sign of the max-pooled BN outputs). */
+function orPool(x: Uint32Array, src: GraphNode, nd: GraphNode): Uint32Array {
+  const cw = words(nd.c);
+  const out = new Uint32Array(nd.h * nd.w * cw);
+  const { size, stride } = nd.pool!;
+  for (let oy = 0; oy < nd.h; oy++)
+    for (let ox = 0; ox < nd.w; ox++)
+      for (let dy = 0; dy < size[0]; dy++)
+        for (let dx = 0; dx < size[1]; dx++) {
+          const s = ((oy * stride[0] + dy) * src.w + ox * stride[1] + dx) * cw;
+          const d = (oy * nd.w + ox) * cw;
+          for (let j = 0; j < cw; j++) out[d + j] |= x[s + j];
+        }
+  return out;
+}
+
+/** Nearest-neighbour upsampling of bit words. */
+function upsample(x: Uint32Array, src: GraphNode, nd: GraphNode): Uint32Array {
+  const cw = words(nd.c);
+  const out = new Uint32Array(nd.h * nd.w * cw);
+  const [fy, fx] = nd.up!;
+  for (let y = 0; y < nd.h; y++)
+    for (let xx = 0; xx < nd.w; xx++) out.set(x.subarray((Math.floor(y / fy) * src.w + Math.floor(xx / fx)) * cw, (Math.floor(y / fy) * src.w + Math.floor(xx / fx) + 1) * cw), (y * nd.w + xx) * cw);
+  return out;
+}
+
+/** Channel concatenation of bit tensors (inputs' unused high bits are 0). */
+function concat(parts: [Uint32Array, number][], nd: GraphNode): Uint32Array {
+  const cw = words(nd.c);
+  const out = new Uint32Array(nd.h * nd.w * cw);
+  const npx = nd.h * nd.w;
+  let off = 0;
+  for (const [x, c] of parts) {
+    const xw = words(c);
+    const sh = off & 31;
+    const w0 = off >> 5;
+    for (let p = 0; p < npx; p++)
+      for (let j = 0; j < xw; j++) {
+        const v = x[p * xw + j];
+        out[p * cw + w0 + j] |= v << sh;
+        if (sh !== 0 && w0 + j + 1 < cw) out[p * cw + w0 + j + 1] |= v >>> (32 - sh);
+      }
+    off += c;
+  }
+  return out;
+}
