@@ -15,6 +15,7 @@
  * Last line:  packed-vs-float batch1=<speed-up> batch50=<speed-up> size=<float bytes / packed bytes>
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
 import { initBackend, describeBackend } from '../src/backend';
 import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm } from '../src/layers';
@@ -83,8 +84,11 @@ async function main() {
   // for the float model and the packed engines alike.
   const R = quick ? { rounds: 2, sec: 0.3 } : { rounds: 5, sec: 0.6 };
   type M = { ips: number; msPerCall: number };
-  const configs: { label: string; kernel?: PackedKernel; threads: number; reference?: boolean; slow?: boolean }[] = [
+  const configs: { label: string; kernel?: PackedKernel; threads: number; reference?: boolean; slow?: boolean; stock?: boolean }[] = [
     { label: `float tfjs (${info.name}, ${info.threads} thr)`, threads: info.threads },
+    // the same float model with tfjs-wasm's own XNNPACK convolution for every layer (the project's backend
+    // otherwise runs large ±1×±1 convs by XNOR-popcount even in the float model: src/backend/binaryConv.ts)
+    { label: `float tfjs, stock convs (${info.threads} thr)`, threads: info.threads, stock: true },
     { label: 'fused mix', kernel: 'mix', threads: 1 },
     { label: 'fused mix', kernel: 'mix', threads: 2 },
     { label: 'fused simd', kernel: 'simd', threads: 1 },
@@ -96,7 +100,10 @@ async function main() {
   for (const c of configs) {
     const none = { ips: 0, msPerCall: Infinity };
     if (!c.kernel) {
-      engines.push({ label: c.label, run1: floatRun(t1), run50: floatRun(t50), model: null, reference: true, b1: none, b50: none });
+      const stock = !!c.stock && info.name === 'wasm';
+      const wrap = (f: () => void) => (stock ? () => { registerWasmTrainingKernels({ binaryConv: false }); try { f(); } finally { registerWasmTrainingKernels({}); } } : f);
+      if (c.stock && !stock) continue;
+      engines.push({ label: c.label, run1: wrap(floatRun(t1)), run50: wrap(floatRun(t50)), model: null, reference: true, b1: none, b50: none });
       continue;
     }
     if (c.kernel !== 'js' && !availableKernels().includes(c.kernel === 'mix' ? 'simd' : c.kernel)) continue;
@@ -146,6 +153,8 @@ async function main() {
   console.log(`best of ${R.rounds} interleaved rounds per engine; fastest packed engine at batch 1: ${best.label}; the last line compares it (both batch sizes) with the float model`);
   tf.dispose([t1, t50]);
   if (arg('unet', 'false') === 'true') await unetBench(Number(arg('unet-width', '1')), Number(arg('unet-size', '128')));
+  const stockRow = engines.find((e) => e.label.startsWith('float tfjs, stock convs'));
+  if (stockRow) console.log(`(against the float model on stock tfjs-wasm convolutions: batch1=${(best.b1.ips / stockRow.b1.ips).toFixed(2)} batch50=${(best.b50!.ips / stockRow.b50!.ips).toFixed(2)})`);
   console.log(`packed-vs-float batch1=${(best.b1.ips / f1.ips).toFixed(2)} batch50=${(best.b50!.ips / f50.ips).toFixed(2)} size=${(floatBytes / packedBytes).toFixed(2)}`);
 }
 

@@ -59,6 +59,8 @@ const binCases: { x: number[]; k: number[]; s: number; pad: 'same' | 'valid' }[]
 ];
 
 test('binary conv (XNOR-popcount) equals the float conv bit for bit, on wasm and cpu', async () => {
+  // these shapes are below the default size threshold (binaryConvMinPixels): take the XNOR path for every size
+  registerWasmTrainingKernels({ binaryConvMinPixels: 0 });
   for (const c of binCases) {
     const inputs = [{ data: pm1(prod(c.x)), shape: c.x }, { data: pm1(prod(c.k)), shape: c.k }];
     const conv = (x: tf.Tensor, w: tf.Tensor) => [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)];
@@ -67,16 +69,26 @@ test('binary conv (XNOR-popcount) equals the float conv bit for bit, on wasm and
     assert.equal(binaryConvStats.binary, before + 1, `binary path taken for ${JSON.stringify(c)}`);
     registerWasmTrainingKernels({ binaryConv: false });
     const [xnn] = await on('wasm', conv, inputs);
-    registerWasmTrainingKernels({});
+    registerWasmTrainingKernels({ binaryConvMinPixels: 0 });
     const [cpu] = await on('cpu', conv, inputs);
     assertSame(fast, cpu, `binary vs cpu ${JSON.stringify(c)}`);
     assertSame(fast, xnn, `binary vs xnnpack ${JSON.stringify(c)}`);
   }
+  // default threshold: a conv with fewer output pixels (2·6·5 = 60 < 512) uses the float conv, same result
+  registerWasmTrainingKernels({});
+  const c = binCases[0];
+  const inputs = [{ data: pm1(prod(c.x)), shape: c.x }, { data: pm1(prod(c.k)), shape: c.k }];
+  const conv = (x: tf.Tensor, w: tf.Tensor) => [tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad)];
+  const before = binaryConvStats.binary;
+  const [small] = await on('wasm', conv, inputs);
+  assert.equal(binaryConvStats.binary, before, 'small conv kept on the float path');
+  assertSame(small, (await on('cpu', conv, inputs))[0], 'float path vs cpu');
 });
 
 test('binary conv falls back to the float conv when an input is not ±1 (and its gradient is unchanged)', async () => {
   const x = { data: pm1(2 * 5 * 5 * 32), shape: [2, 5, 5, 32] }, k = { data: pm1(3 * 3 * 32 * 4), shape: [3, 3, 32, 4] };
   x.data[17] = 0.5;
+  registerWasmTrainingKernels({ binaryConvMinPixels: 0 }); // so that only the 0.5 can send it to the float conv
   const f = (a: tf.Tensor, b: tf.Tensor) => {
     const { value, grads } = tf.valueAndGrads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, 1, 'same'))))([a, b]);
     return [value, ...grads];
@@ -86,6 +98,7 @@ test('binary conv falls back to the float conv when an input is not ±1 (and its
   assert.ok(binaryConvStats.fallback > fb, 'fell back');
   const c = await on('cpu', f, [x, k]);
   w.forEach((a, i) => assert.ok(relErr(a, c[i]) < 1e-4, `output ${i}: ${relErr(a, c[i])}`));
+  registerWasmTrainingKernels({});
 });
 
 const edge = new Float32Array([0, -0, NaN, 1e-8, -1e-8, 1e-30, -1e-30, 1.1e-7, -1.1e-7, 3, -3, Infinity, -Infinity, 1, -1]);

@@ -108,6 +108,7 @@ function paddedInput(x: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
 }
 
 let winogradDw = false;
+let binaryMinPixels = 512;
 let winogradDx = true;
 
 /** dW by the swapped-batch/channel forward conv (XNNPACK on wasm). x NHWC, dy NHWC; returns [kh,kw,Ci,Co]. */
@@ -312,6 +313,12 @@ export interface WasmKernelOptions {
   matMulShim?: boolean;
   /** Conv2D of ±1 inputs with ±1 kernels by XNOR-popcount (binaryConv.ts; default true, wasm only). */
   binaryConv?: boolean;
+  /**
+   * Smallest number of output pixels (N·outH·outW) for which a conv takes the XNOR path (default 512). Each call
+   * packs the whole kernel, a cost ∝ kernel size that only pays off over enough pixels: at batch 1, BinaryNet's
+   * 8×8 layers were slower packed (float model 84 vs 45 ms per image with every layer packed; 35 ms with 512).
+   */
+  binaryConvMinPixels?: number;
   /** Delegate kernels that only cpu has to the cpu backend (default true). */
   cpuFallbacks?: boolean;
   /** Fused JS kernels on the wasm heap (fused.ts: exact Sign, quantizer, batch norm, Bop, Adam; default true). */
@@ -398,6 +405,7 @@ export function registerWasmTrainingKernels(opts: WasmKernelOptions = {}, backen
     }
   }
 
+  binaryMinPixels = opts.binaryConvMinPixels ?? 512;
   if (opts.binaryConv !== false && backendName === 'wasm') {
     const base = baseConv.get(backendName) ?? tf.getKernel('Conv2D', backendName);
     if (base) {
@@ -498,7 +506,7 @@ function binaryConvKernel({ inputs, attrs, backend }: Parameters<tf.KernelFunc>[
   const [N, H, W, Ci] = x.shape;
   const g: BinConvGeom = { N, H, W, Ci, kh: filter.shape[0], kw: filter.shape[1], Co: filter.shape[3],
     sh: gm.strides[0], sw: gm.strides[1], padTop: gm.padInfo.top, padLeft: gm.padInfo.left, outH: gm.outH, outW: gm.outW };
-  if (g.outH <= 0 || g.outW <= 0) return null;
+  if (g.outH <= 0 || g.outW <= 0 || N * g.outH * g.outW < binaryMinPixels) return null;
   let out: Info | null = null;
   const ok = binaryConv2d(heapF32(hb, x), heapF32(hb, filter), g, () => {
     out = hb.makeOutput([N, g.outH, g.outW, g.Co], 'float32');
