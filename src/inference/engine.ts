@@ -186,22 +186,7 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
       }
     }
     if (simd) {
-      // per pixel and group of 4 rows: [Σ acc_r0, Σ acc_r1, Σ acc_r2, Σ acc_r3] as i32x4 (widen, then transpose-add)
-      const lo = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-      const hi = lo.map((l) => l + 4);
-      for (let j = 0; j < P; j++)
-        for (let q = 0; q < R / 4; q++) {
-          const widen = (r: number) => e(op.get(acc[j][4 * q + r]), op.i16x8extaddU, op.i32x4extaddU);
-          // g01 = pairsum(e0, e1), g23 = pairsum(e2, e3), then pairsum(g01, g23)
-          const t0 = x[0], t1 = w;
-          widen(0), widen(1), e(op.set(t1), op.set(t0));
-          e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(acc[j][4 * q]));
-          widen(2), widen(3), e(op.set(t1), op.set(t0));
-          e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(t1));
-          e(op.get(acc[j][4 * q]), op.get(t1), op.shuffle(lo), op.get(acc[j][4 * q]), op.get(t1), op.shuffle(hi), op.i32x4add);
-          if (c0 > 0) e(op.get(sums[j][q]), op.i32x4add);
-          e(op.set(sums[j][q]));
-        }
+      emitRowSums(e, acc, sums, R / 4, x[0], w, c0 > 0);
     }
   }
   for (let j = 0; j < P; j++) {
@@ -215,6 +200,28 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
   e(op.end, op.end);
   e(op.get(p), op.i32c(P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
   e(op.end, op.end);
+}
+
+/**
+ * The end of a chunk of SIMD popcount steps: for each pixel j and group q of 4 kernel rows, the i8x16 counters
+ * acc[j][4q..4q+3] become one i32x4 [Σ acc_r0, Σ acc_r1, Σ acc_r2, Σ acc_r3] (widen, then transpose-add:
+ * g01 = pairsum(e0, e1), g23 = pairsum(e2, e3), pairsum(g01, g23)), added to sums[j][q] when `accumulate`.
+ * t0 and t1 are v128 scratch locals; acc[j][4q] is reused as a third.
+ */
+function emitRowSums(e: (...parts: number[][]) => void, acc: number[][], sums: number[][], groups: number, t0: number, t1: number, accumulate: boolean): void {
+  const lo = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+  const hi = lo.map((l) => l + 4);
+  for (let j = 0; j < acc.length; j++)
+    for (let q = 0; q < groups; q++) {
+      const widen = (r: number) => e(op.get(acc[j][4 * q + r]), op.i16x8extaddU, op.i32x4extaddU);
+      widen(0), widen(1), e(op.set(t1), op.set(t0));
+      e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(acc[j][4 * q]));
+      widen(2), widen(3), e(op.set(t1), op.set(t0));
+      e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(t1));
+      e(op.get(acc[j][4 * q]), op.get(t1), op.shuffle(lo), op.get(acc[j][4 * q]), op.get(t1), op.shuffle(hi), op.i32x4add);
+      if (accumulate) e(op.get(sums[j][q]), op.i32x4add);
+      e(op.set(sums[j][q]));
+    }
 }
 
 /**
@@ -262,20 +269,7 @@ function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
           }
       }
     }
-    const lo = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-    const hi = lo.map((l) => l + 4);
-    for (let j = 0; j < P; j++)
-      for (let q = 0; q < RS / 4; q++) {
-        const widen = (r: number) => e(op.get(accV[j][4 * q + r]), op.i16x8extaddU, op.i32x4extaddU);
-        const t0 = x[0], t1 = w;
-        widen(0), widen(1), e(op.set(t1), op.set(t0));
-        e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(accV[j][4 * q]));
-        widen(2), widen(3), e(op.set(t1), op.set(t0));
-        e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(t1));
-        e(op.get(accV[j][4 * q]), op.get(t1), op.shuffle(lo), op.get(accV[j][4 * q]), op.get(t1), op.shuffle(hi), op.i32x4add);
-        if (c0 > 0) e(op.get(sums[j][q]), op.i32x4add);
-        e(op.set(sums[j][q]));
-      }
+    emitRowSums(e, accV, sums, RS / 4, x[0], w, c0 > 0);
   }
   for (let j = 0; j < P; j++) {
     const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);

@@ -18,7 +18,7 @@ import { BatchNorm, QuantConv2D } from '../layers';
 import { availableKernels } from './kernels';
 import { FusedEngine, fusedSupports, GemmTune } from './engine';
 import {
-  bnFloat32, bnParams, BnParams, foldThreshold, GraphNode, PackedKernel, PackedModel, PackedSpec, PackedStage, packKernel, padBefore, PostOp,
+  bnFloat32, bnParams, BnParams, GraphNode, PackedKernel, PackedModel, PackedSpec, PackedStage, packKernel, padBefore, stagePost,
 } from './packed';
 
 const words = (c: number) => Math.ceil(c / 32);
@@ -43,19 +43,7 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
 
   const finish = (v: Value, final: boolean, name: string): number => {
     const { bn, ...rest } = v.pending!;
-    let post: PostOp;
-    if (final) post = bn ? { kind: 'affine', ...bn } : { kind: 'identity' };
-    else {
-      const t = new Float32Array(rest.outC);
-      const neg = new Uint8Array(rest.outC);
-      for (let o = 0; o < rest.outC; o++) {
-        const r = bn ? foldThreshold(bn.mean[o], bn.inv[o], bn.beta[o]) : foldThreshold(0, 1, 0);
-        t[o] = r.t;
-        neg[o] = r.neg ? 1 : 0;
-      }
-      post = { kind: 'threshold', t, neg };
-    }
-    stages.push({ ...rest, post });
+    stages.push({ ...rest, post: stagePost(bn, rest.outC, final) });
     nodes.push({ name, op: 'conv', inputs: [v.node], h: rest.outH, w: rest.outW, c: rest.outC, stage: stages.length - 1 });
     return nodes.length - 1;
   };

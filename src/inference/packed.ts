@@ -202,6 +202,22 @@ export function packKernel(values: Float32Array, kh: number, kw: number, cin: nu
 }
 
 /**
+ * What follows a packed conv: the last stage keeps its batch norm as a float affine map (or nothing); every
+ * other stage folds BN + sign into per-channel thresholds (`foldThreshold`; no BN = threshold at 0).
+ */
+export function stagePost(bn: BnParams | null, outC: number, final: boolean): PostOp {
+  if (final) return bn ? { kind: 'affine', ...bn } : { kind: 'identity' };
+  const t = new Float32Array(outC);
+  const neg = new Uint8Array(outC);
+  for (let o = 0; o < outC; o++) {
+    const r = bn ? foldThreshold(bn.mean[o], bn.inv[o], bn.beta[o]) : foldThreshold(0, 1, 0);
+    t[o] = r.t;
+    neg[o] = r.neg ? 1 : 0;
+  }
+  return { kind: 'threshold', t, neg };
+}
+
+/**
  * Converts a trained (or random) BinaryNet-style tf.Sequential into its packed form. Supported layers:
  * QuantConv2D / QuantDense with binary kernels (Bop's ±1 kernels or latent kernels with ste_sign),
  * MaxPooling2D ('valid') between a binary layer and its BN, BnnBatchNorm, Flatten, Dropout/SeededDropout
@@ -222,19 +238,7 @@ export function packModel(model: tf.LayersModel): PackedSpec {
   const finish = (final: boolean) => {
     if (!pending) return;
     const { bn, ...rest } = pending;
-    let post: PostOp;
-    if (final) post = bn ? { kind: 'affine', ...bn } : { kind: 'identity' };
-    else {
-      const t = new Float32Array(rest.outC);
-      const neg = new Uint8Array(rest.outC);
-      for (let o = 0; o < rest.outC; o++) {
-        const r = bn ? foldThreshold(bn.mean[o], bn.inv[o], bn.beta[o]) : foldThreshold(0, 1, 0);
-        t[o] = r.t;
-        neg[o] = r.neg ? 1 : 0;
-      }
-      post = { kind: 'threshold', t, neg };
-    }
-    stages.push({ ...rest, post });
+    stages.push({ ...rest, post: stagePost(bn, rest.outC, final) });
     cur = { h: rest.outH, w: rest.outW, c: rest.outC };
     pending = null;
   };
