@@ -12,6 +12,9 @@
  * On wasm the training kernels from wasmKernels.ts are registered (Conv2DBackpropFilter, fast Conv2DBackpropInput
  * (Winograd for 3×3), XNOR-popcount Conv2D for ±1 × ±1 (binaryConv.ts), fused SIMD quantizer / batch norm / Bop /
  * Adam / MaxPoolGrad and an exact Sign (fused.ts), BatchMatMul transpose shim, cpu delegates for the rest).
+ * Over those, when the native addon is built (scripts/setup.sh), oneDNN convolutions, their gradients and GEMMs
+ * run in place on the wasm heap (native.ts): path 'wasm+onednn'; BNN_NATIVE=0 forces path 'wasm'. BackendInfo
+ * (`path`, `native`) and describeBackend() say which path is used and why native was skipped.
  *
  * Process exit: the wasm pool workers are unref()'d, so a script ends when its work ends (no process.exit needed).
  * `shutdownBackend()` additionally terminates them (e.g. before a test file finishes, to be safe).
@@ -19,6 +22,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initWasmThreaded, unrefWasmWorkers } from './nodeWasmThreads';
 import { registerWasmTrainingKernels, WasmKernelOptions } from './wasmKernels';
+import { registerNativeKernels, NativeKernelOptions, NativeStatus } from './native';
 // the real module object, so that os.cpus() is the one nodeWasmThreads patches
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const os: typeof import('os') = require('os');
@@ -39,6 +43,10 @@ export interface BackendInfo {
   simd?: boolean;
   /** auto-selection only: why preferred backends were skipped. */
   skipped?: string[];
+  /** wasm only: 'wasm+onednn' (native oneDNN kernels, native.ts) or 'wasm'. */
+  path?: NativeStatus['path'];
+  /** wasm only: the native library in use, or why the native path was skipped. */
+  native?: string;
 }
 
 export interface InitBackendOptions {
@@ -48,6 +56,8 @@ export interface InitBackendOptions {
   threads?: number;
   /** wasm kernel options (for benchmarks/tests; defaults are the fast, tested kernels). */
   kernels?: WasmKernelOptions;
+  /** Native kernel options (wasm; for benchmarks). BNN_NATIVE=0 disables them. */
+  native?: NativeKernelOptions;
 }
 
 let current: BackendInfo | null = null;
@@ -116,7 +126,15 @@ async function initTensorflow(threads: number | undefined): Promise<BackendInfo>
     'Install it with `npm install @tensorflow/tfjs-node` (or -gpu), or choose BNN_BACKEND=wasm|cpu.');
 }
 
-async function initWasm(threads: number | undefined, kernels: WasmKernelOptions | undefined): Promise<BackendInfo> {
+/** Register the native kernels over the wasm ones and record the path in wasmInfo. */
+function withNative(info: BackendInfo, native: NativeKernelOptions | undefined): BackendInfo {
+  const st = registerNativeKernels(info.threads, native);
+  wasmInfo = { ...info, path: st.path, native: st.path === 'wasm+onednn' ? st.detail : st.skipped };
+  return wasmInfo;
+}
+
+async function initWasm(threads: number | undefined, kernels: WasmKernelOptions | undefined,
+  native?: NativeKernelOptions): Promise<BackendInfo> {
   const want = threads ?? defaultThreads();
   if (wasmInfo) {
     if (threads != null && threads !== wasmInfo.threads) {
@@ -125,7 +143,7 @@ async function initWasm(threads: number | undefined, kernels: WasmKernelOptions 
     }
     if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
     if (kernels) registerWasmTrainingKernels(kernels);
-    return wasmInfo;
+    return withNative(wasmInfo, native);
   }
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
@@ -151,8 +169,8 @@ async function initWasm(threads: number | undefined, kernels: WasmKernelOptions 
   }
   registerWasmTrainingKernels(kernels ?? {});
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  wasmInfo = { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: wasm.version_wasm ?? pkgVersion('@tensorflow/tfjs-backend-wasm'), threads: n, simd };
-  return wasmInfo;
+  return withNative({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm',
+    version: wasm.version_wasm ?? pkgVersion('@tensorflow/tfjs-backend-wasm'), threads: n, simd }, native);
 }
 
 async function initCpu(): Promise<BackendInfo> {
@@ -161,9 +179,10 @@ async function initCpu(): Promise<BackendInfo> {
   return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: pkgVersion('@tensorflow/tfjs-backend-cpu'), threads: 1 };
 }
 
-async function initOne(name: BackendName, threads: number | undefined, kernels?: WasmKernelOptions): Promise<BackendInfo> {
+async function initOne(name: BackendName, threads: number | undefined, kernels?: WasmKernelOptions,
+  native?: NativeKernelOptions): Promise<BackendInfo> {
   if (name === 'tensorflow') return initTensorflow(threads);
-  if (name === 'wasm') return initWasm(threads, kernels);
+  if (name === 'wasm') return initWasm(threads, kernels, native);
   return initCpu();
 }
 
@@ -183,7 +202,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const threads = opts.threads ?? threadsFromEnv();
   if (forced) {
     try {
-      current = await initOne(forced, threads, opts.kernels);
+      current = await initOne(forced, threads, opts.kernels, opts.native);
     } catch (e) {
       const src = opts.backend ? `initBackend({backend: '${forced}'})` : `BNN_BACKEND=${process.env.BNN_BACKEND}`;
       throw new Error(`${src} requested, but it is unavailable: ${(e as Error).message}`);
@@ -194,7 +213,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
   const skipped: string[] = [];
   for (const name of BACKEND_NAMES) {
     try {
-      const info = await initOne(name, threads, opts.kernels);
+      const info = await initOne(name, threads, opts.kernels, opts.native);
       current = skipped.length ? { ...info, skipped } : info;
       return current;
     } catch (e) {
@@ -209,7 +228,10 @@ export function backendInfo(): BackendInfo | null {
   return current;
 }
 
-/** One line, e.g. "backend=wasm (tfjs-backend-wasm 4.22.0, SIMD, 2 threads)". */
+/**
+ * One line, e.g. "backend=wasm (tfjs-backend-wasm 4.22.0, SIMD, 2 threads) path=wasm+onednn (oneDNN 2.6.3 (OpenMP),
+ * 2 threads)" or "… path=wasm (native kernels disabled (BNN_NATIVE=0))".
+ */
 export function describeBackend(): string {
   if (!current) {
     let b = 'none';
@@ -220,7 +242,8 @@ export function describeBackend(): string {
   const parts = [`${pkg} ${current.version}`];
   if (current.simd != null) parts.push(current.simd ? 'SIMD' : 'no SIMD');
   parts.push(`${current.threads} thread${current.threads === 1 ? '' : 's'}`);
-  return `backend=${current.name} (${parts.join(', ')})`;
+  const path = current.path ? ` path=${current.path}${current.native ? ` (${current.native})` : ''}` : '';
+  return `backend=${current.name} (${parts.join(', ')})${path}`;
 }
 
 /**
