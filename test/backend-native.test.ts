@@ -155,7 +155,8 @@ test('binary conv (±1 × ±1, BinaryNet-shaped, width 1/16): oneDNN and XNOR-po
   const xA = pm1([4, 8, 8, 16]), wA = pm1([3, 3, 16, 32]);
   const run = (mode: 'onednn' | 'xnor') => {
     registerNativeKernels(backendInfo()!.threads, { binaryConv: mode });
-    const x = tf.tensor(xA.data, xA.shape) as tf.Tensor4D, w = tf.tensor(wA.data, wA.shape) as tf.Tensor4D;
+    const x: tf.Tensor4D = tf.tensor4d(xA.data, xA.shape as [number, number, number, number]);
+    const w: tf.Tensor4D = tf.tensor4d(wA.data, wA.shape as [number, number, number, number]);
     const y = tf.conv2d(x, w, 1, 'same');
     const d = y.dataSync().slice();
     tf.dispose([x, w, y]);
