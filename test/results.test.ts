@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -27,6 +28,9 @@ function makeTree(): string {
     write(`cifar10-bop/quick/seed-${seed}/config.json`, cfg(seed));
     write(`cifar10-bop/quick/seed-${seed}/history.json`, vals.map((v, i) => record(i + 1, v - 0.05, v)));
     write(`cifar10-bop/quick/seed-${seed}/final/model.json`, '{}');
+    write(`cifar10-bop/quick/seed-${seed}/final/weights.bin`, '');
+    const sha = (t: string) => crypto.createHash('sha256').update(t).digest('hex');
+    write(`cifar10-bop/quick/seed-${seed}/final/manifest.json`, { format: 'bnn-final-1', files: { 'model.json': { bytes: 2, sha256: sha('{}') }, 'weights.bin': { bytes: 0, sha256: sha('') } } });
   }
   write('cifar10-bop/quick/seed-1/config.json', cfg(1));
   write('cifar10-bop/quick/seed-1/history.json', [record(1, 0.2, 0.25)]);
@@ -35,7 +39,7 @@ function makeTree(): string {
   return root;
 }
 
-test('loadRuns: every seed sorted, completeness from epochs and final/model.json; listRuns over the tree', () => {
+test('loadRuns: every seed sorted, completeness from epochs and final/ matching its manifest; listRuns over the tree', () => {
   const root = makeTree();
   try {
     const runs = loadRuns('cifar10-bop', 'quick', root);

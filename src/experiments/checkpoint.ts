@@ -1,16 +1,22 @@
 /**
  * Checkpoints: everything a run needs to continue exactly where it stopped (model weights including BN
  * moving statistics, every optimizer's slots and step counters, the data and dropout generators' states,
- * the epoch and the history so far) in ONE file, written atomically (temp file + rename), so a crash at
- * any moment leaves the previous checkpoint or the new one, never a mix or a truncated file.
+ * the epoch and the history so far) in ONE file, written atomically (temp file + rename, see util/fs), so a
+ * crash or a full disk at any moment leaves the previous checkpoint or the new one, never a mix.
  *
- * Format: 8-byte magic "BNNCKPT1", uint32 LE header length, UTF-8 JSON header, then float32 LE tensor data.
+ * Format 2: 8-byte magic "BNNCKPT2", 32-byte SHA-256 of everything after it, uint32 LE header length, UTF-8
+ * JSON header (which also holds the SHA-256 and byte count of the tensor payload), then float32 LE tensor
+ * data. Every read checks the checksums and that every value is finite; a file that fails is refused with a
+ * message naming it. Format 1 files ("BNNCKPT1", no checksum) are still read (sizes and finiteness checked).
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import { atomicWrite } from '../util/fs';
 
-const MAGIC = 'BNNCKPT1';
+const MAGIC_V1 = 'BNNCKPT1';
+const MAGIC = 'BNNCKPT2';
+const PREFIX = 8 + 32 + 4;
 
 export interface CheckpointHeader {
   configHash: string;
@@ -18,58 +24,128 @@ export interface CheckpointHeader {
   epoch: number;
   meta: Record<string, unknown>;
   tensors: { name: string; shape: number[]; offset: number; length: number }[];
+  /** SHA-256 (hex) and length of the float32 payload (format 2). */
+  payloadSha256?: string;
+  payloadBytes?: number;
 }
 
-export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'tensors'>, tensors: Record<string, tf.Tensor>): void {
-  const names = Object.keys(tensors);
+/** A checkpoint that cannot be used; `file` names it. */
+export class CheckpointError extends Error {
+  constructor(readonly file: string, readonly why: string) {
+    super(`Checkpoint ${file} is corrupt (${why}); it cannot be resumed from. Delete it (or move it away) and rerun with --force to start this run over.`);
+  }
+}
+
+const sha256 = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest();
+
+/** The bytes of a checkpoint (no finiteness check: see writeCheckpoint). */
+export function encodeCheckpoint(header: Omit<CheckpointHeader, 'tensors' | 'payloadSha256' | 'payloadBytes'>, arrays: Record<string, { shape: number[]; data: Float32Array }>): Buffer {
   const entries: CheckpointHeader['tensors'] = [];
   let offset = 0;
-  const arrays: Float32Array[] = [];
-  for (const name of names) {
-    const t = tensors[name];
-    const data = t.dtype === 'float32' ? (t.dataSync() as Float32Array) : Float32Array.from(t.dataSync() as ArrayLike<number>);
-    entries.push({ name, shape: t.shape.slice(), offset, length: data.length });
-    arrays.push(data);
-    offset += data.length;
+  for (const [name, a] of Object.entries(arrays)) {
+    entries.push({ name, shape: a.shape.slice(), offset, length: a.data.length });
+    offset += a.data.length;
   }
-  const json = Buffer.from(JSON.stringify({ ...header, tensors: entries }), 'utf8');
-  const buf = Buffer.alloc(12 + json.length + offset * 4);
+  const payload = Buffer.alloc(offset * 4);
+  let pos = 0;
+  for (const a of Object.values(arrays)) {
+    Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).copy(payload, pos);
+    pos += a.data.byteLength;
+  }
+  const json = Buffer.from(JSON.stringify({ ...header, tensors: entries, payloadSha256: sha256(payload).toString('hex'), payloadBytes: payload.length }), 'utf8');
+  const buf = Buffer.alloc(PREFIX + json.length + payload.length);
   buf.write(MAGIC, 0, 'ascii');
-  buf.writeUInt32LE(json.length, 8);
-  json.copy(buf, 12);
-  let pos = 12 + json.length;
-  for (const a of arrays) {
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(buf, pos);
-    pos += a.byteLength;
-  }
-  atomicWrite(file, buf);
+  buf.writeUInt32LE(json.length, 40);
+  json.copy(buf, PREFIX);
+  payload.copy(buf, PREFIX + json.length);
+  sha256(buf.subarray(40)).copy(buf, 8);
+  return buf;
 }
 
-export function readCheckpoint(file: string): { header: CheckpointHeader; tensors: Record<string, tf.Tensor> } {
-  let buf: Buffer;
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+/**
+ * Writes a checkpoint atomically. Refuses (and keeps the previous checkpoint) when a tensor holds NaN or
+ * ±Infinity: such a state cannot be trained on, and must never replace a good one.
+ */
+export function writeCheckpoint(file: string, header: Omit<CheckpointHeader, 'tensors' | 'payloadSha256' | 'payloadBytes'>, tensors: Record<string, tf.Tensor>): void {
+  const arrays: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    const data = t.dtype === 'float32' ? (t.dataSync() as Float32Array) : Float32Array.from(t.dataSync() as ArrayLike<number>);
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new Error(`not writing checkpoint ${file}: tensor ${name} holds ${data[bad]} at index ${bad}; the previous checkpoint is kept`);
+    arrays[name] = { shape: t.shape.slice(), data };
+  }
+  atomicWrite(file, encodeCheckpoint(header, arrays));
+}
+
+/** Parses and checks a checkpoint's bytes: magic, checksums, sizes, finite values. Throws CheckpointError. */
+export function decodeCheckpoint(buf: Buffer, file: string): { header: CheckpointHeader; arrays: Record<string, { shape: number[]; data: Float32Array }> } {
+  const magic = buf.length >= 8 ? buf.toString('ascii', 0, 8) : '';
+  let base: number;
+  let hlen: number;
+  if (magic === MAGIC) {
+    if (buf.length < PREFIX) throw new CheckpointError(file, 'header truncated');
+    hlen = buf.readUInt32LE(40);
+    base = PREFIX;
+  } else if (magic === MAGIC_V1) {
+    if (buf.length < 12) throw new CheckpointError(file, 'header truncated');
+    hlen = buf.readUInt32LE(8);
+    base = 12;
+  } else {
+    throw new CheckpointError(file, 'bad magic');
+  }
+  if (base + hlen > buf.length) throw new CheckpointError(file, 'header truncated');
+  let header: CheckpointHeader;
   try {
-    buf = fs.readFileSync(file);
+    header = JSON.parse(buf.toString('utf8', base, base + hlen));
+  } catch {
+    throw new CheckpointError(file, magic === MAGIC ? 'checksum mismatch: header is not JSON' : 'header is not JSON');
+  }
+  if (!header || typeof header !== 'object' || !Array.isArray(header.tensors) || typeof header.epoch !== 'number' || typeof header.configHash !== 'string') {
+    throw new CheckpointError(file, 'header lacks configHash/epoch/tensors');
+  }
+  const start = base + hlen;
+  const total = header.tensors.reduce((a, t) => a + t.length, 0);
+  if (start + total * 4 !== buf.length) throw new CheckpointError(file, `expected ${start + total * 4} bytes, found ${buf.length}`);
+  if (magic === MAGIC && !sha256(buf.subarray(40)).equals(buf.subarray(8, 40))) {
+    throw new CheckpointError(file, 'checksum mismatch: the file was changed or damaged after it was written');
+  }
+  const payload = buf.subarray(start);
+  if (header.payloadSha256 !== undefined && sha256(payload).toString('hex') !== header.payloadSha256) {
+    throw new CheckpointError(file, 'payload checksum mismatch');
+  }
+  const arrays: Record<string, { shape: number[]; data: Float32Array }> = {};
+  for (const t of header.tensors) {
+    if (t.offset < 0 || t.offset + t.length > total || t.shape.reduce((a, b) => a * b, 1) !== t.length) throw new CheckpointError(file, `tensor ${t.name} has an inconsistent shape or offset`);
+    const data = new Float32Array(t.length);
+    Buffer.from(data.buffer).set(payload.subarray(t.offset * 4, (t.offset + t.length) * 4));
+    const bad = firstNonFinite(data);
+    if (bad >= 0) throw new CheckpointError(file, `tensor ${t.name} holds ${data[bad]} at index ${bad}; training cannot continue from non-finite values`);
+    arrays[t.name] = { shape: t.shape, data };
+  }
+  return { header, arrays };
+}
+
+function readBytes(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
   } catch (e) {
     throw new Error(`Cannot read checkpoint ${file}: ${(e as Error).message}`);
   }
-  const corrupt = (why: string) => new Error(`Checkpoint ${file} is corrupt (${why}); delete it or rerun with --force`);
-  if (buf.length < 12 || buf.toString('ascii', 0, 8) !== MAGIC) throw corrupt('bad magic');
-  const hlen = buf.readUInt32LE(8);
-  if (12 + hlen > buf.length) throw corrupt('header truncated');
-  let header: CheckpointHeader;
-  try {
-    header = JSON.parse(buf.toString('utf8', 12, 12 + hlen));
-  } catch {
-    throw corrupt('header is not JSON');
-  }
-  const base = 12 + hlen;
-  const total = header.tensors.reduce((a, t) => a + t.length, 0);
-  if (base + total * 4 !== buf.length) throw corrupt(`expected ${base + total * 4} bytes, found ${buf.length}`);
+}
+
+/** Reads and checks only the header (the whole file is still read to verify it). */
+export function readCheckpointHeader(file: string): CheckpointHeader {
+  return decodeCheckpoint(readBytes(file), file).header;
+}
+
+export function readCheckpoint(file: string): { header: CheckpointHeader; tensors: Record<string, tf.Tensor> } {
+  const { header, arrays } = decodeCheckpoint(readBytes(file), file);
   const tensors: Record<string, tf.Tensor> = {};
-  for (const t of header.tensors) {
-    const data = new Float32Array(t.length);
-    Buffer.from(data.buffer).set(buf.subarray(base + t.offset * 4, base + (t.offset + t.length) * 4));
-    tensors[t.name] = tf.tensor(data, t.shape, 'float32');
-  }
+  for (const [name, a] of Object.entries(arrays)) tensors[name] = tf.tensor(a.data, a.shape, 'float32');
   return { header, tensors };
 }

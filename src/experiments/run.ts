@@ -30,6 +30,8 @@ import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { resultsRoot as resultsRootOf } from '../results/paths';
+import { acquireRunLock, RunLock } from '../results/lock';
+import { openRunDir, promoteStaging, RunState, runState, stagingDir } from '../results/state';
 import { getExperiment, Profile, profileConfig } from './registry';
 
 /** The data a run trains and evaluates on. */
@@ -193,6 +195,12 @@ export function historyCsv(history: History): string {
   return [head.join(','), ...rows].join('\n') + '\n';
 }
 
+/** Writes history.json and history.csv (atomically) into run folder `d`. */
+function writeHistoryFiles(d: string, h: History): void {
+  atomicWriteJson(path.join(d, 'history.json'), h);
+  atomicWrite(path.join(d, 'history.csv'), historyCsv(h));
+}
+
 const dataCache = new Map<string, Promise<RunData>>();
 
 function loadData(c: ExperimentConfig): Promise<RunData> {
@@ -208,8 +216,39 @@ function loadData(c: ExperimentConfig): Promise<RunData> {
   return p;
 }
 
-/** Runs (or reuses, or resumes) one experiment; see the module comment for what it writes. */
+/**
+ * Runs (or reuses, or resumes) one experiment; see the module comment for what it writes. Only one process
+ * writes a run folder at a time (src/results/lock.ts); the folder's state comes from its checkpoint and
+ * final/ manifest (src/results/state.ts); --force trains into a staging folder that replaces the previous
+ * results only once it holds its first checkpoint.
+ */
 export async function runExperiment(opts: RunOptions): Promise<RunResult> {
+  const held: Held = { lock: null, staging: null, created: [] };
+  try {
+    return await runExperimentLocked(opts, held);
+  } finally {
+    if (held.staging) fs.rmSync(held.staging, { recursive: true, force: true });
+    held.lock?.release();
+    // A run that failed before writing anything (bad data, …) leaves no empty folders behind.
+    for (const d of held.created) {
+      try {
+        fs.rmdirSync(d);
+      } catch {
+        break;
+      }
+    }
+  }
+}
+
+interface Held {
+  lock: RunLock | null;
+  /** The --force staging folder while it has not replaced the previous results. */
+  staging: string | null;
+  /** Folders created for the lock, deepest first (removed again when left empty). */
+  created: string[];
+}
+
+async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunResult> {
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
   const entry = getExperiment(opts.experiment);
   const profile = opts.profile ?? 'quick';
@@ -230,17 +269,44 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
   if (existing && existing.configHash !== hash && !opts.force) {
     throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
   }
-  const history0 = readJson<History>(path.join(dir, 'history.json'));
-  const complete = existing?.configHash === hash && history0 && history0.length >= config.epochs && fs.existsSync(path.join(dir, 'final', 'model.json'));
-  if (complete && !opts.force) {
+  const reuse = (st: RunState): RunResult => {
+    if (st.historyStale) log?.(`${label}: ${st.historyStale}; the checkpoint holds the whole history (--resume rewrites history.json and history.csv from it)`);
     log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
-    return { config, dir, history: history0!, reused: true, wallSeconds: 0, backend: readJson<{ backend: string }>(path.join(dir, 'config.json'))?.backend ?? '?' };
+    return { config, dir, history: st.history!, reused: true, wallSeconds: 0, backend: readJson<{ backend: string }>(path.join(dir, 'config.json'))?.backend ?? '?' };
+  };
+  const expect = { configHash: hash, epochs: config.epochs };
+  const before = runState(dir, expect);
+  if (before.kind === 'finished' && !opts.force && !(opts.resume && before.historyStale)) return reuse(before);
+  // From here on this process writes the folder: one writer at a time.
+  for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) held.created.push(d);
+  held.lock = acquireRunLock(dir, { purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : ''}` });
+  for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
+  const st = runState(dir, expect);
+  if (st.kind === 'finished' && !opts.force) {
+    if (st.historyStale && opts.resume) {
+      writeHistoryFiles(dir, st.history!);
+      log?.(`${label}: ${st.historyStale}; rebuilt history.json and history.csv from the checkpoint (epoch ${st.checkpoint!.epoch})`);
+      return reuse({ ...st, historyStale: null });
+    }
+    return reuse(st);
+  }
+  if (st.kind === 'other-config' && !opts.force) throw new Error(`${st.why}; rerun with the same --set values or --force`);
+  if (st.kind === 'corrupt' && !opts.force) {
+    throw new Error(`${label}: ${st.why}. Pass --force to train this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
   }
   const ckptFile = path.join(dir, 'checkpoint.bin');
-  const hasCkpt = fs.existsSync(ckptFile);
+  const hasCkpt = st.kind === 'interrupted' || st.kind === 'unfinalized';
   if (hasCkpt && !opts.resume && !opts.force) {
-    throw new Error(`${label}: an unfinished run is in ${dir}; pass --resume to continue it or --force to start over`);
+    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass --resume to continue it or --force to start over`);
   }
+  // --force over existing results: train into a staging folder that replaces them after its first checkpoint.
+  let writeDir = dir;
+  if (opts.force && st.kind !== 'empty') {
+    writeDir = held.staging = stagingDir(dir);
+    fs.rmSync(writeDir, { recursive: true, force: true });
+    fs.mkdirSync(writeDir, { recursive: true });
+  }
+  let runId: string | null = crypto.randomUUID();
 
   const backendInfo: BackendInfo = await initBackend();
   const data = await loadData(config);
@@ -275,11 +341,14 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
     const drops = header.meta.dropout as Record<string, [number, number, number, number]>;
     for (const d of dropoutLayers(model)) if (drops[d.name]) d.rng.setState(drops[d.name]);
     history = header.meta.history as History;
+    runId = (header.meta.runId as string | undefined) ?? null;
     tf.dispose(Object.values(tensors));
-    log?.(`${label}: resuming after epoch ${header.epoch} from ${ckptFile}`);
-  } else if (opts.force) {
-    for (const f of ['checkpoint.bin', 'history.json', 'history.csv']) fs.rmSync(path.join(dir, f), { force: true });
-    fs.rmSync(path.join(dir, 'final'), { recursive: true, force: true });
+    if (st.historyStale) {
+      writeHistoryFiles(dir, history);
+      log?.(`${label}: ${st.historyStale}; rebuilt history.json and history.csv from the checkpoint`);
+    }
+    if (st.kind === 'unfinalized') log?.(`${label}: ${st.why}; resuming after epoch ${header.epoch} to write it from ${ckptFile}`);
+    else log?.(`${label}: resuming after epoch ${header.epoch} from ${ckptFile}`);
   }
 
   const meta = {
@@ -294,8 +363,8 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
     stepsPerEpoch,
     createdAt: new Date().toISOString(),
   };
-  fs.mkdirSync(dir, { recursive: true });
-  atomicWriteJson(path.join(dir, 'config.json'), meta);
+  fs.mkdirSync(writeDir, { recursive: true });
+  atomicWriteJson(path.join(writeDir, 'config.json'), meta);
   log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val images (${data.source}); ${stepsPerEpoch} steps/epoch`);
   log?.(`${label}: config ${JSON.stringify(config)}`);
 
@@ -314,26 +383,35 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
       log,
       label,
       onEpoch: async (record, h) => {
-        atomicWriteJson(path.join(dir, 'history.json'), h);
-        atomicWrite(path.join(dir, 'history.csv'), historyCsv(h));
+        // The checkpoint first: it is the authority (history files lagging behind it are rebuilt on --resume).
         const state = optimizer.getState();
         const tensors: Record<string, tf.Tensor> = {};
         model.weights.forEach((w, i) => (tensors[`model:${i}:${w.originalName}`] = w.read()));
         for (const [k, t] of Object.entries(state.tensors)) tensors[`opt:${k}`] = t;
-        writeCheckpoint(
-          ckptFile,
-          {
-            configHash: hash,
-            epoch: record.epoch,
-            meta: { optimizer: state.meta, rng: rng.getState(), dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])), history: h },
-          },
-          tensors,
-        );
-        tf.dispose(Object.values(state.tensors));
+        try {
+          writeCheckpoint(
+            path.join(writeDir, 'checkpoint.bin'),
+            {
+              configHash: hash,
+              epoch: record.epoch,
+              meta: { optimizer: state.meta, rng: rng.getState(), dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])), history: h, ...(runId ? { runId } : {}) },
+            },
+            tensors,
+          );
+        } finally {
+          tf.dispose(Object.values(state.tensors));
+        }
+        writeHistoryFiles(writeDir, h);
+        if (writeDir !== dir) {
+          promoteStaging(writeDir, dir);
+          writeDir = dir;
+          held.staging = null;
+          log?.(`${label}: the new run has its first checkpoint; it now replaces the previous results in ${dir}`);
+        }
         await opts.onEpoch?.(record, h);
       },
     });
-    await saveModel(model, path.join(dir, 'final'));
+    await saveModel(model, path.join(writeDir, 'final'), { runId, configHash: hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
   } finally {
     optimizer.dispose();
     model.dispose();

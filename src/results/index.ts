@@ -9,6 +9,9 @@ import type { EpochRecord, History } from '../train/history';
 import { resultsRoot } from './paths';
 
 export { resultsRoot } from './paths';
+export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, LOCK_FILE, type RunLock, type LockOwner } from './lock';
+export { checkModelDir, MODEL_MANIFEST, type ModelManifest } from './final';
+import { checkModelDir } from './final';
 
 export interface RunRecord {
   experiment: string;
@@ -20,7 +23,7 @@ export interface RunRecord {
   /** config.json as written (backend, versions, data source, …). */
   meta: Record<string, unknown>;
   history: History;
-  /** True when the run reached its configured number of epochs. */
+  /** True when the run reached its configured number of epochs and final/ matches its manifest. */
   complete: boolean;
 }
 
@@ -99,7 +102,7 @@ function toRecord(f: SeedFolder, profile: string): RunRecord | null {
     config,
     meta: f.meta!,
     history: f.history,
-    complete: f.history.length >= config.epochs && fs.existsSync(path.join(f.dir, 'final', 'model.json')),
+    complete: f.history.length >= config.epochs && checkModelDir(path.join(f.dir, 'final')).ok,
   };
 }
 

@@ -1,31 +1,149 @@
 /**
- * Crash-safe file writes: write to a temporary file in the same folder, fsync, then rename over the
- * target. A crash at any moment leaves either the old file or the new one, never a truncated file.
+ * Crash-safe file writes: write to a temporary file in the same folder, loop until every byte is on disk,
+ * fsync it, check its size, rename it over the target, then fsync the folder so the rename itself lasts.
+ * A crash, a full disk or any other error at any moment leaves either the old file or the new one, never a
+ * truncated file; the temp file is removed on error. Temp files are named `.<name>.<pid>.<ms>.tmp`, and
+ * `removeStaleTemps` deletes the ones a killed process left behind.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
+/** Raised when the disk (or quota) is full; the previous version of the file is untouched. */
+export class DiskFullError extends Error {
+  readonly code = 'ENOSPC';
+  constructor(readonly file: string) {
+    super(`Disk full while writing ${file}: the previous version of the file is untouched. Free some space on ${path.dirname(file)} and run again (--resume continues where it stopped).`);
+  }
+}
+
+const TEMP_RE = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
+
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+}
+
+/** Writes all of `buf` to `fd`, looping over short writes (a short write of 0 bytes is a full disk). */
+export function writeFully(fd: number, buf: Uint8Array, file = '?'): void {
+  let off = 0;
+  while (off < buf.length) {
+    const n = fs.writeSync(fd, buf, off, buf.length - off);
+    if (n <= 0) {
+      const e = new Error(`write to ${file} made no progress at byte ${off} of ${buf.length}`) as NodeJS.ErrnoException;
+      e.code = 'ENOSPC';
+      throw e;
+    }
+    off += n;
+  }
+}
+
+/** fsyncs a folder so renames and new entries in it survive a power cut (best effort where unsupported). */
+export function fsyncDir(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw e;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
 export function atomicWrite(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  const tmp = tempName(file);
   let fd: number | null = null;
   try {
     fd = fs.openSync(tmp, 'w');
-    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    writeFully(fd, buf, tmp);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
     fd = null;
+    const size = fs.statSync(tmp).size;
+    if (size !== buf.length) {
+      const e = new Error(`${tmp} holds ${size} bytes after writing ${buf.length}`) as NodeJS.ErrnoException;
+      e.code = 'ENOSPC';
+      throw e;
+    }
     fs.renameSync(tmp, file);
+    fsyncDir(dir);
   } catch (e) {
-    if (fd !== null) fs.closeSync(fd);
+    if (fd !== null) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    }
     fs.rmSync(tmp, { force: true });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC') throw new Error(`Disk full while writing ${file}; nothing was overwritten. Free space and retry.`);
+    if (err.code === 'ENOSPC' || err.code === 'EDQUOT') throw new DiskFullError(file);
     throw e;
   }
 }
 
 export function atomicWriteJson(file: string, value: unknown): void {
   atomicWrite(file, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** True when a process with this pid exists on this machine (EPERM counts as alive). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files (`.<name>.<pid>.<ms>.tmp`) that an interrupted atomicWrite left in `dir`, when their
+ * writer is no longer running (or, with `all`, every one not written by this process). Returns their names.
+ */
+export function removeStaleTemps(dir: string, opts: { all?: boolean } = {}): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const n of names) {
+    const m = TEMP_RE.exec(n);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || (!opts.all && pidAlive(pid))) continue;
+    fs.rmSync(path.join(dir, n), { recursive: true, force: true });
+    removed.push(n);
+  }
+  return removed;
+}
+
+/**
+ * A readable message for a file-system error on `what` (a path): read-only, permission denied, missing
+ * folder, disk full. Other errors keep their own message.
+ */
+export function describeFsError(e: unknown, what?: string): string {
+  const err = e as NodeJS.ErrnoException;
+  const where = what ?? err.path ?? '';
+  switch (err?.code) {
+    case 'EROFS':
+      return `${where} is on a read-only file system; set BNN_RESULTS_DIR (or the folder option) to a writable folder`;
+    case 'EACCES':
+    case 'EPERM':
+      return `no permission to write ${where}; make it writable or set BNN_RESULTS_DIR to a folder you can write`;
+    case 'ENOENT':
+      return `${where} does not exist (or a folder above it is missing); create it or point to an existing folder`;
+    case 'ENOTDIR':
+      return `${where}: a part of this path is a file, not a folder`;
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return err instanceof DiskFullError ? err.message : `disk full while writing ${where}; free some space and run again`;
+    default:
+      return err instanceof Error ? err.message : String(e);
+  }
 }
