@@ -1,0 +1,171 @@
+/**
+ * The files of a Slurm sweep: tasks.tsv (one line per task) and job.sbatch (an array job whose task i runs
+ * line i of tasks.tsv as one `npm run experiment -- … --resume`), with the quoting each place needs:
+ * POSIX shell in the script body, sbatch's own tokenizer in `#SBATCH` lines, and Slurm's filename
+ * patterns (`%a`, so a literal `%` is `%%`) in the log path.
+ */
+import * as path from 'path';
+import type { SweepTask } from './plan';
+
+export interface SlurmOptions {
+  partition?: string;
+  gpusPerTask?: number;
+  cpusPerTask?: number;
+  /** Wall-clock limit per task, Slurm syntax (HH:MM:SS, D-HH:MM:SS, minutes). */
+  time?: string;
+  /** At most this many tasks run at once (the array's `%` throttle). */
+  maxRunning?: number;
+  /** Further sbatch options, one per entry (e.g. `--account=proj`, `--qos=long`). */
+  extra?: string[];
+}
+
+export interface SweepSpec {
+  id: string;
+  /** The sweep folder (tasks.tsv, job.sbatch, sweep.json, logs/). Must be on the cluster's shared file system. */
+  dir: string;
+  /** The project checkout the tasks run in (shared file system). */
+  repo: string;
+  profile: string;
+  /** `--set key=value` overrides for every task. */
+  set: string[];
+  /** BNN_RESULTS_DIR of every task (shared file system). */
+  resultsRoot: string;
+  /** BNN_DATA_DIR of every task, when set. */
+  dataDir?: string;
+  /** BNN_BACKEND of every task (e.g. `tensorflow` on GPU nodes), when set. */
+  backend?: string;
+  /** A folder put first on PATH so `npm`/`node` resolve as where the sweep was made (when set). */
+  nodeBinDir?: string;
+  slurm: SlurmOptions;
+}
+
+export const TASKS_HEADER = ['task', 'experiment', 'profile', 'seed', 'run_dir'];
+
+/** A string as one POSIX shell word. */
+export function shQuote(s: string): string {
+  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A value as one word of an `#SBATCH` line (sbatch splits on blanks, honours "…" and \, and cuts at #). */
+export function sbatchQuote(s: string): string {
+  if (s !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** A literal file name inside a Slurm filename pattern (`%` starts a pattern; `\` would turn all patterns off). */
+export function slurmFilename(s: string): string {
+  return s.replace(/%/g, '%%');
+}
+
+/** Refuses what the files cannot carry: tabs and newlines (tasks.tsv, #SBATCH lines), backslashes (Slurm patterns). */
+export function checkPath(what: string, p: string): void {
+  if (/[\t\n\r\\]/.test(p)) throw new Error(`${what} ${JSON.stringify(p)} contains a tab, newline or backslash; pick a folder without them`);
+}
+
+export function checkSlurmOptions(o: SlurmOptions): void {
+  const posInt = (k: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} ${v}: must be an integer ≥ 1`);
+  };
+  posInt('gpus-per-task', o.gpusPerTask);
+  posInt('cpus-per-task', o.cpusPerTask);
+  posInt('max-running', o.maxRunning);
+  if (o.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(o.partition)) throw new Error(`--partition ${JSON.stringify(o.partition)}: not a partition name`);
+  if (o.time !== undefined && !/^(\d+-)?\d+(:\d{1,2}){0,2}$/.test(o.time)) throw new Error(`--time ${o.time}: expected HH:MM:SS, D-HH:MM:SS or minutes`);
+  for (const x of o.extra ?? []) {
+    if (!x.startsWith('-') || /[\n\r]/.test(x)) throw new Error(`--sbatch-arg ${JSON.stringify(x)}: expected one sbatch option such as --account=proj`);
+  }
+}
+
+export function tasksTsv(tasks: SweepTask[]): string {
+  for (const t of tasks) checkPath('run folder', t.dir);
+  return [TASKS_HEADER, ...tasks.map((t) => [t.index, t.experiment, t.profile, t.seed, t.dir])].map((r) => r.join('\t')).join('\n') + '\n';
+}
+
+/** Parses tasks.tsv back (for `status`). */
+export function parseTasksTsv(text: string, file = 'tasks.tsv'): SweepTask[] {
+  const lines = text.split('\n').filter((l) => l.length);
+  if (lines[0] !== TASKS_HEADER.join('\t')) throw new Error(`${file}: expected the header ${TASKS_HEADER.join(' ')}`);
+  return lines.slice(1).map((l, i) => {
+    const f = l.split('\t');
+    if (f.length !== TASKS_HEADER.length || Number(f[0]) !== i) throw new Error(`${file}: line ${i + 2} is not task ${i} with ${TASKS_HEADER.length} fields`);
+    return { index: i, experiment: f[1], profile: f[2], seed: Number(f[3]), dir: f[4] };
+  });
+}
+
+/** The array range with its throttle: 0-(n-1)[%k]. */
+export function arraySpec(n: number, maxRunning?: number): string {
+  return `${n === 1 ? '0' : `0-${n - 1}`}${maxRunning ? `%${maxRunning}` : ''}`;
+}
+
+export function logFile(sweepDir: string, index: number): string {
+  return path.join(sweepDir, 'logs', `task-${index}.log`);
+}
+
+/** The options of the array job, as sbatch arguments (also written as #SBATCH lines). */
+export function sbatchOptions(spec: SweepSpec, nTasks: number): string[] {
+  checkSlurmOptions(spec.slurm);
+  checkPath('sweep folder', spec.dir);
+  const s = spec.slurm;
+  const opts = [
+    `--job-name=bop-${spec.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
+    `--array=${arraySpec(nTasks, s.maxRunning)}`,
+    '--requeue',
+    '--ntasks=1',
+    // one log per task, appended to by a requeued or resubmitted task
+    `--output=${slurmFilename(path.join(spec.dir, 'logs'))}/task-%a.log`,
+    '--open-mode=append',
+  ];
+  if (s.partition) opts.push(`--partition=${s.partition}`);
+  if (s.gpusPerTask) opts.push(`--gpus-per-task=${s.gpusPerTask}`);
+  if (s.cpusPerTask) opts.push(`--cpus-per-task=${s.cpusPerTask}`);
+  if (s.time) opts.push(`--time=${s.time}`);
+  opts.push(...(s.extra ?? []));
+  return opts;
+}
+
+/** `--opt=value` as an #SBATCH line, the value quoted for sbatch's tokenizer. */
+function sbatchLine(opt: string): string {
+  const eq = opt.indexOf('=');
+  return eq < 0 ? `#SBATCH ${sbatchQuote(opt)}` : `#SBATCH ${opt.slice(0, eq + 1)}${sbatchQuote(opt.slice(eq + 1))}`;
+}
+
+/** The `npm run experiment` arguments after the experiment/profile/seed (shared by all tasks). */
+export function sharedTaskArgs(spec: SweepSpec): string[] {
+  return ['--resume', ...spec.set.flatMap((s) => ['--set', s])];
+}
+
+/** The command one task runs (for display; the script builds the same from tasks.tsv). */
+export function taskCommand(spec: SweepSpec, t: SweepTask): string {
+  return ['npm', 'run', '--silent', 'experiment', '--', t.experiment, '--profile', t.profile, '--seed', String(t.seed), ...sharedTaskArgs(spec)].map(shQuote).join(' ');
+}
+
+export function jobScript(spec: SweepSpec, tasks: SweepTask[]): string {
+  for (const [what, p] of [['project folder', spec.repo], ['results folder', spec.resultsRoot], ['data folder', spec.dataDir ?? '']] as const) checkPath(what, p);
+  if (spec.backend !== undefined && !/^[a-z-]+$/.test(spec.backend)) throw new Error(`--backend ${spec.backend}: expected tensorflow, wasm or cpu`);
+  const env: [string, string][] = [['BNN_RESULTS_DIR', spec.resultsRoot]];
+  if (spec.dataDir) env.push(['BNN_DATA_DIR', spec.dataDir]);
+  if (spec.backend) env.push(['BNN_BACKEND', spec.backend]);
+  const tsv = path.join(spec.dir, 'tasks.tsv');
+  const lines = [
+    '#!/bin/bash',
+    `# Sweep ${spec.id}: ${tasks.length} task(s) of \`npm run experiment\` on the ${spec.profile} profile, task i = line i of tasks.tsv.`,
+    '# Written by `npm run sweep`. A requeued or resubmitted task resumes from its checkpoint; a finished one is reused.',
+    ...sbatchOptions(spec, tasks.length).map(sbatchLine),
+    'set -uo pipefail',
+    `cd ${shQuote(spec.repo)} || exit 1`,
+    ...(spec.nodeBinDir ? [`export PATH=${shQuote(spec.nodeBinDir)}:"$PATH"`] : []),
+    ...env.map(([k, v]) => `export ${k}=${shQuote(v)}`),
+    '# wasm threads: the CPUs Slurm gave the task',
+    'export BNN_THREADS="${BNN_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
+    'task="${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is an array job}"',
+    `IFS=$'\\t' read -r _ experiment profile seed run_dir < <(awk -F'\\t' -v t="$task" 'NR > 1 && $1 == t' ${shQuote(tsv)})`,
+    `[ -n "\${experiment:-}" ] || { echo "error: task $task is not in ${tsv.replace(/["$`\\]/g, '\\$&')}"; exit 2; }`,
+    'echo "[sweep] task $task: $experiment seed $seed, job ${SLURM_ARRAY_JOB_ID:-?}_$task, attempt $(( ${SLURM_RESTART_COUNT:-0} + 1 )) on $(hostname -s) at $(date -Is); results in $run_dir"',
+    `npm run --silent experiment -- "$experiment" --profile "$profile" --seed "$seed" ${sharedTaskArgs(spec).map(shQuote).join(' ')}`,
+    'rc=$?',
+    'echo "[sweep] task $task exit $rc at $(date -Is)"',
+    'exit $rc',
+  ];
+  return lines.join('\n') + '\n';
+}
