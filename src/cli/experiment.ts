@@ -7,9 +7,9 @@
 import { describeBackend, initBackend } from '../backend';
 import { experimentNames, getExperiment, PROFILES, profileConfig } from '../experiments/registry';
 import { calibrate, estimateSeconds } from '../experiments/estimate';
-import { resolveConfig, runExperiment } from '../experiments/run';
-import '../experiments/unet';
-import { fail, parseArgs } from './args';
+import { resolveConfig, resultsRoot, runExperiment } from '../experiments/run';
+import { checkWritableDir, describeFsError } from '../util/fs';
+import { fail, MAX_SEED, parseArgs, parseIntegerOption } from './args';
 
 function fmt(s: number): string {
   if (!Number.isFinite(s)) return 'n/a';
@@ -39,27 +39,50 @@ async function list() {
   for (const r of rows) console.log(r.map((x, i) => x.padEnd(w[i])).join('  '));
 }
 
+const USAGE = [
+  'usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…',
+  '       npm run experiment -- --list',
+  '  --seed N       an integer 0..4294967295 (default: the profile\'s first seed)',
+  '  --resume       continue an interrupted run from its checkpoint; also repairs a finished run\'s history files and final model',
+  '  --force        train again; the previous results are replaced once the new run has written its first checkpoint',
+  '  --set k=v      override a profile setting (repeatable); overridden configs are written to their own folder',
+];
+
+/** A readable message for a file-system error, naming the results folder. */
+function fsMessage(e: unknown, root: string): string {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code && ['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'ENOTDIR', 'ENOSPC', 'EDQUOT'].includes(code)) {
+    return `${describeFsError(e)} (results folder: ${root})`;
+  }
+  return (e as Error).message;
+}
+
 async function main() {
   let args;
   try {
-    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'force', 'help'], values: ['profile', 'seed', 'set'] });
+    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'force', 'help'], values: ['profile', 'seed', 'set'], repeatable: ['set'] });
   } catch (e) {
-    fail((e as Error).message);
+    fail(`${(e as Error).message} (--help for usage)`);
   }
   if (args.flags.has('help') || (args.positional.length === 0 && !args.flags.has('list'))) {
-    console.log('usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…');
-    console.log('       npm run experiment -- --list');
-    console.log(`experiments: ${experimentNames().join(', ')}`);
+    const out = args.flags.has('help') ? console.log : console.error;
+    for (const l of USAGE) out(l);
+    out(`experiments: ${experimentNames().join(', ')}`);
     if (!args.flags.has('help')) process.exit(2);
     return;
   }
   if (args.flags.has('list')) return list();
   if (args.positional.length > 1) fail(`one experiment at a time; got ${args.positional.join(', ')}`);
+  if (args.flags.has('resume') && args.flags.has('force')) fail('--resume and --force exclude each other: --resume continues the stored run, --force replaces it');
   const name = args.positional[0];
   const profile = args.values.get('profile')?.[0] ?? 'quick';
   const seedRaw = args.values.get('seed')?.[0];
-  const seed = seedRaw === undefined ? undefined : Number(seedRaw);
-  if (seedRaw !== undefined && (!Number.isInteger(seed) || seed! < 0)) fail(`--seed ${seedRaw}: must be an integer ≥ 0`);
+  let seed: number | undefined;
+  try {
+    seed = seedRaw === undefined ? undefined : parseIntegerOption('seed', seedRaw, MAX_SEED);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   const set = args.values.get('set') ?? [];
   try {
     // Validate everything before touching the disk.
@@ -68,6 +91,9 @@ async function main() {
   } catch (e) {
     fail((e as Error).message);
   }
+  const root = resultsRoot();
+  const unwritable = checkWritableDir(root);
+  if (unwritable) fail(`cannot write results: ${unwritable}`);
   try {
     const r = await runExperiment({ experiment: name, profile, seed, set, resume: args.flags.has('resume'), force: args.flags.has('force') });
     const last = r.history[r.history.length - 1];
@@ -76,7 +102,7 @@ async function main() {
         `(${r.reused ? 'reused' : `${r.wallSeconds.toFixed(0)} s`}, ${r.backend}); results in ${r.dir}`,
     );
   } catch (e) {
-    fail((e as Error).message, 1);
+    fail(fsMessage(e, root), 1);
   }
 }
 

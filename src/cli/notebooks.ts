@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
 import { renderNotebooks } from '../figures/render';
+import { fsyncDir, pidAlive } from '../util/fs';
 import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../figures/jupyter';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
@@ -31,6 +32,8 @@ export interface NotebookArgs {
   list: boolean;
   render: boolean;
   execute: boolean;
+  /** -h / --help: print the usage and exit 0. */
+  help?: boolean;
 }
 
 const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
@@ -47,12 +50,15 @@ export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs
     render: false,
     execute: true,
   };
+  const seen = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      if (seen.has(flag)) throw new Error(`${flag} is given twice; give it once\n${USAGE}`);
+      seen.add(flag);
       return v;
     };
     if (flag === '--profile') a.profile = value();
@@ -65,7 +71,7 @@ export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs
     else if (flag === '--list') a.list = true;
     else if (flag === '--render') a.render = true;
     else if (flag === '--no-execute') a.execute = false;
-    else if (flag === '--help' || flag === '-h') throw new Error(USAGE);
+    else if (flag === '--help' || flag === '-h') a.help = true;
     else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
     else a.names.push(arg);
   }
@@ -110,10 +116,16 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
   if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
   const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile };
   ensureJupyterDirs(env as Record<string, string>);
+  // Executed copies go to a staging folder first; only successful ones replace the previous copies.
+  fs.mkdirSync(opts.outDir, { recursive: true });
+  removeStaleStaging(opts.outDir);
+  const staging = path.join(opts.outDir, `.executing-${process.pid}`);
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging);
   const args = [
     path.join(root, 'jupyter', 'run_notebooks.py'),
     '--out-dir',
-    opts.outDir,
+    staging,
     '--timeout',
     String(Math.round(opts.timeout ?? -1)),
     '--kernel',
@@ -134,14 +146,75 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
       output += d;
       if (!opts.quiet) process.stderr.write(d);
     });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), output }));
+    child.on('error', (e) => {
+      fs.rmSync(staging, { recursive: true, force: true });
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      let moved: string;
+      try {
+        moved = placeExecuted(staging, opts.outDir, root);
+      } catch (e) {
+        moved = `could not move the executed notebooks out of ${staging}: ${(e as Error).message}\n`;
+        code = code || 1;
+      }
+      if (moved) {
+        output += moved;
+        if (!opts.quiet) process.stdout.write(moved);
+      }
+      resolve({ code: code ?? (signal ? 128 : 1), output });
+    });
   });
+}
+
+/** Removes staging folders of notebook runs whose process is gone. */
+function removeStaleStaging(outDir: string): void {
+  for (const n of fs.readdirSync(outDir)) {
+    const m = /^\.executing-(\d+)$/.exec(n);
+    if (m && !pidAlive(Number(m[1]))) fs.rmSync(path.join(outDir, n), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves each executed notebook out of `staging`: a successful one (metadata.bnn.ok) replaces the previous
+ * copy in `outDir` (atomic rename); a failed one goes to `outDir/failed/`, leaving the previous copy in place.
+ * Returns the lines to print about failed ones.
+ */
+export function placeExecuted(staging: string, outDir: string, root = projectRootDir()): string {
+  let lines = '';
+  const rel = (f: string) => path.relative(root, f) || f;
+  for (const name of fs.existsSync(staging) ? fs.readdirSync(staging).filter((f) => f.endsWith('.ipynb')) : []) {
+    const src = path.join(staging, name);
+    let ok = false;
+    try {
+      ok = JSON.parse(fs.readFileSync(src, 'utf8')).metadata?.bnn?.ok === true;
+    } catch {
+      ok = false;
+    }
+    const dest = path.join(outDir, name);
+    if (ok) {
+      fs.renameSync(src, dest);
+      fsyncDir(outDir);
+      continue;
+    }
+    const failedDir = path.join(outDir, 'failed');
+    fs.mkdirSync(failedDir, { recursive: true });
+    const failed = path.join(failedDir, name);
+    fs.renameSync(src, failed);
+    const prev = fs.existsSync(dest) ? `the previous executed copy ${rel(dest)} (${fs.statSync(dest).mtime.toISOString()}) is kept` : `there is no previous executed copy at ${rel(dest)}`;
+    lines += `${name} failed: its partly executed copy is ${rel(failed)}; ${prev}\n`;
+  }
+  fs.rmSync(staging, { recursive: true, force: true });
+  return lines;
 }
 
 async function main(): Promise<void> {
   const root = projectRootDir();
   const a = parseArgs(process.argv.slice(2), root);
+  if (a.help) {
+    console.log(USAGE);
+    return;
+  }
   if (a.list) {
     for (const f of listNotebooks(root)) console.log(path.relative(root, f));
     return;

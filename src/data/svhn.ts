@@ -151,13 +151,22 @@ export async function loadSvhn(opts: LoadSvhnOptions = {}): Promise<Classificati
   const extraFile = valCount > 0 ? need(dir, SVHN_FILES.extra.file, ' (needed for the validation split; pass val: 0 to skip it)') : null;
   const sub = opts.subset ?? {};
   const selection: Record<string, unknown> = {};
-  const train = await readSplit(trainFile, (l) => (sub.train != null ? firstPerClass(l, sub.train, trainFile) : null));
-  const test = await readSplit(testFile, (l) => (sub.test != null ? firstPerClass(l, sub.test, testFile) : null));
+  // The dataset cache must hold the official files (a short or replaced file never silently shrinks a split);
+  // an explicit `dir` is read as it is (samples, fixtures) and its sizes are reported in `source`.
+  const official = opts.dir === undefined;
+  const checkCount = (file: string, which: keyof typeof SVHN_FILES, n: number) => {
+    if (official && n !== SVHN_FILES[which].n) {
+      throw new Error(`${file}: holds ${n} images, the official SVHN ${which} file has ${SVHN_FILES[which].n.toLocaleString('en-US')} (a different or damaged file). Delete it and run \`npm run data -- svhn\` again.`);
+    }
+  };
+  const train = await readSplit(trainFile, (l, n) => (checkCount(trainFile, 'train', n), sub.train != null ? firstPerClass(l, sub.train, trainFile) : null));
+  const test = await readSplit(testFile, (l, n) => (checkCount(testFile, 'test', n), sub.test != null ? firstPerClass(l, sub.test, testFile) : null));
   if (sub.train != null) selection.trainPerClass = sub.train;
   if (sub.test != null) selection.testPerClass = sub.test;
   let val: ClassificationSplit | undefined;
   if (extraFile) {
     const r = await readSplit(extraFile, (labels, n) => {
+      checkCount(extraFile, 'extra', n);
       if (valCount > n) throw new Error(`${extraFile}: has ${n} images, fewer than val = ${valCount}`);
       let idx: Int32Array;
       if (valSelection === 'first') idx = Int32Array.from({ length: valCount }, (_, i) => i);
@@ -180,7 +189,7 @@ export async function loadSvhn(opts: LoadSvhnOptions = {}): Promise<Classificati
     numClasses: 10,
     shape: [32, 32, 3],
     classNames: SVHN_CLASSES.slice(),
-    source: `SVHN format 2 .mat files (${dir})`,
+    source: `SVHN format 2 .mat files (${dir})${train.total !== SVHN_FILES.train.n || test.total !== SVHN_FILES.test.n ? ` (not the official sizes: ${train.total} train / ${test.total} test images)` : ''}`,
     selection: { ...(sub.train != null || sub.test != null ? { subsetMethod: 'first N per class (stratified, in file order)' } : {}), ...selection },
   };
 }

@@ -147,3 +147,23 @@ export function describeFsError(e: unknown, what?: string): string {
       return err instanceof Error ? err.message : String(e);
   }
 }
+
+/**
+ * Null when files can be written in `dir` (created later if missing), else a readable reason: read-only
+ * file system, no permission, a path component that is a file.
+ */
+export function checkWritableDir(dir: string): string | null {
+  let d = path.resolve(dir);
+  while (!fs.existsSync(d)) {
+    const up = path.dirname(d);
+    if (up === d) break;
+    d = up;
+  }
+  try {
+    if (!fs.statSync(d).isDirectory()) return `${d} is a file, not a folder (on the way to ${dir})`;
+    fs.accessSync(d, fs.constants.W_OK);
+  } catch (e) {
+    return describeFsError(e, d === path.resolve(dir) ? dir : `${d} (on the way to ${dir})`);
+  }
+  return null;
+}

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Rng } from '../../src/random';
+import { writeCifarManifest } from '../../src/data/cifar10';
 
 /**
  * Writes CIFAR-10 in the official binary format (records of 1 label byte + 1024 R + 1024 G + 1024 B) with
@@ -28,4 +29,6 @@ export function writeCifarFixture(dir: string, perClassTrain: number, perClassTe
     fs.writeFileSync(path.join(dir, `data_batch_${k + 1}.bin`), train.subarray(from * 3073, to * 3073));
   }
   fs.writeFileSync(path.join(dir, 'test_batch.bin'), records(perClassTest));
+  // Declares the (non-official) record counts and hashes, as `npm run data` does for the files it writes.
+  writeCifarManifest(dir, 'test fixture');
 }
