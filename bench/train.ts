@@ -1,33 +1,42 @@
 /**
  * Training-step benchmark: the project's BinaryNet (src/models/binarynet.ts, Bop on binary kernels + Adam on BN
  * betas, as the paper's CIFAR-10 run), batch 50, random CIFAR-shaped data. One child process per configuration
- * (backend × threads × width; wasm's thread count is fixed per process), then PyTorch with 2 threads on the same
- * model (bench/torch_binarynet.py, only if /usr/bin/python3 can `import torch`).
+ * (backend × path × threads × width; wasm's thread count is fixed per process), then PyTorch with 2 threads on
+ * the same model (bench/torch_binarynet.py, only if /usr/bin/python3 can `import torch`). On wasm both paths run:
+ * 'wasm+onednn' (native oneDNN kernels, src/backend/native.ts; when the addon is built) and 'wasm' (BNN_NATIVE=0).
  *
- *   npm run bench:train                       # wasm at its default threads and 1 thread, widths 1, 0.5, 0.25
+ *   npm run bench:train                       # both wasm paths at the default threads, widths 1, 0.5, 0.25
  *   npm run bench:train -- --quick            # fewer steps
- *   npm run bench:train -- --backends=wasm,cpu --widths=0.25 --threads=2 --repeat=2
- *   npm run bench:train -- --widths=0.25,1 --threads=2 --baseline   # also the pre-issue-7 kernels, same run
+ *   npm run bench:train -- --backends=wasm,cpu --widths=0.25 --threads=2,1 --repeat=2
+ *   npm run bench:train -- --widths=0.25,1 --baseline   # also the wasm kernels before the fused/XNOR work
+ *   npm run bench:train -- --binary=float     # native path, ±1 × ±1 forward convs in float (or xnor; default int8)
  * Steps: 3 at width 1, 4 at 0.5, 6 at 0.25 (first is warm-up). The machine may be shared: each configuration and
  * PyTorch run alternately per width, and the final ratios use the best (minimum) step of each side.
  *
  * Prints per configuration ms/step, images/s, peak RSS, wasm heap and the top kernels by exclusive time
  * (every kernel of the backend wrapped with a timer for one extra profiled step), and last:
- *   vs-pytorch width1=<ratio> width0.25=<ratio>    (ours / PyTorch images/s from best steps; ours = first backend
- *                                                   at the first thread count, i.e. the default configuration)
+ *   vs-pytorch width1=<r> width0.25=<r> wasm-only width1=<r> width0.25=<r>
+ * (ours / PyTorch images/s from best steps at the first thread count; fastest path first: the native path when
+ * built, then the pure-wasm path; without the addon the first pair is the pure-wasm path too)
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, describeBackend } from '../src/backend';
+import { initBackend, describeBackend, backendInfo } from '../src/backend';
 import { binaryNet } from '../src/models/binarynet';
 import { modelVariables } from '../src/layers';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
 import { categoricalCrossentropy } from '../src/train/tasks';
 
-interface ChildCfg { backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean; baseline?: boolean }
+interface ChildCfg {
+  backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean; baseline?: boolean;
+  /** wasm: false = BNN_NATIVE=0 (pure-wasm path). */
+  native?: boolean;
+  /** native path: forward conv of ±1 × ±1 (NativeKernelOptions.binaryConv). */
+  binary?: 'int8' | 'float' | 'xnor';
+}
 interface ChildResult extends ChildCfg {
-  desc: string; msPerStep: number; bestMs: number; firstStepMs: number; imagesPerSec: number; peakRssMiB: number; wasmHeapMiB: number | null;
+  desc: string; path: string; msPerStep: number; bestMs: number; firstStepMs: number; imagesPerSec: number; peakRssMiB: number; wasmHeapMiB: number | null;
   params: number; kernels: { name: string; ms: number; calls: number }[]; loss: number;
 }
 
@@ -68,7 +77,8 @@ async function runChild(cfg: ChildCfg): Promise<ChildResult> {
   await initBackend({ backend: cfg.backend as 'wasm' | 'cpu' | 'tensorflow', threads: cfg.threads,
     // --baseline: the wasm kernels before issue 7's speed-ups (XNNPACK float convs for the forward, tf-op
     // quantizers / batch norm / optimizers / maxPoolGrad / dW padding, direct dx), for a same-run comparison
-    ...(cfg.baseline ? { kernels: { binaryConv: false, fused: false } } : {}) });
+    ...(cfg.baseline ? { kernels: { binaryConv: false, fused: false } } : {}),
+    ...(cfg.binary ? { native: { binaryConv: cfg.binary } } : {}) });
   const model = binaryNet({ width: cfg.width, kernels: 'bop', seed: 1 });
   const vars = modelVariables(model);
   const tfVars = vars.map((v) => v.variable);
@@ -102,7 +112,7 @@ async function runChild(cfg: ChildCfg): Promise<ChildResult> {
   }
   const mod = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
   return {
-    ...cfg, desc: describeBackend(), msPerStep: ms, bestMs: Math.min(...steady), firstStepMs: times[0], imagesPerSec: B / (ms / 1000),
+    ...cfg, desc: describeBackend(), path: backendInfo()?.path ?? cfg.backend, msPerStep: ms, bestMs: Math.min(...steady), firstStepMs: times[0], imagesPerSec: B / (ms / 1000),
     peakRssMiB: process.resourceUsage().maxRSS / 1024, wasmHeapMiB: mod ? mod.HEAPU8.length / 2 ** 20 : null,
     params: tfVars.reduce((a, v) => a + v.size, 0), kernels, loss,
   };
@@ -110,11 +120,12 @@ async function runChild(cfg: ChildCfg): Promise<ChildResult> {
 
 function spawnChild(cfg: ChildCfg): ChildResult | null {
   const r = spawnSync(process.execPath, ['--import', 'tsx', __filename, `--child=${JSON.stringify(cfg)}`], {
-    encoding: 'utf8', env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '' }, maxBuffer: 1 << 26,
+    encoding: 'utf8', env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '', BNN_NATIVE: cfg.native === false ? '0' : '' },
+    maxBuffer: 1 << 26,
   });
   const m = /^RESULT (.*)$/m.exec(r.stdout ?? '');
   if (r.status !== 0 || !m) {
-    console.log(`  ${cfg.backend} threads=${cfg.threads} width=${cfg.width}: FAILED (exit ${r.status})\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}`);
+    console.log(`  ${label(cfg)} threads=${cfg.threads} width=${cfg.width}: FAILED (exit ${r.status})\n${(r.stderr ?? '').split('\n').slice(-8).join('\n')}`);
     return null;
   }
   return JSON.parse(m[1]) as ChildResult;
@@ -133,8 +144,10 @@ function torchRun(width: number, steps: number, batch: number, threads: number):
   return { imagesPerSec: ips, msPerStep: ms, bestMs: best, line: m[1] };
 }
 
+const label = (c: ChildCfg & { path?: string }) =>
+  c.baseline ? 'wasm-baseline' : c.backend !== 'wasm' ? c.backend : c.native === false ? 'wasm (BNN_NATIVE=0)' : (c.path ?? 'wasm') + (c.binary ? `/${c.binary}` : '');
 const fmt = (r: ChildResult) =>
-  `${r.baseline ? 'wasm-baseline' : r.backend.padEnd(4)} threads=${r.threads} width=${r.width} batch=${r.batch}: ${r.msPerStep.toFixed(0)} ms/step ` +
+  `${label(r)} threads=${r.threads} width=${r.width} batch=${r.batch}: ${r.msPerStep.toFixed(0)} ms/step ` +
   `(first ${r.firstStepMs.toFixed(0)}, best ${r.bestMs.toFixed(0)}), ${r.imagesPerSec.toFixed(1)} img/s (best ${(r.batch / r.bestMs * 1000).toFixed(1)}), params=${r.params}, peakRSS=${r.peakRssMiB.toFixed(0)}MiB` +
   (r.wasmHeapMiB != null ? `, wasmHeap=${r.wasmHeapMiB.toFixed(0)}MiB` : '') + ` [${r.desc}]`;
 
@@ -150,56 +163,77 @@ async function main() {
   const widths = arg('widths', '1,0.5,0.25').split(',').map(Number);
   const backends = arg('backends', 'wasm').split(',');
   const defThreads = Math.min(8, require('os').cpus().length);
-  const threadList = arg('threads', defThreads > 1 ? `${defThreads},1` : '1').split(',').map(Number);
+  const threadList = arg('threads', String(defThreads)).split(',').map(Number);
+  const binaryArg = arg('binary', '');
+  const binary = (['int8', 'float', 'xnor'] as const).find((m) => m === binaryArg);
   const stepsFor = (w: number) => (quick ? 2 : w >= 1 ? 3 : w >= 0.5 ? 4 : 6);
   console.log(`bench:train — BinaryNet (project model, Bop+Adam), batch ${batch}, node ${process.version}, ${require('os').cpus().length} CPUs (${require('os').cpus()[0].model})`);
   const repeat = Number(arg('repeat', '1'));
-  const ours = new Map<number, number>();   // best ms/step of the default configuration, over repeats
+  // best ms/step at the first thread count, over repeats: 'fast' = the first backend's default path (native when
+  // built), 'wasm' = the pure-wasm path (BNN_NATIVE=0)
+  const ours = { fast: new Map<number, number>(), wasm: new Map<number, number>() };
+  let fastPath = '';
   const torch = new Map<number, number>();
   const baseline = process.argv.includes('--baseline');
   const base = new Map<number, number>();
+  const setMin = (m: Map<number, number>, w: number, v: number) => m.set(w, Math.min(m.get(w) ?? Infinity, v));
   let torchOk = true;
   // interleave ours and PyTorch per width (and repeat) so both see similar machine load; ratios use best steps
   for (let rep = 0; rep < repeat; rep++) {
     for (const width of widths) {
       for (const backend of backends) {
         for (const threads of backend === 'wasm' ? threadList : [1]) {
-          const r = spawnChild({ backend, threads, width, steps: stepsFor(width), batch, profile: rep === 0 && threads === threadList[0] });
-          if (!r) continue;
-          console.log(fmt(r));
-          if (r.kernels.length) {
-            const tot = r.kernels.reduce((a, k) => a + k.ms, 0);
-            console.log(`    top kernels (exclusive ms in one profiled step, total ${tot.toFixed(0)}): ` +
-              r.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(0)} (${k.calls}×)`).join(', '));
+          // wasm: the default path (native when built), then the pure-wasm path, unless the first already was
+          let paths: (boolean | undefined)[] = backend === 'wasm' ? [undefined, false] : [undefined];
+          for (const native of paths) {
+            const r = spawnChild({ backend, threads, width, steps: stepsFor(width), batch, profile: rep === 0 && threads === threadList[0],
+              ...(native === false ? { native } : {}), ...(binary && native !== false ? { binary } : {}) });
+            if (!r) continue;
+            console.log(fmt(r));
+            if (r.kernels.length) {
+              const tot = r.kernels.reduce((a, k) => a + k.ms, 0);
+              console.log(`    top kernels (exclusive ms in one profiled step, total ${tot.toFixed(0)}): ` +
+                r.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(0)} (${k.calls}×)`).join(', '));
+            }
+            if (backend !== backends[0] || threads !== threadList[0]) continue;
+            if (native !== false) {
+              setMin(ours.fast, width, r.bestMs);
+              fastPath = r.path;
+              if (r.path !== 'wasm+onednn') { setMin(ours.wasm, width, r.bestMs); paths = [undefined]; break; }
+            } else setMin(ours.wasm, width, r.bestMs);
           }
-          if (backend === backends[0] && threads === threadList[0]) ours.set(width, Math.min(ours.get(width) ?? Infinity, r.bestMs));
         }
       }
       if (baseline && backends.includes('wasm')) {
-        const r = spawnChild({ backend: 'wasm', threads: threadList[0], width, steps: stepsFor(width), batch, profile: false, baseline: true });
-        if (r) { console.log(fmt(r)); base.set(width, Math.min(base.get(width) ?? Infinity, r.bestMs)); }
+        const r = spawnChild({ backend: 'wasm', threads: threadList[0], width, steps: stepsFor(width), batch, profile: false, baseline: true, native: false });
+        if (r) { console.log(fmt(r)); setMin(base, width, r.bestMs); }
       }
       if (!torchOk) continue;
       const t = torchRun(width, quick ? 3 : width >= 1 ? 3 : width >= 0.5 ? 4 : 6, batch, 2);
       if (!t) { torchOk = false; console.log('pytorch: unavailable (/usr/bin/python3 cannot import torch)'); continue; }
       console.log(`pytorch threads=2 width=${width} batch=${batch}: ${t.msPerStep.toFixed(0)} ms/step (best ${t.bestMs.toFixed(0)}), ${t.imagesPerSec.toFixed(1)} img/s  [${t.line}]`);
-      torch.set(width, Math.min(torch.get(width) ?? Infinity, t.bestMs));
+      setMin(torch, width, t.bestMs);
+    }
+  }
+  const img = (ms: number) => (batch / ms * 1000).toFixed(1);
+  for (const w of widths) {
+    const parts: string[] = [];
+    if (ours.fast.has(w)) parts.push(`${fastPath || 'ours'} ${ours.fast.get(w)!.toFixed(0)} ms (${img(ours.fast.get(w)!)} img/s)`);
+    if (fastPath === 'wasm+onednn' && ours.wasm.has(w)) parts.push(`wasm-only ${ours.wasm.get(w)!.toFixed(0)} ms (${img(ours.wasm.get(w)!)} img/s)`);
+    if (torch.has(w)) parts.push(`pytorch ${torch.get(w)!.toFixed(0)} ms (${img(torch.get(w)!)} img/s)`);
+    if (parts.length) console.log(`best steps width=${w}: ${parts.join(', ')}`);
+    if (ours.fast.has(w) && ours.wasm.has(w) && fastPath === 'wasm+onednn') {
+      console.log(`speed-up of the native kernels width=${w}: ${ours.wasm.get(w)!.toFixed(0)} -> ${ours.fast.get(w)!.toFixed(0)} ms (x${(ours.wasm.get(w)! / ours.fast.get(w)!).toFixed(2)})`);
     }
   }
   for (const w of widths) {
-    if (ours.has(w) && torch.has(w)) {
-      console.log(`best steps width=${w}: ours ${ours.get(w)!.toFixed(0)} ms (${(batch / ours.get(w)! * 1000).toFixed(1)} img/s), ` +
-        `pytorch ${torch.get(w)!.toFixed(0)} ms (${(batch / torch.get(w)! * 1000).toFixed(1)} img/s)`);
-    }
-  }
-  for (const w of widths) {
-    if (base.has(w) && ours.has(w)) {
-      console.log(`speed-up vs baseline kernels width=${w}: ${base.get(w)!.toFixed(0)} -> ${ours.get(w)!.toFixed(0)} ms (x${(base.get(w)! / ours.get(w)!).toFixed(2)})`);
+    if (base.has(w) && ours.wasm.has(w)) {
+      console.log(`speed-up vs baseline kernels (pure wasm) width=${w}: ${base.get(w)!.toFixed(0)} -> ${ours.wasm.get(w)!.toFixed(0)} ms (x${(base.get(w)! / ours.wasm.get(w)!).toFixed(2)})`);
     }
   }
   // images/s ratio = pytorch ms / ours ms (same batch), from the best steps
-  const ratio = (w: number) => (ours.has(w) && torch.has(w) ? (torch.get(w)! / ours.get(w)!).toFixed(2) : 'n/a');
-  console.log(`vs-pytorch width1=${ratio(1)} width0.25=${ratio(0.25)}`);
+  const ratio = (m: Map<number, number>, w: number) => (m.has(w) && torch.has(w) ? (torch.get(w)! / m.get(w)!).toFixed(2) : 'n/a');
+  console.log(`vs-pytorch width1=${ratio(ours.fast, 1)} width0.25=${ratio(ours.fast, 0.25)} wasm-only width1=${ratio(ours.wasm, 1)} width0.25=${ratio(ours.wasm, 0.25)}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -10,6 +10,8 @@
 //   conv(kind, heap, a, b, c, dims)         kind 0: forward        a = x,  b = w,  c = y
 //                                           kind 1: filter grad    a = x,  b = dy, c = dW
 //                                           kind 2: input grad     a = dy, b = w,  c = dx
+//                                           kind 3: forward of ±1 x and ±1 w as an int8 convolution (exact:
+//                                                   int32 sums, zero padding stays 0); false if a value is not ±1
 //     dims (Int32Array): N, H, W, Ci, Ho, Wo, Co, kh, kw, sh, sw, padTop, padLeft, padBottom, padRight
 //   matmul(heap, a, b, c, dims)             C[i] = op(A[i]) · op(B[i]) for i < batch (row-major, dnnl_sgemm)
 //     dims (Int32Array): batch, strideA, strideB, M, N, K, transA, transB   (strides in floats; 0 = broadcast)
@@ -66,6 +68,27 @@ std::string key(int kind, const std::vector<int64_t>& d) {
   return k;
 }
 
+// Convert n floats to int8 if every one is exactly +1 or -1; false otherwise (out is then garbage).
+bool signsToS8(const float* in, int8_t* out, int64_t n) {
+  const int64_t B = 16384, nb = (n + B - 1) / B;
+  int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+  for (int64_t b = 0; b < nb; b++) {
+    if (bad) continue;
+    const int64_t e = (b + 1) * B < n ? (b + 1) * B : n;
+    int blk = 0;
+    for (int64_t i = b * B; i < e; i++) {
+      const float v = in[i];
+      blk |= (v != 1.f) & (v != -1.f);
+      out[i] = static_cast<int8_t>(v);
+    }
+    bad |= blk;
+  }
+  return !bad;
+}
+
+std::vector<int8_t> s8x, s8w;  // scratch: the int8 copies of x and w
+
 // One cached convolution: the primitive for NHWC activations in place, and the filter's reorder if needed.
 struct Conv {
   primitive prim;
@@ -86,6 +109,28 @@ Conv* convFor(int kind, const std::vector<int64_t>& d) {
   if (it != convCache.end()) return it->second.get();
   const int64_t N = d[0], H = d[1], W = d[2], Ci = d[3], Ho = d[4], Wo = d[5], Co = d[6], kh = d[7], kw = d[8];
   const memory::dims strides{d[9], d[10]}, padL{d[11], d[12]}, padR{d[13], d[14]};
+  static const char* names[] = {"conv-forward", "conv-filter-grad", "conv-input-grad", "conv-forward-int8"};
+  if (kind == 3) {
+    // int8 source and filter, float output written in place; the filter is reordered from int8 HWIO
+    auto src = memory::desc({N, Ci, H, W}, dt::s8, tag::nhwc);
+    auto dst = memory::desc({N, Co, Ho, Wo}, dt::f32, tag::nhwc);
+    auto anyW = memory::desc({Co, Ci, kh, kw}, dt::s8, tag::any);
+    auto fd = convolution_forward::desc(prop_kind::forward_inference, algorithm::convolution_direct, src, anyW, dst, strides, padL, padR);
+    auto pd = convolution_forward::primitive_desc(fd, eng());
+    auto c = std::make_unique<Conv>();
+    c->prim = convolution_forward(pd);
+    c->act0 = src; c->act1 = dst; c->userW = memory::desc({Co, Ci, kh, kw}, dt::s8, tag::hwio);
+    c->impl = pd.impl_info_str();
+    c->reorderW = pd.weights_desc() != c->userW;
+    if (c->reorderW) {
+      c->inner = memory(pd.weights_desc(), eng());
+      c->wReorder = reorder(reorder::primitive_desc(eng(), c->userW, eng(), pd.weights_desc()));
+    }
+    implList.push_back(std::string(names[kind]) + " " + k.substr(k.find(',') + 1) + ": " + c->impl);
+    Conv* p = c.get();
+    convCache.emplace(k, std::move(c));
+    return p;
+  }
   auto src = memory::desc({N, Ci, H, W}, dt::f32, tag::nhwc);
   auto dst = memory::desc({N, Co, Ho, Wo}, dt::f32, tag::nhwc);
   auto userW = memory::desc({Co, Ci, kh, kw}, dt::f32, tag::hwio);
@@ -118,7 +163,6 @@ Conv* convFor(int kind, const std::vector<int64_t>& d) {
     c->wReorder = kind == 1 ? reorder(reorder::primitive_desc(eng(), innerW, eng(), userW))
                             : reorder(reorder::primitive_desc(eng(), userW, eng(), innerW));
   }
-  static const char* names[] = {"conv-forward", "conv-filter-grad", "conv-input-grad"};
   implList.push_back(std::string(names[kind]) + " " + k.substr(k.find(',') + 1) + ": " + c->impl);
   Conv* p = c.get();
   convCache.emplace(k, std::move(c));
@@ -134,10 +178,10 @@ napi_value ConvFn(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   const int kind = static_cast<int>(getInt(env, a[0]));
-  if (kind < 0 || kind > 2) { napi_throw_range_error(env, nullptr, "conv: kind must be 0, 1 or 2"); return nullptr; }
+  if (kind < 0 || kind > 3) { napi_throw_range_error(env, nullptr, "conv: kind must be 0, 1, 2 or 3"); return nullptr; }
   const int64_t N = d[0], H = d[1], W = d[2], Ci = d[3], Ho = d[4], Wo = d[5], Co = d[6], kh = d[7], kw = d[8];
   const int64_t nx = N * H * W * Ci, ny = N * Ho * Wo * Co, nw = kh * kw * Ci * Co;
-  const int64_t sizes[3][3] = {{nx, nw, ny}, {nx, ny, nw}, {ny, nw, nx}};
+  const int64_t sizes[4][3] = {{nx, nw, ny}, {nx, ny, nw}, {ny, nw, nx}, {nx, nw, ny}};
   float* p0 = at(h, getInt(env, a[2]), sizes[kind][0]);
   float* p1 = at(h, getInt(env, a[3]), sizes[kind][1]);
   float* p2 = at(h, getInt(env, a[4]), sizes[kind][2]);
@@ -145,6 +189,16 @@ napi_value ConvFn(napi_env env, napi_callback_info info) {
   try {
     Conv* c = convFor(kind, d);
     auto& s = strm();
+    if (kind == 3) {
+      if (s8x.size() < static_cast<size_t>(nx)) s8x.resize(nx);
+      if (s8w.size() < static_cast<size_t>(nw)) s8w.resize(nw);
+      if (!signsToS8(p1, s8w.data(), nw) || !signsToS8(p0, s8x.data(), nx)) return boolean(env, false);
+      memory x8(c->act0, eng(), s8x.data()), w8(c->userW, eng(), s8w.data()), out(c->act1, eng(), p2);
+      if (c->reorderW) c->wReorder.execute(s, w8, c->inner);
+      c->prim.execute(s, {{DNNL_ARG_SRC, x8}, {DNNL_ARG_WEIGHTS, c->reorderW ? c->inner : w8}, {DNNL_ARG_DST, out}});
+      s.wait();
+      return boolean(env, true);
+    }
     memory m0(c->act0, eng(), p0);
     if (kind == 0 || kind == 2) {
       // p1 = filter (HWIO), p2 = output activations

@@ -149,25 +149,36 @@ for (const c of tCases) {
   });
 }
 
-test('binary conv (±1 × ±1, BinaryNet-shaped, width 1/16): oneDNN and XNOR-popcount give the exact integers', async (t) => {
+test('binary conv (±1 × ±1, odd shapes): oneDNN int8, oneDNN float and XNOR-popcount give the exact integers', async (t) => {
   if (!native) { t.skip(skipReason); return; }
   await tf.setBackend('wasm');
-  const xA = pm1([4, 8, 8, 16]), wA = pm1([3, 3, 16, 32]);
-  const run = (mode: 'onednn' | 'xnor') => {
+  for (const [xs, ks, s, pad] of [[[4, 8, 8, 16], [3, 3, 16, 32], 1, 'same'], [[3, 9, 7, 19], [3, 3, 19, 21], 1, 'same'],
+    [[2, 9, 8, 13], [3, 3, 13, 5], 2, 'valid'], [[2, 8, 7, 40], [3, 2, 40, 7], 2, 'same']] as const) {
+    await binaryCase([...xs], [...ks], s, pad);
+  }
+  // a single non-±1 value (e.g. 0.5) must make the int8 path decline and give the float result
+  const xA = pm1([2, 6, 6, 9]); xA.data[100] = 0.5;
+  await compare('int8 declines on a non-±1 input', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [xA, pm1([3, 3, 9, 4])], CONV);
+});
+
+async function binaryCase(xs: number[], ks: number[], s: number, pad: 'same' | 'valid') {
+  const xA = pm1(xs), wA = pm1(ks);
+  const run = (mode: 'int8' | 'float' | 'xnor') => {
     registerNativeKernels(backendInfo()!.threads, { binaryConv: mode });
     const x: tf.Tensor4D = tf.tensor4d(xA.data, xA.shape as [number, number, number, number]);
     const w: tf.Tensor4D = tf.tensor4d(wA.data, wA.shape as [number, number, number, number]);
-    const y = tf.conv2d(x, w, 1, 'same');
+    const y = tf.conv2d(x, w, s, pad);
     const d = y.dataSync().slice();
     tf.dispose([x, w, y]);
     return d;
   };
-  const a = run('onednn'), b = run('xnor');
+  const a = run('int8'), b = run('float'), c = run('xnor');
   registerNativeKernels(backendInfo()!.threads);
-  assert.deepEqual(Array.from(a), Array.from(b));
+  assert.deepEqual(Array.from(a), Array.from(b), `int8 vs float ${xs} ${ks}`);
+  assert.deepEqual(Array.from(a), Array.from(c), `int8 vs xnor ${xs} ${ks}`);
   assert.ok(a.every((v) => Number.isInteger(v)));
-  await compare('binary conv', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [xA, wA], CONV);
-});
+  await compare(`binary conv ${xs} ${ks}`, (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad), [xA, wA], CONV);
+}
 
 test('matMul / BatchMatMul: transposes, batches, broadcast batch, dense layer grads', async () => {
   for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {

@@ -4,8 +4,9 @@
  * tfjs-wasm's heap (the WebAssembly.Memory; shared when wasm runs threaded): the addon gets the heap as a
  * Uint8Array and byte offsets, activations stay NHWC, filters HWIO, matrices row-major; no copies, no JS transposes.
  *
- *   Conv2D                 real-valued inputs (the first layer) by oneDNN; ±1 × ±1 by XNOR-popcount
- *                          (binaryConv.ts) or oneDNN, see NativeKernelOptions.binaryConv
+ *   Conv2D                 real-valued inputs (the first layer) by oneDNN in float; ±1 inputs with ±1
+ *                          filters as an exact int8 convolution (VNNI where the CPU has it), see
+ *                          NativeKernelOptions.binaryConv
  *   Conv2DBackpropFilter   oneDNN backward-weights
  *   Conv2DBackpropInput    oneDNN backward-data (also the forward of conv2dTranspose)
  *   BatchMatMul            dnnl_sgemm per batch entry, transposes by leading dimensions (dense layers, their grads)
@@ -49,11 +50,12 @@ export interface NativeStatus {
 
 export interface NativeKernelOptions {
   /**
-   * Conv2D of ±1 inputs with ±1 filters: 'onednn' (float convolution, multi-threaded) or 'xnor' (exact
-   * XNOR-popcount of binaryConv.ts, single-threaded wasm SIMD). Both are exact for ±1 values. Default 'onednn'
-   * (measured faster, bench/README.md).
+   * Conv2D of ±1 inputs with ±1 filters: 'int8' (oneDNN int8 convolution: the ±1 values converted to int8,
+   * int32 sums, float output; checks every value is ±1, else the float convolution), 'float' (oneDNN float
+   * convolution), or 'xnor' (XNOR-popcount of binaryConv.ts, single-threaded wasm SIMD). All three give the
+   * exact integers. Default 'int8' (measured fastest, bench/README.md).
    */
-  binaryConv?: 'onednn' | 'xnor';
+  binaryConv?: 'int8' | 'float' | 'xnor';
   /** Smallest N·outH·outW for the XNOR path (as wasmKernels' binaryConvMinPixels; default 512). */
   binaryConvMinPixels?: number;
 }
@@ -109,7 +111,7 @@ export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boole
 
 let status: NativeStatus = { path: 'wasm', skipped: 'native kernels not registered' };
 let enabled = false;
-let opts: Required<NativeKernelOptions> = { binaryConv: 'onednn', binaryConvMinPixels: 512 };
+let opts: Required<NativeKernelOptions> = { binaryConv: 'int8', binaryConvMinPixels: 512 };
 
 /** The path in use on the wasm backend (after registerNativeKernels). */
 export function nativeStatus(): NativeStatus {
@@ -156,11 +158,14 @@ function convDims(xShape: number[], fShape: number[], a: ConvAttrs): Int32Array 
   return Int32Array.from([N, H, W, Ci, g.outH, g.outW, Co, kh, kw, sh, sw, pt, pl, pb, pr]);
 }
 
-/** Run a conv on the addon into a new output; null (output freed) if the addon declines. */
-function runConv(b: NativeBackend, kind: number, a: Info, w: Info, outShape: number[], dims: Int32Array): Info | null {
+/**
+ * Run a conv on the addon into a new output, trying `kinds` in turn (e.g. int8, then float); null (output freed)
+ * if the addon declines them all.
+ */
+function runConv(b: NativeBackend, kinds: number[], a: Info, w: Info, outShape: number[], dims: Int32Array): Info | null {
   const out = b.makeOutput(outShape, 'float32');
   // the heap may have grown while allocating: take HEAPU8 after makeOutput
-  if (addon!.conv(kind, heapOf(b), off(b, a), off(b, w), off(b, out), dims)) return out;
+  for (const kind of kinds) if (addon!.conv(kind, heapOf(b), off(b, a), off(b, w), off(b, out), dims)) return out;
   b.disposeData(out.dataId);
   return null;
 }
@@ -191,7 +196,9 @@ function conv2dNative(args: KernelArgs): Info | null {
     const r = binaryConv(args, dims);
     if (r) return r;
   }
-  return runConv(args.backend as unknown as NativeBackend, 0, x, filter, [dims[0], dims[4], dims[5], dims[6]], dims);
+  // int8 first: declines at the first value that is not ±1 (the first layer's real input, real initial kernels)
+  return runConv(args.backend as unknown as NativeBackend, opts.binaryConv === 'int8' ? [3, 0] : [0], x, filter,
+    [dims[0], dims[4], dims[5], dims[6]], dims);
 }
 
 function filterGradNative(args: KernelArgs): Info | null {
@@ -200,7 +207,7 @@ function filterGradNative(args: KernelArgs): Info | null {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const dims = convDims(x.shape, a.filterShape, a);
   if (!dims || dy.shape.length !== 4 || dy.shape[1] !== dims[4] || dy.shape[2] !== dims[5] || dy.shape[3] !== dims[6]) return null;
-  return runConv(args.backend as unknown as NativeBackend, 1, x, dy, a.filterShape.slice(), dims);
+  return runConv(args.backend as unknown as NativeBackend, [1], x, dy, a.filterShape.slice(), dims);
 }
 
 function inputGradNative(args: KernelArgs): Info | null {
@@ -209,7 +216,7 @@ function inputGradNative(args: KernelArgs): Info | null {
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   const dims = convDims(a.inputShape, filter.shape, a);
   if (!dims || dy.shape.length !== 4 || dy.shape[1] !== dims[4] || dy.shape[2] !== dims[5] || dy.shape[3] !== dims[6]) return null;
-  return runConv(args.backend as unknown as NativeBackend, 2, dy, filter, a.inputShape.slice(), dims);
+  return runConv(args.backend as unknown as NativeBackend, [2], dy, filter, a.inputShape.slice(), dims);
 }
 
 function matMulNative(args: KernelArgs): Info | null {
@@ -280,7 +287,7 @@ function install(backendName: string): void {
  * count. Returns the path in use: 'wasm+onednn', or 'wasm' with the reason (BNN_NATIVE=0, not built, …).
  */
 export function registerNativeKernels(threads: number, options: NativeKernelOptions = {}, backendName = 'wasm'): NativeStatus {
-  opts = { binaryConv: options.binaryConv ?? 'onednn', binaryConvMinPixels: options.binaryConvMinPixels ?? 512 };
+  opts = { binaryConv: options.binaryConv ?? 'int8', binaryConvMinPixels: options.binaryConvMinPixels ?? 512 };
   if (nativeDisabledByEnv()) {
     enabled = false;
     status = { path: 'wasm', skipped: `native kernels disabled (BNN_NATIVE=${process.env.BNN_NATIVE})` };
