@@ -12,8 +12,9 @@
  * both must be on the cluster's shared file system, as must this checkout.
  */
 import * as path from 'path';
+import * as fs from 'fs';
 import { resultsRoot } from '../results/paths';
-import { createSweep, formatStatus, loadSweep, parseSeeds, shQuote, submitSweep, sweepStatus, taskCommand } from '../sweep';
+import { parseTasksTsv, shQuote } from '../sweep/sbatch';
 import { fail, parseArgs } from './args';
 
 const USAGE = [
@@ -32,7 +33,7 @@ function int(name: string, v: string | undefined): number | undefined {
 }
 
 async function main(): Promise<void> {
-  let args;
+  let args: ReturnType<typeof parseArgs>;
   try {
     args = parseArgs(process.argv.slice(2), {
       flags: ['slurm', 'dry-run', 'json', 'help'],
@@ -45,6 +46,18 @@ async function main(): Promise<void> {
   if (args.flags.has('help')) return void console.log(USAGE);
   const sweepsDir = one('sweeps-dir');
   const [cmd, ...rest] = args.positional;
+
+  if (cmd === 'task-start') {
+    // Run by job.sbatch before each task's experiment (light: no tfjs).
+    if (rest.length !== 2) fail('task-start takes the sweep folder and the task index');
+    const { taskStart } = await import('../sweep/taskstart');
+    const tsv = path.join(rest[0], 'tasks.tsv');
+    const t = parseTasksTsv(fs.readFileSync(tsv, 'utf8'), tsv)[Number(rest[1])];
+    if (!t) fail(`task-start: no task ${rest[1]} in ${tsv}`);
+    for (const line of taskStart({ sweepDir: rest[0], index: t.index, runDir: t.dir })) console.log(`[sweep] ${line}`);
+    return;
+  }
+  const { createSweep, formatStatus, loadSweep, parseSeeds, submitSweep, sweepStatus, taskCommand } = await import('../sweep');
 
   if (cmd === 'status' || cmd === 'submit') {
     if (rest.length !== 1) fail(`${cmd} takes one sweep id\n${USAGE}`);

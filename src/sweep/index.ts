@@ -182,7 +182,7 @@ export function lastAttempt(logText: string, index: number): Attempt {
     }
   }
   const content = body.slice(0, end).map((l) => l.trimEnd()).filter((l) => l && !l.startsWith('[sweep]'));
-  const error = content.find((l) => /^error:/i.test(l)) ?? content.find((l) => /\b(error|exception)\b/i.test(l)) ?? (exit ? content[content.length - 1] ?? null : null);
+  const error = content.find((l) => /^error:/i.test(l)) ?? content.find((l) => /(error|exception)\b/i.test(l)) ?? (exit ? content[content.length - 1] ?? null : null);
   return { started: true, exit, error };
 }
 

@@ -146,22 +146,24 @@ export function jobScript(spec: SweepSpec, tasks: SweepTask[]): string {
   const env: [string, string][] = [['BNN_RESULTS_DIR', spec.resultsRoot]];
   if (spec.dataDir) env.push(['BNN_DATA_DIR', spec.dataDir]);
   if (spec.backend) env.push(['BNN_BACKEND', spec.backend]);
-  const tsv = path.join(spec.dir, 'tasks.tsv');
   const lines = [
     '#!/bin/bash',
     `# Sweep ${spec.id}: ${tasks.length} task(s) of \`npm run experiment\` on the ${spec.profile} profile, task i = line i of tasks.tsv.`,
     '# Written by `npm run sweep`. A requeued or resubmitted task resumes from its checkpoint; a finished one is reused.',
     ...sbatchOptions(spec, tasks.length).map(sbatchLine),
     'set -uo pipefail',
+    `SWEEP_DIR=${shQuote(spec.dir)}`,
     `cd ${shQuote(spec.repo)} || exit 1`,
     ...(spec.nodeBinDir ? [`export PATH=${shQuote(spec.nodeBinDir)}:"$PATH"`] : []),
     ...env.map(([k, v]) => `export ${k}=${shQuote(v)}`),
     '# wasm threads: the CPUs Slurm gave the task',
     'export BNN_THREADS="${BNN_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
     'task="${SLURM_ARRAY_TASK_ID:?submit this script with sbatch: it is an array job}"',
-    `IFS=$'\\t' read -r _ experiment profile seed run_dir < <(awk -F'\\t' -v t="$task" 'NR > 1 && $1 == t' ${shQuote(tsv)})`,
-    `[ -n "\${experiment:-}" ] || { echo "error: task $task is not in ${tsv.replace(/["$`\\]/g, '\\$&')}"; exit 2; }`,
+    `IFS=$'\\t' read -r _ experiment profile seed run_dir < <(awk -F'\\t' -v t="$task" 'NR > 1 && $1 == t' "$SWEEP_DIR/tasks.tsv")`,
+    '[ -n "${experiment:-}" ] || { echo "error: task $task is not in $SWEEP_DIR/tasks.tsv"; exit 2; }',
     'echo "[sweep] task $task: $experiment seed $seed, job ${SLURM_ARRAY_JOB_ID:-?}_$task, attempt $(( ${SLURM_RESTART_COUNT:-0} + 1 )) on $(hostname -s) at $(date -Is); results in $run_dir"',
+    '# clear the run-folder lock of an earlier attempt of this task that was killed on another node',
+    'npm run --silent sweep -- task-start "$SWEEP_DIR" "$task" || echo "[sweep] task-start failed; continuing"',
     `npm run --silent experiment -- "$experiment" --profile "$profile" --seed "$seed" ${sharedTaskArgs(spec).map(shQuote).join(' ')}`,
     'rc=$?',
     'echo "[sweep] task $task exit $rc at $(date -Is)"',
