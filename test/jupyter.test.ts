@@ -78,7 +78,9 @@ test('notebooks execute headless: ok notebook passes and is trusted; failing one
     assert.equal(ok.metadata.bnn.profile, 'smoke');
     assert.ok(fs.statSync(path.join(out, 'ok.ipynb')).size < 30_000, 'executed notebook stays small (no plotly bundle)');
 
-    const bad = JSON.parse(fs.readFileSync(path.join(out, 'bad.ipynb'), 'utf8'));
+    // a failed notebook's executed copy goes to failed/, never over the last good copy
+    assert.equal(fs.existsSync(path.join(out, 'bad.ipynb')), false);
+    const bad = JSON.parse(fs.readFileSync(path.join(out, 'failed', 'bad.ipynb'), 'utf8'));
     assert.equal(bad.metadata.bnn.ok, false);
     assert.equal(bad.cells[3].outputs.length, 0, 'cells after the failure do not run');
 
