@@ -10,7 +10,9 @@ import { modelSizeBits, parameterCounts, unet } from '../src/models/unet';
 import { confusionMatrix, meanIoU, pixelAccuracy, predictMasks, segmentation, segmentationMetrics } from '../src/train/segmentation';
 import { train, SplitSource } from '../src/train/loop';
 import { Rng } from '../src/random';
-import { buildOptimizer, dataLoaders, modelBuilders, runExperiment, tasks } from '../src/experiments/run';
+import { buildOptimizer, runExperiment } from '../src/experiments/run';
+import { MODELS } from '../src/experiments/components';
+import { DATASETS } from '../src/experiments/datasets';
 import { getExperiment, profileConfig } from '../src/experiments/registry';
 import { writeUnetPredictions } from '../src/experiments/unet';
 import { resolvePetsDir } from '../src/data';
@@ -191,11 +193,11 @@ function synthSegSplit(n: number, size: number, seed: number): SplitSource {
 test('one training step of each UNet on wasm: finite loss, weights move, Bop kernels ±1, latent kernels clipped', async () => {
   for (const name of ['pets-unet-fp-adam', 'pets-unet-binary-adam', 'pets-unet-binary-bop']) {
     const c = { ...profileConfig(name, 'smoke', 0), imageSize: 16 };
-    const data = { train: synthSegSplit(4, 16, 1), val: synthSegSplit(2, 16, 2), nTrain: 4, inputShape: [16, 16, 3] as [number, number, number], numClasses: 3, source: 'synthetic' };
-    const model = modelBuilders.unet(c, data);
+    const data = { train: synthSegSplit(4, 16, 1), val: synthSegSplit(2, 16, 2), test: null, nTrain: 4, inputShape: [16, 16, 3] as [number, number, number], numClasses: 3, source: 'synthetic' };
+    const model = MODELS.unet.build(c, data);
     const before = model.getWeights().map((w) => w.dataSync().slice());
     const opt = buildOptimizer(c, model, 1);
-    const h = await train({ model, optimizer: opt, train: data.train, val: data.val, epochs: 1, batchSize: 4, rng: new Rng(0), task: tasks.unet, log: null });
+    const h = await train({ model, optimizer: opt, train: data.train, val: data.val, epochs: 1, batchSize: 4, rng: new Rng(0), task: MODELS.unet.task, log: null });
     assert.equal(h.length, 1);
     assert.ok(Number.isFinite(h[0].loss) && Number.isFinite(h[0].valLoss), `${name}: loss ${h[0].loss}`);
     assert.ok(h[0].extra && Number.isFinite(h[0].extra.valMiou) && h[0].extra.valMiou >= 0 && h[0].extra.valMiou <= 1, `${name}: valMiou`);
@@ -275,10 +277,11 @@ test('registry: the three §4.5 runs with the notebooks\' settings; smoke run on
     assert.deepEqual([e.paper.epochs, e.paper.batchSize, e.paper.imageSize, e.paper.width, e.paper.dataset, e.paper.model], [300, 64, 128, 1, 'pets', 'unet']);
   }
   assert.equal(fp.paper.binary, false);
-  assert.deepEqual([fp.paper.optimizer, fp.paper.lr.initial], ['adam', 0.1]);
+  assert.deepEqual([fp.paper.optimizer, fp.paper.lr], ['adam', { initial: 1e-3, decay: 1, everyEpochs: null }]);
+  assert.deepEqual(getExperiment('pets-unet-fp-adam-lr0.1').paper.lr, { initial: 0.1, decay: 0.1, everyEpochs: 100 });
   assert.deepEqual([ad.paper.binary, ad.paper.optimizer, ad.paper.lr], [true, 'adam', { initial: 1e-2, decay: 0.1, everyEpochs: 100 }]);
   assert.deepEqual([bop.paper.optimizer, bop.paper.threshold, bop.paper.gamma, bop.paper.lr.initial, bop.paper.lr.decay], ['bop', 1e-8, { initial: 1e-4, decay: 0.1, everyEpochs: 100 }, 1e-2, 1]);
-  assert.ok(typeof dataLoaders.pets === 'function' && typeof modelBuilders.unet === 'function' && tasks.unet.name === 'segmentation');
+  assert.ok(typeof DATASETS.pets === 'function' && typeof MODELS.unet.build === 'function' && MODELS.unet.task.name === 'segmentation');
 
   let petsDir: string | null = null;
   try {

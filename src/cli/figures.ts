@@ -7,6 +7,8 @@
  * Figures whose experiments have no results for the profile are skipped with a message (an error when
  * named explicitly).
  */
+import { EXPERIMENTS } from '../experiments/catalog';
+import { sectionVerdicts, verdictMarkdown } from '../experiments/report';
 import * as fs from 'fs';
 import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, FigureExporter, findChromium, CHROMIUM_HELP, writeHtml } from '../figures/export';
@@ -57,7 +59,7 @@ export function parseFiguresArgs(argv: string[], root = projectRootDir()): Figur
 /** Exports the selected figures; returns the number of explicitly requested figures that could not be built. */
 export async function exportFigures(a: FiguresArgs, log: (s: string) => void = console.log): Promise<{ written: string[]; skipped: string[]; failed: number }> {
   const names = a.names.length ? a.names : REPORT_FIGURES.map((f) => f.name);
-  const ctx = { profile: a.profile, root: a.results };
+  const ctx = { profile: a.profile, root: a.results, reported: publishedByExperiment() };
   const built: { name: string; figure: any; table: any }[] = [];
   const skipped: string[] = [];
   let failed = 0;
@@ -90,6 +92,7 @@ export async function exportFigures(a: FiguresArgs, log: (s: string) => void = c
       fs.writeFileSync(file, text);
       written.push(file);
     }
+    if (b.name === 'summary') written.push(...writeVerdicts(a.outDir, a.profile, a.results));
   }
   if (built.length && a.formats.length && a.formats.every((f) => f === 'html')) {
     for (const b of built) {
@@ -110,6 +113,31 @@ export async function exportFigures(a: FiguresArgs, log: (s: string) => void = c
     }
   }
   return { written, skipped, failed };
+}
+
+/** The published validation accuracy of each experiment for the summary: the paper's number, else the report's. */
+function publishedByExperiment(): Record<string, { value: number; source: string }> {
+  const out: Record<string, { value: number; source: string }> = {};
+  for (const e of EXPERIMENTS) {
+    const vals = e.references.filter((r) => r.metric === 'valAccuracy');
+    const r = vals.find((x) => x.tag === 'paper') ?? vals.find((x) => x.tag === 'report') ?? vals[0];
+    if (r) out[e.name] = { value: r.value, source: r.source };
+  }
+  return out;
+}
+
+/** Appends the verdict per claim to summary.md and writes summary-verdicts.csv. */
+function writeVerdicts(outDir: string, profile: string, root?: string): string[] {
+  const verdicts = sectionVerdicts(profile, undefined, root ?? undefined);
+  const md = path.join(outDir, 'summary.md');
+  fs.appendFileSync(md, `\n\n## Verdicts per claim (${profile} profile)\n\n${verdictMarkdown(verdicts, profile)}\n`);
+  const q = (x: string) => `"${x.replace(/"/g, '""')}"`;
+  const csv = ['claim,section_claim,source,verdict,estimate,ci_low,ci_high,detail']
+    .concat(verdicts.map((v) => [v.claim.id, q(v.claim.text), q(`${v.claim.tag}: ${v.claim.source}`), v.verdict, v.estimate, v.interval?.[0] ?? '', v.interval?.[1] ?? '', q(v.detail)].join(',')))
+    .join('\n');
+  const file = path.join(outDir, 'summary-verdicts.csv');
+  fs.writeFileSync(file, csv + '\n');
+  return [file];
 }
 
 async function main(): Promise<void> {

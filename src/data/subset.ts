@@ -4,16 +4,20 @@
 import { ClassificationSplit } from './types';
 
 /**
- * The first `perClass` examples of every class, kept in their original order (classes stay interleaved as
- * in the source). Deterministic: no randomness, so every run and every source gives the same subset.
- * Throws (naming the class) when a class has fewer than `perClass` examples.
+ * The first `perClass` examples of every class (after skipping the first `skipPerClass` of each), kept in their
+ * original order (classes stay interleaved as in the source). Deterministic: no randomness, so every run and every
+ * source gives the same subset; with `skipPerClass` = the training subset's `perClass` it is a split held out of
+ * the training set, disjoint from it. Throws (naming the class) when a class has too few examples.
  */
-export function stratifiedSubset(split: ClassificationSplit, perClass: number, numClasses: number, what = 'split'): ClassificationSplit {
+export function stratifiedSubset(split: ClassificationSplit, perClass: number, numClasses: number, what = 'split', skipPerClass = 0): ClassificationSplit {
   if (!Number.isInteger(perClass) || perClass < 1) throw new Error(`subset: per-class count must be a positive integer, got ${perClass}`);
+  if (!Number.isInteger(skipPerClass) || skipPerClass < 0) throw new Error(`subset: per-class skip must be an integer ≥ 0, got ${skipPerClass}`);
+  const seen = new Int32Array(numClasses);
   const counts = new Int32Array(numClasses);
   const keep: number[] = [];
   for (let i = 0; i < split.n; i++) {
     const c = split.labels[i];
+    if (seen[c]++ < skipPerClass) continue;
     if (counts[c] < perClass) {
       counts[c]++;
       keep.push(i);
@@ -21,7 +25,7 @@ export function stratifiedSubset(split: ClassificationSplit, perClass: number, n
   }
   for (let c = 0; c < numClasses; c++) {
     if (counts[c] < perClass) {
-      throw new Error(`subset: ${what} has only ${counts[c]} examples of class ${c}, fewer than the ${perClass} per class asked for`);
+      throw new Error(`subset: ${what} has only ${counts[c]} examples of class ${c}${skipPerClass ? ` after the first ${skipPerClass}` : ''}, fewer than the ${perClass} per class asked for`);
     }
   }
   return takeExamples(split, Int32Array.from(keep));

@@ -49,6 +49,11 @@ export interface ExperimentConfig {
   /** Pets: number of training / test images (null: all) and their square size. */
   trainLimit: number | null;
   testLimit: number | null;
+  /**
+   * Validate every epoch on the next N images per class of the training split (after the first `trainPerClass`)
+   * instead of the test split, and skip the final test evaluation: the calibration's split (null: off).
+   */
+  holdoutPerClass?: number | null;
   imageSize: number;
   /** Pad-4 random crop (+ horizontal flip where the dataset allows it). */
   augment: boolean;
@@ -75,6 +80,7 @@ export const SETTABLE: Record<string, 'number' | 'int' | 'bool' | 'schedule-init
   testPerClass: 'nullable-int',
   trainLimit: 'nullable-int',
   testLimit: 'nullable-int',
+  holdoutPerClass: 'nullable-int',
   imageSize: 'int',
   augment: 'bool',
 };
@@ -136,9 +142,9 @@ export function validateConfig(c: ExperimentConfig): void {
   posInt('imageSize');
   if (!(typeof c.width === 'number' && c.width > 0 && c.width <= 4)) fail('width', c.width, 'a number in (0, 4]');
   if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) fail('dropout', c.dropout, 'a number in [0, 1)');
-  for (const f of ['trainPerClass', 'testPerClass', 'trainLimit', 'testLimit'] as const) {
+  for (const f of ['trainPerClass', 'testPerClass', 'trainLimit', 'testLimit', 'holdoutPerClass'] as const) {
     const v = c[f];
-    if (v !== null && (!Number.isInteger(v) || v < 1)) fail(f, v, 'null or an integer ≥ 1');
+    if (v != null && (!Number.isInteger(v) || v < 1)) fail(f, v, 'null or an integer ≥ 1');
   }
   const sched = (name: 'gamma' | 'lr', s: DecaySchedule | null) => {
     if (!s) return;

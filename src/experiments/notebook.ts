@@ -12,9 +12,9 @@ import { loadPredictions } from '../figures/report';
 import { inKernel, liveChart } from '../figures/display';
 import type { RunSeries } from '../figures/types';
 import type { History } from '../train/history';
+import { metricOf } from '../results/metrics';
 import { getExperiment, Profile } from './registry';
 import { runExperiment, RunResult } from './run';
-import './unet';
 
 export interface SectionOptions {
   profile: string;
@@ -87,7 +87,7 @@ export function comparisonRows(runs: SectionRun[]): SummaryRow[] {
   return runs.flatMap((r) => {
     const refs = getExperiment(r.experiment).references;
     if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }]);
-    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => rec[ref.metric]));
+    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, ref.metric)));
   });
 }
 

@@ -1,228 +1,105 @@
 /**
- * Every run the report makes, as data, with the original's exact settings (`paper` profile) and two
- * smaller profiles derived from it by one rule (`quick`: the whole reproduction on a 2-core CPU in well
- * under an hour; `smoke`: seconds, for tests and CI). Deriving a profile scales every schedule by the
- * same factor as the epochs, so "×0.1 every 100 of 500 epochs" stays "every fifth of the run".
- *
- * Sources (see shared/reference/bop-reference-spec.md): [R] plumerai/rethinking-bnn-optimization
- * `bop_sec52` hparams and `binarynet.py`; [P1] the paper §5.2; the reproduction's code (ksb1712) for SVHN
- * and the UNet; numbers from [P1] and from the KTH reproducibility report (nikvaessen).
+ * Resolves the catalog (./catalog) into run configs: the `paper` profile is the original's settings to the
+ * letter; `quick` and `smoke` are derived from it by the rule their sizing names (./derive: the paper's dynamics,
+ * or the epoch ratio), then multiplied by the calibration's γ and τ factors (./calibration.json, written by
+ * `npm run calibrate`) where the sizing says `calibrated`.
  */
-import { DecaySchedule, ExperimentConfig } from './config';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { DecaySchedule, ExperimentConfig } from './config';
+import { EXPERIMENTS, ExperimentEntry, PROFILES, Profile, Sizing } from './catalog';
+import { compressSchedule, scaleTau, timeAxis, TimeAxis } from './derive';
 
-export type Profile = 'paper' | 'quick' | 'smoke';
-export const PROFILES: Profile[] = ['paper', 'quick', 'smoke'];
+export { PROFILES } from './catalog';
+export type { ExperimentEntry, Profile, Reference, Sizing } from './catalog';
 
-/** A published number to compare with. */
-export interface Reference {
-  /** What it measures: final test ("val") accuracy, train accuracy, pixel accuracy… */
-  metric: 'valAccuracy' | 'accuracy';
-  value: number;
-  source: string;
-}
-
-/** How a small profile is cut from `paper`. */
-export interface Sizing {
-  epochs: number;
-  width: number;
-  batchSize?: number;
-  trainPerClass?: number | null;
-  testPerClass?: number | null;
-  trainLimit?: number | null;
-  testLimit?: number | null;
-  imageSize?: number;
-}
-
-export interface ExperimentEntry {
-  name: string;
-  section: string;
-  title: string;
-  /** The claim this run tests, in one sentence. */
-  claim: string;
-  paper: Omit<ExperimentConfig, 'experiment' | 'profile' | 'section' | 'seed'>;
-  quick: Sizing;
-  smoke: Sizing;
-  /** Seeds run by default per profile (the report: three seeds for CIFAR-10). */
-  seeds: Record<Profile, number[]>;
-  references: Reference[];
-  /** Paper-profile steps per epoch, to turn step-based schedules into epochs when scaling. */
-  paperStepsPerEpoch: number;
-  /** Set when this entry's config is identical to another's (in the original code); its runs reuse that one's results. */
-  sameAs?: string;
-}
-
-const constant = (v: number): DecaySchedule => ({ initial: v, decay: 1, everyEpochs: null });
-const every = (v: number, epochs: number): DecaySchedule => ({ initial: v, decay: 0.1, everyEpochs: epochs });
-
-const cifarBase = {
-  dataset: 'cifar10' as const,
-  model: 'binarynet' as const,
-  width: 1,
-  dropout: 0,
-  binary: true,
-  xavierLrScaling: false,
-  epochs: 500,
-  batchSize: 50,
-  trainPerClass: null,
-  testPerClass: null,
-  trainLimit: null,
-  testLimit: null,
-  imageSize: 32,
-  augment: true,
+/** Training-split sizes and class counts of the datasets (for steps per epoch before any data is loaded). */
+export const DATASET_SIZES: Record<string, { train: number; classes: number }> = {
+  cifar10: { train: 50_000, classes: 10 },
+  svhn: { train: 73_257, classes: 10 },
+  pets: { train: 3_680, classes: 3 },
 };
-/** [R] `bop_sec52`: τ 1e-8, γ 1e-4 ×0.1 every 100 epochs (100,000 steps at batch 50), Adam(0.01) constant for BN betas. */
-const cifarBop = { ...cifarBase, optimizer: 'bop' as const, gamma: every(1e-4, 100), threshold: 1e-8, lr: constant(0.01) };
-/** [P1] §5.2 baseline: Adam 1e-3 ×0.1 every 100 epochs on clipped latent weights, batch 50, 500 epochs. */
-const cifarAdam = { ...cifarBase, optimizer: 'adam' as const, gamma: null, threshold: null, lr: every(1e-3, 100) };
 
-// 7,000 training images (700 per class) × 10 epochs = 1,400 steps of batch 50 (≈ 5.5 min on 2 cores, wasm).
-// Re-sized after issue 7's kernels: 500 per class took ≈ 24 s per epoch on an idle machine with them (≈ 33 s before).
-const CIFAR_QUICK: Sizing = { epochs: 10, width: 0.125, trainPerClass: 700, testPerClass: 100 };
-const CIFAR_SMOKE: Sizing = { epochs: 2, width: 0.0625, batchSize: 25, trainPerClass: 10, testPerClass: 5 };
-const CIFAR_SEEDS = { paper: [0, 1, 2], quick: [0], smoke: [0] };
-const PAPER_BOP: Reference = { metric: 'valAccuracy', value: 0.913, source: 'paper §5.2 (Bop, 500 epochs)' };
-const PAPER_ADAM: Reference = { metric: 'valAccuracy', value: 0.909, source: 'paper §5.2 (latent-weight Adam baseline)' };
-const KTH_BOP: Reference = { metric: 'valAccuracy', value: 0.892, source: 'KTH reproducibility report (Bop, 320 epochs, no val split)' };
-
-const SVHN_BASE = { ...cifarBase, dataset: 'svhn' as const, epochs: 300, batchSize: 256, imageSize: 32 };
-/** ksb1712 `svhn.ipynb`: batch 256, 300 epochs, its γ decay_steps copied from CIFAR-10 (100,000 steps ≈ 350 epochs: never reached). */
-const svhnEvery = (v: number): DecaySchedule => ({ initial: v, decay: 0.1, everyEpochs: null, everySteps: 100_000 });
-
-const entries: ExperimentEntry[] = [
-  {
-    name: 'cifar10-adam-baseline',
-    section: '§3.1',
-    title: 'BinaryNet on CIFAR-10, latent weights with Adam (baseline)',
-    claim: 'Latent-weight training with Adam reaches 90.9 % test accuracy (paper §5.2).',
-    paper: cifarAdam,
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [PAPER_ADAM],
-    paperStepsPerEpoch: 1000,
-  },
-  {
-    name: 'cifar10-bop',
-    section: '§3.1',
-    title: 'BinaryNet on CIFAR-10 with Bop',
-    claim: 'Bop reaches 91.3 % test accuracy, above the latent-weight baseline (paper §5.2).',
-    paper: cifarBop,
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [PAPER_BOP, KTH_BOP],
-    paperStepsPerEpoch: 1000,
-  },
-  {
-    name: 'cifar10-bop-constant-lr',
-    section: '§4.1',
-    title: 'Bop with the Adam learning rate held at 0.01',
-    claim: 'The learning rate of the non-binary variables (BN betas) held constant at 0.01, as in the original code.',
-    paper: cifarBop,
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [PAPER_BOP],
-    paperStepsPerEpoch: 1000,
-    sameAs: 'cifar10-bop',
-  },
-  {
-    name: 'cifar10-bop-lr-decay',
-    section: '§4.1',
-    title: 'Bop with the Adam learning rate decayed ×0.1 every 100 epochs',
-    claim: 'Decaying the BN betas\' learning rate with γ (as the KTH reproduction\'s script did) against holding it constant.',
-    paper: { ...cifarBop, lr: every(0.01, 100) },
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [],
-    paperStepsPerEpoch: 1000,
-  },
-  {
-    name: 'cifar10-bop-dropout',
-    section: '§4.2',
-    title: 'Bop with dropout 0.25 after every conv and dense layer',
-    claim: 'Dropout (p = 0.25) as a regularizer for Bop-trained BinaryNet.',
-    paper: { ...cifarBop, dropout: 0.25 },
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [],
-    paperStepsPerEpoch: 1000,
-  },
-  {
-    name: 'cifar10-bop-constant-gamma',
-    section: '§4.3',
-    title: 'Bop with γ held constant (no decay)',
-    claim: 'Without decaying γ the flips do not die out and accuracy plateaus lower.',
-    paper: { ...cifarBop, gamma: constant(1e-4) },
-    quick: CIFAR_QUICK,
-    smoke: CIFAR_SMOKE,
-    seeds: CIFAR_SEEDS,
-    references: [],
-    paperStepsPerEpoch: 1000,
-  },
-  {
-    name: 'svhn-adam-baseline',
-    section: '§4.4',
-    title: 'BinaryNet on SVHN, latent weights with Adam',
-    claim: 'The baseline on SVHN (73,257 train, 30,000 of extra as validation, 26,032 test).',
-    paper: { ...SVHN_BASE, optimizer: 'adam', gamma: null, threshold: null, lr: svhnEvery(1e-3) },
-    quick: { epochs: 10, width: 0.125, batchSize: 50, trainPerClass: 700, testPerClass: 100 },
-    smoke: CIFAR_SMOKE,
-    seeds: { paper: [0], quick: [0], smoke: [0] },
-    references: [],
-    paperStepsPerEpoch: Math.floor(73257 / 256),
-  },
-  {
-    name: 'svhn-bop',
-    section: '§4.4',
-    title: 'BinaryNet on SVHN with Bop',
-    claim: 'Bop on SVHN against the latent-weight baseline.',
-    paper: { ...SVHN_BASE, optimizer: 'bop', gamma: svhnEvery(1e-4), threshold: 1e-8, lr: constant(0.01) },
-    quick: { epochs: 10, width: 0.125, batchSize: 50, trainPerClass: 700, testPerClass: 100 },
-    smoke: CIFAR_SMOKE,
-    seeds: { paper: [0], quick: [0], smoke: [0] },
-    references: [],
-    paperStepsPerEpoch: Math.floor(73257 / 256),
-  },
-];
-
-const registry = new Map<string, ExperimentEntry>(entries.map((e) => [e.name, e]));
-
-/** Adds an entry (the UNet runs register themselves from src/experiments/unet.ts). */
-export function registerExperiment(entry: ExperimentEntry): void {
-  if (registry.has(entry.name)) throw new Error(`Experiment '${entry.name}' is already registered`);
-  registry.set(entry.name, entry);
-}
+const byName = new Map<string, ExperimentEntry>(EXPERIMENTS.map((e) => [e.name, e]));
+if (byName.size !== EXPERIMENTS.length) throw new Error('catalog: two experiments share a name');
 
 export function experimentNames(): string[] {
-  return [...registry.keys()];
+  return EXPERIMENTS.map((e) => e.name);
 }
 
 export function getExperiment(name: string): ExperimentEntry {
-  const e = registry.get(name);
+  const e = byName.get(name);
   if (!e) throw new Error(`Unknown experiment '${name}'. Known: ${experimentNames().join(', ')}`);
   return e;
 }
 
-/** The schedule in a derived profile: the same decay at the same fraction of the run. */
-function scaleSchedule(s: DecaySchedule | null, factor: number, paperStepsPerEpoch: number): DecaySchedule | null {
+/** The calibration's multipliers of the derived γ and τ, per profile. */
+export interface Calibration {
+  gammaFactor: number;
+  tauFactor: number;
+  /** How they were chosen (grid, split, metric, date). */
+  chosenBy?: string;
+}
+
+export const CALIBRATION_FILE = path.join(__dirname, 'calibration.json');
+
+/** The calibration of a profile (factors 1 when none was written). */
+export function calibrationOf(profile: string, file = CALIBRATION_FILE): Calibration {
+  if (!fs.existsSync(file)) return { gammaFactor: 1, tauFactor: 1 };
+  let all: Record<string, Calibration>;
+  try {
+    all = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${(e as Error).message}); restore it with git or rerun npm run calibrate`);
+  }
+  const c = all[profile];
+  if (!c) return { gammaFactor: 1, tauFactor: 1 };
+  if (!(c.gammaFactor > 0) || !(c.tauFactor >= 0)) throw new Error(`${file}: ${profile} needs gammaFactor > 0 and tauFactor ≥ 0`);
+  return c;
+}
+
+/** The schedule in an epoch-ratio profile: the same decay at the same fraction of the run. */
+function scaleByEpochs(s: DecaySchedule | null, factor: number, paperStepsPerEpoch: number): DecaySchedule | null {
   if (!s) return null;
   const paperEveryEpochs = s.everySteps != null ? s.everySteps / paperStepsPerEpoch : s.everyEpochs;
   return { initial: s.initial, decay: s.decay, everyEpochs: paperEveryEpochs === null ? null : paperEveryEpochs * factor, everySteps: null };
 }
 
-/** The resolved config of an experiment in a profile, for a seed. */
-export function profileConfig(name: string, profile: string, seed: number): ExperimentConfig {
+/** Steps of a run of this sizing (the steps per epoch follow from the subset sizes). */
+export function runSteps(e: ExperimentEntry, size: Sizing): number {
+  const ds = DATASET_SIZES[e.paper.dataset];
+  const perClass = size.trainPerClass !== undefined ? size.trainPerClass : e.paper.trainPerClass;
+  const limit = size.trainLimit !== undefined ? size.trainLimit : e.paper.trainLimit;
+  const n = perClass != null ? perClass * ds.classes : limit != null ? Math.min(limit, ds.train) : ds.train;
+  return size.epochs * Math.floor(n / (size.batchSize ?? e.paper.batchSize));
+}
+
+/** The compressed time axis of an experiment in a dynamics-rule sizing. */
+export function axisOf(e: ExperimentEntry, size: Sizing): TimeAxis {
+  const ref = getExperiment(size.axis ?? e.name);
+  if (!ref.paper.gamma) throw new Error(`${e.name}: the time axis '${ref.name}' has no γ schedule`);
+  return timeAxis(ref.paper.gamma, ref.paper.epochs, ref.paperStepsPerEpoch, runSteps(e, size));
+}
+
+/** Sizing fields that `--set` may change before the profile is derived (so the schedules follow them). */
+export const SIZING_KEYS = ['epochs', 'width', 'batchSize', 'trainPerClass', 'testPerClass', 'trainLimit', 'testLimit', 'imageSize'] as const;
+
+/**
+ * The resolved config of an experiment in a profile, for a seed. `sizing` replaces fields of the profile's sizing
+ * before derivation (how `--set epochs=N` re-derives the schedules by the profile's own rule).
+ */
+export function profileConfig(name: string, profile: string, seed: number, sizing: Partial<Sizing> = {}, calibration?: Calibration): ExperimentConfig {
   const e = getExperiment(name);
   if (!PROFILES.includes(profile as Profile)) throw new Error(`Unknown profile '${profile}'. Allowed: ${PROFILES.join(', ')}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed ${seed}: must be an integer ≥ 0`);
   const base: ExperimentConfig = { experiment: name, profile, section: e.section, seed, ...JSON.parse(JSON.stringify(e.paper)) };
-  if (profile === 'paper') return base;
-  const size = profile === 'quick' ? e.quick : e.smoke;
-  const factor = size.epochs / e.paper.epochs;
-  return {
+  if (profile === 'paper') {
+    const out = { ...base };
+    for (const [k, v] of Object.entries(sizing)) if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k)) (out as unknown as Record<string, unknown>)[k] = v;
+    return out;
+  }
+  const size: Sizing = { ...(profile === 'quick' ? e.quick : e.smoke), ...sizing };
+  const sized: ExperimentConfig = {
     ...base,
     epochs: size.epochs,
     width: size.width,
@@ -232,7 +109,39 @@ export function profileConfig(name: string, profile: string, seed: number): Expe
     trainLimit: size.trainLimit !== undefined ? size.trainLimit : base.trainLimit,
     testLimit: size.testLimit !== undefined ? size.testLimit : base.testLimit,
     imageSize: size.imageSize ?? base.imageSize,
-    gamma: scaleSchedule(base.gamma, factor, e.paperStepsPerEpoch),
-    lr: scaleSchedule(base.lr, factor, e.paperStepsPerEpoch)!,
   };
+  if ((size.rule ?? 'epochs') === 'epochs') {
+    const factor = size.epochs / e.paper.epochs;
+    return { ...sized, gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch), lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)! };
+  }
+  const axis = axisOf(e, size);
+  const cal = size.calibrated ? (calibration ?? calibrationOf(profile)) : { gammaFactor: 1, tauFactor: 1 };
+  const out: ExperimentConfig = { ...sized, lr: compressSchedule(base.lr, axis, e.paperStepsPerEpoch, 'lr') };
+  if (base.gamma && base.threshold !== null) {
+    const g = compressSchedule(base.gamma, axis, e.paperStepsPerEpoch, 'gamma');
+    const refGamma = getExperiment(size.axis ?? e.name).paper.gamma!.initial;
+    const tau = scaleTau(base.threshold, refGamma, refGamma / axis.scale, sized.width, base.batchSize, sized.batchSize);
+    out.gamma = { ...g, initial: g.initial * cal.gammaFactor };
+    out.threshold = tau * cal.tauFactor;
+  }
+  return out;
+}
+
+/** One line per profile rule, for the notebooks: the time axis, the phases kept and dropped, γ·T and τ. */
+export function derivationNotes(name: string, profile: string): string[] {
+  const e = getExperiment(name);
+  if (profile === 'paper') return [`${name}: the paper's settings, unchanged.`];
+  const size = profile === 'quick' ? e.quick : e.smoke;
+  if ((size.rule ?? 'epochs') === 'epochs') return [`${name} (${profile}): every schedule scaled by the epoch ratio (${size.epochs}/${e.paper.epochs}).`];
+  const axis = axisOf(e, size);
+  const c = profileConfig(name, profile, 0);
+  const f = (x: number) => x.toExponential(2);
+  const lines = [
+    `${name} (${profile}): ${runSteps(e, size)} steps cover the paper's first ${axis.kept.length} γ phase(s) (${axis.paperSteps.toLocaleString('en')} paper steps; scale s = ${f(axis.scale)}).`,
+    `  kept: ${axis.kept.map((p) => `γ ${f(p.gamma)} for ${p.steps.toLocaleString('en')} steps (γ·T = ${p.gammaT.toPrecision(3)})`).join('; ')}`,
+  ];
+  if (axis.dropped.length) lines.push(`  dropped (they only freeze the network): ${axis.dropped.map((p) => `γ ${f(p.gamma)} (γ·T = ${p.gammaT.toPrecision(2)})`).join('; ')}`);
+  if (c.gamma) lines.push(`  here: γ ${f(c.gamma.initial)}${c.gamma.everySteps ? ` ×${c.gamma.decay} every ${c.gamma.everySteps} steps` : ' constant'}, τ ${f(c.threshold!)}`);
+  lines.push(`  lr ${f(c.lr.initial)}${c.lr.everySteps ? ` ×${c.lr.decay} every ${c.lr.everySteps} steps` : ' constant'}${c.xavierLrScaling ? ', Xavier learning-rate scaling' : ''}`);
+  return lines;
 }

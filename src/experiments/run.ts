@@ -17,79 +17,24 @@ import * as path from 'path';
 import { execSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, describeBackend, initBackend } from '../backend';
-import { classificationSource, defaultAugment, loadCifar10, loadSvhn, repoRoot } from '../data';
+import { repoRoot } from '../data';
 import { dropoutLayers, modelVariables } from '../layers';
-import { binaryNet } from '../models/binarynet';
 import { saveModel } from '../models/io';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer, Optimizer, Schedule, xavierLrMultipliers } from '../optimizers';
 import { Rng } from '../random';
 import { EpochRecord, History } from '../train/history';
-import { SplitSource, train } from '../train/loop';
-import { classification, Task } from '../train/tasks';
+import { train } from '../train/loop';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
 import { readCheckpoint, writeCheckpoint } from './checkpoint';
 import { resultsRoot as resultsRootOf } from '../results/paths';
 import { acquireRunLock, RunLock } from '../results/lock';
 import { openRunDir, promoteStaging, RunState, runState, stagingDir } from '../results/state';
-import { getExperiment, Profile, profileConfig } from './registry';
+import { getExperiment, Profile, profileConfig, SIZING_KEYS } from './registry';
+import { datasetLoader, RunData } from './datasets';
+import { modelComponent } from './components';
 
-/** The data a run trains and evaluates on. */
-export interface RunData {
-  train: SplitSource;
-  val: SplitSource;
-  /** Examples in the training split (for steps per epoch). */
-  nTrain: number;
-  inputShape: [number, number, number];
-  numClasses: number;
-  source: string;
-  selection?: Record<string, unknown>;
-}
-
-export type DataLoader = (config: ExperimentConfig) => Promise<RunData>;
-export type ModelBuilder = (config: ExperimentConfig, data: RunData) => tf.LayersModel;
-
-/** Dataset loaders by name; 'pets' is added by src/experiments/unet.ts. */
-export const dataLoaders: Record<string, DataLoader> = {
-  async cifar10(c) {
-    const ds = await loadCifar10({ subset: { train: c.trainPerClass ?? undefined, test: c.testPerClass ?? undefined } });
-    return {
-      train: classificationSource(ds.train, { augment: c.augment ? defaultAugment('cifar10') : null }),
-      // The original has no validation split: "validation" is the 10,000-image test split.
-      val: classificationSource(ds.test),
-      nTrain: ds.train.n,
-      inputShape: ds.shape,
-      numClasses: ds.numClasses,
-      source: ds.source,
-      selection: ds.selection,
-    };
-  },
-  async svhn(c) {
-    const ds = await loadSvhn({ subset: { train: c.trainPerClass ?? undefined, test: c.testPerClass ?? undefined, val: c.testPerClass ?? undefined } });
-    return {
-      train: classificationSource(ds.train, { augment: c.augment ? defaultAugment('svhn') : null }),
-      // §4.4: validation is 30,000 images of `extra`; the test split is reported separately.
-      val: classificationSource(ds.val ?? ds.test),
-      nTrain: ds.train.n,
-      inputShape: ds.shape,
-      numClasses: ds.numClasses,
-      source: ds.source,
-      selection: ds.selection,
-    };
-  },
-};
-
-/** Model builders by name; 'unet' is added by src/experiments/unet.ts. */
-export const modelBuilders: Record<string, ModelBuilder> = {
-  binarynet: (c, d) =>
-    binaryNet({ width: c.width, dropout: c.dropout, kernels: c.optimizer === 'bop' ? 'bop' : 'latent', inputShape: d.inputShape, numClasses: d.numClasses, seed: c.seed }),
-};
-
-/** Loss and metrics by model name; 'unet' is added by src/experiments/unet.ts. */
-export const tasks: Record<string, Task> = { binarynet: classification };
-
-/** Work done after a run completes, by model name (UNet: the prediction samples of the figures' grid). */
-export const afterRun: Record<string, (dir: string, config: ExperimentConfig) => Promise<unknown>> = {};
+export type { RunData } from './datasets';
 
 /** A decay schedule of the config as an optimizer schedule in steps. */
 export function toSchedule(s: DecaySchedule, stepsPerEpoch: number): Schedule {
@@ -163,7 +108,13 @@ export interface RunResult {
 export function resolveConfig(experiment: string, profile = 'quick', seed?: number, set: string[] = []): ExperimentConfig {
   const e = getExperiment(experiment);
   const s = seed ?? (e.seeds[profile as Profile] ?? [0])[0];
-  const c = applyOverrides(profileConfig(experiment, profile, s), set);
+  // Sizing overrides (epochs, width, subset sizes…) go in before the profile is derived, so its schedules, γ and τ
+  // follow them by the profile's own rule; the rest (γ, τ, lr…) replace the derived values afterwards.
+  const sizingKeys = new Set<string>(SIZING_KEYS);
+  const isSizing = (x: string) => sizingKeys.has(x.slice(0, x.indexOf('=')).trim());
+  const sized = applyOverrides(profileConfig(experiment, profile, s), set.filter(isSizing));
+  const sizing = Object.fromEntries(SIZING_KEYS.map((k) => [k, (sized as unknown as Record<string, unknown>)[k]]));
+  const c = applyOverrides(profileConfig(experiment, profile, s, sizing), set.filter((x) => !isSizing(x)));
   validateConfig(c);
   return c;
 }
@@ -204,12 +155,10 @@ function writeHistoryFiles(d: string, h: History): void {
 const dataCache = new Map<string, Promise<RunData>>();
 
 function loadData(c: ExperimentConfig): Promise<RunData> {
-  const key = canonicalJson([c.dataset, c.trainPerClass, c.testPerClass, c.trainLimit, c.testLimit, c.imageSize, c.augment]);
+  const key = canonicalJson([c.dataset, c.trainPerClass, c.testPerClass, c.holdoutPerClass ?? null, c.trainLimit, c.testLimit, c.imageSize, c.augment]);
   let p = dataCache.get(key);
   if (!p) {
-    const loader = dataLoaders[c.dataset];
-    if (!loader) throw new Error(`No loader for dataset '${c.dataset}'`);
-    p = loader(c);
+    p = datasetLoader(c.dataset)(c);
     p.catch(() => dataCache.delete(key));
     dataCache.set(key, p);
   }
@@ -312,11 +261,10 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const data = await loadData(config);
   const stepsPerEpoch = Math.floor(data.nTrain / config.batchSize);
   if (stepsPerEpoch < 1) throw new Error(`${config.experiment}: batchSize=${config.batchSize} is larger than the training split (${data.nTrain} examples)`);
-  const builder = modelBuilders[config.model];
-  if (!builder) throw new Error(`No model builder for '${config.model}'`);
-  const task = tasks[config.model] ?? classification;
+  const component = modelComponent(config.model);
+  const task = component.task;
 
-  const model = builder(config, data);
+  const model = component.build(config, data);
   const optimizer = buildOptimizer(config, model, stepsPerEpoch);
   const rng = new Rng(config.seed);
   let history: History = [];
@@ -359,13 +307,13 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     backend: describeBackend(),
     backendInfo,
     versions: { node: process.version, tfjs: tf.version.tfjs },
-    data: { source: data.source, selection: data.selection ?? null, nTrain: data.nTrain, nVal: data.val.n },
+    data: { source: data.source, selection: data.selection ?? null, nTrain: data.nTrain, nVal: data.val.n, nTest: data.test?.n ?? null },
     stepsPerEpoch,
     createdAt: new Date().toISOString(),
   };
   fs.mkdirSync(writeDir, { recursive: true });
   atomicWriteJson(path.join(writeDir, 'config.json'), meta);
-  log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val images (${data.source}); ${stepsPerEpoch} steps/epoch`);
+  log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`);
   log?.(`${label}: config ${JSON.stringify(config)}`);
 
   const t0 = Date.now();
@@ -375,6 +323,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
       optimizer,
       train: data.train,
       val: data.val,
+      test: data.test,
       epochs: config.epochs,
       batchSize: config.batchSize,
       rng,
@@ -416,6 +365,6 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     optimizer.dispose();
     model.dispose();
   }
-  await afterRun[config.model]?.(dir, config);
+  await component.afterRun?.(dir, config);
   return { config, dir, history, reused: false, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
 }

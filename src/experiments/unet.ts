@@ -1,144 +1,17 @@
 /**
- * The report's §4.5: semantic segmentation of Oxford-IIIT Pet trimaps (3 classes: pet, background, border) with
- * three UNets (src/models/unet.ts), 300 epochs at 128×128, batch 64, official trainval (3,680) / test (3,669) split,
- * random horizontal flips, test split as validation (as the reproduction's notebooks, ksb1712/Nips_reproducibility):
- *
- *   pets-unet-fp-adam       full-precision UNet, Adam lr 0.1 (the report's initial lr) ×0.1 every 100 epochs
- *                           (the conv notebook itself ran Adam 1e-3 with its scheduler commented out)
- *   pets-unet-binary-adam   binarized UNet, Adam on clipped latent weights, lr 1e-2 ×0.1 every 100 epochs
- *                           (the notebook's `lr_schedule`)
- *   pets-unet-binary-bop    binarized UNet, Bop τ 1e-8, γ 1e-4 ×0.1 every 100 epochs (the notebook's
- *                           ExponentialDecay with decay_steps = 3680/64·100), Adam 1e-2 constant on the BN betas
- *
- * Importing this module registers the three entries and fills run.ts' `dataLoaders.pets`, `modelBuilders.unet` and
- * `tasks.unet`.
- *
- * Profiles: `quick` trains on whatever Pets copy is found (the shared real 600-image sample: trainval 300 / test 298;
- * or the full dataset) at 64×64, width 0.25, batch 8, 10 epochs (~5 min per run on an idle 2-core machine, wasm); `smoke` on
- * 16 train / 8 test images at 32×32, width 1/16, 2 epochs.
+ * What the report's §4.5 (segmentation of Oxford-IIIT Pet trimaps with UNets; the runs are in ./catalog) shows
+ * beyond its curves: the prediction samples of a finished run (for the figures' grid) and the model sizes.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { loadPets, segmentationSource } from '../data';
-import { SegmentationSplit } from '../data/types';
 import { loadModel } from '../models/io';
 import { modelSizeBits, parameterCounts, unet } from '../models/unet';
-import { PET_CLASS_NAMES, predictMasks, segmentation } from '../train/segmentation';
+import { PET_CLASS_NAMES, predictMasks } from '../train/segmentation';
 import { atomicWriteJson } from '../util/fs';
-import { DecaySchedule, ExperimentConfig } from './config';
-import { ExperimentEntry, getExperiment, profileConfig, registerExperiment, Sizing } from './registry';
-import { afterRun, dataLoaders, modelBuilders, tasks } from './run';
-
-const every100 = (v: number): DecaySchedule => ({ initial: v, decay: 0.1, everyEpochs: 100 });
-const constant = (v: number): DecaySchedule => ({ initial: v, decay: 1, everyEpochs: null });
-
-/** tfds oxford_iiit_pet:3.0.0 train = 3,680 images at batch 64: 57 steps per epoch (the notebooks' steps_per_epoch). */
-const PETS_STEPS_PER_EPOCH = Math.floor(3680 / 64);
-
-const petsBase = {
-  dataset: 'pets' as const,
-  model: 'unet' as const,
-  width: 1,
-  dropout: 0,
-  xavierLrScaling: false,
-  epochs: 300,
-  batchSize: 64,
-  trainPerClass: null,
-  testPerClass: null,
-  trainLimit: null,
-  testLimit: null,
-  imageSize: 128,
-  augment: true,
-};
-
-// 10 epochs of batch 8 (370 steps): enough steps for BN's moving statistics (momentum 0.99) to settle.
-export const UNET_QUICK: Sizing = { epochs: 10, width: 0.25, batchSize: 8, imageSize: 64, trainLimit: null, testLimit: null };
-export const UNET_SMOKE: Sizing = { epochs: 2, width: 1 / 16, batchSize: 8, imageSize: 32, trainLimit: 16, testLimit: 8 };
-
-export const UNET_EXPERIMENTS: ExperimentEntry[] = [
-  {
-    name: 'pets-unet-fp-adam',
-    section: '§4.5',
-    title: 'Full-precision UNet on Oxford-IIIT Pet with Adam',
-    claim: 'A real-valued UNet (ReLU, BN) sets the segmentation accuracy that the binarized UNets are compared with.',
-    paper: { ...petsBase, binary: false, optimizer: 'adam', gamma: null, threshold: null, lr: every100(0.1) },
-    quick: UNET_QUICK,
-    smoke: UNET_SMOKE,
-    seeds: { paper: [0], quick: [0], smoke: [0] },
-    references: [],
-    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
-  },
-  {
-    name: 'pets-unet-binary-adam',
-    section: '§4.5',
-    title: 'Binarized UNet on Oxford-IIIT Pet, latent weights with Adam',
-    claim: 'The latent-weight baseline on a dense-prediction task: ste_sign kernels from clipped latent weights, Adam 1e-2 ×0.1 every 100 epochs.',
-    paper: { ...petsBase, binary: true, optimizer: 'adam', gamma: null, threshold: null, lr: every100(1e-2) },
-    quick: UNET_QUICK,
-    smoke: UNET_SMOKE,
-    seeds: { paper: [0], quick: [0], smoke: [0] },
-    references: [],
-    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
-  },
-  {
-    name: 'pets-unet-binary-bop',
-    section: '§4.5',
-    title: 'Binarized UNet on Oxford-IIIT Pet with Bop',
-    claim: 'Bop (τ 1e-8, γ 1e-4 ×0.1 every 100 epochs) trains a binarized UNet for segmentation, compared with the latent-weight baseline.',
-    paper: { ...petsBase, binary: true, optimizer: 'bop', gamma: every100(1e-4), threshold: 1e-8, lr: constant(1e-2) },
-    quick: UNET_QUICK,
-    smoke: UNET_SMOKE,
-    seeds: { paper: [0], quick: [0], smoke: [0] },
-    references: [],
-    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
-  },
-];
-
-/** The first `limit` examples of a split (or the split itself). */
-function headOf(split: SegmentationSplit, limit: number | null, size: number): SegmentationSplit {
-  if (limit === null || limit >= split.n) return split;
-  const px = size * size;
-  return { images: split.images.subarray(0, limit * px * 3), masks: split.masks.subarray(0, limit * px), names: split.names.slice(0, limit), n: limit };
-}
-
-let installed = false;
-
-/** Registers the §4.5 entries and the pets loader / unet builder / segmentation task (idempotent). */
-export function installUnetExperiments(): void {
-  if (installed) return;
-  installed = true;
-  for (const e of UNET_EXPERIMENTS) {
-    let known = false;
-    try {
-      getExperiment(e.name);
-      known = true;
-    } catch {
-      /* not registered yet */
-    }
-    if (!known) registerExperiment(e);
-  }
-  dataLoaders.pets = async (c) => {
-    const lim = c.trainLimit === null || c.testLimit === null ? undefined : Math.max(c.trainLimit, c.testLimit);
-    const ds = await loadPets({ size: c.imageSize, limit: lim });
-    const train = headOf(ds.train, c.trainLimit, ds.size);
-    const test = headOf(ds.test, c.testLimit, ds.size);
-    return {
-      train: segmentationSource(train, ds.size, { flip: c.augment }),
-      // As the notebooks: the test split is the validation data.
-      val: segmentationSource(test, ds.size),
-      nTrain: train.n,
-      inputShape: [ds.size, ds.size, 3],
-      numClasses: ds.numClasses,
-      source: ds.source,
-      selection: { train: train.n, test: test.n, testNames: test.names.slice(0, 16) },
-    };
-  };
-  modelBuilders.unet = (c, d) =>
-    unet({ binary: c.binary, width: c.width, imageSize: d.inputShape[0], numClasses: d.numClasses, seed: c.seed, kernels: c.optimizer === 'bop' ? 'bop' : 'latent' });
-  tasks.unet = segmentation;
-  afterRun.unet = (dir, config) => writeUnetPredictions(dir, config);
-}
+import { ExperimentConfig } from './config';
+import { DATASETS } from './datasets';
+import { profileConfig } from './registry';
 
 /** One sample of the prediction grid (src/figures SegmentationSample): image in [0, 1], class ids per pixel. */
 export interface UnetPredictionSample {
@@ -154,10 +27,9 @@ export interface UnetPredictionSample {
  * `config` is the run's resolved config (config.json's `config`; read from `<dir>/config.json` when omitted).
  */
 export async function writeUnetPredictions(dir: string, config?: ExperimentConfig, count = 4): Promise<string> {
-  installUnetExperiments();
   const c: ExperimentConfig = config ?? JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).config;
   if (c.model !== 'unet') throw new Error(`${dir}: writeUnetPredictions needs a UNet run, this one is model '${c.model}'`);
-  const data = await dataLoaders.pets(c);
+  const data = await DATASETS.pets(c);
   const model = await loadModel(path.join(dir, 'final'));
   const n = Math.min(count, data.val.n);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
@@ -198,8 +70,6 @@ export async function writeUnetPredictions(dir: string, config?: ExperimentConfi
   }
 }
 
-installUnetExperiments();
-
 /** One row of `unetSizeTable`: a trained model of a profile and the same architecture at the paper's size. */
 export interface UnetSizeRow {
   experiment: string;
@@ -216,7 +86,6 @@ export interface UnetSizeRow {
  * profile (built, not trained). bits = binary kernels × 1 + biases, BN β/γ and moving statistics × 32.
  */
 export async function unetSizeTable(runs: { experiment: string; dir: string }[]): Promise<UnetSizeRow[]> {
-  installUnetExperiments();
   const rows: UnetSizeRow[] = [];
   for (const r of runs) {
     const model = await loadModel(path.join(r.dir, 'final'));

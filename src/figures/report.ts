@@ -12,6 +12,7 @@ import {
   accuracyCurves,
   flipRatioCurves,
   hyperparameterCurves,
+  lossCurves,
   miouCurves,
   segmentationGrid,
   summaryFigure,
@@ -37,6 +38,8 @@ export interface BuildContext {
   profile: string;
   /** Results root (default: see load.ts). */
   root?: string;
+  /** Published final accuracy per experiment (fraction) and its source, for the summary (the CLI passes the catalog's). */
+  reported?: Record<string, { value: number; source: string }>;
 }
 
 export interface LoadedRun {
@@ -57,14 +60,7 @@ export interface ReportFigure {
   table?(runs: LoadedRun[], ctx: BuildContext): SummaryTableRow[];
 }
 
-/** Numbers reported by the paper [P1] / the KTH reproducibility report (fractions). */
-export const REPORTED: Record<string, { value: number; source: string }> = {
-  'cifar10-bop': { value: 0.913, source: 'Helwegen et al. 2019, §5.2' },
-  'cifar10-bop-constant-lr': { value: 0.913, source: 'Helwegen et al. 2019, §5.2 (same config as cifar10-bop)' },
-  'cifar10-adam-baseline': { value: 0.909, source: 'Helwegen et al. 2019, §5.2' },
-};
-
-/** Experiment names of the registry (src/experiments/registry.ts, src/experiments/unet.ts). */
+/** Experiment names of the catalog (src/experiments/catalog.ts) the figures draw; a test checks they exist there. */
 export const EXPERIMENTS = {
   baseline: 'cifar10-adam-baseline',
   bop: 'cifar10-bop',
@@ -93,9 +89,31 @@ export const REPORT_FIGURES: ReportFigure[] = [
     build: (runs) => accuracyCurves(series(runs), { title: 'CIFAR-10 BinaryNet: Adam baseline vs Bop' }),
   },
   {
+    name: 'fig1-loss-baseline-vs-bop',
+    title: 'CIFAR-10 BinaryNet: loss, Adam baseline vs Bop',
+    description: 'Training and validation loss per epoch of the two arms of Fig. 1.',
+    runs: [
+      { experiment: EXPERIMENTS.baseline, label: 'Adam baseline (latent weights)', optimizer: 'adam' },
+      { experiment: EXPERIMENTS.bop, label: 'Bop', optimizer: 'bop' },
+    ],
+    minRuns: 1,
+    build: (runs) => lossCurves(series(runs), { title: 'CIFAR-10 BinaryNet: loss, Adam baseline vs Bop' }),
+  },
+  {
+    name: 'fig2-learning-rate-loss',
+    title: 'Effect of the learning rate: loss',
+    description: 'Training and validation loss with the BN betas\' Adam lr constant or decayed (report Fig. 2 is a loss plot).',
+    runs: [
+      { experiment: EXPERIMENTS.bop, label: 'Bop, Adam lr 0.01 constant (original)', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.lrDecay, label: 'Bop, Adam lr ×0.1 with γ', optimizer: 'bop-lr-decay' },
+    ],
+    minRuns: 1,
+    build: (runs) => lossCurves(series(runs), { title: 'Effect of the learning rate: loss' }),
+  },
+  {
     name: 'fig2-3-learning-rate',
     title: 'Effect of the learning rate',
-    description: 'Training (Fig. 2) and validation (Fig. 3) accuracy for the learning-rate sweep.',
+    description: 'Training and validation accuracy with the BN betas\' Adam lr constant or decayed (report Fig. 3).',
     runs: [
       { experiment: EXPERIMENTS.bop, label: 'Bop, Adam lr 0.01 constant (original)', optimizer: 'bop' },
       { experiment: EXPERIMENTS.lrDecay, label: 'Bop, Adam lr ×0.1 with γ', optimizer: 'bop-lr-decay' },
@@ -104,9 +122,20 @@ export const REPORT_FIGURES: ReportFigure[] = [
     build: (runs) => accuracyCurves(series(runs), { title: 'Effect of the learning rate' }),
   },
   {
+    name: 'fig4-dropout-loss',
+    title: 'Effect of dropout: loss',
+    description: 'Training and validation loss with and without dropout (report Fig. 4 is a loss plot).',
+    runs: [
+      { experiment: EXPERIMENTS.bop, label: 'Bop, no dropout', optimizer: 'bop' },
+      { experiment: EXPERIMENTS.dropout, label: 'Bop, dropout 0.25', optimizer: 'bop-dropout' },
+    ],
+    minRuns: 1,
+    build: (runs) => lossCurves(series(runs), { title: 'Effect of dropout: loss' }),
+  },
+  {
     name: 'fig4-5-dropout',
     title: 'Effect of dropout',
-    description: 'Training (Fig. 4) and validation (Fig. 5) accuracy with and without dropout.',
+    description: 'Training and validation accuracy with and without dropout (report Fig. 5).',
     runs: [
       { experiment: EXPERIMENTS.bop, label: 'Bop, no dropout', optimizer: 'bop' },
       { experiment: EXPERIMENTS.dropout, label: 'Bop, dropout 0.25', optimizer: 'bop-dropout' },
@@ -115,9 +144,17 @@ export const REPORT_FIGURES: ReportFigure[] = [
     build: (runs) => accuracyCurves(series(runs), { title: 'Effect of dropout' }),
   },
   {
+    name: 'fig6-constant-gamma-loss',
+    title: 'Constant vs decayed γ: loss',
+    description: 'Training and validation loss of Bop with γ constant or decayed (report Fig. 6 is a loss plot).',
+    runs: [{ experiment: EXPERIMENTS.constantGamma, label: 'Bop, γ constant', optimizer: 'bop-constant-gamma' }, { experiment: EXPERIMENTS.bop, label: 'Bop, γ decayed', optimizer: 'bop' }],
+    minRuns: 1,
+    build: (runs) => lossCurves(series(runs), { title: 'Constant vs decayed γ: loss' }),
+  },
+  {
     name: 'fig6-7-constant-gamma',
     title: 'Constant vs decayed γ',
-    description: 'Training (Fig. 6) and validation (Fig. 7) accuracy of Bop with constant adaptivity rates γ.',
+    description: 'Training and validation accuracy of Bop with γ constant or decayed (report Fig. 7).',
     runs: [{ experiment: EXPERIMENTS.constantGamma, label: 'Bop, γ constant', optimizer: 'bop-constant-gamma' }, { experiment: EXPERIMENTS.bop, label: 'Bop, γ decayed', optimizer: 'bop' }],
     minRuns: 1,
     build: (runs) => accuracyCurves(series(runs), { title: 'Constant vs decayed γ' }),
@@ -179,8 +216,8 @@ export const REPORT_FIGURES: ReportFigure[] = [
     title: 'Final accuracies vs reported',
     description: 'Final validation/test accuracy (mean, min–max over seeds) of every stored run, next to the reported numbers.',
     runs: [{ experiment: '*' }],
-    build: (runs) => summaryFigure(summaryFromRuns(runs), { title: 'Final accuracy: this reproduction vs reported' }),
-    table: (runs) => summaryTable(summaryFromRuns(runs)),
+    build: (runs, ctx) => summaryFigure(summaryFromRuns(runs, ctx.reported), { title: 'Final accuracy: this reproduction vs reported' }),
+    table: (runs, ctx) => summaryTable(summaryFromRuns(runs, ctx.reported)),
   },
   {
     name: 'segmentation-grid',
@@ -194,13 +231,13 @@ export const REPORT_FIGURES: ReportFigure[] = [
   },
 ];
 
-/** Summary rows (final valAccuracy per seed) with the REPORTED numbers attached. */
-export function summaryFromRuns(runs: LoadedRun[]): SummaryRow[] {
+/** Summary rows (final valAccuracy per seed) with the published numbers (`reported`, by experiment) attached. */
+export function summaryFromRuns(runs: LoadedRun[], reported: BuildContext['reported'] = {}): SummaryRow[] {
   const rows = summaryRows(
     runs.map((r) => ({
       ...r.series,
-      reported: r.ref.reported ?? REPORTED[r.data.experiment]?.value ?? null,
-      reportedSource: r.ref.reportedSource ?? REPORTED[r.data.experiment]?.source,
+      reported: r.ref.reported ?? reported[r.data.experiment]?.value ?? null,
+      reportedSource: r.ref.reportedSource ?? reported[r.data.experiment]?.source,
     })),
   );
   return rows;

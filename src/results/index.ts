@@ -9,6 +9,7 @@ import type { EpochRecord, History } from '../train/history';
 import { resultsRoot } from './paths';
 
 export { resultsRoot } from './paths';
+export { finalMetric, metricOf, type MetricName } from './metrics';
 export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, LOCK_FILE, type RunLock, type LockOwner } from './lock';
 export { checkModelDir, MODEL_MANIFEST, type ModelManifest } from './final';
 import { checkModelDir } from './final';

@@ -2,7 +2,9 @@
  * The training loop: one plain function, nanoGPT-style. Per step: a batch, forward pass, loss, gradients,
  * the optimizer's step, clipping of latent kernels (the baseline's weight_clip, applied here because tfjs
  * does not apply constraints reliably, tfjs#3345/#3979), flip counting. Per epoch: evaluation on the
- * validation split, one history record, one progress line with ETA, the `onEpoch` hook.
+ * validation split, one history record, one progress line with ETA, the `onEpoch` hook. After the last epoch, the
+ * test split when one is given (its loss and accuracy go into the last record's `extra`: testLoss, testAccuracy).
+ * A record's γ, τ and lr are the values its epoch trained with (read before its first step).
  */
 import * as tf from '@tensorflow/tfjs';
 import { modelVariables, ModelVariable } from '../layers';
@@ -24,6 +26,8 @@ export interface TrainOptions {
   optimizer: Optimizer;
   train: SplitSource;
   val: SplitSource;
+  /** Scored once, after the last epoch (e.g. the whole test split); null/absent: not scored. */
+  test?: SplitSource | null;
   epochs: number;
   batchSize: number;
   /** Draws the shuffles and the augmentation; its state is part of a checkpoint. */
@@ -93,6 +97,8 @@ export async function train(opts: TrainOptions): Promise<History> {
     let lossSum = 0;
     let stats: Float64Array | null = null;
     const flips = new Map<string, number>();
+    // the hyperparameters this epoch trains with (schedules are read at the optimizer's step count)
+    const h = opts.optimizer.hyper();
     for (let s = 0; s < stepsPerEpoch; s++) {
       const idx = perm.subarray(s * opts.batchSize, (s + 1) * opts.batchSize);
       const { lossValue, batchStats, flipCounts } = trainStep(opts, task, vars, tfVars, binary, clipped, idx);
@@ -110,10 +116,15 @@ export async function train(opts: TrainOptions): Promise<History> {
     }
     const trainSummary = task.summarize(stats!, stepsPerEpoch * opts.batchSize);
     const val = evaluate(opts.model, opts.val, task, opts.evalBatchSize ?? 500);
-    const h = opts.optimizer.hyper();
     const extra: Record<string, number> = {};
     for (const [k, v] of Object.entries(trainSummary.extra ?? {})) extra[k] = v;
     for (const [k, v] of Object.entries(val.extra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
+    if (epoch === opts.epochs && opts.test) {
+      const test = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
+      extra.testLoss = test.loss;
+      extra.testAccuracy = test.accuracy;
+      extra.testN = opts.test.n;
+    }
     const record: EpochRecord = {
       epoch,
       step: opts.optimizer.iterations,
@@ -138,7 +149,7 @@ export async function train(opts: TrainOptions): Promise<History> {
       log(
         `${label}epoch ${epoch}/${opts.epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
           `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
-          `flips ${meanFlip.toExponential(2)} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
+          `flips ${meanFlip.toExponential(2)}${extra.testAccuracy !== undefined ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (${extra.testN})` : ''} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
       );
     }
     await opts.onEpoch?.(record, history);

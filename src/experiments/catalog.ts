@@ -1,0 +1,510 @@
+/**
+ * The catalog: every experiment of the reproduction, every section of the report, its claims and the numbers
+ * published for it, as plain data. Nothing here runs anything and nothing registers itself: the registry
+ * (./registry) resolves configs from it, the runner looks models, datasets and tasks up in ./components, and
+ * the figures, notebooks, `npm start` and the tests read it.
+ *
+ * Adding an experiment = one entry in EXPERIMENTS (and its name in a section's `experiments`).
+ *
+ * Sources (see the project's reference notes):
+ *   [R]  plumerai/rethinking-bnn-optimization, `bop_sec52` hparams and `binarynet.py` (the paper's code)
+ *   [P]  Helwegen et al., "Latent Weights Do Not Exist", NeurIPS 2019, §5.1–5.2
+ *   [RR] the reproducibility report this project reproduces (NeurIPS 2019 Reproducibility Challenge; seed report
+ *        with its own runs of §3.1 and the ablations of §4.1–4.5; code: ksb1712/Nips_reproducibility)
+ *   [KTH] N. Vaessen and J. van der Voort (KTH), another reproduction of the same paper (nikvaessen/Rethinking-…)
+ */
+import type { DecaySchedule, ExperimentConfig } from './config';
+
+export type Profile = 'paper' | 'quick' | 'smoke';
+export const PROFILES: Profile[] = ['paper', 'quick', 'smoke'];
+
+/** Who published a number or a claim. */
+export type SourceTag = 'paper' | 'report' | 'reproduction' | 'project';
+
+export type Metric = 'valAccuracy' | 'accuracy' | 'testAccuracy';
+
+/** A published number to compare with. */
+export interface Reference {
+  /** valAccuracy: final test-split ("validation") accuracy; accuracy: final train accuracy. */
+  metric: Metric;
+  value: number;
+  tag: SourceTag;
+  /** Who, where: e.g. 'Helwegen et al. 2019, §5.2 (500 epochs)'. */
+  source: string;
+}
+
+/**
+ * How a small profile is cut from `paper`. `rule: 'dynamics'` derives γ, τ and the schedules from the paper's
+ * dynamics (./derive: γ·steps per phase, τ from the noise of m, decays at the same places on the compressed time
+ * axis); `rule: 'epochs'` scales every schedule by the epoch ratio only (what the UNet runs use).
+ */
+export interface Sizing {
+  epochs: number;
+  width: number;
+  batchSize?: number;
+  trainPerClass?: number | null;
+  testPerClass?: number | null;
+  trainLimit?: number | null;
+  testLimit?: number | null;
+  imageSize?: number;
+  rule?: 'dynamics' | 'epochs';
+  /** Dynamics rule: the experiment whose paper γ schedule sets the compressed time axis (./derive `timeAxis`). */
+  axis?: string;
+  /**
+   * Dynamics rule: multipliers chosen by the calibration (the §5.1 sensitivity study at this scale) on a split
+   * held out of the training set; read from ./calibration.json by the registry.
+   */
+  calibrated?: boolean;
+}
+
+export type ExperimentParams = Omit<ExperimentConfig, 'experiment' | 'profile' | 'section' | 'seed'>;
+
+export interface ExperimentEntry {
+  name: string;
+  section: string;
+  title: string;
+  /** What this run is, in one sentence (the claims it tests are in SECTIONS). */
+  claim: string;
+  /** The original's settings, to the letter. */
+  paper: ExperimentParams;
+  quick: Sizing;
+  smoke: Sizing;
+  /** Seeds run by default per profile. */
+  seeds: Record<Profile, number[]>;
+  references: Reference[];
+  /** Paper-profile steps per epoch, to turn step-based schedules into epochs when scaling. */
+  paperStepsPerEpoch: number;
+  /** Set when this entry's config is identical to another's in the original code: its runs reuse that one's. */
+  sameAs?: string;
+  /** Not run by `npm start` by default (a named variant; `npm run experiment` runs it). */
+  optional?: boolean;
+  /** Where this entry differs from the report's text or code, and why. */
+  note?: string;
+}
+
+/**
+ * A claim and how a run tests it. `difference`: the final `metric` of `a` minus that of `b` (mean over seeds, 95 %
+ * interval); `gap`: train minus validation accuracy of one experiment; `level`: the final metric of one experiment
+ * against a bound; `sensitivity`: read off the calibration grid (§5.1).
+ */
+export type ClaimTest =
+  | { kind: 'difference'; a: string; b: string; metric: Metric; expect: 'greater' | 'less' | 'notLess'; margin?: number }
+  | { kind: 'gap'; experiment: string; expect: 'greater'; margin?: number }
+  | { kind: 'level'; experiment: string; metric: Metric; expect: 'below' | 'above'; value: number }
+  | { kind: 'sensitivity'; expect: 'flipsRiseWithGamma' | 'flipsFallWithTau' | 'highGammaLowTauPlateausLower' | 'tauZeroDeteriorates' };
+
+export interface Claim {
+  id: string;
+  text: string;
+  tag: SourceTag;
+  source: string;
+  /** The numbers behind the claim as published (shown beside the measured ones). */
+  published?: string;
+  test: ClaimTest;
+}
+
+export interface Section {
+  id: string;
+  title: string;
+  /** Notebook file name without extension. */
+  notebook: string;
+  experiments: string[];
+  /** Report figure names (src/figures/report.ts). */
+  figures: string[];
+  claims: Claim[];
+  /** Printed in the notebook and the summary: what this section's small profile can and cannot show. */
+  caveat?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Schedules and shared settings
+
+const constant = (v: number): DecaySchedule => ({ initial: v, decay: 1, everyEpochs: null });
+const every = (v: number, epochs: number): DecaySchedule => ({ initial: v, decay: 0.1, everyEpochs: epochs });
+
+const cifarBase = {
+  dataset: 'cifar10' as const,
+  model: 'binarynet' as const,
+  width: 1,
+  dropout: 0,
+  binary: true,
+  xavierLrScaling: false,
+  epochs: 500,
+  batchSize: 50,
+  trainPerClass: null,
+  testPerClass: null,
+  trainLimit: null,
+  testLimit: null,
+  imageSize: 32,
+  augment: true,
+};
+/** [R] `bop_sec52`: τ 1e-8, γ 1e-4 ×0.1 every 100 epochs (100,000 steps at batch 50), Adam(0.01) constant for the BN betas. */
+const cifarBop = { ...cifarBase, optimizer: 'bop' as const, gamma: every(1e-4, 100), threshold: 1e-8, lr: constant(0.01) };
+/** [P] §5.2 baseline: Adam 1e-3 ×0.1 every 100 epochs with Xavier learning-rate scaling, clipped latent weights, batch 50. */
+const cifarAdam = { ...cifarBase, optimizer: 'adam' as const, gamma: null, threshold: null, lr: every(1e-3, 100), xavierLrScaling: true };
+
+/**
+ * quick: BinaryNet at 1/8 width on 700 training images per class (7,000) for 10 epochs of batch 50 = 1,400 steps;
+ * validation every epoch on 100 test images per class, the full 10,000-image test split at the end.
+ */
+const CIFAR_QUICK: Sizing = { epochs: 10, width: 0.125, trainPerClass: 700, testPerClass: 100, rule: 'dynamics', axis: 'cifar10-bop', calibrated: true };
+// smoke: seconds, chance level; schedules scaled by the epoch ratio (the dynamics rule would ask for γ > 1 on 8 steps).
+const CIFAR_SMOKE: Sizing = { epochs: 2, width: 0.0625, batchSize: 25, trainPerClass: 10, testPerClass: 5, rule: 'epochs' };
+const CIFAR_SEEDS = { paper: [0, 1, 2], quick: [0, 1, 2], smoke: [0] };
+
+const P_BOP: Reference = { metric: 'valAccuracy', value: 0.913, tag: 'paper', source: 'Helwegen et al. 2019, §5.2 (Bop, 500 epochs)' };
+const P_ADAM: Reference = { metric: 'valAccuracy', value: 0.909, tag: 'paper', source: 'Helwegen et al. 2019, §5.2 (latent-weight Adam)' };
+const RR_BOP: Reference = { metric: 'valAccuracy', value: 0.916, tag: 'report', source: 'reproducibility report, seed runs (Bop, mean of 3)' };
+const RR_ADAM: Reference = { metric: 'valAccuracy', value: 0.9102, tag: 'report', source: 'reproducibility report, seed runs (Adam baseline, mean of 3)' };
+const KTH_BOP: Reference = { metric: 'valAccuracy', value: 0.892, tag: 'reproduction', source: 'Vaessen & van der Voort (KTH), 320 epochs, no val split' };
+
+const SVHN_BASE = { ...cifarBase, dataset: 'svhn' as const, epochs: 300, batchSize: 256, imageSize: 32 };
+const SVHN_QUICK: Sizing = { epochs: 10, width: 0.125, batchSize: 50, trainPerClass: 700, testPerClass: 100, rule: 'dynamics', axis: 'svhn-bop', calibrated: true };
+
+/** tfds oxford_iiit_pet:3.0.0 train = 3,680 images at batch 64: 57 steps per epoch (the report's notebooks). */
+const PETS_STEPS_PER_EPOCH = Math.floor(3680 / 64);
+const petsBase = {
+  dataset: 'pets' as const,
+  model: 'unet' as const,
+  width: 1,
+  dropout: 0,
+  xavierLrScaling: false,
+  epochs: 300,
+  batchSize: 64,
+  trainPerClass: null,
+  testPerClass: null,
+  trainLimit: null,
+  testLimit: null,
+  imageSize: 128,
+  augment: true,
+};
+// 10 epochs of batch 8 on the Pets copy found (the 600-image sample: 300 train / 298 test) at 64×64.
+const UNET_QUICK: Sizing = { epochs: 10, width: 0.25, batchSize: 8, imageSize: 64, trainLimit: null, testLimit: null, rule: 'epochs' };
+const UNET_SMOKE: Sizing = { epochs: 2, width: 1 / 16, batchSize: 8, imageSize: 32, trainLimit: 16, testLimit: 8, rule: 'epochs' };
+const UNET_SEEDS = { paper: [0], quick: [0], smoke: [0] };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Experiments
+
+export const EXPERIMENTS: ExperimentEntry[] = [
+  {
+    name: 'cifar10-adam-baseline',
+    section: '§3.1',
+    title: 'BinaryNet on CIFAR-10, latent weights with Adam (baseline)',
+    claim: 'Latent weights binarized by ste_sign, clipped to [−1, 1], Adam 1e-3 with Xavier learning-rate scaling (paper §5.2).',
+    paper: cifarAdam,
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [P_ADAM, RR_ADAM],
+    paperStepsPerEpoch: 1000,
+  },
+  {
+    name: 'cifar10-bop',
+    section: '§3.1',
+    title: 'BinaryNet on CIFAR-10 with Bop',
+    claim: 'Bop on the binary kernels (γ 1e-4 ×0.1 every 100 epochs, τ 1e-8), Adam 0.01 constant on the BN betas ([R] bop_sec52).',
+    paper: cifarBop,
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [P_BOP, RR_BOP, KTH_BOP],
+    paperStepsPerEpoch: 1000,
+  },
+  {
+    name: 'cifar10-bop-constant-lr',
+    section: '§4.1',
+    title: 'Bop with the Adam learning rate held at 0.01',
+    claim: 'The report\'s §4.1 run: the BN betas\' Adam learning rate constant at 0.01 — the original code\'s setting, so this is the cifar10-bop run.',
+    paper: cifarBop,
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [
+      { metric: 'accuracy', value: 0.96, tag: 'report', source: 'reproducibility report §4.1 (constant lr 0.01, train)' },
+      { metric: 'valAccuracy', value: 0.91, tag: 'report', source: 'reproducibility report §4.1 (constant lr 0.01, validation)' },
+    ],
+    paperStepsPerEpoch: 1000,
+    sameAs: 'cifar10-bop',
+  },
+  {
+    name: 'cifar10-bop-lr-decay',
+    section: '§4.1',
+    title: 'Bop with the Adam learning rate decayed ×0.1 with γ (this project\'s contrast)',
+    claim: 'Not in the report: the BN betas\' learning rate decayed ×0.1 with γ (as the KTH reproduction\'s script), against holding it constant.',
+    paper: { ...cifarBop, lr: every(0.01, 100) },
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [],
+    paperStepsPerEpoch: 1000,
+  },
+  {
+    name: 'cifar10-bop-dropout',
+    section: '§4.2',
+    title: 'Bop with dropout 0.25 after every conv and dense block',
+    claim: 'Dropout p = 0.25 after each block\'s batch normalization; a dropped unit is 0, which the next layer\'s sign(0) = +1 turns into +1.',
+    paper: { ...cifarBop, dropout: 0.25 },
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [
+      { metric: 'accuracy', value: 0.92, tag: 'report', source: 'reproducibility report §4.2 (dropout 0.25, train)' },
+      { metric: 'valAccuracy', value: 0.88, tag: 'report', source: 'reproducibility report §4.2 (dropout 0.25, validation)' },
+    ],
+    paperStepsPerEpoch: 1000,
+    note: 'The report does not say where dropout sits; here it follows each block\'s batch normalization.',
+  },
+  {
+    name: 'cifar10-bop-constant-gamma',
+    section: '§4.3',
+    title: 'Bop with γ held constant (no decay)',
+    claim: 'γ held at its first-phase value for the whole run, τ unchanged.',
+    paper: { ...cifarBop, gamma: constant(1e-4) },
+    quick: CIFAR_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: CIFAR_SEEDS,
+    references: [
+      { metric: 'accuracy', value: 0.35, tag: 'report', source: 'reproducibility report §4.3 (constant γ, train)' },
+      { metric: 'valAccuracy', value: 0.1, tag: 'report', source: 'reproducibility report §4.3 (constant γ, validation)' },
+    ],
+    paperStepsPerEpoch: 1000,
+  },
+  {
+    name: 'svhn-adam-baseline',
+    section: '§4.4',
+    title: 'BinaryNet on SVHN, latent weights with Adam',
+    claim: 'The report\'s code: batch 256, 300 epochs, Adam 1e-3 ×0.1 at epochs 100 and 200, horizontal flips; validation = 30,000 of extra.',
+    paper: { ...SVHN_BASE, optimizer: 'adam', gamma: null, threshold: null, lr: every(1e-3, 100), xavierLrScaling: true },
+    quick: SVHN_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: { paper: [0], quick: [0, 1, 2], smoke: [0] },
+    references: [{ metric: 'valAccuracy', value: 0.92, tag: 'report', source: 'reproducibility report §4.4 (Adam baseline, 300 epochs)' }],
+    paperStepsPerEpoch: Math.floor(73257 / 256),
+  },
+  {
+    name: 'svhn-bop',
+    section: '§4.4',
+    title: 'BinaryNet on SVHN with Bop',
+    claim: 'The report\'s code: Bop with its γ decay copied from CIFAR-10 (every 100,000 steps ≈ 350 epochs at batch 256: never reached).',
+    paper: { ...SVHN_BASE, optimizer: 'bop', gamma: { initial: 1e-4, decay: 0.1, everyEpochs: null, everySteps: 100_000 }, threshold: 1e-8, lr: constant(0.01) },
+    quick: SVHN_QUICK,
+    smoke: CIFAR_SMOKE,
+    seeds: { paper: [0], quick: [0, 1, 2], smoke: [0] },
+    references: [{ metric: 'valAccuracy', value: 0.932, tag: 'report', source: 'reproducibility report §4.4 (Bop, 300 epochs)' }],
+    paperStepsPerEpoch: Math.floor(73257 / 256),
+  },
+  {
+    name: 'pets-unet-fp-adam',
+    section: '§4.5',
+    title: 'Full-precision UNet on Oxford-IIIT Pet with Adam',
+    claim: 'A real-valued UNet (ReLU, BN), Adam 1e-3 as the report\'s code ran it (its scheduler commented out).',
+    paper: { ...petsBase, binary: false, optimizer: 'adam', gamma: null, threshold: null, lr: constant(1e-3) },
+    quick: UNET_QUICK,
+    smoke: UNET_SMOKE,
+    seeds: UNET_SEEDS,
+    references: [],
+    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
+  },
+  {
+    name: 'pets-unet-fp-adam-lr0.1',
+    section: '§4.5',
+    title: 'Full-precision UNet, Adam 0.1 ×0.1 every 100 epochs (the report\'s text)',
+    claim: 'The learning rate the report\'s text gives for the full-precision UNet (its code ran 1e-3).',
+    paper: { ...petsBase, binary: false, optimizer: 'adam', gamma: null, threshold: null, lr: every(0.1, 100) },
+    quick: UNET_QUICK,
+    smoke: UNET_SMOKE,
+    seeds: UNET_SEEDS,
+    references: [],
+    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
+    optional: true,
+  },
+  {
+    name: 'pets-unet-binary-adam',
+    section: '§4.5',
+    title: 'Binarized UNet on Oxford-IIIT Pet, latent weights with Adam',
+    claim: 'ste_sign kernels from clipped latent weights, Adam 1e-2 ×0.1 every 100 epochs (the report\'s notebook).',
+    paper: { ...petsBase, binary: true, optimizer: 'adam', gamma: null, threshold: null, lr: every(1e-2, 100) },
+    quick: UNET_QUICK,
+    smoke: UNET_SMOKE,
+    seeds: UNET_SEEDS,
+    references: [],
+    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
+  },
+  {
+    name: 'pets-unet-binary-bop',
+    section: '§4.5',
+    title: 'Binarized UNet on Oxford-IIIT Pet with Bop',
+    claim: 'Bop τ 1e-8, γ 1e-4 ×0.1 every 100 epochs, Adam 1e-2 constant on the BN betas (the report\'s notebook).',
+    paper: { ...petsBase, binary: true, optimizer: 'bop', gamma: every(1e-4, 100), threshold: 1e-8, lr: constant(1e-2) },
+    quick: UNET_QUICK,
+    smoke: UNET_SMOKE,
+    seeds: UNET_SEEDS,
+    references: [],
+    paperStepsPerEpoch: PETS_STEPS_PER_EPOCH,
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sections of the report, their claims and figures
+
+const RR = 'reproducibility report';
+
+export const SECTIONS: Section[] = [
+  {
+    id: '§3.1',
+    title: 'BinaryNet on CIFAR-10: latent-weight Adam vs Bop',
+    notebook: '01-baseline-vs-bop',
+    experiments: ['cifar10-adam-baseline', 'cifar10-bop'],
+    figures: ['fig1-baseline-vs-bop', 'fig1-loss-baseline-vs-bop'],
+    claims: [
+      {
+        id: 'bop-matches-baseline',
+        text: 'Bop reaches at least the accuracy of latent-weight Adam on BinaryNet / CIFAR-10.',
+        tag: 'report',
+        source: `${RR} §3.1 (seed runs, mean of 3); the paper §5.2`,
+        published: 'report: Bop 91.6 vs baseline 91.02 (+0.58 pp); paper: 91.3 vs 90.9 (+0.4 pp); KTH: Bop 89.2',
+        test: { kind: 'difference', a: 'cifar10-bop', b: 'cifar10-adam-baseline', metric: 'testAccuracy', expect: 'notLess', margin: 0.01 },
+      },
+    ],
+  },
+  {
+    id: '§4.1',
+    title: 'Learning rate of the non-binary variables',
+    notebook: '02-learning-rate',
+    experiments: ['cifar10-bop-constant-lr', 'cifar10-bop-lr-decay'],
+    figures: ['fig2-3-learning-rate'],
+    claims: [
+      {
+        id: 'constant-lr-overfits',
+        text: 'With the BN betas\' Adam learning rate constant at 0.01 Bop fits the training set better than the validation set (train 96 vs validation 91).',
+        tag: 'report',
+        source: `${RR} §4.1 (one run)`,
+        published: 'report: train 96, validation 91',
+        test: { kind: 'gap', experiment: 'cifar10-bop', expect: 'greater' },
+      },
+      {
+        id: 'lr-decay-no-better',
+        text: 'This project\'s own contrast, not the report\'s: decaying that learning rate with γ does not beat holding it constant.',
+        tag: 'project',
+        source: 'this project (the KTH script decays it)',
+        test: { kind: 'difference', a: 'cifar10-bop', b: 'cifar10-bop-lr-decay', metric: 'testAccuracy', expect: 'notLess', margin: 0.01 },
+      },
+    ],
+  },
+  {
+    id: '§4.2',
+    title: 'Dropout 0.25',
+    notebook: '03-dropout',
+    experiments: ['cifar10-bop', 'cifar10-bop-dropout'],
+    figures: ['fig4-5-dropout'],
+    claims: [
+      {
+        id: 'dropout-lowers-accuracy',
+        text: 'Dropout 0.25 lowers Bop\'s validation accuracy (88 against 91.6 without).',
+        tag: 'report',
+        source: `${RR} §4.2`,
+        published: 'report: dropout train 92 / validation 88; without dropout 91.6 (validation)',
+        test: { kind: 'difference', a: 'cifar10-bop-dropout', b: 'cifar10-bop', metric: 'testAccuracy', expect: 'less' },
+      },
+    ],
+  },
+  {
+    id: '§4.3',
+    title: 'Constant adaptivity rate γ',
+    notebook: '04-constant-gamma',
+    experiments: ['cifar10-bop', 'cifar10-bop-constant-gamma'],
+    figures: ['fig6-7-constant-gamma'],
+    claims: [
+      {
+        id: 'constant-gamma-lower',
+        text: 'Holding γ constant gives lower validation accuracy than decaying it.',
+        tag: 'report',
+        source: `${RR} §4.3`,
+        published: 'report: constant γ train 35 / validation 10, against 91.6 with γ decayed',
+        test: { kind: 'difference', a: 'cifar10-bop-constant-gamma', b: 'cifar10-bop', metric: 'testAccuracy', expect: 'less' },
+      },
+      {
+        id: 'constant-gamma-collapses',
+        text: 'With γ constant, training collapses: validation accuracy at chance (10 %).',
+        tag: 'report',
+        source: `${RR} §4.3`,
+        published: 'report: validation 10 (chance), train 35',
+        test: { kind: 'level', experiment: 'cifar10-bop-constant-gamma', metric: 'testAccuracy', expect: 'below', value: 0.15 },
+      },
+    ],
+  },
+  {
+    id: '§4.4',
+    title: 'SVHN',
+    notebook: '05-svhn',
+    experiments: ['svhn-adam-baseline', 'svhn-bop'],
+    figures: ['fig8-svhn'],
+    claims: [
+      {
+        id: 'svhn-bop-above-baseline',
+        text: 'On SVHN Bop beats the latent-weight baseline (93.2 against 92).',
+        tag: 'report',
+        source: `${RR} §4.4 (300 epochs)`,
+        published: 'report: Bop 93.2, baseline 92 (validation)',
+        test: { kind: 'difference', a: 'svhn-bop', b: 'svhn-adam-baseline', metric: 'valAccuracy', expect: 'greater' },
+      },
+    ],
+  },
+  {
+    id: '§4.5',
+    title: 'Binarized UNet on Oxford-IIIT Pet',
+    notebook: '06-unet-segmentation',
+    experiments: ['pets-unet-fp-adam', 'pets-unet-binary-adam', 'pets-unet-binary-bop'],
+    figures: ['fig9-unet', 'unet-miou', 'unet-flips', 'unet-schedules', 'unet-predictions'],
+    claims: [
+      {
+        id: 'unet-bop-trains',
+        text: 'Bop trains a binarized UNet for segmentation at least as well as latent-weight Adam.',
+        tag: 'report',
+        source: `${RR} §4.5`,
+        test: { kind: 'difference', a: 'pets-unet-binary-bop', b: 'pets-unet-binary-adam', metric: 'valAccuracy', expect: 'notLess', margin: 0.01 },
+      },
+      {
+        id: 'unet-binary-below-fp',
+        text: 'Binarizing the UNet costs pixel accuracy against the full-precision UNet.',
+        tag: 'report',
+        source: `${RR} §4.5`,
+        test: { kind: 'difference', a: 'pets-unet-binary-bop', b: 'pets-unet-fp-adam', metric: 'valAccuracy', expect: 'less' },
+      },
+    ],
+    caveat: 'One seed per UNet on the quick profile: no interval over seeds, so these verdicts stay inconclusive unless more seeds are run.',
+  },
+  {
+    id: '§5.1',
+    title: 'Sensitivity to γ and τ (the paper\'s Fig. 1, at small scale)',
+    notebook: '08-gamma-tau-sensitivity',
+    experiments: [],
+    figures: [],
+    claims: [
+      { id: 'flips-rise-with-gamma', text: 'More flips with higher γ.', tag: 'paper', source: 'Helwegen et al. 2019, §5.1, Fig. 1', test: { kind: 'sensitivity', expect: 'flipsRiseWithGamma' } },
+      { id: 'flips-fall-with-tau', text: 'Fewer flips with higher τ.', tag: 'paper', source: 'Helwegen et al. 2019, §5.1, Fig. 1', test: { kind: 'sensitivity', expect: 'flipsFallWithTau' } },
+      {
+        id: 'high-gamma-plateaus-lower',
+        text: 'High γ / low τ learns fast early, then plateaus lower than a lower γ.',
+        tag: 'paper',
+        source: 'Helwegen et al. 2019, §5.1',
+        test: { kind: 'sensitivity', expect: 'highGammaLowTauPlateausLower' },
+      },
+      { id: 'tau-zero-deteriorates', text: 'τ = 0 makes validation accuracy deteriorate over time.', tag: 'paper', source: 'Helwegen et al. 2019, §5.1', test: { kind: 'sensitivity', expect: 'tauZeroDeteriorates' } },
+    ],
+  },
+];
+
+/** The summary notebook (not a section of its own). */
+export const SUMMARY_NOTEBOOK = '07-summary';
+
+export function experimentEntry(name: string): ExperimentEntry | undefined {
+  return EXPERIMENTS.find((e) => e.name === name);
+}
+
+export function sectionOf(id: string): Section {
+  const s = SECTIONS.find((x) => x.id === id || x.notebook === id);
+  if (!s) throw new Error(`Unknown section '${id}'. Known: ${SECTIONS.map((x) => x.id).join(', ')}`);
+  return s;
+}
