@@ -67,7 +67,7 @@ mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm "$RUN"
 cat >"$CONF" <<EOF
 $MARK
 ClusterName=local
-SlurmctldHost=$HOST
+SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -94,7 +94,7 @@ MinJobAge=600
 AuthInfo=cred_expire=5
 # schedule every 2 s (a requeued task waits for the next pass)
 SchedulerParameters=sched_interval=2,bf_interval=2
-NodeName=$HOST CPUs=2 State=UNKNOWN
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=local Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 

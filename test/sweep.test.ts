@@ -147,7 +147,7 @@ test('--dry-run: tasks.tsv from the registry, the array job with its options, pa
   assert.ok(fs.statSync(path.join(dir, 'logs')).isDirectory(), 'log folder exists before the job runs');
   assert.match(text, /^export BNN_RESULTS_DIR='[^\n]*\/shared results'$/m);
   assert.match(text, /^export BNN_BACKEND=tensorflow$/m);
-  assert.match(text, /npm run --silent experiment -- "\$experiment" --profile "\$profile" --seed "\$seed" --resume$/m);
+  assert.match(text, /npm run --silent experiment -- "\$experiment" --profile "\$profile" --seed "\$seed" --resume &$/m);
   assert.equal(spawnSync('bash', ['-n', script]).status, 0, 'the script parses');
 
   // the same sweep id again is refused; submit records the job id
@@ -204,6 +204,37 @@ test('job.sbatch runs its task line as one npm run experiment (bash, fake npm), 
   const missing = spawnSync('bash', [path.join(c.dir, 'job.sbatch')], { env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin`, SLURM_ARRAY_TASK_ID: '9' }, encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stdout, /error: task 9 is not in .*tasks\.tsv/);
+});
+
+test('job.sbatch passes a SIGTERM (scancel, preemption) to the whole run and waits for it', async () => {
+  const base = tmp('bnn-sweep-term-');
+  const fakeBin = path.join(base, 'bin');
+  fs.mkdirSync(fakeBin);
+  const marker = `${process.pid}.${Date.now() % 100000}`;
+  // npm → sh → sleep: the sleep is a grandchild of the job script, as the training process is under npm/tsx
+  fs.writeFileSync(path.join(fakeBin, 'npm'), `#!/bin/sh\n[ "$3" = experiment ] || exit 0\necho started\nsh -c 'sleep 300 ${marker}; true'\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(fakeBin, 'sleep'), `#!/bin/sh\nexec /bin/sleep "$1"\n`, { mode: 0o755 });
+  const c = createSweep({ profile: 'smoke', only: ['cifar10-bop'], seeds: [0], resultsRoot: path.join(base, 'r'), sweepsDir: base, id: 't', nodeBinDir: fakeBin, slurm: {} });
+  const { spawn } = await import('child_process');
+  const child = spawn('bash', [path.join(c.dir, 'job.sbatch')], { env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin`, SLURM_ARRAY_TASK_ID: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const alive = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).some((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false;
+    }
+  });
+  for (let i = 0; i < 100 && !(out.includes('started') && alive()); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(alive(), `the run started: ${out}`);
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 143, out);
+  assert.match(out, /^\[sweep\] task 0 got SIGTERM, stopping the run/m);
+  assert.match(out, /^\[sweep\] task 0 stopped by SIGTERM at /m);
+  assert.ok(!alive(), 'the grandchild is gone too');
+  assert.deepEqual(lastAttempt(out, 0), { started: true, exit: null, stopped: 'SIGTERM', error: null });
 });
 
 test('status: each task from its results folder and log, Slurm state beside it', () => {

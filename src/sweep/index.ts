@@ -161,6 +161,8 @@ export interface TaskStatus {
 interface Attempt {
   started: boolean;
   exit: number | null;
+  /** The signal that stopped it (scancel, preemption, time limit), when the script saw one. */
+  stopped?: string;
   error: string | null;
 }
 
@@ -179,6 +181,11 @@ export function lastAttempt(logText: string, index: number): Attempt {
       exit = Number(m[1]);
       end = i;
       break;
+    }
+    const sig = new RegExp(`^\\[sweep\\] task ${index} stopped by (\\S+)`).exec(body[i]);
+    if (sig) {
+      const content = body.slice(0, i).filter((l) => l.trim() && !l.startsWith('[sweep]'));
+      return { started: true, exit: null, stopped: sig[1], error: content.find((l) => /^error:/i.test(l)) ?? null };
     }
   }
   const content = body.slice(0, end).map((l) => l.trimEnd()).filter((l) => l && !l.startsWith('[sweep]'));
@@ -221,11 +228,11 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   if (slurm && RUNNING.has(slurm)) return { ...base, state: 'running', text: running };
   if (attempt.exit !== null && attempt.exit !== 0) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `exit status ${attempt.exit}`}` };
   if (slurm && FAILED.has(slurm)) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `Slurm state ${slurm}`}` };
-  if (!slurm && attempt.started && attempt.exit === null && !sweepEnded(sweep)) return { ...base, state: 'running', text: `${running} (per its log)` };
+  if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped && !sweepEnded(sweep)) return { ...base, state: 'running', text: `${running} (per its log)` };
   const hasCheckpoint = fs.existsSync(path.join(task.dir, 'checkpoint.bin'));
   if (hasCheckpoint || k > 0) {
     if (slurm && WAITING.has(slurm)) return { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` };
-    return { ...base, state: 'interrupted', text: `interrupted after epoch ${k}/${of}; resubmit to resume from its checkpoint` };
+    return { ...base, state: 'interrupted', text: `interrupted after epoch ${k}/${of}${attempt.stopped ? ` (${attempt.stopped})` : ''}; resubmit to resume from its checkpoint` };
   }
   return { ...base, state: 'not started', text: slurm && WAITING.has(slurm) ? 'not started (queued)' : 'not started' };
 }
