@@ -23,16 +23,25 @@ const sha256Hex = (b: Uint8Array) => crypto.createHash('sha256').update(b).diges
  * Checks a saved model folder against its manifest: every file present with the recorded size and SHA-256.
  * `ok: false` says why (no manifest, a missing file, a size or checksum mismatch).
  */
-export function checkModelDir(dir: string): { ok: true; manifest: ModelManifest; files: Record<string, Buffer> } | { ok: false; why: string } {
+/** The result of `checkModelDir`: `ok` with the manifest and file contents, or `why` not (one line). */
+export interface ModelDirCheck {
+  ok: boolean;
+  why: string;
+  manifest: ModelManifest | null;
+  files: Record<string, Buffer>;
+}
+
+export function checkModelDir(dir: string): ModelDirCheck {
+  const bad = (why: string): ModelDirCheck => ({ ok: false, why, manifest: null, files: {} });
   const mf = path.join(dir, MODEL_MANIFEST);
   let manifest: ModelManifest;
   try {
     manifest = JSON.parse(fs.readFileSync(mf, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { ok: false, why: code === 'ENOENT' ? `${mf} is missing (the save did not finish, or an older version wrote it)` : `${mf} is not valid JSON` };
+    return bad(code === 'ENOENT' ? `${mf} is missing (the save did not finish, or an older version wrote it)` : `${mf} is not valid JSON`);
   }
-  if (!manifest || typeof manifest.files !== 'object') return { ok: false, why: `${mf} lists no files` };
+  if (!manifest || typeof manifest.files !== 'object') return bad(`${mf} lists no files`);
   const files: Record<string, Buffer> = {};
   for (const [name, want] of Object.entries(manifest.files)) {
     const f = path.join(dir, name);
@@ -40,13 +49,13 @@ export function checkModelDir(dir: string): { ok: true; manifest: ModelManifest;
     try {
       data = fs.readFileSync(f);
     } catch {
-      return { ok: false, why: `${f} is missing` };
+      return bad(`${f} is missing`);
     }
-    if (data.length !== want.bytes) return { ok: false, why: `${f} holds ${data.length} bytes, its manifest says ${want.bytes}` };
-    if (sha256Hex(data) !== want.sha256) return { ok: false, why: `${f} does not match the SHA-256 in its manifest (damaged after it was written)` };
+    if (data.length !== want.bytes) return bad(`${f} holds ${data.length} bytes, its manifest says ${want.bytes}`);
+    if (sha256Hex(data) !== want.sha256) return bad(`${f} does not match the SHA-256 in its manifest (damaged after it was written)`);
     files[name] = data;
   }
-  if (!files['model.json'] || !files['weights.bin']) return { ok: false, why: `${mf} does not list model.json and weights.bin` };
-  return { ok: true, manifest, files };
+  if (!files['model.json'] || !files['weights.bin']) return bad(`${mf} does not list model.json and weights.bin`);
+  return { ok: true, why: '', manifest, files };
 }
 

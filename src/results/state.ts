@@ -94,7 +94,7 @@ export function runState(dir: string, expect: { configHash: string; epochs: numb
   if (header.epoch < expect.epochs) return { ...withCk, kind: 'interrupted', why: `training stopped after epoch ${header.epoch} of ${expect.epochs}` };
   const fin = checkModelDir(path.join(dir, FINAL_DIR));
   if (!fin.ok) return { ...withCk, kind: 'unfinalized', why: `training is complete (epoch ${header.epoch} of ${expect.epochs}) but the final model is not: ${fin.why}` };
-  const m = fin.manifest.meta ?? {};
+  const m = fin.manifest!.meta ?? {};
   const ckRun = (header.meta?.runId as string | undefined) ?? null;
   if (m.configHash !== header.configHash || m.epoch !== header.epoch || ((m.runId as string | undefined) ?? null) !== ckRun) {
     return { ...withCk, kind: 'unfinalized', why: `training is complete (epoch ${header.epoch}) but ${path.join(dir, FINAL_DIR)} belongs to another run` };
