@@ -266,10 +266,11 @@ test('status: each task from its results folder and log, Slurm state beside it',
     assert.equal(id, '7');
     return { source: 'squeue', states: new Map([[0, 'RUNNING'], [1, 'FAILED'], [2, 'CANCELLED'], [3, 'PENDING']]) };
   });
+  const n = resolveConfig('cifar10-bop', 'smoke', 0).epochs;
   assert.deepEqual(s.tasks.map((t) => [t.state, t.text, t.slurm]), [
-    ['running', 'running at epoch 2/2', 'RUNNING'],
+    ['running', `running at epoch ${Math.min(2, n)}/${n}`, 'RUNNING'],
     ['failed', 'failed: error: CIFAR-10 not found; run npm run data -- cifar10', 'FAILED'],
-    ['interrupted', 'interrupted after epoch 1/2; resubmit to resume from its checkpoint', 'CANCELLED'],
+    ['interrupted', `interrupted after epoch 1/${resolveConfig('cifar10-adam-baseline', 'smoke', 0).epochs}; resubmit to resume from its checkpoint`, 'CANCELLED'],
     ['not started', 'not started (queued)', 'PENDING'],
   ]);
   // the command prints the same, without Slurm when it does not answer

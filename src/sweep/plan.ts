@@ -6,7 +6,6 @@
  */
 import { experimentNames, getExperiment } from '../experiments/registry';
 import { resolveConfig, runDir } from '../experiments/run';
-import '../experiments/unet';
 
 export interface SweepTask {
   /** Array index (0-based, the line of tasks.tsv after its header). */

@@ -142,7 +142,7 @@ export function taskCommand(spec: SweepSpec, t: SweepTask): string {
 
 export function jobScript(spec: SweepSpec, tasks: SweepTask[]): string {
   for (const [what, p] of [['project folder', spec.repo], ['results folder', spec.resultsRoot], ['data folder', spec.dataDir ?? '']] as const) checkPath(what, p);
-  if (spec.backend !== undefined && !/^[a-z-]+$/.test(spec.backend)) throw new Error(`--backend ${spec.backend}: expected tensorflow, wasm or cpu`);
+  if (spec.backend !== undefined && !['tensorflow', 'wasm', 'cpu'].includes(spec.backend)) throw new Error(`--backend ${spec.backend}: expected tensorflow, wasm or cpu`);
   const env: [string, string][] = [['BNN_RESULTS_DIR', spec.resultsRoot]];
   if (spec.dataDir) env.push(['BNN_DATA_DIR', spec.dataDir]);
   if (spec.backend) env.push(['BNN_BACKEND', spec.backend]);
