@@ -72,6 +72,13 @@ export function taskStart(o: TaskStartOptions): string[] {
       }
     }
   }
+  // Record this attempt, unless another host's lock stays: then this attempt will not write the folder (the
+  // experiment is refused), and the record must keep naming the attempt that does.
+  const after = readRunLock(o.runDir);
+  if (after && after !== 'unreadable' && after.host !== host) {
+    done.push(`${path.join(o.runDir, LOCK_FILE)} is held on ${after.host} (pid ${after.pid}); left in place`);
+    return done;
+  }
   const marker: AttemptMarker = { host, jobId, start: (o.now ?? new Date()).toISOString() };
   atomicWriteJson(file, marker);
   return done;
