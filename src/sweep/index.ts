@@ -265,8 +265,8 @@ export function formatStatus(s: SweepStatus): string {
     `sweep ${m.id}: ${m.tasks} task(s), profile ${m.profile}${m.set.length ? ` (--set ${m.set.join(' ')})` : ''}; results in ${m.resultsRoot}`,
     s.jobId
       ? `Slurm job ${s.jobId}${s.slurm?.source ? ` (states from ${s.slurm.source})` : `: no state from Slurm (${s.slurm?.note ?? 'unknown'})`}`
-      : 'not submitted: run the sbatch line printed when it was made, or npm run sweep -- submit <id>',
-    [...counts].map(([k, v]) => `${v} ${k}`).join(', '),
+      : `not submitted: npm run sweep -- submit ${shQuote(m.id)}`,
+    [...counts].map(([k, v]) => `${v} ${k}`).join(', ') + `; logs in ${path.join(s.sweep.dir, 'logs')}/task-<i>.log`,
   ];
   const rows = [['task', 'experiment', 'seed', 'state', 'slurm'], ...s.tasks.map((t) => [String(t.task.index), t.task.experiment, String(t.task.seed), t.text, t.slurm ?? '-'])];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
