@@ -54,24 +54,25 @@ test('paper profiles equal the report\'s settings, field by field', () => {
   for (const name of experimentNames()) for (const p of ['paper', 'quick', 'smoke']) validateConfig(profileConfig(name, p, 0));
 });
 
-test('derived profiles scale every schedule by the epochs factor', () => {
+test('epoch-ratio profiles (smoke, the UNets) scale every schedule by the epochs factor', () => {
   for (const name of experimentNames()) {
+    const e = getExperiment(name);
     const paper = profileConfig(name, 'paper', 0);
-    for (const p of ['quick', 'smoke']) {
+    for (const p of ['quick', 'smoke'] as const) {
+      if ((e[p].rule ?? 'epochs') !== 'epochs') continue; // the dynamics rule is tested in protocol.test.ts
       const c = profileConfig(name, p, 0);
-      const f = c.epochs / paper.epochs;
       for (const k of ['gamma', 'lr'] as const) {
         const ps = paper[k];
         const s = c[k];
         if (!ps) continue;
-        const paperEvery = ps.everySteps != null ? ps.everySteps / getExperiment(name).paperStepsPerEpoch : ps.everyEpochs;
+        const paperEvery = ps.everySteps != null ? ps.everySteps / e.paperStepsPerEpoch : ps.everyEpochs;
         if (paperEvery === null) assert.equal(s!.everyEpochs, null);
         else assert.ok(Math.abs(s!.everyEpochs! / c.epochs - paperEvery / paper.epochs) < 1e-12, `${name}/${p}/${k}`);
         assert.equal(s!.initial, ps.initial);
       }
     }
   }
-  const q = profileConfig('cifar10-bop', 'quick', 0);
+  const q = profileConfig('cifar10-bop', 'smoke', 0);
   assert.equal(q.gamma!.everyEpochs, q.epochs / 5);
 });
 

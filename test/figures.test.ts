@@ -263,7 +263,7 @@ test('inferenceComparison: accuracy, log-size and throughput panels with ratios 
 });
 
 test('registry: builds figures from stored results, reports missing experiments', () => {
-  const ctx = { profile: 'quick', root: ROOT };
+  const ctx = { profile: 'quick', root: ROOT, reported: { 'cifar10-bop': { value: 0.913, source: 'Helwegen et al. 2019, §5.2' } } };
   const f1 = buildReportFigure('fig1-baseline-vs-bop', ctx);
   assert.ok(f1.figure);
   assert.deepEqual(

@@ -1,5 +1,5 @@
 /**
- * npm run calibrate -- [--profile quick|smoke] [--jobs N] [--gamma-factors 0.316,1,3.16] [--tau-factors 0,1,10,100]
+ * npm run calibrate -- [--profile quick|smoke] [--jobs N] [--gamma-factors 0.316,1,3.16] [--tau-factors 0,1,10]
  *                      [--holdout N] [--seed N] [--no-write]
  *
  * The §5.1 sensitivity study at the profile's scale (src/experiments/calibrate.ts): trains Bop over a γ × τ grid of
@@ -31,7 +31,7 @@ async function main() {
   if (args.flags.has('help')) return console.log(USAGE);
   const profile = args.values.get('profile')?.[0] ?? 'quick';
   if (profile === 'paper') fail('calibrate: the paper profile uses the paper\'s own γ and τ; calibrate quick or smoke');
-  const int = (k: string, d: number) => (args.values.has(k) ? parseIntegerOption(args.values.get(k)![0], `--${k}`) : d);
+  const int = (k: string, d: number) => (args.values.has(k) ? parseIntegerOption(k, args.values.get(k)![0]) : d);
   const plan: CalibrationPlan = {
     ...DEFAULT_PLAN,
     profile,

@@ -47,7 +47,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2), { flags: ['force', 'no-notebooks', 'no-figures'], values: ['profile', 'only', 'jobs'] });
   const profile = args.values.get('profile')?.[0] ?? 'quick';
   const only = args.values.get('only')?.[0]?.split(',');
-  const jobs = args.values.has('jobs') ? parseIntegerOption(args.values.get('jobs')![0], '--jobs') : defaultJobs();
+  const jobs = args.values.has('jobs') ? parseIntegerOption('jobs', args.values.get('jobs')![0]) : defaultJobs();
   const t0 = Date.now();
   await initBackend();
   console.log(`Bop reproduction, ${profile} profile; ${describeBackend()}; ${jobs} run(s) at a time`);

@@ -24,13 +24,13 @@ export interface CalibrationPlan {
   tauFactors: number[];
 }
 
-/** The default grid: γ a half-decade either side of the derived value; τ 0 (the paper's τ = 0 point), ×1, ×10, ×100. */
+/** The default grid: γ a half-decade either side of the derived value; τ 0 (the paper's τ = 0 point), ×1, ×10. */
 export const DEFAULT_PLAN: Omit<CalibrationPlan, 'profile'> = {
   experiment: 'cifar10-bop',
   seed: 0,
   holdoutPerClass: 200,
   gammaFactors: [0.316, 1, 3.16],
-  tauFactors: [0, 1, 10, 100],
+  tauFactors: [0, 1, 10],
 };
 
 export interface PlannedPoint {

@@ -157,6 +157,7 @@ export function validateConfig(c: ExperimentConfig): void {
   if (c.optimizer === 'bop') {
     if (!c.gamma) fail('gamma', c.gamma, 'a schedule for Bop runs');
     sched('gamma', c.gamma);
+    if (c.gamma!.initial > 1) fail('gamma.initial', c.gamma!.initial, 'a number in [0, 1] (m is a moving average with weight γ); a profile this short derives γ > 1: give it more epochs or images');
     if (!(typeof c.threshold === 'number' && Number.isFinite(c.threshold) && c.threshold >= 0)) fail('threshold', c.threshold, 'a number ≥ 0');
   } else if (c.optimizer !== 'adam') fail('optimizer', c.optimizer, "'bop' or 'adam'");
 }

@@ -74,7 +74,7 @@ export interface TimeAxis {
 export function timeAxis(refGamma: DecaySchedule, paperEpochs: number, paperStepsPerEpoch: number, runSteps: number, minGammaT = 1): TimeAxis {
   if (!(runSteps > 0)) throw new Error(`timeAxis: runSteps must be > 0, got ${runSteps}`);
   const phases = gammaPhases(refGamma, paperEpochs * paperStepsPerEpoch, paperStepsPerEpoch);
-  let n = phases.findIndex((p) => p.gammaT < minGammaT);
+  let n = phases.findIndex((p) => p.gammaT < minGammaT * (1 - 1e-9));
   if (n === -1) n = phases.length;
   n = Math.max(1, n);
   const kept = phases.slice(0, n);

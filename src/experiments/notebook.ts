@@ -13,8 +13,14 @@ import { inKernel, liveChart } from '../figures/display';
 import type { RunSeries } from '../figures/types';
 import type { History } from '../train/history';
 import { metricOf } from '../results/metrics';
-import { getExperiment, Profile } from './registry';
+import { loadRunDir } from '../results';
+import { finalMetric } from '../results/metrics';
+import { sectionOf } from './catalog';
+import { collectGrid, DEFAULT_PLAN, planPoints, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
+import { calibrationOf, derivationNotes, getExperiment, Profile } from './registry';
+import { verdictMarkdown } from './report';
 import { runExperiment, RunResult } from './run';
+import { claimVerdict, sensitivityVerdict, type FinalValues, type Verdict } from './verdict';
 
 export interface SectionOptions {
   profile: string;
@@ -144,4 +150,124 @@ export function segmentationSamples(runs: SectionRun[], profile: string, images:
       rows.push({ ...s, title: `${r.experiment.replace(/^pets-unet-/, '')} · ${s.title ?? `test image ${i}`}` });
     });
   return { rows, classNames, missing };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What every section notebook shows: its claims with the published numbers, the profile's derivation, the verdicts.
+
+const pctOf = (v: number) => `${(v * 100).toFixed(2)} %`;
+const TAG_WORD: Record<string, string> = { paper: 'the paper', report: 'the reproducibility report', reproduction: 'another reproduction', project: 'this project' };
+
+/**
+ * The "what is being reproduced" block of a section: its claims (whose, where, the published numbers), each
+ * experiment with its published numbers, how the profile was derived from the paper, and the section's caveat.
+ */
+export function sectionIntro(sectionId: string, profile: string): string {
+  const s = sectionOf(sectionId);
+  const lines = [`**${s.id} · ${s.title}** (${profile} profile)`, '', '**Claims** tested here:'];
+  for (const c of s.claims) lines.push(`* *${c.text}* — ${TAG_WORD[c.tag]} (${c.source})${c.published ? `; published: ${c.published}` : ''}.`);
+  if (s.experiments.length) {
+    lines.push('', '**Runs**:');
+    for (const name of s.experiments) {
+      const e = getExperiment(name);
+      const refs = e.references.map((r) => `${pctOf(r.value)} ${r.metric === 'accuracy' ? 'train' : 'validation'} (${TAG_WORD[r.tag]}: ${r.source})`);
+      lines.push(
+        `* \`${name}\`: ${e.title}. ${e.claim}` +
+          (refs.length ? ` Published: ${refs.join('; ')}.` : ' No published number.') +
+          (e.sameAs ? ` Same config as \`${e.sameAs}\` in the original code: its runs are reused.` : '') +
+          (e.note ? ` *${e.note}*` : ''),
+      );
+    }
+    lines.push('', `**How the ${profile} profile is derived** (src/experiments/derive.ts):`, '```', ...derivationNotes(s.experiments.find((n) => !getExperiment(n).sameAs) ?? s.experiments[0], profile), '```');
+    const cal = calibrationOf(profile);
+    if (profile !== 'paper' && getExperiment(s.experiments[0])[profile as 'quick' | 'smoke'].calibrated) {
+      lines.push(`Calibration (notebook 08): γ ×${cal.gammaFactor}, τ ×${cal.tauFactor} of the derived values${cal.chosenBy ? ` — ${cal.chosenBy}` : ' (no calibration written: factors 1)'}.`);
+    }
+  }
+  if (s.caveat) lines.push('', `*${s.caveat}*`);
+  return lines.join('\n');
+}
+
+/** Final train / validation / test values per seed of a notebook's runs, keyed by experiment (and the one it reuses). */
+export function finalsOf(runs: SectionRun[]): FinalValues {
+  const out: FinalValues = {};
+  for (const r of runs) {
+    const hs = r.results.map((x) => x.history);
+    const vals = Object.fromEntries((['accuracy', 'valAccuracy', 'testAccuracy'] as const).map((m) => [m, hs.map((h) => finalMetric(h, m)).filter((x) => Number.isFinite(x))]));
+    out[r.experiment] = vals;
+    const same = getExperiment(r.experiment).sameAs;
+    if (same && !out[same]) out[same] = vals;
+  }
+  return out;
+}
+
+/** The verdicts of a section's claims on this notebook's runs, as a Markdown table. */
+export function sectionVerdictMarkdown(sectionId: string, runs: SectionRun[], profile: string): string {
+  const s = sectionOf(sectionId);
+  const finals = finalsOf(runs);
+  const verdicts: Verdict[] = s.claims.map((c) => claimVerdict(c, finals));
+  const seeds = Math.max(0, ...runs.map((r) => r.results.length));
+  return (
+    verdictMarkdown(verdicts, profile) +
+    `\n\n${seeds} seed(s) per run. consistent / contradicted: the 95 % interval over seeds lies on one side of what the claim says; ` +
+    `inconclusive: it straddles it (or fewer than 2 seeds). The test accuracy is the whole test split, scored once after the last epoch.` +
+    (profile === 'paper' ? '' : ` These are verdicts at the ${profile} profile's scale, not at the paper's: they say whether the effect shows up in a short, narrow run.`)
+  );
+}
+
+/** The mean flip ratio (over binary layers and seeds) of a run's final epoch. */
+export function finalFlipRatio(run: SectionRun): number {
+  const per = run.results.map((x) => {
+    const v = Object.values(x.history[x.history.length - 1].flipRatio);
+    return v.reduce((a, b) => a + b, 0) / Math.max(1, v.length);
+  });
+  return per.reduce((a, b) => a + b, 0) / Math.max(1, per.length);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Notebook 08: the γ × τ grid (./calibrate) run in the kernel, with progress.
+
+/** Runs (or reuses) every point of the calibration grid in this process and returns the stored grid. */
+export async function runCalibrationGrid(opts: { profile: string; gammaFactors?: number[]; tauFactors?: number[]; holdoutPerClass?: number; verbose?: boolean }): Promise<GridResult> {
+  const plan: CalibrationPlan = {
+    ...DEFAULT_PLAN,
+    profile: opts.profile,
+    gammaFactors: opts.gammaFactors ?? DEFAULT_PLAN.gammaFactors,
+    tauFactors: opts.tauFactors ?? DEFAULT_PLAN.tauFactors,
+    holdoutPerClass: opts.holdoutPerClass ?? (opts.profile === 'smoke' ? 5 : DEFAULT_PLAN.holdoutPerClass),
+  };
+  for (const p of planPoints(plan)) {
+    const r = await runExperiment({ experiment: plan.experiment, profile: plan.profile, seed: plan.seed, set: p.set, resume: true, log: opts.verbose === false ? null : (l) => console.log(l) });
+    console.log(`γ ×${p.gammaFactor} (${p.gamma.toExponential(2)}), τ ×${p.tauFactor} (${p.tau.toExponential(2)}): ${r.reused ? 'reused' : `trained in ${r.wallSeconds.toFixed(0)} s`}`);
+  }
+  const grid = collectGrid(plan);
+  saveGrid(grid);
+  return grid;
+}
+
+/** Series of the grid points for the figure builders: held-out accuracy and flips per epoch, one curve per point. */
+export function gridSeries(grid: GridResult, filter: (p: GridResult['points'][number]) => boolean = () => true): RunSeries[] {
+  return grid.points.filter(filter).map((p) => {
+    const run = loadRunDir(p.dir);
+    return { label: `γ ×${p.gammaFactor} (${p.gamma.toExponential(1)}), τ ×${p.tauFactor} (${p.tau.toExponential(1)})`, optimizer: 'bop', histories: run ? [run.history] : [], seeds: [grid.plan.seed] };
+  });
+}
+
+/** The grid as a Markdown table: held-out accuracy, mean flips per step, the chosen point. */
+export function gridMarkdown(grid: GridResult): string {
+  const head = '| γ factor | γ | τ factor | τ | held-out accuracy (mean of last 2 epochs) | best epoch | mean flips / step |\n|---:|---:|---:|---:|---:|---:|---:|';
+  const rows = grid.points.map((p) => {
+    const f = p.flipRatio.reduce((a, b) => a + b, 0) / Math.max(1, p.flipRatio.length);
+    const best = Math.max(...p.valAccuracy);
+    const chosen = grid.chosen && grid.chosen.gammaFactor === p.gammaFactor && grid.chosen.tauFactor === p.tauFactor;
+    return `| ${p.gammaFactor} | ${p.gamma.toExponential(2)} | ${p.tauFactor} | ${p.tau.toExponential(2)} | ${chosen ? '**' : ''}${pctOf(p.score)}${chosen ? '** (chosen)' : ''} | ${pctOf(best)} | ${f.toExponential(2)} |`;
+  });
+  return [head, ...rows].join('\n') + `\n\nHeld out: ${grid.plan.holdoutPerClass} images per class of the training split, after the training subset; the test split is never scored.`;
+}
+
+/** The §5.1 verdicts on a grid, as a Markdown table. */
+export function gridVerdictMarkdown(grid: GridResult, profile: string): string {
+  const s = sectionOf('§5.1');
+  const points = grid.points.filter((p) => p.complete);
+  return verdictMarkdown(s.claims.map((c) => sensitivityVerdict(c, points)), profile) + '\n\nOne seed per grid point: these verdicts count how many neighbouring points go the claimed way (module src/experiments/verdict.ts), they carry no interval.';
 }

@@ -20,15 +20,14 @@ export const DATASET_SIZES: Record<string, { train: number; classes: number }> =
   pets: { train: 3_680, classes: 3 },
 };
 
-const byName = new Map<string, ExperimentEntry>(EXPERIMENTS.map((e) => [e.name, e]));
-if (byName.size !== EXPERIMENTS.length) throw new Error('catalog: two experiments share a name');
+if (new Set(EXPERIMENTS.map((e) => e.name)).size !== EXPERIMENTS.length) throw new Error('catalog: two experiments share a name');
 
 export function experimentNames(): string[] {
   return EXPERIMENTS.map((e) => e.name);
 }
 
 export function getExperiment(name: string): ExperimentEntry {
-  const e = byName.get(name);
+  const e = EXPERIMENTS.find((x) => x.name === name);
   if (!e) throw new Error(`Unknown experiment '${name}'. Known: ${experimentNames().join(', ')}`);
   return e;
 }

@@ -113,6 +113,7 @@ export function resolveConfig(experiment: string, profile = 'quick', seed?: numb
   const sizingKeys = new Set<string>(SIZING_KEYS);
   const isSizing = (x: string) => sizingKeys.has(x.slice(0, x.indexOf('=')).trim());
   const sized = applyOverrides(profileConfig(experiment, profile, s), set.filter(isSizing));
+  validateConfig(sized);
   const sizing = Object.fromEntries(SIZING_KEYS.map((k) => [k, (sized as unknown as Record<string, unknown>)[k]]));
   const c = applyOverrides(profileConfig(experiment, profile, s, sizing), set.filter((x) => !isSizing(x)));
   validateConfig(c);

@@ -1,0 +1,218 @@
+// The protocol: derivation rules of the small profiles against hand-computed values, the catalog's sections,
+// claims and published numbers, and the verdict logic on synthetic results.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { EXPERIMENTS, SECTIONS } from '../src/experiments/catalog';
+import { compressSchedule, gammaPhases, scaleTau, timeAxis } from '../src/experiments/derive';
+import { calibrationOf, derivationNotes, getExperiment, profileConfig } from '../src/experiments/registry';
+import { resolveConfig } from '../src/experiments/run';
+import { claimVerdict, decide, GridPoint, sensitivityVerdict, tQuantile975, welchInterval } from '../src/experiments/verdict';
+import { EXPERIMENTS as FIGURE_EXPERIMENTS, REPORT_FIGURES } from '../src/figures/report';
+import { binaryNet } from '../src/models/binarynet';
+import { modelVariables } from '../src/layers';
+import { xavierLrMultipliers } from '../src/optimizers';
+import { varKey } from '../src/optimizers/types';
+
+const close = (a: number, b: number, rel = 1e-9) => assert.ok(Math.abs(a - b) <= rel * Math.abs(b), `${a} ≠ ${b}`);
+
+test('γ phases of the paper: γ·T = 10, 1, 0.1, 0.01, 0.001 over 500 epochs of 1,000 steps', () => {
+  const ph = gammaPhases({ initial: 1e-4, decay: 0.1, everyEpochs: 100 }, 500_000, 1000);
+  assert.equal(ph.length, 5);
+  [10, 1, 0.1, 0.01, 0.001].forEach((g, i) => close(ph[i].gammaT, g, 1e-9));
+  assert.deepEqual(gammaPhases({ initial: 1e-4, decay: 1, everyEpochs: null }, 500_000, 1000).map((p) => p.gammaT), [50]);
+});
+
+test('time axis: the quick run covers the two phases that move weights; γ·T per phase is kept', () => {
+  const ax = timeAxis({ initial: 1e-4, decay: 0.1, everyEpochs: 100 }, 500, 1000, 1400);
+  assert.equal(ax.kept.length, 2);
+  assert.equal(ax.dropped.length, 3);
+  assert.equal(ax.paperSteps, 200_000);
+  close(ax.scale, 0.007);
+  const g = compressSchedule({ initial: 1e-4, decay: 0.1, everyEpochs: 100 }, ax, 1000, 'gamma');
+  close(g.initial, 1e-4 / 0.007);
+  assert.equal(g.everySteps, 700);
+  close(g.initial * 700, 10, 1e-9); // first phase γ·T
+  close(g.initial * g.decay * 700, 1, 1e-9); // second phase γ·T
+  const lr = compressSchedule({ initial: 1e-3, decay: 0.1, everyEpochs: 100 }, ax, 1000, 'lr');
+  assert.deepEqual(lr, { initial: 1e-3, decay: 0.1, everyEpochs: null, everySteps: 700 });
+  const constant = compressSchedule({ initial: 0.01, decay: 1, everyEpochs: null }, ax, 1000, 'lr');
+  assert.deepEqual(constant, { initial: 0.01, decay: 1, everyEpochs: null, everySteps: null });
+});
+
+test('τ scales with the noise of m: 1/width, 1/√batch, √γ', () => {
+  // τ_paper 1e-8 at γ 1e-4, width 1, batch 50 → width 1/8, γ 1e-4/0.007: 1e-8 · 8 · √(1/0.007)
+  close(scaleTau(1e-8, 1e-4, 1e-4 / 0.007, 0.125, 50, 50), 1e-8 * 8 * Math.sqrt(1 / 0.007));
+  close(scaleTau(1e-8, 1e-4, 1e-4, 1, 50, 200), 0.5e-8);
+  close(scaleTau(1e-8, 1e-4, 4e-4, 1, 50, 50), 2e-8);
+  assert.throws(() => scaleTau(1e-8, 1e-4, 1e-4, 0, 50, 50), /width/);
+});
+
+test('quick CIFAR-10 configs follow the rules (times the calibration factors)', () => {
+  const cal = calibrationOf('quick');
+  const bop = profileConfig('cifar10-bop', 'quick', 0);
+  assert.equal(bop.epochs * Math.floor((bop.trainPerClass! * 10) / bop.batchSize) > 0, true);
+  const steps = bop.epochs * Math.floor((bop.trainPerClass! * 10) / bop.batchSize);
+  const s = steps / 200_000;
+  close(bop.gamma!.initial, (1e-4 / s) * cal.gammaFactor, 1e-9);
+  assert.equal(bop.gamma!.everySteps, Math.round(100_000 * s));
+  close(bop.threshold!, 1e-8 * (1 / bop.width) * Math.sqrt(1 / s) * cal.tauFactor, 1e-9);
+  assert.deepEqual(bop.lr, { initial: 0.01, decay: 1, everyEpochs: null, everySteps: null });
+  const adam = profileConfig('cifar10-adam-baseline', 'quick', 0);
+  assert.equal(adam.xavierLrScaling, true);
+  assert.deepEqual(adam.lr, { initial: 1e-3, decay: 0.1, everyEpochs: null, everySteps: Math.round(100_000 * s) });
+  // constant γ: the decayed arm's first-phase γ, held
+  const cg = profileConfig('cifar10-bop-constant-gamma', 'quick', 0);
+  close(cg.gamma!.initial, bop.gamma!.initial);
+  assert.equal(cg.gamma!.decay, 1);
+  assert.equal(cg.threshold, bop.threshold);
+  // the lr-decay contrast decays the betas' lr where γ decays
+  assert.equal(profileConfig('cifar10-bop-lr-decay', 'quick', 0).lr.everySteps, bop.gamma!.everySteps);
+  // the paper profile keeps Xavier scaling and the paper's values
+  assert.equal(profileConfig('cifar10-adam-baseline', 'paper', 0).xavierLrScaling, true);
+  assert.ok(derivationNotes('cifar10-bop', 'quick').some((l) => /dropped/.test(l)));
+});
+
+test('--set epochs=N re-derives the schedules by the profile\'s rule', () => {
+  const a = resolveConfig('cifar10-bop', 'quick', 0);
+  const b = resolveConfig('cifar10-bop', 'quick', 0, ['epochs=20']);
+  assert.equal(b.epochs, 20);
+  // twice the steps: γ halves, decays twice as far apart, τ by 1/√2; still one decay in the run
+  close(b.gamma!.initial, a.gamma!.initial / 2, 1e-9);
+  assert.equal(b.gamma!.everySteps, a.gamma!.everySteps! * 2);
+  close(b.threshold!, a.threshold! / Math.SQRT2, 1e-9);
+  // a value override replaces the derived value afterwards
+  assert.equal(resolveConfig('cifar10-bop', 'quick', 0, ['epochs=20', 'threshold=1e-6']).threshold, 1e-6);
+});
+
+test('Xavier learning-rate multipliers of BinaryNet against hand-computed values', () => {
+  const m = binaryNet({ width: 1, kernels: 'latent' });
+  const vars = modelVariables(m);
+  const mult = xavierLrMultipliers(vars);
+  const of = (layer: string) => mult[varKey(vars.find((v) => v.layer === layer)!)];
+  close(of('quant_conv2d_1'), Math.sqrt((27 + 1152) / 1.5), 1e-12); // 3×3×3 → 128
+  close(of('quant_conv2d_2'), Math.sqrt((1152 + 1152) / 1.5), 1e-12); // 39.19
+  close(of('quant_dense_7'), Math.sqrt((4608 + 1024) / 1.5), 1e-12); // 61.27
+  close(of('quant_dense_9'), Math.sqrt((1024 + 10) / 1.5), 1e-12);
+  assert.equal(Object.keys(mult).length, 9);
+  m.dispose();
+  tf.disposeVariables();
+});
+
+test('catalog: every section names known experiments, figures and a notebook; published numbers as the report gives them', () => {
+  const names = new Set(EXPERIMENTS.map((e) => e.name));
+  const figs = new Set(REPORT_FIGURES.map((f) => f.name));
+  for (const s of SECTIONS) {
+    for (const e of s.experiments) assert.ok(names.has(e), `${s.id}: ${e}`);
+    for (const f of s.figures) assert.ok(figs.has(f), `${s.id}: figure ${f}`);
+    assert.ok(fs.existsSync(path.join(__dirname, '..', 'notebooks', `${s.notebook}.ipynb`)), `${s.id}: notebook ${s.notebook}`);
+    for (const c of s.claims) {
+      const t = c.test;
+      if (t.kind === 'difference') assert.ok(names.has(t.a) && names.has(t.b), c.id);
+      if (t.kind === 'gap' || t.kind === 'level') assert.ok(names.has(t.experiment), c.id);
+    }
+  }
+  for (const n of Object.values(FIGURE_EXPERIMENTS)) assert.ok(names.has(n), `figures name ${n}`);
+  const ref = (e: string, tag: string, metric = 'valAccuracy') => getExperiment(e).references.find((r) => r.tag === tag && r.metric === metric)?.value;
+  assert.equal(ref('cifar10-adam-baseline', 'report'), 0.9102);
+  assert.equal(ref('cifar10-bop', 'report'), 0.916);
+  assert.equal(ref('cifar10-adam-baseline', 'paper'), 0.909);
+  assert.equal(ref('cifar10-bop', 'paper'), 0.913);
+  assert.equal(ref('cifar10-bop-constant-lr', 'report', 'accuracy'), 0.96);
+  assert.equal(ref('cifar10-bop-constant-lr', 'report'), 0.91);
+  assert.equal(ref('cifar10-bop-dropout', 'report', 'accuracy'), 0.92);
+  assert.equal(ref('cifar10-bop-dropout', 'report'), 0.88);
+  assert.equal(ref('cifar10-bop-constant-gamma', 'report', 'accuracy'), 0.35);
+  assert.equal(ref('cifar10-bop-constant-gamma', 'report'), 0.1);
+  assert.equal(ref('svhn-adam-baseline', 'report'), 0.92);
+  assert.equal(ref('svhn-bop', 'report'), 0.932);
+  assert.ok(getExperiment('cifar10-bop').references.some((r) => r.tag === 'reproduction' && /Vaessen/.test(r.source)));
+  // the report's claims, in its words; the lr-decay contrast labelled as this project's own
+  const claim = (id: string) => SECTIONS.flatMap((s) => s.claims).find((c) => c.id === id)!;
+  assert.equal(claim('dropout-lowers-accuracy').test.kind === 'difference' && claim('dropout-lowers-accuracy').test.expect, 'less');
+  assert.equal(claim('constant-gamma-collapses').test.kind, 'level');
+  assert.equal(claim('lr-decay-no-better').tag, 'project');
+  assert.match(getExperiment('cifar10-bop-dropout').claim, /sign\(0\) = \+1/);
+  // SVHN as the report's code: baseline lr ×0.1 every 100 epochs
+  assert.deepEqual(getExperiment('svhn-adam-baseline').paper.lr, { initial: 1e-3, decay: 0.1, everyEpochs: 100 });
+});
+
+test('Welch interval and t quantiles', () => {
+  assert.equal(tQuantile975(2), 4.303);
+  assert.equal(tQuantile975(100), 1.96);
+  const i = welchInterval([0.5, 0.52, 0.51], [0.4, 0.41, 0.42])!;
+  // d = 0.1; both sample variances 1e-4: se = √(2e-4/3); df = 4 → 2.776
+  close((i[0] + i[1]) / 2, 0.1, 1e-9);
+  close((i[1] - i[0]) / 2, 2.776 * Math.sqrt(2e-4 / 3), 1e-9);
+  assert.equal(welchInterval([0.5], [0.4, 0.41]), null);
+});
+
+test('verdicts on synthetic results: consistent, contradicted, inconclusive, not run', () => {
+  const claims = SECTIONS.flatMap((s) => s.claims);
+  const c = (id: string) => claims.find((x) => x.id === id)!;
+  const finals = {
+    'cifar10-bop': { testAccuracy: [0.5, 0.51, 0.52], accuracy: [0.55, 0.56, 0.57], valAccuracy: [0.5, 0.5, 0.5] },
+    'cifar10-adam-baseline': { testAccuracy: [0.47, 0.48, 0.49] },
+    'cifar10-bop-dropout': { testAccuracy: [0.53, 0.54, 0.55] },
+    'cifar10-bop-constant-gamma': { testAccuracy: [0.3, 0.45, 0.6] },
+    'cifar10-bop-lr-decay': { testAccuracy: [0.1] },
+  };
+  const v = (id: string) => claimVerdict(c(id), finals);
+  assert.equal(v('bop-matches-baseline').verdict, 'consistent');
+  assert.equal(v('dropout-lowers-accuracy').verdict, 'contradicted');
+  assert.equal(v('constant-gamma-lower').verdict, 'inconclusive'); // wide spread
+  assert.equal(v('constant-gamma-collapses').verdict, 'inconclusive');
+  assert.equal(v('lr-decay-no-better').verdict, 'inconclusive'); // one seed: no interval
+  assert.equal(v('constant-lr-overfits').verdict, 'consistent'); // train 56 vs test 51
+  assert.equal(v('svhn-bop-above-baseline').verdict, 'not run');
+  assert.equal(decide({ kind: 'level', experiment: 'x', metric: 'testAccuracy', expect: 'below', value: 0.15 }, [0.09, 0.11]), 'consistent');
+  assert.equal(decide({ kind: 'level', experiment: 'x', metric: 'testAccuracy', expect: 'below', value: 0.15 }, [0.4, 0.45]), 'contradicted');
+  assert.equal(decide({ kind: 'difference', a: 'a', b: 'b', metric: 'valAccuracy', expect: 'notLess', margin: 0.01 }, [-0.02, -0.015]), 'contradicted');
+  assert.match(v('bop-matches-baseline').detail, /\+3\.00 pp/);
+});
+
+test('§5.1 verdicts read off a γ × τ grid', () => {
+  const pt = (gf: number, tf: number, flips: number, val: number[]): GridPoint => ({ gammaFactor: gf, tauFactor: tf, gamma: gf, tau: tf, valAccuracy: val, flipRatio: val.map(() => flips) });
+  const grid = [
+    pt(0.3, 0, 2e-3, [0.2, 0.3, 0.35, 0.33]),
+    pt(1, 0, 4e-3, [0.25, 0.32, 0.34, 0.3]),
+    pt(0.3, 1, 1e-3, [0.2, 0.3, 0.4, 0.45]),
+    pt(1, 1, 2e-3, [0.3, 0.35, 0.38, 0.4]),
+  ];
+  const claims = SECTIONS.find((s) => s.id === '§5.1')!.claims;
+  const v = (id: string) => sensitivityVerdict(claims.find((c) => c.id === id)!, grid).verdict;
+  assert.equal(v('flips-rise-with-gamma'), 'consistent');
+  assert.equal(v('flips-fall-with-tau'), 'consistent');
+  assert.equal(v('high-gamma-plateaus-lower'), 'consistent');
+  assert.equal(v('tau-zero-deteriorates'), 'consistent');
+  assert.equal(sensitivityVerdict(claims[0], []).verdict, 'not run');
+});
+
+test('a fixture catalog entry runs end to end: config, training, results, verdict', async () => {
+  // One catalog entry is all an experiment needs: here a copy of cifar10-bop under a new name, on a written CIFAR-10 fixture.
+  const { writeCifarFixture } = await import('./helpers/cifarFixture');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-'));
+  const data = path.join(dir, 'data');
+  writeCifarFixture(path.join(data, 'cifar10', 'cifar-10-batches-bin'), 20, 5);
+  const entry = { ...getExperiment('cifar10-bop'), name: 'fixture-bop', seeds: { paper: [0], quick: [0], smoke: [0, 1] } };
+  EXPERIMENTS.push(entry);
+  const { runExperiment } = await import('../src/experiments/run');
+  const { sectionVerdicts } = await import('../src/experiments/report');
+  const prev = process.env.BNN_DATA_DIR;
+  process.env.BNN_DATA_DIR = data;
+  try {
+    for (const seed of [0, 1]) {
+      const r = await runExperiment({ experiment: 'fixture-bop', profile: 'smoke', seed, resultsRoot: path.join(dir, 'results'), log: null, set: ['testPerClass=2', 'trainPerClass=5'] });
+      assert.equal(r.history.length, 2);
+      assert.ok(Number.isFinite(r.history[1].extra?.testAccuracy), 'the test split is scored after the last epoch');
+    }
+  } finally {
+    EXPERIMENTS.pop();
+    if (prev === undefined) delete process.env.BNN_DATA_DIR;
+    else process.env.BNN_DATA_DIR = prev;
+  }
+  assert.ok(sectionVerdicts('smoke', SECTIONS, path.join(dir, 'results')).length > 0);
+});
