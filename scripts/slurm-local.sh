@@ -98,7 +98,8 @@ NodeName=$HOST NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName=local Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
 
-alive "$RUN/munged.pid" || {
+munge_works() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
+alive "$RUN/munged.pid" || munge_works || {
   # munged --force: start even when it dislikes the permissions of a container's file system
   runuser -u munge -- munged --force --pid-file=/run/munge/munged.pid 2>/dev/null || munged --force || cannot "munged did not start"
   sleep 0.5

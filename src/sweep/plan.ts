@@ -77,5 +77,12 @@ export function planSweep(o: PlanOptions): Plan {
     }
   }
   if (!tasks.length) throw new Error('the sweep has no tasks');
+  // Two tasks never write the same run folder (the run-folder lock would refuse the second anyway).
+  const seen = new Map<string, SweepTask>();
+  for (const t of tasks) {
+    const other = seen.get(t.dir);
+    if (other) throw new Error(`tasks ${other.index} and ${t.index} would both write ${t.dir}`);
+    seen.set(t.dir, t);
+  }
   return { tasks, notes };
 }
