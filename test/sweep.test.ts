@@ -273,6 +273,12 @@ test('status: each task from its results folder and log, Slurm state beside it',
     ['interrupted', `interrupted after epoch 1/${resolveConfig('cifar10-adam-baseline', 'smoke', 0).epochs}; resubmit to resume from its checkpoint`, 'CANCELLED'],
     ['not started', 'not started (queued)', 'PENDING'],
   ]);
+  // queued again after a failure or an interruption: the queue state wins over the last attempt's
+  const again = sweepStatus(loadSweep('st', base), () => ({ source: 'sacct', states: new Map([[1, 'PENDING'], [2, 'PENDING']]) }));
+  assert.deepEqual(again.tasks.slice(1, 3).map((t) => [t.state, t.text]), [
+    ['not started', 'not started (queued)'],
+    ['pending', `waiting to resume after epoch 1/${resolveConfig('cifar10-adam-baseline', 'smoke', 0).epochs}`],
+  ]);
   // the command prints the same, without Slurm when it does not answer
   const r = cli(['status', 'st', '--sweeps-dir', base], { PATH: '/nonexistent' });
   assert.equal(r.status, 0, r.stderr);

@@ -226,20 +226,18 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   if (readError) return { ...base, state: 'failed', text: `failed: ${readError}` };
   const running = `running at epoch ${Math.min(k + 1, epochs ?? Infinity)}/${of}`;
   if (slurm && RUNNING.has(slurm)) return { ...base, state: 'running', text: running };
+  const hasCheckpoint = fs.existsSync(path.join(task.dir, 'checkpoint.bin'));
+  if (slurm && WAITING.has(slurm)) {
+    // queued again (requeued or resubmitted): what its last attempt did is history
+    return hasCheckpoint || k > 0 ? { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` } : { ...base, state: 'not started', text: 'not started (queued)' };
+  }
   if (attempt.exit !== null && attempt.exit !== 0) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `exit status ${attempt.exit}`}` };
   if (slurm && FAILED.has(slurm)) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `Slurm state ${slurm}`}` };
-  if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped && !sweepEnded(sweep)) return { ...base, state: 'running', text: `${running} (per its log)` };
-  const hasCheckpoint = fs.existsSync(path.join(task.dir, 'checkpoint.bin'));
+  if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped && sweep.meta.jobs.length > 0) return { ...base, state: 'running', text: `${running} (per its log)` };
   if (hasCheckpoint || k > 0) {
-    if (slurm && WAITING.has(slurm)) return { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` };
     return { ...base, state: 'interrupted', text: `interrupted after epoch ${k}/${of}${attempt.stopped ? ` (${attempt.stopped})` : ''}; resubmit to resume from its checkpoint` };
   }
-  return { ...base, state: 'not started', text: slurm && WAITING.has(slurm) ? 'not started (queued)' : 'not started' };
-}
-
-/** True when the sweep was never submitted (its logs, if any, are not from a live job). */
-function sweepEnded(sweep: LoadedSweep): boolean {
-  return sweep.meta.jobs.length === 0;
+  return { ...base, state: 'not started', text: 'not started' };
 }
 
 export interface SweepStatus {
