@@ -279,6 +279,15 @@ test('status: each task from its results folder and log, Slurm state beside it',
     ['not started', 'not started (queued)'],
     ['pending', `waiting to resume after epoch 1/${resolveConfig('cifar10-adam-baseline', 'smoke', 0).epochs}`],
   ]);
+  // no word from Slurm: the run-folder lock tells a live writer from a dead one
+  fs.writeFileSync(path.join(c.dir, 'logs', 'task-0.log'), '[sweep] task 0: cifar10-bop seed 0, job 7_0, attempt 1\n');
+  const lockOf = (pid: number) => fs.writeFileSync(path.join(t0.dir, '.lock'), JSON.stringify({ pid, host: os.hostname(), procStart: null, since: new Date().toISOString(), command: 'x' }));
+  lockOf(process.pid);
+  const noSlurm = () => ({ source: null, states: new Map<number, string>() });
+  assert.match(sweepStatus(loadSweep('st', base), noSlurm).tasks[0].text, new RegExp(`^running at epoch 2/${n} \\(pid ${process.pid} on `));
+  lockOf(2 ** 22 + 12345); // no such pid
+  assert.equal(sweepStatus(loadSweep('st', base), noSlurm).tasks[0].state, 'interrupted');
+  fs.rmSync(path.join(t0.dir, '.lock'));
   // the command prints the same, without Slurm when it does not answer
   const r = cli(['status', 'st', '--sweeps-dir', base], { PATH: '/nonexistent' });
   assert.equal(r.status, 0, r.stderr);

@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../data/paths';
 import { resolveConfig } from '../experiments/run';
-import { loadRunDir } from '../results';
+import { loadRunDir, lockOwnerState, readRunLock } from '../results';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { planSweep, type PlanOptions, type SweepTask } from './plan';
 import { checkPath, jobScript, logFile, parseTasksTsv, sbatchOptions, shQuote, type SlurmOptions, type SweepSpec, tasksTsv } from './sbatch';
@@ -233,7 +233,14 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   }
   if (attempt.exit !== null && attempt.exit !== 0) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `exit status ${attempt.exit}`}` };
   if (slurm && FAILED.has(slurm)) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `Slurm state ${slurm}`}` };
-  if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped && sweep.meta.jobs.length > 0) return { ...base, state: 'running', text: `${running} (per its log)` };
+  if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped) {
+    // No word from Slurm: the run-folder lock says whether a writer is at work (held for the whole run).
+    const lock = readRunLock(task.dir);
+    if (lock && lock !== 'unreadable') {
+      const owner = lockOwnerState(lock);
+      if (owner !== 'dead') return { ...base, state: 'running', text: `${running} (pid ${lock.pid} on ${lock.host}${owner === 'unknown' ? ', per its lock' : ''})` };
+    }
+  }
   if (hasCheckpoint || k > 0) {
     return { ...base, state: 'interrupted', text: `interrupted after epoch ${k}/${of}${attempt.stopped ? ` (${attempt.stopped})` : ''}; resubmit to resume from its checkpoint` };
   }
