@@ -27,7 +27,7 @@ if (skip) console.log(`# SKIP notebooks headless run: ${skip}`);
 
 /** The numbered notebooks (00-…, 01-…), as the CLI runs them without names (templates `_*` excluded). */
 const NOTEBOOKS = listNotebooks(ROOT).filter((f) => /^\d\d-/.test(path.basename(f)));
-const SECTIONS = ['01-baseline-vs-bop', '02-learning-rate', '03-dropout', '04-constant-gamma', '05-svhn', '06-unet-segmentation', '07-summary'];
+const SECTIONS = ['01-baseline-vs-bop', '02-learning-rate', '03-dropout', '04-constant-gamma', '05-svhn', '06-unet-segmentation', '07-summary', '08-gamma-tau-sensitivity'];
 
 interface Cell {
   cell_type: string;
@@ -74,7 +74,11 @@ test('section notebooks exist and follow the structure (config cell, ./src impor
     // Only calls into src/: no model, optimizer, layer or training-loop code in the notebooks.
     assert.doesNotMatch(all, /from '\.\/src\/(optimizers|layers|quantizers|train\/loop)/, `${s}: must not build optimizers/layers/loops itself`);
     assert.doesNotMatch(all, /\.(fit|trainOnBatch|minimize)\(|tf\.sequential|tf\.layers\./, `${s}: no training code in the notebook`);
-    assert.match(all, /runSection\(/, `${s}: runs (or reuses) its experiments through runSection`);
+    assert.match(all, /runSection\(|runCalibrationGrid\(/, `${s}: runs (or reuses) its experiments through runSection (or the grid through runCalibrationGrid)`);
+    // What every notebook repeats is a call into src/, not copied lines: the claims block and the verdicts.
+    if (s !== '07-summary') assert.match(all, /sectionIntro\(SECTION, PROFILE\)/, `${s}: shows its claims with sectionIntro(SECTION, PROFILE)`);
+    assert.match(all, /sectionVerdictMarkdown\(SECTION, runs, PROFILE\)|gridVerdictMarkdown\(grid, PROFILE\)|summaryVerdictMarkdown\(runs, PROFILE\)/, `${s}: shows its verdicts`);
+    assert.doesNotMatch(all, /references\.map\(\(r\) => `\$\{pctText/, `${s}: the claims block is sectionIntro's, not a copy`);
     // No executed outputs committed.
     assert.ok(nb.cells.every((c) => !c.outputs || c.outputs.length === 0), `${s}: the committed notebook has outputs; clear them`);
   }
@@ -147,6 +151,19 @@ test('every numbered notebook runs headless on the smoke profile (temp results d
     assert.match(texts['01-baseline-vs-bop'], /91\.30/, '01: the paper number comes from the registry');
     assert.match(texts['02-learning-rate'], /same config as cifar10-bop/, '02: the constant-lr run reuses cifar10-bop');
     assert.match(texts['04-constant-gamma'], /final-epoch flip ratio/);
+    // Claims, the published numbers and a verdict per claim in every section notebook; loss curves where the report has them.
+    for (const name of ['01-baseline-vs-bop', '02-learning-rate', '03-dropout', '04-constant-gamma', '05-svhn', '06-unet-segmentation']) {
+      assert.match(texts[name], /Claims\*\* tested here/, `${name}: claims block`);
+      assert.match(texts[name], /verdict \(smoke\)/, `${name}: verdict table`);
+      assert.match(texts[name], /\*\*(consistent|contradicted|inconclusive|not run)\*\*/, `${name}: a verdict word`);
+    }
+    assert.match(texts['01-baseline-vs-bop'], /91\.02 %/, '01: the report\'s baseline number');
+    assert.match(texts['04-constant-gamma'], /10\.00 % validation/, '04: the report\'s collapse number');
+    assert.match(texts['07-summary'], /consistent, \d+ contradicted, \d+ inconclusive, \d+ not run/, '07: every claim judged');
+    // 08: the γ × τ grid on smoke, its figures, table and the §5.1 verdicts.
+    assert.ok(figures('08-gamma-tau-sensitivity').length >= 4, '08: accuracy and flip figures for both axes');
+    assert.match(texts['08-gamma-tau-sensitivity'], /held-out accuracy/, '08: grid table');
+    assert.match(texts['08-gamma-tau-sensitivity'], /Fewer flips with higher τ/, '08: §5.1 verdicts');
     assert.match(texts['06-unet-segmentation'], /\| `pets-unet-binary-bop` \| [\d,]+ \| [\d,]+ \| [\d,]+ \|/, '06: model size table');
     assert.match(texts['06-unet-segmentation'], /Ground truth|Prediction/, '06: prediction grid');
 

@@ -15,8 +15,8 @@ import type { History } from '../train/history';
 import { metricOf } from '../results/metrics';
 import { loadRunDir } from '../results';
 import { finalMetric } from '../results/metrics';
-import { sectionOf } from './catalog';
-import { collectGrid, DEFAULT_PLAN, planPoints, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
+import { SECTIONS, sectionOf } from './catalog';
+import { collectGrid, DEFAULT_PLAN, planPoints, readGrid, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
 import { calibrationOf, derivationNotes, getExperiment, Profile } from './registry';
 import { verdictMarkdown } from './report';
 import { runExperiment, RunResult } from './run';
@@ -270,4 +270,17 @@ export function gridVerdictMarkdown(grid: GridResult, profile: string): string {
   const s = sectionOf('§5.1');
   const points = grid.points.filter((p) => p.complete);
   return verdictMarkdown(s.claims.map((c) => sensitivityVerdict(c, points)), profile) + '\n\nOne seed per grid point: these verdicts count how many neighbouring points go the claimed way (module src/experiments/verdict.ts), they carry no interval.';
+}
+
+/** Every claim of every section, judged on the summary notebook's runs (and the stored γ × τ grid for §5.1). */
+export function summaryVerdictMarkdown(runs: SectionRun[], profile: string): string {
+  const finals = finalsOf(runs);
+  const grid = readGrid(profile);
+  const points = grid ? grid.points.filter((p) => p.complete) : [];
+  const verdicts = SECTIONS.flatMap((s) => s.claims.map((c) => (c.test.kind === 'sensitivity' ? sensitivityVerdict(c, points) : claimVerdict(c, finals))));
+  const count = (w: string) => verdicts.filter((v) => v.verdict === w).length;
+  return (
+    verdictMarkdown(verdicts, profile) +
+    `\n\n${count('consistent')} consistent, ${count('contradicted')} contradicted, ${count('inconclusive')} inconclusive, ${count('not run')} not run (${profile} profile).`
+  );
 }
