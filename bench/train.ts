@@ -193,7 +193,7 @@ async function main() {
             if (r.kernels.length) {
               const tot = r.kernels.reduce((a, k) => a + k.ms, 0);
               console.log(`    top kernels (exclusive ms in one profiled step, total ${tot.toFixed(0)}): ` +
-                r.kernels.slice(0, 8).map((k) => `${k.name} ${k.ms.toFixed(0)} (${k.calls}×)`).join(', '));
+                r.kernels.slice(0, 12).map((k) => `${k.name} ${k.ms.toFixed(0)} (${k.calls}×)`).join(', '));
             }
             if (backend !== backends[0] || threads !== threadList[0]) continue;
             if (native !== false) {
