@@ -13,6 +13,7 @@ import { getExperiment, profileConfig, CALIBRATION_FILE, Calibration } from './r
 import { loadRunDir, resultsRoot } from '../results';
 import { RunJob } from './parallel';
 import type { GridPoint } from './verdict';
+import type { EpochRecord } from '../train/history';
 import { configHash, runDir, resolveConfig } from './run';
 
 export interface CalibrationPlan {
@@ -24,12 +25,15 @@ export interface CalibrationPlan {
   tauFactors: number[];
 }
 
-/** The default grid: γ a half-decade either side of the derived value; τ 0 (the paper's τ = 0 point), ×1, ×10. */
+/**
+ * The default grid: γ at the derived value and a half-decade below; τ 0 (the paper's τ = 0 point), ×1, ×10. (A
+ * half-decade above, ×3.16, can be added with --gamma-factors; the PyTorch cross-check found it noisier.)
+ */
 export const DEFAULT_PLAN: Omit<CalibrationPlan, 'profile'> = {
   experiment: 'cifar10-bop',
   seed: 0,
   holdoutPerClass: 200,
-  gammaFactors: [0.316, 1, 3.16],
+  gammaFactors: [0.316, 1],
   tauFactors: [0, 1, 10],
 };
 
@@ -64,9 +68,14 @@ export function gridFile(profile: string, root = resultsRoot()): string {
   return path.join(root, 'calibration', profile, 'grid.json');
 }
 
+/** One epoch of a grid point, as stored with the calibration (rounded to 5 significant digits). */
+export type GridEpoch = Pick<EpochRecord, 'epoch' | 'loss' | 'accuracy' | 'valLoss' | 'valAccuracy' | 'flipRatio'>;
+
 export interface GridResult {
   plan: CalibrationPlan;
-  points: (GridPoint & { dir: string; complete: boolean; score: number })[];
+  points: (GridPoint & { dir: string; complete: boolean; score: number; history?: GridEpoch[] })[];
+  /** True when read from the calibration file (the runs themselves are not on this machine). */
+  stored?: boolean;
   chosen: { gammaFactor: number; tauFactor: number; score: number } | null;
   createdAt: string;
 }
@@ -86,7 +95,9 @@ export function collectGrid(plan: CalibrationPlan, root = resultsRoot()): GridRe
       return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0;
     });
     const tail = val.slice(-2);
-    points.push({ gammaFactor: p.gammaFactor, tauFactor: p.tauFactor, gamma: p.gamma, tau: p.tau, valAccuracy: val, flipRatio: flips, dir, complete: run.complete, score: tail.reduce((a, b) => a + b, 0) / tail.length });
+    const r5 = (x: number) => Number(x.toPrecision(5));
+    const history: GridEpoch[] = h.map((e) => ({ epoch: e.epoch, loss: r5(e.loss), accuracy: r5(e.accuracy), valLoss: r5(e.valLoss), valAccuracy: r5(e.valAccuracy), flipRatio: Object.fromEntries(Object.entries(e.flipRatio).map(([k, v]) => [k, r5(v)])) }));
+    points.push({ gammaFactor: p.gammaFactor, tauFactor: p.tauFactor, gamma: p.gamma, tau: p.tau, valAccuracy: val, flipRatio: flips, dir, complete: run.complete, score: tail.reduce((a, b) => a + b, 0) / tail.length, history });
   }
   const done = points.filter((p) => p.complete);
   const best = done.reduce<GridResult['points'][number] | null>((b, p) => (!b || p.score > b.score ? p : b), null);
@@ -105,7 +116,8 @@ export function writeCalibration(grid: GridResult, file = CALIBRATION_FILE): Cal
       `npm run calibrate -- --profile ${grid.plan.profile}: ${e.name}, seed ${grid.plan.seed}, γ ×{${grid.plan.gammaFactors.join(', ')}} × τ ×{${grid.plan.tauFactors.join(', ')}} ` +
       `of the derived values, best mean held-out accuracy of the last two epochs (${(grid.chosen.score * 100).toFixed(2)} %) on ${grid.plan.holdoutPerClass} images per class held out of the training set; ${grid.createdAt.slice(0, 10)}`,
   };
-  all[grid.plan.profile] = cal;
+  // the grid itself goes with the factors (a few kB), so the §5.1 figures and verdicts exist on a fresh clone too
+  all[grid.plan.profile] = { ...cal, grid: { ...grid, points: grid.points.map((p) => ({ ...p, dir: '' })) } } as Calibration;
   atomicWriteJson(file, all);
   return cal;
 }
@@ -117,9 +129,17 @@ export function saveGrid(grid: GridResult, root = resultsRoot()): string {
   return f;
 }
 
-export function readGrid(profile: string, root = resultsRoot()): GridResult | null {
+/**
+ * The γ × τ grid of a profile: the one stored under the results root when this machine ran it, else the one
+ * stored with the calibration file (`stored: true`), else null.
+ */
+export function readGrid(profile: string, root = resultsRoot(), calibrationFile = CALIBRATION_FILE): GridResult | null {
   const f = gridFile(profile, root);
-  if (!fs.existsSync(f)) return null;
+  if (!fs.existsSync(f)) {
+    if (!fs.existsSync(calibrationFile)) return null;
+    const g = (JSON.parse(fs.readFileSync(calibrationFile, 'utf8'))[profile] as { grid?: GridResult } | undefined)?.grid;
+    return g ? { ...g, stored: true } : null;
+  }
   try {
     return JSON.parse(fs.readFileSync(f, 'utf8')) as GridResult;
   } catch (e) {

@@ -228,7 +228,13 @@ export function finalFlipRatio(run: SectionRun): number {
 // Notebook 08: the γ × τ grid (./calibrate) run in the kernel, with progress.
 
 /** Runs (or reuses) every point of the calibration grid in this process and returns the stored grid. */
-export async function runCalibrationGrid(opts: { profile: string; gammaFactors?: number[]; tauFactors?: number[]; holdoutPerClass?: number; verbose?: boolean }): Promise<GridResult> {
+export async function runCalibrationGrid(opts: { profile: string; gammaFactors?: number[]; tauFactors?: number[]; holdoutPerClass?: number; verbose?: boolean; train?: boolean }): Promise<GridResult> {
+  if (opts.train === false) {
+    const g = readGrid(opts.profile);
+    if (!g) throw new Error(`no γ × τ grid stored for the ${opts.profile} profile: run \`npm run calibrate -- --profile ${opts.profile}\` (or set TRAIN_GRID = true)`);
+    console.log(g.stored ? `the grid stored with the calibration (src/experiments/calibration.json), ${g.points.length} points; \`npm run calibrate\` retrains it` : `the grid of this machine's calibration runs (${g.points.length} points)`);
+    return g;
+  }
   const plan: CalibrationPlan = {
     ...DEFAULT_PLAN,
     profile: opts.profile,
@@ -248,8 +254,9 @@ export async function runCalibrationGrid(opts: { profile: string; gammaFactors?:
 /** Series of the grid points for the figure builders: held-out accuracy and flips per epoch, one curve per point. */
 export function gridSeries(grid: GridResult, filter: (p: GridResult['points'][number]) => boolean = () => true): RunSeries[] {
   return grid.points.filter(filter).map((p) => {
-    const run = loadRunDir(p.dir);
-    return { label: `γ ×${p.gammaFactor} (${p.gamma.toExponential(1)}), τ ×${p.tauFactor} (${p.tau.toExponential(1)})`, optimizer: 'bop', histories: run ? [run.history] : [], seeds: [grid.plan.seed] };
+    const run = p.dir ? loadRunDir(p.dir) : null;
+    const history = run ? run.history : ((p.history ?? []).map((e) => ({ ...e, step: 0, gamma: p.gamma, threshold: p.tau, lr: NaN, seconds: 0 })) as History);
+    return { label: `γ ×${p.gammaFactor} (${p.gamma.toExponential(1)}), τ ×${p.tauFactor} (${p.tau.toExponential(1)})`, optimizer: 'bop', histories: [history], seeds: [grid.plan.seed] };
   });
 }
 
