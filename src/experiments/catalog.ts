@@ -357,7 +357,7 @@ export const SECTIONS: Section[] = [
     title: 'BinaryNet on CIFAR-10: latent-weight Adam vs Bop',
     notebook: '01-baseline-vs-bop',
     experiments: ['cifar10-adam-baseline', 'cifar10-bop'],
-    figures: ['fig1-baseline-vs-bop', 'fig1-loss-baseline-vs-bop'],
+    figures: ['fig1-baseline-vs-bop', 'fig1-loss-baseline-vs-bop', 'flip-ratio', 'hyperparameters'],
     claims: [
       {
         id: 'bop-matches-baseline',
@@ -374,7 +374,7 @@ export const SECTIONS: Section[] = [
     title: 'Learning rate of the non-binary variables',
     notebook: '02-learning-rate',
     experiments: ['cifar10-bop-constant-lr', 'cifar10-bop-lr-decay'],
-    figures: ['fig2-3-learning-rate'],
+    figures: ['fig2-learning-rate-loss', 'fig2-3-learning-rate'],
     claims: [
       {
         id: 'constant-lr-overfits',
@@ -398,7 +398,7 @@ export const SECTIONS: Section[] = [
     title: 'Dropout 0.25',
     notebook: '03-dropout',
     experiments: ['cifar10-bop', 'cifar10-bop-dropout'],
-    figures: ['fig4-5-dropout'],
+    figures: ['fig4-dropout-loss', 'fig4-5-dropout'],
     claims: [
       {
         id: 'dropout-lowers-accuracy',
@@ -415,7 +415,7 @@ export const SECTIONS: Section[] = [
     title: 'Constant adaptivity rate γ',
     notebook: '04-constant-gamma',
     experiments: ['cifar10-bop', 'cifar10-bop-constant-gamma'],
-    figures: ['fig6-7-constant-gamma'],
+    figures: ['fig6-constant-gamma-loss', 'fig6-7-constant-gamma'],
     claims: [
       {
         id: 'constant-gamma-lower',
@@ -457,7 +457,7 @@ export const SECTIONS: Section[] = [
     title: 'Binarized UNet on Oxford-IIIT Pet',
     notebook: '06-unet-segmentation',
     experiments: ['pets-unet-fp-adam', 'pets-unet-binary-adam', 'pets-unet-binary-bop'],
-    figures: ['fig9-unet', 'unet-miou', 'unet-flips', 'unet-schedules', 'unet-predictions'],
+    figures: ['fig9-unet', 'unet-miou', 'segmentation-grid'],
     claims: [
       {
         id: 'unet-bop-trains',
