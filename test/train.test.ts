@@ -89,3 +89,21 @@ test('Bop training lowers the loss and beats chance on a learnable problem', asy
   assert.ok(h[3].accuracy > 0.3, `accuracy ${h[3].accuracy}`);
   model.dispose();
 });
+
+test('each record\'s γ and lr are the values its epoch trained with; the test split is scored after the last epoch only', async () => {
+  // γ and lr decay ×0.1 exactly at the epoch boundary (5 steps per epoch): epoch 1 trains with the initial values.
+  const opt = new CaseOptimizer(
+    [{ name: 'bop', claims: (v) => v.binary, optimizer: new BopOptimizer({ gamma: { kind: 'staircase', initial: 1e-3, decayRate: 0.1, decaySteps: 5 }, threshold: 1e-6 }) }],
+    { name: 'adam', optimizer: new AdamOptimizer({ lr: { kind: 'staircase', initial: 0.01, decayRate: 0.1, decaySteps: 5 } }) },
+  );
+  const model = binaryNet({ width: 1 / 16, seed: 1 });
+  const h = await train({ model, optimizer: opt, train: tinySplit(100, 1), val: tinySplit(40, 2), test: tinySplit(30, 3), epochs: 2, batchSize: 20, rng: new Rng(1), log: null });
+  assert.equal(h[0].gamma, 1e-3);
+  assert.equal(h[0].lr, 0.01);
+  assert.ok(Math.abs(h[1].gamma! - 1e-4) < 1e-18);
+  assert.ok(Math.abs(h[1].lr - 1e-3) < 1e-15);
+  assert.equal(h[0].extra?.testAccuracy, undefined);
+  assert.equal(h[1].extra?.testN, 30);
+  assert.ok(h[1].extra!.testAccuracy >= 0 && h[1].extra!.testAccuracy <= 1);
+  model.dispose();
+});
