@@ -144,11 +144,11 @@ const cifarBop = { ...cifarBase, optimizer: 'bop' as const, gamma: every(1e-4, 1
 const cifarAdam = { ...cifarBase, optimizer: 'adam' as const, gamma: null, threshold: null, lr: every(1e-3, 100), xavierLrScaling: true };
 
 /**
- * quick: BinaryNet at 1/8 width on 1,000 training images per class (10,000) for 10 epochs of batch 50 = 2,000
+ * quick: BinaryNet at 1/8 width on 1,500 training images per class (15,000) for 10 epochs of batch 50 = 3,000
  * steps; validation every epoch on 100 test images per class, the full 10,000-image test split at the end.
  * Sized so that every CIFAR-10 arm × 3 seeds, the UNets, the figures and the notebooks fit in an hour on 2 cores.
  */
-const CIFAR_QUICK: Sizing = { epochs: 10, width: 0.125, trainPerClass: 1000, testPerClass: 100, rule: 'dynamics', axis: 'cifar10-bop', calibrated: true };
+const CIFAR_QUICK: Sizing = { epochs: 10, width: 0.125, trainPerClass: 1500, testPerClass: 100, rule: 'dynamics', axis: 'cifar10-bop', calibrated: true };
 // smoke: seconds, chance level; schedules scaled by the epoch ratio (the dynamics rule would ask for γ > 1 on 8 steps).
 const CIFAR_SMOKE: Sizing = { epochs: 2, width: 0.0625, batchSize: 25, trainPerClass: 10, testPerClass: 5, rule: 'epochs' };
 const CIFAR_SEEDS = { paper: [0, 1, 2], quick: [0, 1, 2], smoke: [0] };
@@ -160,7 +160,7 @@ const RR_ADAM: Reference = { metric: 'valAccuracy', value: 0.9102, tag: 'report'
 const KTH_BOP: Reference = { metric: 'valAccuracy', value: 0.892, tag: 'reproduction', source: 'Vaessen & van der Voort (KTH), 320 epochs, no val split' };
 
 const SVHN_BASE = { ...cifarBase, dataset: 'svhn' as const, epochs: 300, batchSize: 256, imageSize: 32 };
-const SVHN_QUICK: Sizing = { epochs: 10, width: 0.125, batchSize: 50, trainPerClass: 1000, testPerClass: 100, rule: 'dynamics', axis: 'svhn-bop', calibrated: true };
+const SVHN_QUICK: Sizing = { epochs: 10, width: 0.125, batchSize: 50, trainPerClass: 1500, testPerClass: 100, rule: 'dynamics', axis: 'svhn-bop', calibrated: true };
 
 /** tfds oxford_iiit_pet:3.0.0 train = 3,680 images at batch 64: 57 steps per epoch (the report's notebooks). */
 const PETS_STEPS_PER_EPOCH = Math.floor(3680 / 64);

@@ -5,8 +5,8 @@
  * γ schedule does is set by γ·T, the number of time constants it lasts (T = steps in the phase). The paper's
  * CIFAR-10 schedule holds γ = 1e-4 for 100,000 steps (γ·T = 10), then 1e-5 (γ·T = 1), 1e-6 (0.1), 1e-7, 1e-8: only
  * the first two phases move weights; in the later ones m can no longer cross τ often enough to flip anything and
- * the network is frozen. Scaling every schedule by the epoch ratio alone (1,400 steps instead of 500,000) gives
- * γ·T = 0.03 for the whole run: m never leaves its zero start and nothing trains.
+ * the network is frozen. Scaling every schedule by the epoch ratio alone (3,000 steps instead of 500,000) holds
+ * γ = 1e-4 for 600 steps, γ·T = 0.06: m never leaves its zero start and nothing trains.
  *
  * The rules, applied to every experiment of a small profile (`rule: 'dynamics'`):
  *
