@@ -18,6 +18,8 @@
 //                                           matmul primitive for big transposed products (measured 2-3x faster
 //                                           there, slower on small ones: its per-call overhead ~0.3 ms)
 //     dims (Int32Array): batch, strideA, strideB, M, N, K, transA, transB   (strides in floats; 0 = broadcast)
+//   maxpool(heap, x, y, dims)               max pooling, NHWC (padding never wins, as in tfjs)
+//     dims (Int32Array): N, H, W, C, Ho, Wo, kh, kw, sh, sw, padTop, padLeft, padBottom, padRight
 //   implementations()                       [ "<kind> <dims>: <oneDNN implementation>" ] for every cached primitive
 #include <node_api.h>
 #include <dnnl.hpp>
@@ -280,6 +282,41 @@ napi_value MatMulFn(napi_env env, napi_callback_info info) {
   return boolean(env, true);
 }
 
+std::unordered_map<std::string, std::unique_ptr<pooling_forward>> poolCache;
+
+napi_value MaxPoolFn(napi_env env, napi_callback_info info) {
+  size_t argc = 4; napi_value a[4];
+  napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
+  Heap h; std::vector<int64_t> d;
+  if (argc < 4 || !getHeap(env, a[0], &h) || !getDims(env, a[3], &d, 14)) {
+    napi_throw_type_error(env, nullptr, "maxpool(heapU8, x, y, dims Int32Array(14))");
+    return nullptr;
+  }
+  const int64_t N = d[0], H = d[1], W = d[2], C = d[3], Ho = d[4], Wo = d[5];
+  float* x = at(h, getInt(env, a[1]), N * H * W * C);
+  float* y = at(h, getInt(env, a[2]), N * Ho * Wo * C);
+  if (!x || !y) { napi_throw_range_error(env, nullptr, "maxpool: a tensor lies outside the heap"); return nullptr; }
+  try {
+    auto src = memory::desc({N, C, H, W}, dt::f32, tag::nhwc);
+    auto dst = memory::desc({N, C, Ho, Wo}, dt::f32, tag::nhwc);
+    const std::string k = key(5, d);
+    auto it = poolCache.find(k);
+    if (it == poolCache.end()) {
+      auto pdesc = pooling_forward::desc(prop_kind::forward_inference, algorithm::pooling_max, src, dst,
+                                         {d[8], d[9]}, {d[6], d[7]}, {d[10], d[11]}, {d[12], d[13]});
+      auto pd = pooling_forward::primitive_desc(pdesc, eng());
+      implList.push_back("maxpool " + k.substr(k.find(',') + 1) + ": " + pd.impl_info_str());
+      it = poolCache.emplace(k, std::make_unique<pooling_forward>(pd)).first;
+    }
+    memory xm(src, eng(), x), ym(dst, eng(), y);
+    it->second->execute(strm(), {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DST, ym}});
+    strm().wait();
+  } catch (const dnnl::error&) {
+    return boolean(env, false);
+  }
+  return boolean(env, true);
+}
+
 napi_value SetThreadsFn(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value a[1];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
@@ -315,7 +352,7 @@ napi_value ImplsFn(napi_env env, napi_callback_info) {
 
 NAPI_MODULE_INIT() {
   const struct { const char* name; napi_callback fn; } fns[] = {
-    {"conv", ConvFn}, {"matmul", MatMulFn}, {"setThreads", SetThreadsFn}, {"info", InfoFn}, {"implementations", ImplsFn},
+    {"conv", ConvFn}, {"matmul", MatMulFn}, {"maxpool", MaxPoolFn}, {"setThreads", SetThreadsFn}, {"info", InfoFn}, {"implementations", ImplsFn},
   };
   for (const auto& f : fns) {
     napi_value v;

@@ -194,6 +194,17 @@ test('matMul / BatchMatMul: transposes, batches, broadcast batch, dense layer gr
   await compare('dense wide', (x, w) => tf.matMul(x, w), [rand([4, 37]), rand([37, 130])], ['BatchMatMul']);
 });
 
+test('maxPool: valid, same, odd sizes (cropped), overlapping windows, ties', async () => {
+  const mp = (k: number, s: number, pad: 'valid' | 'same') => (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, k, s, pad);
+  await compare('maxPool 2x2/2 valid', mp(2, 2, 'valid'), [rand([2, 6, 6, 3])], ['MaxPool']);
+  await compare('maxPool 2x2/2 valid odd size', mp(2, 2, 'valid'), [rand([2, 5, 7, 3])], ['MaxPool']);
+  await compare('maxPool 2x2/2 same odd size', mp(2, 2, 'same'), [rand([2, 5, 7, 3])], ['MaxPool']);
+  await compare('maxPool 3x3/2 same', mp(3, 2, 'same'), [rand([2, 7, 7, 2])], ['MaxPool']);
+  await compare('maxPool 3x3/2 valid', mp(3, 2, 'valid'), [rand([2, 8, 7, 2])], ['MaxPool']);
+  const ints = rand([2, 6, 6, 17]); ints.data = ints.data.map((v) => Math.round(v));
+  await compare('maxPool ties', mp(2, 2, 'valid'), [ints], ['MaxPool']);
+});
+
 /** One Bop + Adam training step of a small BinaryNet (batch 8, width 1/16) from fixed weights: loss, grads, loss after. */
 async function trainingStep(useNative: boolean): Promise<{ loss: number; grads: Float32Array[]; after: number }> {
   await tf.setBackend('wasm');
@@ -229,7 +240,7 @@ test('one BinaryNet training step: same loss, gradients and loss after the updat
   const before = nativeCallCounts();
   const a = await trainingStep(true);
   const after = nativeCallCounts();
-  for (const k of [...CONV, 'BatchMatMul']) assert.ok((after[k] ?? 0) > (before[k] ?? 0), `${k} did not run natively`);
+  for (const k of [...CONV, 'BatchMatMul', 'MaxPool']) assert.ok((after[k] ?? 0) > (before[k] ?? 0), `${k} did not run natively`);
   const b = await trainingStep(false);
   assert.ok(Number.isFinite(a.loss) && a.loss > 0);
   assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);

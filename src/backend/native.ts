@@ -9,7 +9,8 @@
  *                          NativeKernelOptions.binaryConv
  *   Conv2DBackpropFilter   oneDNN backward-weights
  *   Conv2DBackpropInput    oneDNN backward-data (also the forward of conv2dTranspose)
- *   BatchMatMul            dnnl_sgemm per batch entry, transposes by leading dimensions (dense layers, their grads)
+ *   BatchMatMul            dnnl_sgemm, or oneDNN matmul for big transposed products (dense layers, their grads)
+ *   MaxPool                oneDNN max pooling (the gradient stays the fused wasm kernel: first maximum wins)
  *
  * Anything the addon does not take (NCHW, dilation, non-float32, batch broadcasting of partial dims, a geometry
  * oneDNN rejects) runs the wasm kernel that was registered before (wasmKernels.ts), so results never depend on
@@ -33,6 +34,7 @@ type NativeBackend = HeapBackend & { disposeData(dataId: object): boolean };
 interface Addon {
   conv(kind: number, heap: Uint8Array, a: number, b: number, c: number, dims: Int32Array): boolean;
   matmul(heap: Uint8Array, a: number, b: number, c: number, dims: Int32Array): boolean;
+  maxpool(heap: Uint8Array, x: number, y: number, dims: Int32Array): boolean;
   setThreads(n: number): void;
   info(): { version: string; runtime: string };
   implementations(): string[];
@@ -244,11 +246,32 @@ function matMulNative(args: KernelArgs): Info | null {
   return null;
 }
 
+function maxPoolNative(args: KernelArgs): Info | null {
+  const { x } = args.inputs as { x: Info };
+  const a = args.attrs as unknown as { filterSize: number | number[]; strides: number | number[]; pad: unknown;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  if (x.dtype !== 'float32' || x.shape.length !== 4 || size(x.shape) === 0) return null;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize as [number, number],
+    a.strides as [number, number], 1, a.pad as 'valid', a.dimRoundingMode);
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.outHeight <= 0 || info.outWidth <= 0) return null;
+  const [N, H, W, C] = x.shape;
+  const kh = info.filterHeight, kw = info.filterWidth, sh = info.strideHeight, sw = info.strideWidth;
+  const { top, left } = info.padInfo;
+  const bottom = (info.outHeight - 1) * sh + kh - H - top, right = (info.outWidth - 1) * sw + kw - W - left;
+  const dims = Int32Array.from([N, H, W, C, info.outHeight, info.outWidth, kh, kw, sh, sw, top, left, bottom, right]);
+  const be = args.backend as unknown as NativeBackend;
+  const out = be.makeOutput([N, info.outHeight, info.outWidth, C], 'float32');
+  if (addon!.maxpool(heapOf(be), off(be, x), off(be, out), dims)) return out;
+  be.disposeData(out.dataId);
+  return null;
+}
+
 const KERNELS: Record<string, (args: KernelArgs) => Info | null> = {
   Conv2D: conv2dNative,
   Conv2DBackpropFilter: filterGradNative,
   Conv2DBackpropInput: inputGradNative,
   BatchMatMul: matMulNative,
+  MaxPool: maxPoolNative,
 };
 
 /** Calls served natively, per kernel name (tests check that the native path really ran). */
