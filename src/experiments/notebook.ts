@@ -178,7 +178,7 @@ export function sectionIntro(sectionId: string, profile: string): string {
           (e.note ? ` *${e.note}*` : ''),
       );
     }
-    lines.push('', `**How the ${profile} profile is derived** (src/experiments/derive.ts):`, '```', ...derivationNotes(s.experiments.find((n) => !getExperiment(n).sameAs) ?? s.experiments[0], profile), '```');
+    lines.push('', `**How the ${profile} profile is derived** (src/experiments/derive.ts):`, '```', ...s.experiments.filter((n) => !getExperiment(n).sameAs).flatMap((n) => derivationNotes(n, profile)), '```');
     const cal = calibrationOf(profile);
     if (profile !== 'paper' && getExperiment(s.experiments[0])[profile as 'quick' | 'smoke'].calibrated) {
       lines.push(`Calibration (notebook 08): γ ×${cal.gammaFactor}, τ ×${cal.tauFactor} of the derived values${cal.chosenBy ? ` — ${cal.chosenBy}` : ' (no calibration written: factors 1)'}.`);
