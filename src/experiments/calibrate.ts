@@ -2,8 +2,8 @@
  * Calibration = the paper's §5.1 sensitivity study (its Fig. 1), at the scale of a small profile: Bop on BinaryNet /
  * CIFAR-10 over a grid of multipliers of the derived γ and τ (./derive), one seed, validated on images held out of
  * the training set (the next `holdoutPerClass` images of each class after the training subset). The test split is
- * never scored. The point with the best held-out accuracy (mean of the last two epochs, so one lucky epoch does
- * not decide) gives the factors the registry applies to every calibrated experiment of the profile
+ * never scored. The point with τ > 0 and the best held-out accuracy (mean of the last two epochs, so one lucky epoch
+ * does not decide) gives the factors the registry applies to every calibrated experiment of the profile
  * (./calibration.json); the grid itself is stored for notebook 08 and the §5.1 verdicts.
  */
 import * as fs from 'fs';
@@ -96,7 +96,9 @@ export function collectGrid(plan: CalibrationPlan, root = resultsRoot()): GridRe
     const history: GridEpoch[] = h.map((e) => ({ epoch: e.epoch, loss: r5(e.loss), accuracy: r5(e.accuracy), valLoss: r5(e.valLoss), valAccuracy: r5(e.valAccuracy), flipRatio: Object.fromEntries(Object.entries(e.flipRatio).map(([k, v]) => [k, r5(v)])) }));
     points.push({ gammaFactor: p.gammaFactor, tauFactor: p.tauFactor, gamma: p.gamma, tau: p.tau, valAccuracy: val, flipRatio: flips, dir, complete: run.complete, score: tail.reduce((a, b) => a + b, 0) / tail.length, history });
   }
-  const done = points.filter((p) => p.complete);
+  // τ = 0 is in the grid to test the paper's finding that it deteriorates over longer training, not as a candidate:
+  // a run of a few thousand steps cannot show that, and Bop without a threshold is not the method the paper recommends.
+  const done = points.filter((p) => p.complete && (p.tauFactor > 0 || !points.some((q) => q.complete && q.tauFactor > 0)));
   const best = done.reduce<GridResult['points'][number] | null>((b, p) => (!b || p.score > b.score ? p : b), null);
   return { plan, points, chosen: best ? { gammaFactor: best.gammaFactor, tauFactor: best.tauFactor, score: best.score } : null, createdAt: new Date().toISOString() };
 }
