@@ -113,7 +113,7 @@ export function writeCalibration(grid: GridResult, file = CALIBRATION_FILE): Cal
     tauFactor: grid.chosen.tauFactor,
     chosenBy:
       `npm run calibrate -- --profile ${grid.plan.profile}: ${e.name}, seed ${grid.plan.seed}, γ ×{${grid.plan.gammaFactors.join(', ')}} × τ ×{${grid.plan.tauFactors.join(', ')}} ` +
-      `of the derived values, best mean held-out accuracy of the last two epochs (${(grid.chosen.score * 100).toFixed(2)} %) on ${grid.plan.holdoutPerClass} images per class held out of the training set; ${grid.createdAt.slice(0, 10)}`,
+      `of the derived values, best mean held-out accuracy of the last two epochs among τ > 0 (${(grid.chosen.score * 100).toFixed(2)} %) on ${grid.plan.holdoutPerClass} images per class held out of the training set; ${grid.createdAt.slice(0, 10)}`,
   };
   // the grid itself goes with the factors (a few kB), so the §5.1 figures and verdicts exist on a fresh clone too
   all[grid.plan.profile] = { ...cal, grid: { ...grid, points: grid.points.map((p) => ({ ...p, dir: '' })) } } as Calibration;
