@@ -32,7 +32,6 @@ function hasData(dataset: string): boolean {
   return false;
 }
 
-const pct = (x: number) => `${(x * 100).toFixed(2)}`;
 
 function sectionIdOf(claimId: string): string {
   return SECTIONS.find((s) => s.claims.some((c) => c.id === claimId))?.id ?? '';
@@ -77,14 +76,6 @@ async function main() {
   for (const f of failed) console.error(`error: ${f.job.experiment} seed ${f.job.seed}: ${f.error}`);
   if (failed.length) process.exitCode = 1;
 
-  const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
-  const rows = findingRows(profile).map((r) => [r.experiment, r.section, String(r.seeds), pct(r.train), pct(r.val), `${pct(r.test)}${Number.isFinite(r.testStd) ? ` ± ${pct(r.testStd)}` : ''}`, r.published || '–']);
-  console.log(`\n${textTable(['experiment', 'section', 'seeds', 'train %', 'val % (subset)', 'test % (full split)', 'published'], rows)}`);
-  console.log(`(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; published numbers are for 500 full-width epochs.)`);
-  const verdicts = sectionVerdicts(profile);
-  console.log(`\nVerdicts (${profile} profile; 95 % intervals over seeds):`);
-  console.log(textTable(['section', 'claim', 'verdict', 'measured'], verdicts.map((v) => [sectionIdOf(v.claim.id), v.claim.text, v.verdict, v.detail])));
-
   if (!args.flags.has('no-figures')) {
     console.log('\nExporting figures (npm run figures)…');
     if (tsx('src/cli/figures.ts', ['--profile', profile]) !== 0) {
@@ -100,6 +91,15 @@ async function main() {
       process.exitCode = 1;
     }
   }
+  // The findings last, so the run ends with them: final accuracies beside the published numbers, a verdict per claim.
+  const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
+  const rows = findingRows(profile).map((r) => [r.experiment, r.section, String(r.seeds), pct(r.train), pct(r.val), `${pct(r.test)}${Number.isFinite(r.testStd) ? ` ± ${pct(r.testStd)}` : ''}`, r.published || '–']);
+  console.log(`\n${textTable(['experiment', 'section', 'seeds', 'train %', 'val % (subset)', 'test % (full split)', 'published'], rows)}`);
+  console.log(`(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; published numbers are for 500 full-width epochs.)`);
+  const verdicts = sectionVerdicts(profile);
+  console.log(`\nVerdicts (${profile} profile; 95 % intervals over seeds):`);
+  console.log(textTable(['section', 'claim', 'verdict', 'measured'], verdicts.map((v) => [sectionIdOf(v.claim.id), v.claim.text, v.verdict, v.detail])));
+
   console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min (wall clock, ${profile} profile).`);
   console.log(`Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`);
   console.log(`Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/ (screenshots in screenshots/)`);
