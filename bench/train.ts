@@ -75,7 +75,7 @@ function installKernelTimers(backendName: string) {
 
 async function runChild(cfg: ChildCfg): Promise<ChildResult> {
   await initBackend({ backend: cfg.backend as 'wasm' | 'cpu' | 'tensorflow', threads: cfg.threads,
-    // --baseline: the wasm kernels before issue 7's speed-ups (XNNPACK float convs for the forward, tf-op
+    // --baseline: the wasm kernels before the XNOR and fused-kernel speed-ups (XNNPACK float convs for the forward, tf-op
     // quantizers / batch norm / optimizers / maxPoolGrad / dW padding, direct dx), for a same-run comparison
     ...(cfg.baseline ? { kernels: { binaryConv: false, fused: false } } : {}),
     ...(cfg.binary ? { native: { binaryConv: cfg.binary } } : {}) });

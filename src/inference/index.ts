@@ -1,5 +1,5 @@
 /**
- * Packed binary inference (issue 8): XNOR-popcount forward pass of a trained BinaryNet or binarized UNet, one-file
+ * Packed binary inference: XNOR-popcount forward pass of a trained BinaryNet or binarized UNet, one-file
  * export, float-vs-packed summary. See packed.ts for the math and the reference path, engine.ts for the fused wasm
  * engine (the default), graph.ts for DAG models (UNet), format.ts for the file layout, kernels.ts for the GEMMs.
  *
