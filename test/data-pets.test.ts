@@ -9,7 +9,7 @@ import { decodeImage, loadPets, resizeBilinear, resizeNearest, resolvePetsDir } 
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-pets-'));
 process.env.BNN_DATA_DIR = path.join(tmp, 'cache-root'); // keep the decoded cache out of data/
-const SAMPLE = [path.resolve(__dirname, '..', '..', 'shared', 'data', 'oxford-iiit-pet-sample')].find((d) => fs.existsSync(d));
+const SAMPLE = [path.resolve(__dirname, '..', '..', 'shared', 'data', 'oxford-iiit-pet-sample'), '/work/shared/data/oxford-iiit-pet-sample'].find((d) => fs.existsSync(d));
 
 function png(width: number, height: number, value: (x: number, y: number) => number, gray = true): Buffer {
   const p = new PNG({ width, height, colorType: gray ? 0 : 2, inputColorType: 2, inputHasAlpha: false } as never);

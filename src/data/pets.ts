@@ -128,7 +128,7 @@ function isPetsDir(d: string): boolean {
 
 /** Candidate folders, in order: <dataRoot>/pets (BNN_DATA_DIR or data/), the shared 600-image sample. */
 export function petsCandidates(): string[] {
-  const c = [path.join(dataRoot(), 'pets'), path.join(repoRoot(), 'data', 'pets'), path.resolve(repoRoot(), '..', 'shared', 'data', 'oxford-iiit-pet-sample')];
+  const c = [path.join(dataRoot(), 'pets'), path.join(repoRoot(), 'data', 'pets'), path.resolve(repoRoot(), '..', 'shared', 'data', 'oxford-iiit-pet-sample'), '/work/shared/data/oxford-iiit-pet-sample'];
   return [...new Set(c)];
 }
 
