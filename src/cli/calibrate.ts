@@ -9,6 +9,7 @@
  */
 import { collectGrid, DEFAULT_PLAN, planJobs, saveGrid, writeCalibration, CalibrationPlan } from '../experiments/calibrate';
 import { defaultJobs, runJobs } from '../experiments/parallel';
+import { meanFlipRatio } from '../experiments/verdict';
 import { fail, parseArgs, parseIntegerOption } from './args';
 
 const USAGE =
@@ -52,7 +53,7 @@ async function main() {
   const pct = (x: number) => `${(x * 100).toFixed(2)}`;
   console.log(`\nγ factor | τ factor | γ        | τ        | held-out acc % (last 2 epochs) | mean flips/step`);
   for (const p of grid.points) {
-    const f = p.flipRatio.reduce((a, b) => a + b, 0) / Math.max(1, p.flipRatio.length);
+    const f = meanFlipRatio(p);
     console.log(`${String(p.gammaFactor).padEnd(8)} | ${String(p.tauFactor).padEnd(8)} | ${p.gamma.toExponential(2)} | ${p.tau.toExponential(2)} | ${pct(p.score).padEnd(30)} | ${f.toExponential(2)}${p.complete ? '' : ' (unfinished)'}`);
   }
   console.log(`grid: ${file}`);

@@ -20,7 +20,7 @@ import { collectGrid, DEFAULT_PLAN, planPoints, readGrid, saveGrid, type Calibra
 import { calibrationOf, derivationNotes, getExperiment, Profile } from './registry';
 import { verdictMarkdown } from './report';
 import { runExperiment, RunResult } from './run';
-import { claimVerdict, sensitivityVerdict, type FinalValues, type Verdict } from './verdict';
+import { claimVerdict, meanFlipRatio, sensitivityVerdict, type FinalValues, type Verdict } from './verdict';
 
 export interface SectionOptions {
   profile: string;
@@ -264,7 +264,7 @@ export function gridSeries(grid: GridResult, filter: (p: GridResult['points'][nu
 export function gridMarkdown(grid: GridResult): string {
   const head = '| γ factor | γ | τ factor | τ | held-out accuracy (mean of last 2 epochs) | best epoch | mean flips / step |\n|---:|---:|---:|---:|---:|---:|---:|';
   const rows = grid.points.map((p) => {
-    const f = p.flipRatio.reduce((a, b) => a + b, 0) / Math.max(1, p.flipRatio.length);
+    const f = meanFlipRatio(p);
     const best = Math.max(...p.valAccuracy);
     const chosen = grid.chosen && grid.chosen.gammaFactor === p.gammaFactor && grid.chosen.tauFactor === p.tauFactor;
     return `| ${p.gammaFactor} | ${p.gamma.toExponential(2)} | ${p.tauFactor} | ${p.tau.toExponential(2)} | ${chosen ? '**' : ''}${pctOf(p.score)}${chosen ? '** (chosen)' : ''} | ${pctOf(best)} | ${f.toExponential(2)} |`;

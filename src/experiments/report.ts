@@ -7,7 +7,7 @@ import { finalMetric, loadRuns, resultsRoot, type RunRecord } from '../results';
 import { EXPERIMENTS, Metric, Profile, SECTIONS, Section } from './catalog';
 import { readGrid } from './calibrate';
 import { getExperiment } from './registry';
-import { claimVerdict, FinalValues, mean, sensitivityVerdict, Verdict } from './verdict';
+import { claimVerdict, FinalValues, mean, sensitivityVerdict, variance, Verdict } from './verdict';
 
 const METRICS: Metric[] = ['accuracy', 'valAccuracy', 'testAccuracy'];
 
@@ -56,7 +56,7 @@ export function findingRows(profile: string, root = resultsRoot()): FindingRow[]
     const f = finals[e.name];
     const m = (k: Metric) => (f[k]?.length ? mean(f[k]!) : NaN);
     const t = f.testAccuracy ?? [];
-    const sd = t.length > 1 ? Math.sqrt(t.reduce((a, x) => a + (x - mean(t)) ** 2, 0) / (t.length - 1)) : NaN;
+    const sd = t.length > 1 ? Math.sqrt(variance(t)) : NaN;
     return {
       experiment: e.name,
       section: e.section,

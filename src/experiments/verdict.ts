@@ -170,6 +170,11 @@ export interface GridPoint {
 
 const meanOf = (xs: number[]) => (xs.length ? mean(xs) : NaN);
 
+/** A grid point's flips per step (mean over binary layers), averaged over its epochs. */
+export function meanFlipRatio(p: Pick<GridPoint, 'flipRatio'>): number {
+  return meanOf(p.flipRatio);
+}
+
 /**
  * Verdicts on the §5.1 claims from a γ × τ grid (one seed per point: qualitative, so the rule is a count, not an
  * interval). Flips: the mean flip ratio over the run, compared between neighbours along one axis; consistent
@@ -196,7 +201,7 @@ export function sensitivityVerdict(claim: Claim, grid: GridPoint[]): Verdict {
     const pairs: [GridPoint | undefined, GridPoint | undefined][] = [];
     if (t.expect === 'flipsRiseWithGamma') for (const tf of taus) for (let i = 1; i < gammas.length; i++) pairs.push([at(gammas[i - 1], tf), at(gammas[i], tf)]);
     else for (const gf of gammas) for (let i = 1; i < taus.length; i++) pairs.push([at(gf, taus[i - 1]), at(gf, taus[i])]);
-    const c = count(pairs, (a, b) => (t.expect === 'flipsRiseWithGamma' ? meanOf(b.flipRatio) > meanOf(a.flipRatio) : meanOf(b.flipRatio) < meanOf(a.flipRatio)));
+    const c = count(pairs, (a, b) => (t.expect === 'flipsRiseWithGamma' ? meanFlipRatio(b) > meanFlipRatio(a) : meanFlipRatio(b) < meanFlipRatio(a)));
     return { ...base, verdict: word(c), estimate: c.n ? c.good / c.n : NaN, detail: `${c.good} of ${c.n} neighbouring grid points show ${t.expect === 'flipsRiseWithGamma' ? 'more flips at the higher γ' : 'fewer flips at the higher τ'}` };
   }
   if (t.expect === 'highGammaLowTauPlateausLower') {
