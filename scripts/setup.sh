@@ -23,6 +23,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+npm run --silent build:kernels   # WebAssembly SIMD training kernels (kernels/*.ts → kernels/build/*.wasm)
 
 # Native training kernels (oneDNN, src/backend/native.ts): optional; without them training runs on pure wasm.
 # Never fails the set-up: a missing compiler or library, or a failed build, only prints why.

@@ -1,10 +1,14 @@
-// Backend selection: env forcing (BNN_BACKEND / BNN_THREADS), clear errors, idempotence, threaded wasm exits.
+// Backend selection: env forcing (BNN_BACKEND / BNN_THREADS), clear errors, idempotence, threaded wasm exits;
+// the loader of the compiled AssemblyScript kernels (src/wasm/load.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { backendFromEnv, describeBackend, initBackend, threadsFromEnv } from '../src/backend';
+import { ensureKernelBuild, kernelWasmPath, loadKernels, wasmSectionIds } from '../src/wasm/load';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -91,4 +95,62 @@ test('in-process: initBackend is idempotent; describeBackend; thread count canno
   await assert.rejects(initBackend({ backend: 'nope' as any }), /not one of/);
   await initBackend({ backend: 'cpu' });
   assert.equal(tf.getBackend(), 'cpu');
+});
+
+test('kernel modules: no data segment, import exactly env.memory, one build per memory sharedness', () => {
+  const { plain, shared } = ensureKernelBuild('train');
+  for (const file of [plain, shared]) {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    const ids = wasmSectionIds(bytes);
+    assert.ok(ids.includes(10), `${file}: has a code section`);
+    assert.ok(!ids.includes(11) && !ids.includes(12), `${file}: data section(s) in ${ids}`);
+    assert.deepEqual(WebAssembly.Module.imports(new WebAssembly.Module(bytes)), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+  }
+  const mem = new WebAssembly.Memory({ initial: 1 });
+  const smem = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+  assert.equal(typeof loadKernels<Record<string, unknown>>('train', mem).larqSign, 'function');
+  assert.equal(typeof loadKernels<Record<string, unknown>>('train', smem).larqSign, 'function');
+  // a shared import cannot take an unshared memory, and vice versa: hence the two builds
+  const inst = (file: string, memory: WebAssembly.Memory) => new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(file)), { env: { memory } });
+  assert.throws(() => inst(shared, mem));
+  assert.throws(() => inst(plain, smem));
+  assert.throws(() => wasmSectionIds(new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0])), /not a WebAssembly/);
+});
+
+test('kernel loader builds a missing module, rebuilds a stale one, names the file on a compile error', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-kernels-'));
+  try {
+    const src = path.join(dir, 'k.ts');
+    fs.writeFileSync(src, 'export function twice(p: usize): void { store<f32>(p, load<f32>(p) * 2); }\n');
+    const dirs = { srcDir: dir };
+    assert.ok(!fs.existsSync(kernelWasmPath('k', false, dirs)));
+    const built = ensureKernelBuild('k', dirs);
+    assert.equal(built.plain, path.join(dir, 'build', 'k.wasm'));
+    const mem = new WebAssembly.Memory({ initial: 1 });
+    new Float32Array(mem.buffer)[3] = 1.5;
+    loadKernels<{ twice(p: number): void }>('k', mem, dirs).twice(12);
+    assert.equal(new Float32Array(mem.buffer)[3], 3);
+    // up to date (newer than its source and the build script): not rebuilt, the file is left untouched
+    const later = Date.now() / 1000 + 1000;
+    fs.utimesSync(built.plain, later, later);
+    ensureKernelBuild('k', dirs);
+    assert.equal(Math.round(fs.statSync(built.plain).mtimeMs / 1000), Math.round(later));
+    // source newer than the module: rebuilt, and the new code runs
+    const earlier = Date.now() / 1000 - 1000;
+    fs.utimesSync(built.plain, earlier, earlier);
+    fs.writeFileSync(src, 'export function twice(p: usize): void { store<f32>(p, load<f32>(p) * 3); }\n');
+    loadKernels<{ twice(p: number): void }>('k', mem, dirs).twice(12);
+    assert.equal(new Float32Array(mem.buffer)[3], 9);
+    assert.ok(fs.statSync(built.plain).mtimeMs >= fs.statSync(src).mtimeMs);
+    // missing again (deleted): rebuilt
+    fs.rmSync(built.shared);
+    ensureKernelBuild('k', dirs);
+    assert.ok(fs.existsSync(built.shared));
+    // a compile error names the source and the build command
+    fs.writeFileSync(path.join(dir, 'bad.ts'), 'export function f(): void { undefinedThing(); }\n');
+    assert.throws(() => ensureKernelBuild('bad', dirs), (e: Error) => /bad\.ts/.test(e.message) && /npm run build:kernels/.test(e.message) && /undefinedThing/.test(e.message));
+    assert.throws(() => ensureKernelBuild('none', dirs), /none\.ts not found/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
