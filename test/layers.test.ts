@@ -1,7 +1,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { BatchNorm, QuantConv2D, QuantDense, SeededDropout, modelVariables } from '../src/layers';
+import { BatchNorm, isQuantLayer, QuantConv2D, QuantDense, QuantizerBase, SeededDropout, modelVariables, type QuantArgsBase } from '../src/layers';
 import { binaryNet } from '../src/models/binarynet';
 import { saveModelToMemory, loadModelFromMemory } from '../src/models/io';
 
@@ -110,4 +110,59 @@ test('a saved model loads back with identical outputs (tf.io round trip, custom 
   assert.deepEqual(Array.from(y1), Array.from(y0));
   assert.deepEqual(loaded.layers.map((l) => l.getClassName()), m.layers.map((l) => l.getClassName()));
   assert.equal((loaded.getLayer('quant_conv2d_2') as QuantConv2D).kernelQuantizer, 'ste_sign');
+});
+
+test('QuantConv2D / QuantDense config: the keys and values saved models carry (Keras layer keys, own keys, quantizer keys)', () => {
+  const conv = new QuantConv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', kernelQuantizer: 'ste_sign', kernelConstraint: 'weight_clip', seed: 11, name: 'c' });
+  const { name: _n, trainable: _t, dtype: _d, ...convOwn } = conv.getConfig();
+  assert.deepEqual(Object.entries(convOwn), [
+    ['filters', 4], ['kernelSize', 3], ['strides', 2], ['padding', 'same'],
+    ['inputQuantizer', null], ['kernelQuantizer', 'ste_sign'], ['binaryKernel', true], ['kernelConstraint', 'weight_clip'], ['useBias', false], ['seed', 11],
+  ]);
+  const dense = new QuantDense({ units: 5, inputQuantizer: 'ste_sign', binaryKernel: true, useBias: true, name: 'd' });
+  const { name: _n2, trainable: _t2, dtype: _d2, ...denseOwn } = dense.getConfig();
+  assert.deepEqual(Object.entries(denseOwn), [
+    ['units', 5], ['inputQuantizer', 'ste_sign'], ['kernelQuantizer', null], ['binaryKernel', true], ['kernelConstraint', null], ['useBias', true], ['seed', null],
+  ]);
+  // tfjs' deserialization hands string values back camelCased: the layers accept both spellings.
+  const back = QuantConv2D.fromConfig(QuantConv2D, { ...conv.getConfig(), kernelQuantizer: 'steSign', kernelConstraint: 'weightClip' } as tf.serialization.ConfigDict) as QuantConv2D;
+  assert.deepEqual([back.kernelQuantizer, back.kernelConstraint, back.binaryKernel], ['ste_sign', 'weight_clip', true]);
+});
+
+test('QuantizerBase: a subclass gives only its kernel shape and op; quantizers, bias, kernel and binary-ness come from the base', () => {
+  /** y = q(x) · q(K)ᵀ with K of shape [units, D_in]: a dense layer with a transposed kernel. */
+  class TransposedDense extends QuantizerBase {
+    static className = 'TestTransposedDense';
+    constructor(readonly units: number, args: QuantArgsBase) {
+      super(args);
+    }
+    protected kernelShape(inputDim: number) {
+      return [this.units, inputDim];
+    }
+    protected get outputDim() {
+      return this.units;
+    }
+    protected op(x: tf.Tensor, k: tf.Tensor) {
+      return tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D, false, true);
+    }
+    computeOutputShape(s: (number | null)[] | (number | null)[][]) {
+      return [(s as (number | null)[])[0], this.units];
+    }
+    protected ownConfig() {
+      return { units: this.units };
+    }
+  }
+  const layer = new TransposedDense(2, { inputQuantizer: 'ste_sign', kernelQuantizer: 'ste_sign', useBias: true, seed: 4 });
+  assert.throws(() => layer.kernelVariable(), /TestTransposedDense .*: kernel used before the layer was built/);
+  const x = tf.tensor2d([[0.5, -2, 0]]);
+  const y = layer.apply(x) as tf.Tensor;
+  assert.deepEqual(layer.kernelVariable().shape, [2, 3]);
+  assert.equal(layer.trainableWeights.length, 2); // kernel and bias
+  assert.equal(layer.binaryKernel, true);
+  assert.ok(isQuantLayer(layer));
+  const k = tf.where(tf.greaterEqual(layer.kernelVariable(), 0), 1, -1);
+  const ref = tf.matMul(tf.tensor2d([[1, -1, 1]]), k as tf.Tensor2D, false, true);
+  assert.deepEqual(Array.from(y.dataSync()), Array.from(ref.dataSync())); // zero bias at init
+  assert.equal(modelVariables(tf.sequential({ layers: [new TransposedDense(1, { binaryKernel: true, inputShape: [3] } as QuantArgsBase)] })).filter((v) => v.binary).length, 1);
+  assert.equal(layer.getConfig().units, 2);
 });
