@@ -21,15 +21,15 @@
  *   BnnWinogradIn / BnnWinogradFilter / BnnWinogradOut  Winograd F(2×2,3×3) transforms (Lavin & Gray 2016,
  *                  "Fast Algorithms for Convolutional Neural Networks"): `winogradConv3x3Fused`, used for dx.
  *   BnnWinogradDyT / BnnWinogradDwOut  F(3×3,2×2) for dW (`winogradFilterGrad3x3Fused`, opt-in: not faster here).
- * The heavy loops run as WebAssembly SIMD (src/wasm/trainKernels.ts) on tfjs-wasm's own memory (zero-copy);
- * plain JS loops cover channel counts that are not multiples of 4 and the tails.
+ * The heavy loops run as WebAssembly SIMD (kernels/train.ts, AssemblyScript, typed by src/wasm/trainKernels.ts) on
+ * tfjs-wasm's own memory (zero-copy); plain JS loops cover channel counts that are not multiples of 4 and the tails.
  *
  * The op wrappers below return null when the fused kernels are not active (backend other than wasm, or
  * registration disabled); callers then use their composite definition.
  */
 import * as tf from '@tensorflow/tfjs';
 import { trainKernelsFor, TrainKernels } from '../wasm/trainKernels';
-import type { WasmMemory } from '../wasm/asm';
+import type { KernelMemory as WasmMemory } from '../wasm/load';
 
 type Info = tf.TensorInfo;
 const f32 = Math.fround;

@@ -323,7 +323,7 @@ export interface WasmKernelOptions {
   cpuFallbacks?: boolean;
   /** Fused JS kernels on the wasm heap (fused.ts: exact Sign, quantizer, batch norm, Bop, Adam; default true). */
   fused?: boolean;
-  /** Fused kernels use the WebAssembly SIMD module on tfjs' own memory (src/wasm/trainKernels.ts; default true). */
+  /** Fused kernels use the WebAssembly SIMD module on tfjs' own memory (kernels/train.ts; default true). */
   fusedSimd?: boolean;
   /** dx of 3×3 convs by Winograd F(2×2,3×3) (default true; needs `fused`). */
   winogradInputGrad?: boolean;
