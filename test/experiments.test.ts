@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'child_process';
 import { applyOverrides, validateConfig } from '../src/experiments/config';
 import { experimentNames, getExperiment, profileConfig } from '../src/experiments/registry';
 import { configHash, resolveConfig, runDir, toSchedule } from '../src/experiments/run';
-import { readCheckpoint, writeCheckpoint } from '../src/experiments/checkpoint';
+import { readCheckpoint, writeCheckpoint } from '../src/results/checkpoint';
 import { atomicWrite } from '../src/util/fs';
 import { scheduleValue } from '../src/optimizers';
 import * as tf from '@tensorflow/tfjs';

@@ -12,7 +12,7 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { writeCifarFixture } from './helpers/cifarFixture';
 import { runExperiment } from '../src/experiments/run';
-import { encodeCheckpoint, readCheckpoint, readCheckpointHeader, writeCheckpoint } from '../src/experiments/checkpoint';
+import { encodeCheckpoint, readCheckpoint, readCheckpointHeader, writeCheckpoint } from '../src/results/checkpoint';
 import { runState } from '../src/results/state';
 import { acquireRunLock, readRunLock, RunLockedError } from '../src/results';
 import { atomicWrite, DiskFullError } from '../src/util/fs';

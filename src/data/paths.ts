@@ -7,30 +7,11 @@
  *   pets/images/*.jpg, pets/annotations/{trimaps/*.png,trainval.txt,test.txt}   official layout
  *   downloads/                                                      archives while downloading (*.part until verified)
  */
-import * as fs from 'fs';
 import * as path from 'path';
+import { repoRoot } from '../util/paths';
 
-/** The repository root: the nearest ancestor of this file (or of cwd) holding package.json with our name. */
-export function repoRoot(): string {
-  const starts = [typeof __dirname === 'string' ? __dirname : process.cwd(), process.cwd()];
-  for (const start of starts) {
-    let d = path.resolve(start);
-    for (;;) {
-      const pj = path.join(d, 'package.json');
-      if (fs.existsSync(pj)) {
-        try {
-          if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'bop-reproduction') return d;
-        } catch {
-          /* not ours */
-        }
-      }
-      const up = path.dirname(d);
-      if (up === d) break;
-      d = up;
-    }
-  }
-  return process.cwd();
-}
+/** The project root (defined in src/util/paths). */
+export { repoRoot };
 
 /** The dataset cache root: env BNN_DATA_DIR, else `<repo>/data`. */
 export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -45,10 +26,8 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
 
-/** Writes `data` to `file` atomically: a temp name in the same folder, then rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
+/**
+ * Writes `data` to `file` atomically (temp file, fsync, rename, folder fsync): the project's one atomic write,
+ * `atomicWrite` of src/util/fs, under the name the data loaders use.
+ */
+export { atomicWrite as writeFileAtomic } from '../util/fs';

@@ -7,7 +7,8 @@ import { finalMetric, loadRuns, resultsRoot, type RunRecord } from '../results';
 import { EXPERIMENTS, Metric, Profile, SECTIONS, Section } from './catalog';
 import { readGrid } from './calibrate';
 import { getExperiment } from './registry';
-import { claimVerdict, FinalValues, mean, sensitivityVerdict, variance, Verdict } from './verdict';
+import { mean, variance } from '../results/stats';
+import { claimVerdict, FinalValues, sensitivityVerdict, Verdict } from './verdict';
 
 const METRICS: Metric[] = ['accuracy', 'valAccuracy', 'testAccuracy'];
 

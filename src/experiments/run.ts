@@ -1,12 +1,13 @@
 /**
- * Runs one experiment (one config, one seed): loads its data, builds its model and optimizers, trains with
- * the loop in src/train, and writes results that last:
+ * Runs one experiment (one config, one seed): resolves its config, loads its data, builds its model and
+ * optimizers, trains with the loop in src/train, and hands what lasts to src/results, which owns the folder
+ * layout and the file formats (src/results/paths.ts):
  *
  *   results/<experiment>/<profile>[-<overrides hash>]/seed-<n>/
  *     config.json         resolved config + its hash, package version, git commit, backend, versions
  *     history.json/.csv   one record per epoch (written after every epoch)
  *     checkpoint.bin      weights + optimizer states + RNG states + history, after every epoch (atomic)
- *     final/              model.json + weights.bin (tf.io format) when the run is complete
+ *     final/              model.json + weights.bin (tf.io format) + manifest.json when the run is complete
  *
  * A complete run with the same config is reused (not recomputed) unless `force`; `resume` continues from the
  * checkpoint; a different config never overwrites another's results.
@@ -17,19 +18,20 @@ import * as path from 'path';
 import { execSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, describeBackend, initBackend } from '../backend';
-import { repoRoot } from '../data';
 import { dropoutLayers, modelVariables } from '../layers';
 import { saveModel } from '../models/io';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer, Optimizer, Schedule, xavierLrMultipliers } from '../optimizers';
 import { Rng } from '../random';
 import { EpochRecord, History } from '../train/history';
 import { train } from '../train/loop';
-import { atomicWrite, atomicWriteJson } from '../util/fs';
+import { repoRoot } from '../util/paths';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
-import { readCheckpoint, writeCheckpoint } from './checkpoint';
-import { resultsRoot as resultsRootOf } from '../results/paths';
+import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
+import { readRunMeta, writeRunMeta } from '../results/config';
+import { writeHistoryFiles } from '../results/history';
+import { resultsRoot as resultsRootOf, runDirOf, runPaths, stagingDir } from '../results/paths';
 import { acquireRunLock, RunLock } from '../results/lock';
-import { openRunDir, promoteStaging, RunState, runState, stagingDir } from '../results/state';
+import { openRunDir, promoteStaging, RunState, runState } from '../results/state';
 import { getExperiment, Profile, profileConfig, SIZING_KEYS } from './registry';
 import { datasetLoader, RunData } from './datasets';
 import { modelComponent } from './components';
@@ -71,10 +73,9 @@ export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
   return resultsRootOf(undefined, env);
 }
 
-/** Where a run's results go: overridden configs get their own folder, named by the overrides' hash. */
+/** Where a run's results go (src/results/paths): overridden configs get their own folder, named by the overrides' hash. */
 export function runDir(c: ExperimentConfig, overrides: string[] = [], root = resultsRoot()): string {
-  const profileDir = overrides.length ? `${c.profile}-${crypto.createHash('sha256').update(overrides.slice().sort().join('\n')).digest('hex').slice(0, 8)}` : c.profile;
-  return path.join(root, c.experiment, profileDir, `seed-${c.seed}`);
+  return runDirOf(c, overrides, root);
 }
 
 export interface RunOptions {
@@ -128,30 +129,20 @@ function gitCommit(): string | null {
   }
 }
 
-function readJson<T>(file: string): T | null {
+function packageVersion(): string | null {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    return JSON.parse(fs.readFileSync(path.join(repoRoot(), 'package.json'), 'utf8')).version ?? null;
   } catch {
     return null;
   }
 }
 
-/** history.csv: one row per epoch; flip ratios and extra metrics as columns. */
-export function historyCsv(history: History): string {
-  const flipKeys = [...new Set(history.flatMap((r) => Object.keys(r.flipRatio)))];
-  const extraKeys = [...new Set(history.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['epoch', 'step', 'loss', 'accuracy', 'valLoss', 'valAccuracy', 'gamma', 'threshold', 'lr', 'seconds', ...flipKeys.map((k) => `flip_${k}`), ...extraKeys];
-  const rows = history.map((r) =>
-    [r.epoch, r.step, r.loss, r.accuracy, r.valLoss, r.valAccuracy, r.gamma ?? '', r.threshold ?? '', r.lr, r.seconds, ...flipKeys.map((k) => r.flipRatio[k] ?? ''), ...extraKeys.map((k) => r.extra?.[k] ?? '')].join(','),
-  );
-  return [head.join(','), ...rows].join('\n') + '\n';
+/** The backend recorded in run folder `dir`'s config.json ('?' when unknown). */
+function recordedBackend(dir: string): string {
+  return String(readRunMeta(dir, { lenient: true })?.backend ?? '?');
 }
 
-/** Writes history.json and history.csv (atomically) into run folder `d`. */
-function writeHistoryFiles(d: string, h: History): void {
-  atomicWriteJson(path.join(d, 'history.json'), h);
-  atomicWrite(path.join(d, 'history.csv'), historyCsv(h));
-}
+export { historyCsv } from '../results/history';
 
 const dataCache = new Map<string, Promise<RunData>>();
 
@@ -215,14 +206,14 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const hash = configHash(config);
   const dir = runDir(config, opts.set ?? [], opts.resultsRoot ?? resultsRoot());
   const label = `${config.experiment}/${config.profile}/seed-${config.seed}`;
-  const existing = readJson<{ configHash: string }>(path.join(dir, 'config.json'));
+  const existing = readRunMeta(dir, { lenient: true }) as { configHash: string } | null;
   if (existing && existing.configHash !== hash && !opts.force) {
     throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
   }
   const reuse = (st: RunState): RunResult => {
     if (st.historyStale) log?.(`${label}: ${st.historyStale}; the checkpoint holds the whole history (--resume rewrites history.json and history.csv from it)`);
     log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
-    return { config, dir, history: st.history!, reused: true, wallSeconds: 0, backend: readJson<{ backend: string }>(path.join(dir, 'config.json'))?.backend ?? '?' };
+    return { config, dir, history: st.history!, reused: true, wallSeconds: 0, backend: recordedBackend(dir) };
   };
   const expect = { configHash: hash, epochs: config.epochs };
   const before = runState(dir, expect);
@@ -244,7 +235,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   if (st.kind === 'corrupt' && !opts.force) {
     throw new Error(`${label}: ${st.why}. Pass --force to train this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
   }
-  const ckptFile = path.join(dir, 'checkpoint.bin');
+  const ckptFile = runPaths(dir).checkpoint;
   const hasCkpt = st.kind === 'interrupted' || st.kind === 'unfinalized';
   if (hasCkpt && !opts.resume && !opts.force) {
     throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass --resume to continue it or --force to start over`);
@@ -271,39 +262,32 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   let history: History = [];
 
   if (hasCkpt && opts.resume && !opts.force) {
-    const { header, tensors } = readCheckpoint(ckptFile);
-    if (header.configHash !== hash) {
-      tf.dispose(Object.values(tensors));
-      throw new Error(`${ckptFile} is a checkpoint of another config (hash ${header.configHash}, this one ${hash}); rerun with the same --set values or --force`);
+    const ck = readRunCheckpoint(ckptFile, model.weights.map((w) => w.originalName));
+    try {
+      if (ck.configHash !== hash) {
+        throw new Error(`${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${hash}); rerun with the same --set values or --force`);
+      }
+      model.setWeights(ck.weights);
+      optimizer.setState(ck.optimizer);
+      rng.setState(ck.rng);
+      for (const d of dropoutLayers(model)) if (ck.dropout[d.name]) d.rng.setState(ck.dropout[d.name]);
+      history = ck.history;
+      runId = ck.runId;
+    } finally {
+      ck.dispose();
     }
-    const weights = model.weights;
-    const values = weights.map((w, i) => {
-      const t = tensors[`model:${i}:${w.originalName}`];
-      if (!t) throw new Error(`${ckptFile} lacks weight ${w.originalName}; rerun with --force`);
-      return t;
-    });
-    model.setWeights(values);
-    const optTensors: Record<string, tf.Tensor> = {};
-    for (const [k, t] of Object.entries(tensors)) if (k.startsWith('opt:')) optTensors[k.slice(4)] = t;
-    optimizer.setState({ meta: header.meta.optimizer as Record<string, unknown>, tensors: optTensors });
-    rng.setState(header.meta.rng as [number, number, number, number]);
-    const drops = header.meta.dropout as Record<string, [number, number, number, number]>;
-    for (const d of dropoutLayers(model)) if (drops[d.name]) d.rng.setState(drops[d.name]);
-    history = header.meta.history as History;
-    runId = (header.meta.runId as string | undefined) ?? null;
-    tf.dispose(Object.values(tensors));
     if (st.historyStale) {
       writeHistoryFiles(dir, history);
       log?.(`${label}: ${st.historyStale}; rebuilt history.json and history.csv from the checkpoint`);
     }
-    if (st.kind === 'unfinalized') log?.(`${label}: ${st.why}; resuming after epoch ${header.epoch} to write it from ${ckptFile}`);
-    else log?.(`${label}: resuming after epoch ${header.epoch} from ${ckptFile}`);
+    if (st.kind === 'unfinalized') log?.(`${label}: ${st.why}; resuming after epoch ${ck.epoch} to write it from ${ckptFile}`);
+    else log?.(`${label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
   }
 
   const meta = {
     config,
     configHash: hash,
-    package: readJson<{ version: string }>(path.join(repoRoot(), 'package.json'))?.version ?? null,
+    package: packageVersion(),
     gitCommit: gitCommit(),
     backend: describeBackend(),
     backendInfo,
@@ -313,7 +297,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     createdAt: new Date().toISOString(),
   };
   fs.mkdirSync(writeDir, { recursive: true });
-  atomicWriteJson(path.join(writeDir, 'config.json'), meta);
+  writeRunMeta(writeDir, meta);
   log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`);
   log?.(`${label}: config ${JSON.stringify(config)}`);
 
@@ -335,19 +319,17 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
       onEpoch: async (record, h) => {
         // The checkpoint first: it is the authority (history files lagging behind it are rebuilt on --resume).
         const state = optimizer.getState();
-        const tensors: Record<string, tf.Tensor> = {};
-        model.weights.forEach((w, i) => (tensors[`model:${i}:${w.originalName}`] = w.read()));
-        for (const [k, t] of Object.entries(state.tensors)) tensors[`opt:${k}`] = t;
         try {
-          writeCheckpoint(
-            path.join(writeDir, 'checkpoint.bin'),
-            {
-              configHash: hash,
-              epoch: record.epoch,
-              meta: { optimizer: state.meta, rng: rng.getState(), dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])), history: h, ...(runId ? { runId } : {}) },
-            },
-            tensors,
-          );
+          writeRunCheckpoint(writeDir, {
+            configHash: hash,
+            epoch: record.epoch,
+            weights: model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
+            optimizer: state,
+            rng: rng.getState(),
+            dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])),
+            history: h,
+            runId,
+          });
         } finally {
           tf.dispose(Object.values(state.tensors));
         }
@@ -361,7 +343,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
         await opts.onEpoch?.(record, h);
       },
     });
-    await saveModel(model, path.join(writeDir, 'final'), { runId, configHash: hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
+    await saveModel(model, runPaths(writeDir).final, { runId, configHash: hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
   } finally {
     optimizer.dispose();
     model.dispose();

@@ -13,7 +13,11 @@
  *   below v  consistent if hi < v,   contradicted if lo > v        (above: mirrored)
  * otherwise inconclusive; fewer than 2 seeds on an arm gives no interval, so inconclusive; a missing run, "not run".
  */
+import { mean, variance } from '../results/stats';
 import type { Claim, ClaimTest, Metric } from './catalog';
+
+/** The sample statistics live in src/results/stats; re-exported for callers that import them from here. */
+export { mean, variance };
 
 export type VerdictWord = 'consistent' | 'contradicted' | 'inconclusive' | 'not run';
 
@@ -41,16 +45,6 @@ export function tQuantile975(df: number): number {
   if (!(df >= 1)) return NaN;
   const k = Math.floor(df);
   return k <= 30 ? T975[k - 1] : 1.96;
-}
-
-export function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Sample variance (n − 1). */
-export function variance(xs: number[]): number {
-  const m = mean(xs);
-  return xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1);
 }
 
 /** One-sample 95 % t interval of the mean (null for fewer than 2 values). */
@@ -168,11 +162,9 @@ export interface GridPoint {
   flipRatio: number[];
 }
 
-const meanOf = (xs: number[]) => (xs.length ? mean(xs) : NaN);
-
 /** A grid point's flips per step (mean over binary layers), averaged over its epochs. */
 export function meanFlipRatio(p: Pick<GridPoint, 'flipRatio'>): number {
-  return meanOf(p.flipRatio);
+  return mean(p.flipRatio);
 }
 
 /**
@@ -220,5 +212,5 @@ export function sensitivityVerdict(claim: Claim, grid: GridPoint[]): Verdict {
   if (!zero.length) return { ...base, verdict: 'not run', estimate: NaN, detail: 'no τ = 0 column in the grid' };
   const drops = zero.map((g) => Math.max(...g.valAccuracy) - g.valAccuracy[g.valAccuracy.length - 1]);
   const c = { good: drops.filter((d) => d > 0.01).length, n: drops.length };
-  return { ...base, verdict: word(c), estimate: meanOf(drops), detail: `τ = 0: last epoch below the best by ${drops.map(pp).join(', ')} (γ ×${gammas.join(', ×')})` };
+  return { ...base, verdict: word(c), estimate: mean(drops), detail: `τ = 0: last epoch below the best by ${drops.map(pp).join(', ')} (γ ×${gammas.join(', ×')})` };
 }

@@ -1,7 +1,11 @@
 /**
  * Aggregation of per-seed histories into mean and min–max envelopes, per epoch.
  */
+import { logFlipRatio } from '../optimizers/flipMetric';
+import { stats } from '../results/stats';
 import type { EpochRecord, History } from '../train/history';
+
+export { stats, type Stats } from '../results/stats';
 
 export interface SeedAggregate {
   /** x values (epochs by default), ascending, only those where at least one seed has a finite value. */
@@ -36,31 +40,21 @@ export function aggregateSeeds(histories: History[], value: Accessor, xOf: (r: E
   const xs = [...byX.keys()].sort((a, b) => a - b);
   const out: SeedAggregate = { x: [], mean: [], min: [], max: [], n: [] };
   for (const x of xs) {
-    const vs = byX.get(x)!;
-    let s = 0;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const v of vs) {
-      s += v;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
+    const s = stats(byX.get(x)!);
     out.x.push(x);
-    out.mean.push(s / vs.length);
-    out.min.push(lo);
-    out.max.push(hi);
-    out.n.push(vs.length);
+    out.mean.push(s.mean);
+    out.min.push(s.min);
+    out.max.push(s.max);
+    out.n.push(s.n);
   }
   return out;
 }
 
 /**
- * The paper's flip metric, Helwegen et al. (2019) Eq. (7): πₜ = ln(flips/weights + e⁻⁹).
- * The e⁻⁹ offset keeps log(0) finite, so πₜ ∈ [−9, ln(1 + e⁻⁹)] ≈ [−9, 0].
+ * The paper's flip metric, Helwegen et al. (2019) Eq. (7): πₜ = ln(flips/weights + e⁻⁹), i.e. `logFlipRatio`
+ * of src/optimizers (the one definition), under the name the figures and notebooks use.
  */
-export function flipMetric(ratio: number): number {
-  return Math.log(ratio + Math.exp(-9));
-}
+export const flipMetric: (ratio: number) => number = logFlipRatio;
 
 /** Value of the last record (of each seed) for `value`, skipping seeds without one. */
 export function finalValues(histories: History[], value: Accessor): number[] {
@@ -75,18 +69,4 @@ export function finalValues(histories: History[], value: Accessor): number[] {
     }
   }
   return out;
-}
-
-/** Mean, min, max and count of an array (NaN for an empty one). */
-export function stats(values: number[]): { mean: number; min: number; max: number; n: number } {
-  if (values.length === 0) return { mean: NaN, min: NaN, max: NaN, n: 0 };
-  let s = 0;
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of values) {
-    s += v;
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  return { mean: s / values.length, min: lo, max: hi, n: values.length };
 }

@@ -1,15 +1,11 @@
 /**
- * Stored results for the figures, read through src/results (the one reader of results folders):
- *
- *   results/<experiment>/<profile>/seed-<n>/history.json   (EpochRecord[], required)
- *   results/<experiment>/<profile>/seed-<n>/config.json    (any JSON object, optional)
- *   results/<experiment>/<profile>/seed-<n>/predictions.json (optional, segmentation samples for the grid)
+ * Stored results for the figures: a thin adapter over src/results (the owner of the results folders, their
+ * layout in src/results/paths.ts and the history schema in src/results/history.ts), giving the figure builders
+ * what they take (RunSeries).
  *
  * The results root is an explicit `root` argument, or env BNN_RESULTS_DIR, or `<project>/results`.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { parseHistory, readSeedFolders, resultsRoot } from '../results';
+import { listExperimentNames, listProfileFolders, parseHistory, profileDir, readHistoryFile, readSeedFolders, resultsRoot } from '../results';
 import type { History } from '../train/history';
 import { inferOptimizer } from './builders';
 import type { RunSeries } from './types';
@@ -33,24 +29,12 @@ export interface RunData {
 
 /** Experiments present under the results root (folder names), sorted. */
 export function listExperiments(root?: string): string[] {
-  const dir = resultsRoot(root);
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
+  return listExperimentNames(resultsRoot(root));
 }
 
 /** Profiles stored for an experiment, sorted. */
 export function listProfiles(experiment: string, root?: string): string[] {
-  const dir = path.join(resultsRoot(root), experiment);
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
+  return listProfileFolders(experiment, resultsRoot(root));
 }
 
 /**
@@ -58,9 +42,9 @@ export function listProfiles(experiment: string, root?: string): string[] {
  * Returns null when the experiment/profile folder or all histories are missing.
  */
 export function loadRun(experiment: string, profile: string, root?: string): RunData | null {
-  const dir = path.join(resultsRoot(root), experiment, profile);
-  const seeds = readSeedFolders(experiment, profile, resultsRoot(root)).map((f) => ({ seed: f.seed, dir: f.dir, history: f.history, config: f.meta }));
-  return seeds.length ? { experiment, profile, dir, seeds } : null;
+  const r = resultsRoot(root);
+  const seeds = readSeedFolders(experiment, profile, r).map((f) => ({ seed: f.seed, dir: f.dir, history: f.history, config: f.meta }));
+  return seeds.length ? { experiment, profile, dir: profileDir(experiment, profile, r), seeds } : null;
 }
 
 /** Optimizer family from a run's config.json (`optimizer` string or `{name|type}`), if stated. */
@@ -106,8 +90,7 @@ export function matchExperiments(patterns: string[], available: string[]): strin
   return out;
 }
 
-/** Loads a history file directly (fixtures, ad-hoc notebooks). */
+/** Loads a history file directly (fixtures, ad-hoc notebooks); errors name the file. */
 export function loadHistoryFile(file: string): History {
-  if (!fs.existsSync(file)) throw new Error(`${file}: no such history file`);
-  return parseHistory(fs.readFileSync(file, 'utf8'), file);
+  return readHistoryFile(file);
 }

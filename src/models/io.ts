@@ -2,15 +2,13 @@
  * Saving and loading models through tf.io (model topology JSON + weights), in memory and on disk,
  * without tfjs-node's file:// handler. Custom layers (src/layers) are registered for deserialization.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import '../layers';
-import { atomicWrite } from '../util/fs';
-import { checkModelDir, MODEL_MANIFEST, ModelManifest } from '../results/final';
+import { checkModelDir, writeModelFiles } from './manifest';
 
-export { checkModelDir, MODEL_MANIFEST, type ModelManifest } from '../results/final';
+export { checkModelDir, MODEL_FILES, MODEL_MANIFEST, writeModelFiles, type ModelDirCheck, type ModelManifest } from './manifest';
 
 export async function saveModelToMemory(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let saved: tf.io.ModelArtifacts | null = null;
@@ -27,27 +25,15 @@ export async function loadModelFromMemory(artifacts: tf.io.ModelArtifacts): Prom
   return tf.loadLayersModel(tf.io.fromMemory(artifacts));
 }
 
-const sha256Hex = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
-
 /**
  * Writes `model.json`, `weights.bin` and, last, `manifest.json` (their sizes and SHA-256) into `dir`, each
  * atomically. The folder counts as complete only when the manifest is there and matches (`checkModelDir`).
  */
 export async function saveModel(model: tf.LayersModel, dir: string, meta?: Record<string, unknown>): Promise<void> {
   const a = await saveModelToMemory(model);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.rmSync(path.join(dir, MODEL_MANIFEST), { force: true });
   const weights = Buffer.from(a.weightData as ArrayBuffer);
   const json = Buffer.from(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }], format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}` }), 'utf8');
-  atomicWrite(path.join(dir, 'weights.bin'), weights);
-  atomicWrite(path.join(dir, 'model.json'), json);
-  const manifest: ModelManifest = {
-    format: 'bnn-final-1',
-    files: { 'model.json': { bytes: json.length, sha256: sha256Hex(json) }, 'weights.bin': { bytes: weights.length, sha256: sha256Hex(weights) } },
-    ...(meta ? { meta } : {}),
-    savedAt: new Date().toISOString(),
-  };
-  atomicWrite(path.join(dir, MODEL_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+  writeModelFiles(dir, { 'weights.bin': weights, 'model.json': json }, meta);
 }
 
 /** Loads what `saveModel` wrote, after checking sizes and checksums against its manifest. */

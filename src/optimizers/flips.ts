@@ -12,7 +12,5 @@ export function countFlips(before: tf.Tensor, after: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.greaterEqual(before, 0), tf.greaterEqual(after, 0)), 'int32')) as tf.Scalar);
 }
 
-/** The paper's πₜ = ln(flipRatio + e⁻⁹). */
-export function logFlipRatio(flipRatio: number): number {
-  return Math.log(flipRatio + Math.exp(-9));
-}
+/** The paper's πₜ = ln(flipRatio + e⁻⁹) (pure, in ./flipMetric so that figures can import it without tfjs). */
+export { logFlipRatio } from './flipMetric';

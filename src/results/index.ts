@@ -1,18 +1,23 @@
 /**
- * Reads what runs wrote (src/experiments/run.ts): one run, all seeds of an experiment, summaries over
- * seeds, and a danfojs DataFrame for notebooks.
+ * The results folders (src/results/paths.ts has the layout): written by src/experiments/run.ts through this
+ * package (config.json, history files, checkpoint, final/), read here: one run, all seeds of an experiment,
+ * summaries over seeds, and a danfojs DataFrame for notebooks.
  */
-import * as fs from 'fs';
 import * as path from 'path';
-import type { ExperimentConfig } from '../experiments/config';
-import type { EpochRecord, History } from '../train/history';
-import { resultsRoot } from './paths';
+import type { History } from '../train/history';
+import { readRunMeta, type StoredConfig } from './config';
+import { checkFinalDir } from './final';
+import { readRunHistory } from './history';
+import { listExperimentNames, listProfileFolders, listSeedDirs, resultsRoot, seedOfFolder } from './paths';
+import { stats } from './stats';
 
-export { resultsRoot } from './paths';
+export * from './paths';
+export * from './stats';
+export { parseHistory, readHistoryFile, readRunHistory, historyCsv, writeHistoryFiles, historyStaleness } from './history';
+export { readRunMeta, writeRunMeta, type RunMeta, type StoredConfig } from './config';
 export { finalMetric, metricOf, type MetricName } from './metrics';
-export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, LOCK_FILE, type RunLock, type LockOwner } from './lock';
-export { checkModelDir, MODEL_MANIFEST, type ModelManifest } from './final';
-import { checkModelDir } from './final';
+export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, type RunLock, type LockOwner } from './lock';
+export { checkFinalDir, checkModelDir, MODEL_MANIFEST, type ModelDirCheck, type ModelManifest } from './final';
 
 export interface RunRecord {
   experiment: string;
@@ -20,38 +25,13 @@ export interface RunRecord {
   profile: string;
   seed: number;
   dir: string;
-  config: ExperimentConfig;
+  /** The resolved config stored in config.json (the whole ExperimentConfig of src/experiments). */
+  config: StoredConfig;
   /** config.json as written (backend, versions, data source, …). */
   meta: Record<string, unknown>;
   history: History;
   /** True when the run reached its configured number of epochs and final/ matches its manifest. */
   complete: boolean;
-}
-
-const REQUIRED_NUMBERS: (keyof EpochRecord)[] = ['epoch', 'accuracy', 'valAccuracy'];
-
-/**
- * Parses and checks a history.json: an array of objects with numeric epoch/accuracy/valAccuracy
- * (other fields are passed through; missing flipRatio becomes {}). Throws an error naming the file.
- */
-export function parseHistory(text: string, file: string): History {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message}); re-run the experiment or delete the file`);
-  }
-  if (!Array.isArray(raw)) throw new Error(`${file}: expected a JSON array of epoch records (EpochRecord[]), got ${typeof raw}`);
-  return raw.map((r, i) => {
-    if (r === null || typeof r !== 'object') throw new Error(`${file}: record ${i} is not an object`);
-    for (const k of REQUIRED_NUMBERS) {
-      if (typeof (r as any)[k] !== 'number') {
-        throw new Error(`${file}: record ${i} has no numeric "${String(k)}" (got ${JSON.stringify((r as any)[k])}); is this an EpochRecord[] history?`);
-      }
-    }
-    const rec = r as EpochRecord;
-    return { ...rec, flipRatio: rec.flipRatio ?? {}, gamma: rec.gamma ?? null, threshold: rec.threshold ?? null };
-  });
 }
 
 /** One stored seed folder as found on disk: its history (checked) and its config.json (null when absent). */
@@ -62,38 +42,24 @@ export interface SeedFolder {
   meta: Record<string, any> | null;
 }
 
-/** Reads one seed folder; null when it has no history.json yet. Bad JSON throws an error naming the file. */
+/** Reads one seed folder; null when it is no `seed-<n>` folder or has no history.json yet. Bad JSON throws an error naming the file. */
 export function readSeedFolder(dir: string): SeedFolder | null {
-  const m = /^seed-(\d+)$/.exec(path.basename(dir));
-  const histFile = path.join(dir, 'history.json');
-  if (!m || !fs.existsSync(histFile)) return null;
-  const history = parseHistory(fs.readFileSync(histFile, 'utf8'), histFile);
-  const cfgFile = path.join(dir, 'config.json');
-  let meta: Record<string, any> | null = null;
-  if (fs.existsSync(cfgFile)) {
-    try {
-      meta = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
-    } catch (e) {
-      throw new Error(`${cfgFile}: not valid JSON (${(e as Error).message}); re-run the experiment or delete the folder`);
-    }
-  }
-  return { seed: Number(m[1]), dir, history, meta };
+  const seed = seedOfFolder(path.basename(dir));
+  if (seed === null) return null;
+  const history = readRunHistory(dir);
+  if (!history) return null;
+  return { seed, dir, history, meta: readRunMeta(dir) };
 }
 
 /** Every seed folder with a history under <root>/<experiment>/<profile>, sorted by seed ([] when none). */
 export function readSeedFolders(experiment: string, profile: string, root = resultsRoot()): SeedFolder[] {
-  const base = path.join(root, experiment, profile);
-  if (!fs.existsSync(base)) return [];
-  return fs
-    .readdirSync(base, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && /^seed-\d+$/.test(d.name))
-    .map((d) => readSeedFolder(path.join(base, d.name)))
-    .filter((r): r is SeedFolder => r !== null)
-    .sort((a, b) => a.seed - b.seed);
+  return listSeedDirs(experiment, profile, root)
+    .map((s) => readSeedFolder(s.dir))
+    .filter((r): r is SeedFolder => r !== null);
 }
 
 function toRecord(f: SeedFolder, profile: string): RunRecord | null {
-  const config = f.meta?.config as ExperimentConfig | undefined;
+  const config = f.meta?.config as StoredConfig | undefined;
   if (!config) return null; // not written by src/experiments/run.ts (e.g. a hand-made history)
   return {
     experiment: config.experiment,
@@ -103,7 +69,7 @@ function toRecord(f: SeedFolder, profile: string): RunRecord | null {
     config,
     meta: f.meta!,
     history: f.history,
-    complete: f.history.length >= config.epochs && checkModelDir(path.join(f.dir, 'final')).ok,
+    complete: f.history.length >= config.epochs && checkFinalDir(f.dir).ok,
   };
 }
 
@@ -122,14 +88,7 @@ export function loadRuns(experiment: string, profile = 'quick', root = resultsRo
 
 /** Every run under the results root. */
 export function listRuns(root = resultsRoot()): RunRecord[] {
-  if (!fs.existsSync(root)) return [];
-  const out: RunRecord[] = [];
-  for (const e of fs.readdirSync(root)) {
-    const ed = path.join(root, e);
-    if (!fs.statSync(ed).isDirectory()) continue;
-    for (const p of fs.readdirSync(ed)) out.push(...loadRuns(e, p, root));
-  }
-  return out;
+  return listExperimentNames(root).flatMap((e) => listProfileFolders(e, root).flatMap((p) => loadRuns(e, p, root)));
 }
 
 export interface SeedSummary {
@@ -145,10 +104,10 @@ export interface SeedSummary {
   backend: string;
 }
 
-function stats(xs: number[]) {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
-  return { mean, std, min: Math.min(...xs), max: Math.max(...xs) };
+/** Mean, sample standard deviation (0 for a single seed), min and max, for a SeedSummary. */
+function seedStats(xs: number[]): { mean: number; std: number; min: number; max: number } {
+  const s = stats(xs);
+  return { mean: s.mean, std: s.n > 1 ? s.sd : 0, min: s.min, max: s.max };
 }
 
 /** Final accuracies over the seeds of a set of runs (sample standard deviation). */
@@ -161,8 +120,8 @@ export function summarizeRuns(runs: RunRecord[]): SeedSummary | null {
     profile: done[0].profile,
     seeds: done.map((r) => r.seed),
     epochs: Math.min(...last.map((r) => r.epoch)),
-    accuracy: stats(last.map((r) => r.accuracy)),
-    valAccuracy: stats(last.map((r) => r.valAccuracy)),
+    accuracy: seedStats(last.map((r) => r.accuracy)),
+    valAccuracy: seedStats(last.map((r) => r.valAccuracy)),
     seconds: stats(done.map((r) => r.history.reduce((a, h) => a + h.seconds, 0))).mean,
     backend: String(done[0].meta.backend ?? '?'),
   };

@@ -14,8 +14,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fsyncDir, pidAlive } from '../util/fs';
+import { LOCK_FILE, runPaths } from './paths';
 
-export const LOCK_FILE = '.lock';
+export { LOCK_FILE } from './paths';
 
 export interface LockOwner {
   pid: number;
@@ -68,7 +69,7 @@ function me(purpose?: string): LockOwner {
 /** The lock's owner as recorded, or null when there is no lock (an unreadable lock reads as owner unknown). */
 export function readRunLock(dir: string): LockOwner | null | 'unreadable' {
   try {
-    const o = JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8'));
+    const o = JSON.parse(fs.readFileSync(runPaths(dir).lock, 'utf8'));
     return o && typeof o.pid === 'number' && typeof o.host === 'string' ? (o as LockOwner) : 'unreadable';
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : 'unreadable';
@@ -99,7 +100,7 @@ let exitHook = false;
  */
 export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): RunLock {
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, LOCK_FILE);
+  const file = runPaths(dir).lock;
   const owner = me(opts.purpose);
   let tookOver: LockOwner | null = null;
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -10,17 +10,21 @@
  *   other-config a valid checkpoint of another config
  *
  * history.json/history.csv are derived from the checkpoint (which holds the history): `historyStale` says
- * when they are missing, damaged, behind or ahead, and `writeRunHistory` in run.ts rebuilds them.
+ * when they are missing, damaged, behind or ahead, and `writeHistoryFiles` (./history) rebuilds them.
  *
  * Also here: cleaning a run folder when it is opened (stale temp files and staging folders of dead
  * processes, an interrupted --force promotion) and the promotion of a --force staging folder itself.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CheckpointHeader, readCheckpointHeader } from '../experiments/checkpoint';
-import { checkModelDir } from './final';
+import { checkpointHistory, CheckpointHeader, readCheckpointHeader } from './checkpoint';
+import { checkFinalDir } from './final';
+import { historyStaleness } from './history';
+import { RUN_FILES, runPaths, stagingPid } from './paths';
 import type { History } from '../train/history';
 import { fsyncDir, pidAlive, removeStaleTemps } from '../util/fs';
+
+export { CHECKPOINT_FILE, FINAL_DIR, RUN_FILES, stagingDir } from './paths';
 
 export type RunStateKind = 'empty' | 'interrupted' | 'unfinalized' | 'finished' | 'corrupt' | 'other-config';
 
@@ -37,46 +41,13 @@ export interface RunState {
   historyStale: string | null;
 }
 
-export const CHECKPOINT_FILE = 'checkpoint.bin';
-export const FINAL_DIR = 'final';
-/** Files a run writes that are derived from, or belong to, one checkpoint. */
-export const RUN_FILES = [CHECKPOINT_FILE, 'config.json', 'history.json', 'history.csv'];
-const STAGING_RE = /^\.force-(\d+)$/;
-const PROMOTING = '.promoting';
-
-function historyStaleness(dir: string, history: History): string | null {
-  const hf = path.join(dir, 'history.json');
-  let text: string;
-  try {
-    text = fs.readFileSync(hf, 'utf8');
-  } catch {
-    return `${hf} is missing`;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return `${hf} is not valid JSON (truncated or damaged)`;
-  }
-  if (!Array.isArray(parsed)) return `${hf} is not an array of epoch records`;
-  if (parsed.length !== history.length) return `${hf} has ${parsed.length} epochs, the checkpoint ${history.length}`;
-  if (JSON.stringify(parsed) !== JSON.stringify(history)) return `${hf} differs from the history in the checkpoint`;
-  const cf = path.join(dir, 'history.csv');
-  try {
-    const lines = fs.readFileSync(cf, 'utf8').split('\n').filter((l) => l.length);
-    if (lines.length !== history.length + 1) return `${cf} has ${lines.length - 1} rows, the checkpoint ${history.length} epochs`;
-  } catch {
-    return `${cf} is missing`;
-  }
-  return null;
-}
-
 /** Decides the state of run folder `dir` for a config (hash + epochs); see the module comment. */
 export function runState(dir: string, expect: { configHash: string; epochs: number }): RunState {
-  const ck = path.join(dir, CHECKPOINT_FILE);
+  const p = runPaths(dir);
+  const ck = p.checkpoint;
   const base = { dir, checkpoint: null, history: null, historyStale: null };
   if (!fs.existsSync(ck)) {
-    const leftovers = ['history.json', FINAL_DIR].filter((f) => fs.existsSync(path.join(dir, f)));
+    const leftovers = [p.historyJson, p.final].filter((f) => fs.existsSync(f)).map((f) => path.basename(f));
     if (leftovers.length) return { ...base, kind: 'corrupt', why: `${ck} is missing but ${leftovers.join(' and ')} exist` };
     return { ...base, kind: 'empty', why: null };
   }
@@ -86,25 +57,20 @@ export function runState(dir: string, expect: { configHash: string; epochs: numb
   } catch (e) {
     return { ...base, kind: 'corrupt', why: (e as Error).message };
   }
-  const history = (Array.isArray(header.meta?.history) ? header.meta.history : []) as History;
+  const history = checkpointHistory(header);
   const withCk = { dir, checkpoint: header, history, historyStale: historyStaleness(dir, history) };
   if (header.configHash !== expect.configHash) {
     return { ...withCk, kind: 'other-config', why: `${ck} is a checkpoint of another config (hash ${header.configHash}, this one ${expect.configHash})` };
   }
   if (header.epoch < expect.epochs) return { ...withCk, kind: 'interrupted', why: `training stopped after epoch ${header.epoch} of ${expect.epochs}` };
-  const fin = checkModelDir(path.join(dir, FINAL_DIR));
+  const fin = checkFinalDir(dir);
   if (!fin.ok) return { ...withCk, kind: 'unfinalized', why: `training is complete (epoch ${header.epoch} of ${expect.epochs}) but the final model is not: ${fin.why}` };
   const m = fin.manifest!.meta ?? {};
   const ckRun = (header.meta?.runId as string | undefined) ?? null;
   if (m.configHash !== header.configHash || m.epoch !== header.epoch || ((m.runId as string | undefined) ?? null) !== ckRun) {
-    return { ...withCk, kind: 'unfinalized', why: `training is complete (epoch ${header.epoch}) but ${path.join(dir, FINAL_DIR)} belongs to another run` };
+    return { ...withCk, kind: 'unfinalized', why: `training is complete (epoch ${header.epoch}) but ${p.final} belongs to another run` };
   }
   return { ...withCk, kind: 'finished', why: null };
-}
-
-/** The --force staging folder of this process inside run folder `dir`. */
-export function stagingDir(dir: string): string {
-  return path.join(dir, `.force-${process.pid}`);
 }
 
 /**
@@ -113,7 +79,7 @@ export function stagingDir(dir: string): string {
  * model is removed. A marker file makes an interrupted promotion complete the next time the folder is opened.
  */
 export function promoteStaging(staging: string, dir: string): void {
-  fs.writeFileSync(path.join(dir, PROMOTING), path.basename(staging) + '\n');
+  fs.writeFileSync(runPaths(dir).promoting, path.basename(staging) + '\n');
   fsyncDir(dir);
   finishPromotion(dir, staging);
 }
@@ -124,11 +90,11 @@ function finishPromotion(dir: string, staging: string): void {
       const src = path.join(staging, f);
       if (fs.existsSync(src)) fs.renameSync(src, path.join(dir, f));
     }
-    fs.rmSync(path.join(dir, FINAL_DIR), { recursive: true, force: true });
+    fs.rmSync(runPaths(dir).final, { recursive: true, force: true });
   }
   fsyncDir(dir);
   fs.rmSync(staging, { recursive: true, force: true });
-  fs.rmSync(path.join(dir, PROMOTING), { force: true });
+  fs.rmSync(runPaths(dir).promoting, { force: true });
   fsyncDir(dir);
 }
 
@@ -139,23 +105,23 @@ function finishPromotion(dir: string, staging: string): void {
 export function openRunDir(dir: string): string[] {
   const done: string[] = [];
   if (!fs.existsSync(dir)) return done;
-  const marker = path.join(dir, PROMOTING);
+  const marker = runPaths(dir).promoting;
   if (fs.existsSync(marker)) {
     const staging = path.join(dir, fs.readFileSync(marker, 'utf8').trim());
-    if (STAGING_RE.test(path.basename(staging))) {
+    if (stagingPid(path.basename(staging)) !== null) {
       finishPromotion(dir, staging);
       done.push(`completed the interrupted replacement of the previous results by ${path.basename(staging)}`);
     } else fs.rmSync(marker, { force: true });
   }
   for (const n of fs.readdirSync(dir)) {
-    const m = STAGING_RE.exec(n);
-    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+    const pid = stagingPid(n);
+    if (pid !== null && pid !== process.pid && !pidAlive(pid)) {
       fs.rmSync(path.join(dir, n), { recursive: true, force: true });
       done.push(`removed ${n} (an interrupted --force run that had not reached its first checkpoint)`);
     }
   }
   // The lock is held: no temp file here belongs to a live writer of this folder.
-  for (const d of [dir, path.join(dir, FINAL_DIR)]) {
+  for (const d of [dir, runPaths(dir).final]) {
     const r = removeStaleTemps(d, { all: true });
     if (r.length) done.push(`removed ${r.length} temp file(s) of interrupted writes in ${d}`);
   }

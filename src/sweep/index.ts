@@ -11,9 +11,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { repoRoot } from '../data/paths';
+import { repoRoot } from '../util/paths';
 import { resolveConfig } from '../experiments/run';
-import { loadRunDir, lockOwnerState, readRunLock } from '../results';
+import { loadRunDir, lockOwnerState, readRunLock, runPaths } from '../results';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { planSweep, type PlanOptions, type SweepTask } from './plan';
 import { checkPath, jobScript, logFile, parseTasksTsv, sbatchOptions, shQuote, type SlurmOptions, type SweepSpec, tasksTsv } from './sbatch';
@@ -226,7 +226,7 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   if (readError) return { ...base, state: 'failed', text: `failed: ${readError}` };
   const running = `running at epoch ${Math.min(k + 1, epochs ?? Infinity)}/${of}`;
   if (slurm && RUNNING.has(slurm)) return { ...base, state: 'running', text: running };
-  const hasCheckpoint = fs.existsSync(path.join(task.dir, 'checkpoint.bin'));
+  const hasCheckpoint = fs.existsSync(runPaths(task.dir).checkpoint);
   if (slurm && WAITING.has(slurm)) {
     // queued again (requeued or resubmitted): what its last attempt did is history
     return hasCheckpoint || k > 0 ? { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` } : { ...base, state: 'not started', text: 'not started (queued)' };

@@ -13,7 +13,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { LOCK_FILE, readRunLock } from '../results/lock';
+import { readRunLock } from '../results/lock';
+import { runPaths } from '../results/paths';
 import { atomicWriteJson } from '../util/fs';
 
 export interface AttemptMarker {
@@ -63,7 +64,7 @@ export function taskStart(o: TaskStartOptions): string[] {
     const during = Number.isFinite(since) && since >= Date.parse(prev.start) - 1000;
     const over = prev.jobId !== null && (prev.jobId === jobId || !(o.jobRunning ?? slurmJobRunning)(prev.jobId));
     if (during && over) {
-      const lockFile = path.join(o.runDir, LOCK_FILE);
+      const lockFile = runPaths(o.runDir).lock;
       // Remove it only if it is still that lock.
       const again = readRunLock(o.runDir);
       if (again && again !== 'unreadable' && again.pid === lock.pid && again.since === lock.since) {
@@ -76,7 +77,7 @@ export function taskStart(o: TaskStartOptions): string[] {
   // experiment is refused), and the record must keep naming the attempt that does.
   const after = readRunLock(o.runDir);
   if (after && after !== 'unreadable' && after.host !== host) {
-    done.push(`${path.join(o.runDir, LOCK_FILE)} is held on ${after.host} (pid ${after.pid}); left in place`);
+    done.push(`${runPaths(o.runDir).lock} is held on ${after.host} (pid ${after.pid}); left in place`);
     return done;
   }
   const marker: AttemptMarker = { host, jobId, start: (o.now ?? new Date()).toISOString() };

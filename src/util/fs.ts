@@ -50,6 +50,11 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * Writes `data` to `file` whole or not at all: a temp file in the same folder (created if missing), every byte
+ * written and fsynced, its size checked, renamed over `file`, then the folder fsynced. On ENOSPC/EDQUOT it
+ * throws DiskFullError; on any error the temp file is removed and the previous `file` is untouched.
+ */
 export function atomicWrite(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
@@ -85,6 +90,7 @@ export function atomicWrite(file: string, data: string | Uint8Array): void {
   }
 }
 
+/** `atomicWrite` of `value` as indented JSON with a final newline. */
 export function atomicWriteJson(file: string, value: unknown): void {
   atomicWrite(file, JSON.stringify(value, null, 2) + '\n');
 }

@@ -12,7 +12,9 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
+import type { History } from '../train/history';
 import { atomicWrite } from '../util/fs';
+import { runPaths } from './paths';
 
 const MAGIC_V1 = 'BNNCKPT1';
 const MAGIC = 'BNNCKPT2';
@@ -143,9 +145,90 @@ export function readCheckpointHeader(file: string): CheckpointHeader {
   return decodeCheckpoint(readBytes(file), file).header;
 }
 
+/** Reads and checks a checkpoint (see `decodeCheckpoint`); its tensors are the caller's to dispose. */
 export function readCheckpoint(file: string): { header: CheckpointHeader; tensors: Record<string, tf.Tensor> } {
   const { header, arrays } = decodeCheckpoint(readBytes(file), file);
   const tensors: Record<string, tf.Tensor> = {};
   for (const [name, a] of Object.entries(arrays)) tensors[name] = tf.tensor(a.data, a.shape, 'float32');
   return { header, tensors };
+}
+
+/**
+ * What a training run hands over at the end of an epoch: the model's weights in order (with their names), the
+ * optimizer's state, the generators' states, the history so far and the run's id.
+ */
+export interface RunCheckpoint {
+  configHash: string;
+  /** Epochs completed. */
+  epoch: number;
+  /** The model's weights in `model.weights` order. */
+  weights: { name: string; tensor: tf.Tensor }[];
+  /** `Optimizer.getState()`: JSON-able meta and named slot tensors. */
+  optimizer: { meta: Record<string, unknown>; tensors: Record<string, tf.Tensor> };
+  /** The data generator's state. */
+  rng: [number, number, number, number];
+  /** Each seeded dropout layer's generator state, by layer name. */
+  dropout: Record<string, [number, number, number, number]>;
+  history: History;
+  runId: string | null;
+}
+
+/** A run checkpoint as read back: tensors are the caller's to dispose (`dispose()` frees them all). */
+export interface LoadedRunCheckpoint extends Omit<RunCheckpoint, 'weights'> {
+  header: CheckpointHeader;
+  /** The model's weights in order, matched by position and name against `weightNames`. */
+  weights: tf.Tensor[];
+  dispose(): void;
+}
+
+// Tensor keys inside the file: `model:<index>:<weight name>` and `opt:<optimizer slot name>`.
+const weightKey = (i: number, name: string) => `model:${i}:${name}`;
+const OPT = 'opt:';
+
+/** Writes run folder `dir`'s checkpoint.bin (atomically; refused with NaN/∞, see `writeCheckpoint`). */
+export function writeRunCheckpoint(dir: string, c: RunCheckpoint): void {
+  const tensors: Record<string, tf.Tensor> = {};
+  c.weights.forEach((w, i) => (tensors[weightKey(i, w.name)] = w.tensor));
+  for (const [k, t] of Object.entries(c.optimizer.tensors)) tensors[OPT + k] = t;
+  const meta = { optimizer: c.optimizer.meta, rng: c.rng, dropout: c.dropout, history: c.history, ...(c.runId ? { runId: c.runId } : {}) };
+  writeCheckpoint(runPaths(dir).checkpoint, { configHash: c.configHash, epoch: c.epoch, meta }, tensors);
+}
+
+/**
+ * Reads and checks `file` (a run's checkpoint.bin) for a model whose weights are named `weightNames` (in
+ * order); throws CheckpointError for a damaged file, an Error naming a missing weight.
+ */
+export function readRunCheckpoint(file: string, weightNames: string[]): LoadedRunCheckpoint {
+  const { header, tensors } = readCheckpoint(file);
+  const dispose = () => tf.dispose(Object.values(tensors));
+  try {
+    const weights = weightNames.map((name, i) => {
+      const t = tensors[weightKey(i, name)];
+      if (!t) throw new Error(`${file} lacks weight ${name}; rerun with --force`);
+      return t;
+    });
+    const optTensors: Record<string, tf.Tensor> = {};
+    for (const [k, t] of Object.entries(tensors)) if (k.startsWith(OPT)) optTensors[k.slice(OPT.length)] = t;
+    const m = header.meta;
+    return {
+      header,
+      configHash: header.configHash,
+      epoch: header.epoch,
+      weights,
+      optimizer: { meta: m.optimizer as Record<string, unknown>, tensors: optTensors },
+      rng: m.rng as [number, number, number, number],
+      dropout: (m.dropout ?? {}) as Record<string, [number, number, number, number]>,
+      history: (m.history ?? []) as History,
+      runId: (m.runId as string | undefined) ?? null,
+      dispose,
+    };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/** The history stored in a checkpoint header ([] when it holds none). */
+export function checkpointHistory(header: CheckpointHeader): History {
+  return (Array.isArray(header.meta?.history) ? header.meta.history : []) as History;
 }
