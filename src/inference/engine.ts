@@ -23,39 +23,24 @@
  *     channel offset of a concatenation, and at 4 positions for a 2× upsampling). Channels beyond outC get T = 2^30
  *     (never set). The last stage writes its integer y; JS applies the float32 BN.
  *   - The real first layer: a float32 f32x4 GEMM over its padded float image (the same summation order as
- *     kernels.ts' sgemm), then bit = sgn·y ≥ sgn·t in float32, as the JS reference does.
+ *     src/xnor/gemm.ts' sgemm), then bit = sgn·y ≥ sgn·t in float32, as the JS reference does.
  *
  * Every GEMM and post function takes a range (pixels and kernel rows / channels), so the work can be split between
- * threads sharing one memory (FusedEngine with threads: 2: a worker_threads worker, a barrier between stages).
+ * threads sharing one memory (FusedEngine with threads: 2: the worker_threads worker of worker.ts, scheduled as
+ * threads.ts describes).
+ *
+ * All bytes go through src/wasm/asm.ts (its one opcode table and `assemble`); the padding correction, the kernel
+ * tap popcounts and the real layer's ±1 weights come from src/xnor.
  */
-import { uleb, section, vec, str, I32, I64, V128, op as base, WA, funcBody } from '../wasm/asm';
+import * as path from 'path';
+import { assemble, funcBody, I32, I64, V128, op, WA } from '../wasm/asm';
 import type { WasmMemory, WasmModule } from '../wasm/asm';
-import type { PackedSpec, PoolSpec } from './packed';
+import { paddingTable, tapPopcounts, unpackKernel, words } from '../xnor';
+import type { PackedSpec, PoolSpec } from './spec';
+import { BATCH_CHUNK, ctrlLength, doneSlot, lastStageDone, readFinal, runImage, Slot, splitPlans, waitAtLeast, writeInput } from './threads';
+import type { EnginePlan, FusedBuild, Run, Share, WorkerData } from './threads';
 
-/** Instructions this module needs beyond src/wasm/asm.ts' table (opcodes: core spec §5.4, SIMD 0xfd xx). */
-const op = {
-  ...base,
-  i32load: (off = 0) => [0x28, 2, ...uleb(off)],
-  i32store16: (off = 0) => [0x3b, 1, ...uleb(off)],
-  i32sub: [0x6b],
-  i32shru: [0x76],
-  i8x16add: [0xfd, 0x6e],
-  shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
-  i32x4add: [0xfd, 0xae, 0x01],
-  i32x4sub: [0xfd, 0xb1, 0x01],
-  i32x4mul: [0xfd, 0xb5, 0x01],
-  i32x4shl: [0xfd, 0xab, 0x01],
-  i32x4ges: [0xfd, 0x3f],
-  i32x4maxs: [0xfd, 0xb8, 0x01],
-  f32x4ge: [0xfd, 0x46],
-  f32x4max: [0xfd, 0xe9, 0x01],
-  v128load32zero: (off = 0) => [0xfd, 0x5c, 2, ...uleb(off)],
-  v128load64zero: (off = 0) => [0xfd, 0x5d, 3, ...uleb(off)],
-  i64load32u: (off = 0) => [0x35, 2, ...uleb(off)],
-  i16x8narrow: [0xfd, 0x85, 0x01],
-  i8x16narrow: [0xfd, 0x65],
-  i8x16bitmask: [0xfd, 0x64],
-};
+export type { EnginePlan, FusedBuild } from './threads';
 
 /**
  * Binary GEMM flavour: 'simd' (v128, 2 pixels × 4 rows per block), 'i64' (scalar, 2 × 4), 'mix' (1 pixel × 8 rows,
@@ -72,7 +57,6 @@ export interface GemmTune {
   RS?: number;
 }
 
-const words = (c: number) => Math.ceil(c / 32);
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const T_NEVER = 1 << 30;
 
@@ -93,20 +77,12 @@ class Fn {
   }
 }
 
-/** Assembles functions (all i32 params, no results) over an imported memory env.mem. */
-function assembleWithImportedMemory(fns: Fn[], pages: number, shared: boolean): Uint8Array {
-  const arities = [...new Set(fns.map((f) => f.nparams))];
-  const types = arities.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0x00]);
-  const limits = shared ? [0x03, ...uleb(pages), ...uleb(pages)] : [0x00, ...uleb(pages)];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...limits]])),
-    ...section(3, vec(fns.map((f) => uleb(arities.indexOf(f.nparams))))),
-    ...section(7, vec(fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
-    ...section(10, vec(fns.map((f) => f.body()))),
-  ];
-  return new Uint8Array(bytes);
+/** Assembles functions (all i32 params, no results) over an imported memory env.mem of exactly `pages` pages. */
+function assembleFns(fns: Fn[], pages: number, shared: boolean): Uint8Array {
+  return assemble({
+    funcs: fns.map((f) => ({ name: f.name, params: new Array(f.nparams).fill(I32), body: f.body() })),
+    memory: { import: { min: pages, max: shared ? pages : undefined, shared } },
+  });
 }
 
 // ------------------------------------------------------------------ GEMM generators
@@ -394,23 +370,6 @@ function genPost(fn: Fn, g: PostGeom): void {
 
 // ------------------------------------------------------------------ engine
 
-/** Per-stage plan: what to call with which ranges. */
-export interface EnginePlan {
-  /** Index of the stage in the spec. */
-  stage: number;
-  gemm: string;
-  post: string;
-  /** GEMM pixel range [0, npixP) in steps of P; row range [0, noutp) in steps of R. */
-  npixP: number;
-  P: number;
-  noutp: number;
-  R: number;
-  /** post range [0, nq). */
-  nq: number;
-  /** Cost of the GEMM in bit multiply-accumulates (a float one counted as 64): small stages are not split between threads. */
-  macs: number;
-}
-
 /** Where one stage's output pixel (qy, qx) goes: a consumer stage's padded image (or the final buffer: -1). */
 interface Dest {
   stage: number;
@@ -508,18 +467,6 @@ export function fusedSupports(spec: PackedSpec): string | null {
   return null;
 }
 
-export interface FusedBuild {
-  bytes: Uint8Array;
-  pages: number;
-  /** Initial memory contents: [byte offset, data] (everything else zero). */
-  init: [number, Uint8Array][];
-  plans: EnginePlan[];
-  /** Real input: padded float image. */
-  input: { off: number; H: number; W: number; C: number; Wp: number; padTop: number; padLeft: number };
-  /** Last stage's int32 y [outH·outW][noutp]. */
-  final: { off: number; npix: number; noutp: number; outC: number };
-}
-
 /**
  * Lays out memory for `spec` and generates its module. `mode` picks the binary GEMM; `shared` declares the
  * imported memory shared (for worker threads).
@@ -574,12 +521,7 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
     if (segStride === segBytes) (segBytes *= segs), (segs = 1);
     const fnG = new Fn(`gemm${i}`, 4);
     if (s.input === 'real') {
-      const kq = kk * s.inC;
-      const wf = new Float32Array(kq * noutp);
-      const cw = words(s.inC);
-      for (let o = 0; o < s.outC; o++)
-        for (let pos = 0; pos < kk; pos++)
-          for (let c = 0; c < s.inC; c++) wf[(pos * s.inC + c) * noutp + o] = (s.weights[(o * kk + pos) * cw + (c >> 5)] >>> (c & 31)) & 1 ? 1 : -1;
+      const wf = unpackKernel(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }, noutp);
       genSgemm(fnG, { tab, segs: s.kh, segStride, segBytes: s.kw * im.pixB, wOff: put(wf), KB: noutp * 4, noutp, outOff, P, R }, s.kw * s.inC);
     } else {
       const cw = words(s.inC);
@@ -625,41 +567,10 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
       }
     let patTab = 0;
     if (s.input === 'binary') {
-      // A[pattern][o] = nValid·inC + 2·Σ_{padded taps} popcount(w_tap)
-      const cw = words(s.inC);
-      const pcw = new Int32Array(s.outC * kk);
-      for (let o = 0; o < s.outC; o++)
-        for (let pos = 0; pos < kk; pos++) for (let j = 0; j < cw; j++) pcw[o * kk + pos] += popcnt(s.weights[(o * kk + pos) * cw + j]);
-      const patterns = new Map<string, number>();
-      const rows: Int32Array[] = [];
-      const patOf = new Int32Array(npix);
-      for (let p = 0; p < npix; p++) {
-        const oy = Math.floor(p / s.convW), ox = p % s.convW;
-        const pads: number[] = [];
-        for (let ky = 0; ky < s.kh; ky++)
-          for (let kx = 0; kx < s.kw; kx++) {
-            const iy = oy * s.strideH + ky - s.padTop, ix = ox * s.strideW + kx - s.padLeft;
-            if (!(iy >= 0 && iy < s.inH && ix >= 0 && ix < s.inW)) pads.push(ky * s.kw + kx);
-          }
-        const key = pads.join(',');
-        let id = patterns.get(key);
-        if (id === undefined) {
-          id = rows.length;
-          patterns.set(key, id);
-          const row = new Int32Array(noutp);
-          for (let o = 0; o < s.outC; o++) {
-            let corr = 0;
-            for (const t of pads) corr += pcw[o * kk + t];
-            row[o] = (kk - pads.length) * s.inC + 2 * corr;
-          }
-          rows.push(row);
-        }
-        patOf[p] = id;
-      }
-      const aTab = new Int32Array(rows.length * noutp);
-      rows.forEach((r, k) => aTab.set(r, k * noutp));
-      const aOff = put(aTab);
-      patTab = put(Int32Array.from(patOf, (id) => aOff + id * noutp * 4));
+      // A[pattern][o] = nValid·inC + 2·Σ_{padded taps} popcount(w_tap) (src/xnor/conv.ts)
+      const pad = paddingTable(s, tapPopcounts(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }), s.outC, noutp);
+      const aOff = put(pad.A);
+      patTab = put(Int32Array.from(pad.pattern, (id) => aOff + id * noutp * 4));
     }
     let sgnOff = -1, tOff = -1;
     const post = s.post;
@@ -689,7 +600,7 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
   const pages = Math.ceil(top / 65536) + 1;
   const s0 = S[0];
   return {
-    bytes: assembleWithImportedMemory(fns, pages, shared),
+    bytes: assembleFns(fns, pages, shared),
     pages,
     init,
     plans,
@@ -697,120 +608,6 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
     final: final!,
   };
 }
-
-function popcnt(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-}
-
-type Run = (a: number, b: number, c: number, d: number) => void;
-type RunImage = (ctrl: Int32Array, fns: Record<string, Run>, shares: [Share, Share][], spin: number, seq: number, me: number, lap: ((j: number) => void) | null) => void;
-
-/** One thread's share of a stage: GEMM (pixels, kernel rows) and post-op (output pixels, channels); null = none. */
-type Share = [gemm: string, p0: number, p1: number, o0: number, o1: number, post: string, q0: number, q1: number] | null;
-
-/** Images per hand-over in FusedEngine.forwardBatch. */
-const BATCH_CHUNK = 32;
-
-/** Stages with fewer multiply-accumulates than this run on the main thread only (a barrier costs more). */
-const SPLIT_MIN_MACS = 4e6;
-
-/**
- * Splits each stage into 2 shares by output channels (multiples of 16): a share is the GEMM rows and post-op channels
- * of its half for every pixel, so the only dependency is between stages (see RUN_IMAGE_SRC). Small stages are one
- * share.
- */
-function splitPlans(plans: EnginePlan[]): [Share, Share][] {
-  return plans.map((pl): [Share, Share] => {
-    const whole: Share = [pl.gemm, 0, pl.npixP, 0, pl.noutp, pl.post, 0, pl.nq];
-    if (pl.noutp < 32 || pl.macs < SPLIT_MIN_MACS) return [whole, null];
-    const half = Math.floor(pl.noutp / 32) * 16;
-    return [
-      [pl.gemm, 0, pl.npixP, 0, half, pl.post, 0, pl.nq],
-      [pl.gemm, 0, pl.npixP, half, pl.noutp, pl.post, 0, pl.nq],
-    ];
-  });
-}
-
-/**
- * The worker's code (plain JS, run with eval): instantiate the main thread's compiled module (shared, with its
- * optimized code) on the shared memory, then run its shares on request.
- */
-/**
- * One image on 2 threads, self-scheduled (the same code runs on both; `me` = 0 main, 1 worker). Stage j may start
- * once every share of stage j − 1 is done; each thread then claims shares of stage j, its own first, the other's if
- * still unclaimed (compare-exchange of a per-share tag with the image number), runs them and counts them done. So a
- * thread that is not scheduled (a loaded machine) never holds the other up: its shares are taken over.
- * ctrl: [0] image number (worker: < 0 = stop), [3] worker ready, [CLAIM + 2j + s] claim tags,
- * [DONE + j] = 8·image + shares done.
- */
-const RUN_IMAGE_SRC = `
-  const CLAIM = 16, DONE = 16 + 2 * shares.length;
-  for (let j = 0; j < shares.length; j++) {
-    if (j > 0) {
-      const need = seq * 8 + (shares[j - 1][1] ? 2 : 1);
-      for (let n = 0; Atomics.load(ctrl, DONE + j - 1) < need; n++)
-        if (n > SPIN) Atomics.wait(ctrl, DONE + j - 1, Atomics.load(ctrl, DONE + j - 1), 50);
-    }
-    for (let k = 0; k < 2; k++) {
-      const s = k === 0 ? me : 1 - me;
-      const sh = shares[j][s];
-      if (!sh) continue;
-      const idx = CLAIM + 2 * j + s;
-      const v = Atomics.load(ctrl, idx);
-      if (v >= seq || Atomics.compareExchange(ctrl, idx, v, seq) !== v) continue;
-      fns[sh[0]](sh[1], sh[2], sh[3], sh[4]);
-      fns[sh[5]](sh[6], sh[7], sh[3], sh[4]);
-      Atomics.add(ctrl, DONE + j, 1);
-      Atomics.notify(ctrl, DONE + j);
-    }
-    if (lap) lap(j);
-  }
-`;
-
-/** The worker's code (plain JS, run with eval): instantiate the main thread's compiled module (shared, with its
- * optimized code) on the shared memory, then run images on request. */
-const WORKER_SRC = `
-const { workerData } = require('worker_threads');
-const { mod, memory, ctrlBuf, shares, SPIN, pages, init, plans, input, final, inBuf, outBuf } = workerData;
-const fns = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports;
-const ctrl = new Int32Array(ctrlBuf);
-const runImage = new Function('ctrl', 'fns', 'shares', 'SPIN', 'seq', 'me', 'lap', RUN_IMAGE_SRC);
-// batch mode: whole images on a second copy of the model (own memory), images claimed from a shared counter
-const mem2 = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-const u8 = new Uint8Array(mem2.buffer);
-for (const [off, data] of init) u8.set(data, off);
-const fns2 = new WebAssembly.Instance(mod, { env: { mem: mem2 } }).exports;
-const per = input.H * input.W * input.C, outLen = final.npix * final.outC;
-const xin = new Float32Array(inBuf), yout = new Int32Array(outBuf);
-function forward2(i) {
-  const f = new Float32Array(mem2.buffer);
-  const { off, H, W, C, Wp, padTop, padLeft } = input;
-  for (let y = 0; y < H; y++) f.set(xin.subarray(i * per + y * W * C, i * per + (y + 1) * W * C), (off >> 2) + ((y + padTop) * Wp + padLeft) * C);
-  for (const pl of plans) { fns2[pl.gemm](0, pl.npixP, 0, pl.noutp); fns2[pl.post](0, pl.nq, 0, pl.noutp); }
-  const yy = new Int32Array(mem2.buffer, final.off, final.npix * final.noutp);
-  for (let p = 0; p < final.npix; p++) yout.set(yy.subarray(p * final.noutp, p * final.noutp + final.outC), i * outLen + p * final.outC);
-}
-let seq = 0;
-Atomics.store(ctrl, 3, 1);
-Atomics.notify(ctrl, 3);
-for (;;) {
-  for (let n = 0; Atomics.load(ctrl, 0) === seq; n++) if (n > SPIN) Atomics.wait(ctrl, 0, seq, 50);
-  seq = Atomics.load(ctrl, 0);
-  if (seq < 0) break;
-  if (Atomics.load(ctrl, 4) === 1) {
-    for (let i = Atomics.add(ctrl, 6, 1); i < Atomics.load(ctrl, 5); i = Atomics.add(ctrl, 6, 1)) {
-      forward2(i);
-      Atomics.add(ctrl, 7, 1);
-      Atomics.notify(ctrl, 7);
-    }
-  } else runImage(ctrl, fns, shares, SPIN, seq, 1, null);
-}
-`;
-
-/** Spin iterations (Atomics.load) before a thread sleeps in Atomics.wait while it waits at a barrier. */
-const SPIN = 200000;
 
 interface WorkerLike {
   unref(): void;
@@ -830,9 +627,17 @@ export function threadsAvailable(): boolean {
   }
 }
 
+/** The worker's module (worker.ts), started with tsx's CommonJS hook so that it runs as TypeScript. */
+function startWorker(data: WorkerData): WorkerLike {
+  const { Worker } = require('worker_threads') as { Worker: new (file: string, o: object) => WorkerLike };
+  const file = require.resolve(path.join(__dirname, 'worker'));
+  const execArgv = /\.[cm]?ts$/.test(file) ? ['--require', require.resolve('tsx/cjs')] : [];
+  return new Worker(file, { workerData: data, execArgv });
+}
+
 /**
  * A fused model instance: one memory, one module instance, and with `threads: 2` one worker thread sharing
- * the memory (each stage split by output channels into shares that both threads claim, RUN_IMAGE_SRC). Results are
+ * the memory (each stage split by output channels into shares that both threads claim: threads.ts). Results are
  * identical either way (integer arithmetic; the real layer's float sums are per output channel and not split).
  */
 export class FusedEngine {
@@ -844,7 +649,6 @@ export class FusedEngine {
   private worker: WorkerLike | null = null;
   private readonly ctrl: Int32Array | null = null;
   private readonly shares: [Share, Share][] = [];
-  private runImage: RunImage | null = null;
   private inBuf: Float32Array | null = null;
   private outBuf: Int32Array | null = null;
   private seq = 0;
@@ -863,29 +667,34 @@ export class FusedEngine {
     this.fns = inst.exports as Record<string, Run>;
     if (shared) {
       this.shares = splitPlans(b.plans);
-      this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (16 + 3 * this.shares.length)));
+      this.ctrl = new Int32Array(new SharedArrayBuffer(4 * ctrlLength(this.shares.length)));
       this.inBuf = new Float32Array(new SharedArrayBuffer(4 * BATCH_CHUNK * b.input.H * b.input.W * b.input.C));
       this.outBuf = new Int32Array(new SharedArrayBuffer(4 * BATCH_CHUNK * b.final.npix * b.final.outC));
-      this.runImage = new Function('ctrl', 'fns', 'shares', 'SPIN', 'seq', 'me', 'lap', RUN_IMAGE_SRC) as RunImage;
-      const { Worker } = require('worker_threads') as { Worker: new (src: string, o: object) => WorkerLike };
-      const w = new Worker(`const RUN_IMAGE_SRC = ${JSON.stringify(RUN_IMAGE_SRC)};\n${WORKER_SRC}`, {
-        eval: true,
-        workerData: {
-          mod, memory: this.memory, ctrlBuf: this.ctrl.buffer, shares: this.shares, SPIN,
-          pages: b.pages, init: b.init, plans: b.plans, input: b.input, final: b.final, inBuf: this.inBuf!.buffer, outBuf: this.outBuf!.buffer,
-        },
-      });
-      w.unref();
-      w.on('error', () => (this.worker = null));
-      w.on('exit', () => (this.worker = null));
-      this.worker = w;
+      const { bytes: _bytes, ...build } = b;
+      try {
+        const w = startWorker({
+          mod, memory: this.memory, ctrlBuf: this.ctrl.buffer as SharedArrayBuffer, shares: this.shares, build,
+          inBuf: this.inBuf.buffer as SharedArrayBuffer, outBuf: this.outBuf.buffer as SharedArrayBuffer,
+        });
+        w.unref();
+        w.on('error', () => (this.worker = null));
+        w.on('exit', () => (this.worker = null));
+        this.worker = w;
+      } catch {
+        this.worker = null; // no worker: one thread
+      }
     }
+  }
+
+  /** Whether the worker runs (it has started and set the ready slot). */
+  private workerUp(): boolean {
+    return this.ctrl !== null && this.worker !== null && Atomics.load(this.ctrl, Slot.ready) === 1;
   }
 
   /** Resolves when the worker (if any) is running; until then `forward` runs on one thread. */
   async ready(timeoutMs = 10000): Promise<boolean> {
     const t0 = Date.now();
-    while (this.ctrl && Atomics.load(this.ctrl, 3) !== 1) {
+    while (this.ctrl && Atomics.load(this.ctrl, Slot.ready) !== 1) {
       if (Date.now() - t0 > timeoutMs || !this.worker) return false;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -895,8 +704,8 @@ export class FusedEngine {
   /** Stops the worker (the engine then runs on one thread). */
   dispose(): void {
     if (this.ctrl && this.worker) {
-      Atomics.store(this.ctrl, 0, -1);
-      Atomics.notify(this.ctrl, 0);
+      Atomics.store(this.ctrl, Slot.seq, -1);
+      Atomics.notify(this.ctrl, Slot.seq);
       void this.worker.terminate();
     }
     this.worker = null;
@@ -909,7 +718,7 @@ export class FusedEngine {
    */
   forwardBatch(data: Float32Array, n: number): Int32Array[] | null {
     const ctrl = this.ctrl;
-    if (!ctrl || !this.worker || !this.inBuf || !this.outBuf || Atomics.load(ctrl, 3) !== 1) return null;
+    if (!ctrl || !this.inBuf || !this.outBuf || !this.workerUp()) return null;
     const { H, W, C } = this.build.input;
     const per = H * W * C;
     const outLen = this.build.final.npix * this.build.final.outC;
@@ -917,23 +726,18 @@ export class FusedEngine {
     for (let s0 = 0; s0 < n; s0 += BATCH_CHUNK) {
       const m = Math.min(BATCH_CHUNK, n - s0);
       this.inBuf.set(data.subarray(s0 * per, (s0 + m) * per));
-      Atomics.store(ctrl, 5, m);
-      Atomics.store(ctrl, 6, 0);
-      Atomics.store(ctrl, 7, 0);
-      Atomics.store(ctrl, 4, 1);
-      Atomics.store(ctrl, 0, ++this.seq);
-      Atomics.notify(ctrl, 0);
-      for (let i = Atomics.add(ctrl, 6, 1); i < m; i = Atomics.add(ctrl, 6, 1)) {
+      Atomics.store(ctrl, Slot.batchCount, m);
+      Atomics.store(ctrl, Slot.batchNext, 0);
+      Atomics.store(ctrl, Slot.batchDone, 0);
+      Atomics.store(ctrl, Slot.batchMode, 1);
+      Atomics.store(ctrl, Slot.seq, ++this.seq);
+      Atomics.notify(ctrl, Slot.seq);
+      for (let i = Atomics.add(ctrl, Slot.batchNext, 1); i < m; i = Atomics.add(ctrl, Slot.batchNext, 1)) {
         const y = this.forward(this.inBuf.subarray(i * per, (i + 1) * per), null, [], true);
         this.outBuf.set(y, i * outLen);
-        Atomics.add(ctrl, 7, 1);
+        Atomics.add(ctrl, Slot.batchDone, 1);
       }
-      const t = Date.now();
-      for (let k = 0; Atomics.load(ctrl, 7) < m; k++)
-        if (k > SPIN) {
-          Atomics.wait(ctrl, 7, Atomics.load(ctrl, 7), 50);
-          if (Date.now() - t > 10000 + 1000 * m) throw new Error('FusedEngine: the worker thread stopped responding');
-        }
+      waitAtLeast(ctrl, Slot.batchDone, m, 10000 + 1000 * m, 'FusedEngine: the worker thread stopped responding');
       for (let i = 0; i < m; i++) res.push(this.outBuf.slice(i * outLen, (i + 1) * outLen));
     }
     return res;
@@ -942,9 +746,7 @@ export class FusedEngine {
   /** Runs one image (NHWC float32, H·W·C values); returns the last stage's integer outputs [npix·outC]. */
   forward(image: Float32Array, timings: Record<string, number> | null, names: string[], serial = false): Int32Array {
     const b = this.build;
-    const { off, H, W, C, Wp, padTop, padLeft } = b.input;
-    const f = new Float32Array(this.memory.buffer);
-    for (let y = 0; y < H; y++) f.set(image.subarray(y * W * C, (y + 1) * W * C), (off >> 2) + ((y + padTop) * Wp + padLeft) * C);
+    writeInput(this.memory.buffer, b.input, image);
     let t0 = timings ? performance.now() : 0;
     const lap = (k: string) => {
       if (!timings) return;
@@ -953,23 +755,16 @@ export class FusedEngine {
       t0 = t;
     };
     const ctrl = this.ctrl;
-    if (!serial && ctrl && this.worker && this.runImage && Atomics.load(ctrl, 3) === 1) {
+    if (!serial && ctrl && this.workerUp()) {
       const seq = ++this.seq;
-      Atomics.store(ctrl, 4, 0);
+      Atomics.store(ctrl, Slot.batchMode, 0);
       const n = this.shares.length;
-      for (let j = 0; j < n; j++) Atomics.store(ctrl, 16 + 2 * n + j, seq * 8);
-      Atomics.store(ctrl, 0, seq);
-      Atomics.notify(ctrl, 0);
-      this.runImage(ctrl, this.fns, this.shares, SPIN, seq, 0, timings ? (j: number) => lap(`${names[b.plans[j].stage]} stage (2 threads)`) : null);
+      for (let j = 0; j < n; j++) Atomics.store(ctrl, doneSlot(n, j), seq * 8);
+      Atomics.store(ctrl, Slot.seq, seq);
+      Atomics.notify(ctrl, Slot.seq);
+      runImage(ctrl, this.fns, this.shares, seq, 0, timings ? (j: number) => lap(`${names[b.plans[j].stage]} stage (2 threads)`) : null);
       // wait for the last stage's shares (the worker may run one)
-      const last = 16 + 2 * n + n - 1;
-      const need = seq * 8 + (this.shares[n - 1][1] ? 2 : 1);
-      const t = Date.now();
-      for (let k = 0; Atomics.load(ctrl, last) < need; k++)
-        if (k > SPIN) {
-          Atomics.wait(ctrl, last, Atomics.load(ctrl, last), 50);
-          if (Date.now() - t > 10000) throw new Error('FusedEngine: the worker thread stopped responding');
-        }
+      waitAtLeast(ctrl, doneSlot(n, n - 1), lastStageDone(this.shares, seq), 10000, 'FusedEngine: the worker thread stopped responding');
       lap('wait for the worker');
     } else
       for (const pl of b.plans) {
@@ -978,10 +773,8 @@ export class FusedEngine {
         this.fns[pl.post](0, pl.nq, 0, pl.noutp);
         lap(`${names[pl.stage]} post`);
       }
-    const { npix, noutp, outC } = b.final;
-    const y = new Int32Array(this.memory.buffer, b.final.off, npix * noutp);
-    const out = new Int32Array(npix * outC);
-    for (let p = 0; p < npix; p++) out.set(y.subarray(p * noutp, p * noutp + outC), p * outC);
+    const out = new Int32Array(b.final.npix * b.final.outC);
+    readFinal(this.memory.buffer, b.final, out);
     return out;
   }
 }

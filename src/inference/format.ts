@@ -12,7 +12,7 @@
  * binarizing stages, BN mean/inv/beta (float32) for the last stage.
  */
 import * as fs from 'fs';
-import { PackedSpec, PackedStage, PostOp } from './packed';
+import type { PackedSpec, PackedStage, PostOp } from './spec';
 
 const MAGIC = 'BNNP';
 type Typed = Uint32Array | Float32Array | Uint8Array;

@@ -8,20 +8,21 @@
  * So every such tensor is carried as bits (sign(BN(y)) folded into a threshold on the integer y, as in packed.ts),
  * and the last conv (1×1 to the classes, no BN) gives integer logits per pixel, followed by a per-pixel softmax.
  *
- * `packGraph(model)` returns a PackedSpec whose `graph` lists the nodes (packed.ts' GraphNode); it is saved by
+ * `packGraph(model)` returns a PackedSpec whose `graph` lists the nodes (spec.ts' GraphNode); it is saved by
  * savePacked like a sequential one. `PackedGraphModel` runs it on the fused engine (engine.ts) where it can (channel
- * counts before a concatenation multiples of 16), else on the reference path of packed.ts (XNOR-popcount GEMMs of
- * kernels.ts with JS im2col; OR-pool, upsampling and concatenation on 32-bit words in JS).
+ * counts before a concatenation multiples of 16), else on the reference interpreter (reference.ts: XNOR-popcount
+ * GEMMs of src/xnor with JS im2col; OR-pool, upsampling and concatenation on 32-bit words in JS).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D } from '../layers';
-import { availableKernels } from './kernels';
-import { FusedEngine, fusedSupports, GemmTune } from './engine';
-import {
-  bnFloat32, bnParams, BnParams, GraphNode, PackedKernel, PackedModel, PackedSpec, PackedStage, packKernel, padBefore, stagePost,
-} from './packed';
-
-const words = (c: number) => Math.ceil(c / 32);
+import { packKernel, padBefore, words } from '../xnor';
+import type { FusedEngine } from './engine';
+import { bnParams } from './convert';
+import { chooseRuntime } from './packed';
+import type { PackedOptions } from './packed';
+import type { ReferenceRunner } from './reference';
+import { finalOutputs, pooledSize, setPrediction, stagePost } from './spec';
+import type { BnParams, GraphNode, PackedKernel, PackedSpec, PackedStage, Predictions } from './spec';
 
 interface Value {
   node: number;
@@ -93,7 +94,7 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
         pending: {
           name: layer.name, input: realInput ? 'real' : 'binary', inH: inp.h, inW: inp.w, inC: inp.c, kh: k, kw: k, strideH: st, strideW: st,
           padTop: same ? padBefore(inp.h, k, st) : 0, padLeft: same ? padBefore(inp.w, k, st) : 0, convH, convW, outC: layer.filters,
-          pools: [], outH: convH, outW: convW, weights: packKernel(values0, k, k, inp.c, layer.filters), bn: null,
+          pools: [], outH: convH, outW: convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
         },
       });
     } else if (layer instanceof BatchNorm) {
@@ -107,8 +108,8 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
       const n = nodes[bits(ins[0])];
       const size = cfg.poolSize as [number, number];
       const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
-      const h = Math.floor((n.h - size[0]) / stride[0]) + 1;
-      const w = Math.floor((n.w - size[1]) / stride[1]) + 1;
+      const h = pooledSize(n.h, size[0], stride[0]);
+      const w = pooledSize(n.w, size[1], stride[1]);
       nodes.push({ name: layer.name, op: 'orpool', inputs: [nodes.indexOf(n)], h, w, c: n.c, pool: { size, stride } });
       values.set(layer.name, { node: nodes.length - 1 });
     } else if (cls === 'UpSampling2D') {
@@ -144,7 +145,7 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
   return { inputShape: [H0, W0, C0], numClasses: out.c, softmax, stages, graph: { nodes, output } };
 }
 
-export interface PackedGraphPrediction {
+export interface PackedGraphPrediction extends Predictions {
   /** Last conv outputs [n][h·w·classes] (NHWC). */
   logits: Float32Array;
   /** Per-pixel softmax of the logits (= logits without a softmax). */
@@ -156,23 +157,23 @@ export interface PackedGraphPrediction {
 /**
  * Runs a graph PackedSpec (packGraph): on the fused engine (engine.ts routes bits through OR-pools, upsampling and
  * concatenation straight into the consumers' padded images) when it supports the graph and `kernel` is not 'js',
- * else on the reference path of packed.ts. Options as PackedModel's.
+ * else on the reference interpreter (reference.ts). Options as PackedModel's.
  */
 export class PackedGraphModel {
-  private readonly pm: PackedModel | null = null;
-  readonly fused: FusedEngine | null = null;
+  private readonly reference: ReferenceRunner | null;
+  readonly fused: FusedEngine | null;
   readonly kernelName: PackedKernel;
-  constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: { reference?: boolean; threads?: number; tune?: GemmTune } = {}) {
+  constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: PackedOptions = {}) {
     if (!spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
-    const avail = availableKernels();
-    const name: PackedKernel = kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]);
-    if (name !== 'js' && !opts.reference && avail.includes('simd') && fusedSupports(spec) === null) {
-      this.fused = new FusedEngine(spec, name, opts.threads ?? 1, opts.tune);
-      this.kernelName = name;
-    } else {
-      this.pm = new PackedModel({ ...spec, graph: undefined }, name === 'mix' ? 'simd' : name, { reference: true });
-      this.kernelName = this.pm.kernelName;
+    let rt;
+    try {
+      rt = chooseRuntime(spec, kernel, opts);
+    } catch (e) {
+      throw new Error(`PackedGraphModel: ${(e as Error).message}`);
     }
+    this.kernelName = rt.kernelName;
+    this.fused = rt.fused;
+    this.reference = rt.reference;
   }
 
   /** See PackedModel.ready / dispose. */
@@ -193,32 +194,18 @@ export class PackedGraphModel {
     const out = g.nodes[g.output];
     const k = out.c;
     const npx = out.h * out.w;
-    const logits = new Float32Array(n * npx * k);
-    const probs = new Float32Array(n * npx * k);
-    const classes = new Int32Array(n * npx);
+    const res: PackedGraphPrediction = { logits: new Float32Array(n * npx * k), probs: new Float32Array(n * npx * k), classes: new Int32Array(n * npx) };
     const batch = this.fused && n >= 2 ? this.fused.forwardBatch(data, n) : null; // 2 threads: whole images each
     for (let i = 0; i < n; i++) {
       const y = batch ? this.finishFused(batch[i]) : this.forwardOne(data.subarray(i * per, (i + 1) * per));
-      logits.set(y, i * npx * k);
-      for (let p = 0; p < npx; p++) {
-        const b = p * k;
-        let best = 0;
-        for (let j = 1; j < k; j++) if (y[b + j] > y[b + best]) best = j;
-        classes[i * npx + p] = best;
-        if (this.spec.softmax) {
-          let s = 0;
-          for (let j = 0; j < k; j++) s += Math.exp(y[b + j] - y[b + best]);
-          for (let j = 0; j < k; j++) probs[(i * npx + p) * k + j] = Math.exp(y[b + j] - y[b + best]) / s;
-        } else for (let j = 0; j < k; j++) probs[(i * npx + p) * k + j] = y[b + j];
-      }
+      for (let p = 0; p < npx; p++) setPrediction(res, i * npx + p, y, p * k, k, this.spec.softmax);
     }
-    return { logits, probs, classes };
+    return res;
   }
 
   private finishFused(y: Int32Array): Float32Array {
-    const post = this.spec.stages[this.spec.stages.length - 1].post;
-    const C = this.spec.graph!.nodes[this.spec.graph!.output].c;
-    return post.kind === 'affine' ? Float32Array.from(y, (v, k) => bnFloat32(v, post.mean[k % C], post.inv[k % C], post.beta[k % C])) : Float32Array.from(y);
+    const g = this.spec.graph!;
+    return finalOutputs(this.spec.stages[this.spec.stages.length - 1].post, y, g.nodes[g.output].c);
   }
 
   private forwardOne(image: Float32Array): Float32Array {
@@ -227,7 +214,7 @@ export class PackedGraphModel {
     const vals: (Uint32Array | Float32Array)[] = [];
     for (const [i, nd] of g.nodes.entries()) {
       if (nd.op === 'input') vals[i] = image;
-      else if (nd.op === 'conv') vals[i] = this.pm!.runStage(nd.stage!, vals[nd.inputs[0]]);
+      else if (nd.op === 'conv') vals[i] = this.reference!.runStage(nd.stage!, vals[nd.inputs[0]]);
       else if (nd.op === 'orpool') vals[i] = orPool(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
       else if (nd.op === 'upsample') vals[i] = upsample(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
       else vals[i] = concat(nd.inputs.map((j) => [vals[j] as Uint32Array, g.nodes[j].c] as [Uint32Array, number]), nd);

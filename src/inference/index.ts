@@ -1,7 +1,14 @@
 /**
  * Packed binary inference: XNOR-popcount forward pass of a trained BinaryNet or binarized UNet, one-file
- * export, float-vs-packed summary. See packed.ts for the math and the reference path, engine.ts for the fused wasm
- * engine (the default), graph.ts for DAG models (UNet), format.ts for the file layout, kernels.ts for the GEMMs.
+ * export, float-vs-packed summary.
+ *
+ *   spec.ts       the packed model's types and post-ops (BN folded into exact thresholds)
+ *   convert.ts    packModel: tf.Sequential → PackedSpec          graph.ts   packGraph / PackedGraphModel (UNet)
+ *   reference.ts  the reference interpreter (src/xnor's generic GEMMs with JS glue)
+ *   engine.ts     the fused engine (one generated wasm module per model), threads.ts + worker.ts its 2-thread runtime
+ *   packed.ts     PackedModel: the fused engine where it applies, else the reference interpreter
+ *   format.ts     the file layout                                  summary.ts float-vs-packed summary
+ * Bit-packing, popcount, padding correction and the generic GEMM kernels are src/xnor's.
  *
  *   const spec = packModel(model);               // bits + folded BN thresholds
  *   const pm = new PackedModel(spec);            // fused wasm engine ('mix' GEMMs), or the reference path
@@ -11,14 +18,19 @@
  *   const s = await packedSummary(model, { images, labels });
  *   const g = new PackedGraphModel(packGraph(unetModel)); g.predict(images).classes;   // per-pixel classes
  */
-export { packModel, PackedModel, packedModel, signKernels, foldThreshold, bnFloat32 } from './packed';
-export type { PackedSpec, PackedStage, PostOp, PoolSpec, PackedPrediction, PackedKernel, GraphNode, GraphSpec } from './packed';
+export { bnFloat32, foldThreshold } from './spec';
+export type { PackedSpec, PackedStage, PostOp, PoolSpec, PackedKernel, GraphNode, GraphSpec } from './spec';
+export { packModel, signKernels } from './convert';
+export { PackedModel, packedModel } from './packed';
+export type { PackedPrediction, PackedOptions } from './packed';
 export { packGraph, PackedGraphModel } from './graph';
 export type { PackedGraphPrediction } from './graph';
 export { FusedEngine, buildFused, fusedSupports, threadsAvailable } from './engine';
 export type { GemmMode, GemmTune } from './engine';
 export { encodePacked, decodePacked, savePacked, loadPacked } from './format';
-export { availableKernels, createKernel, popcount32 } from './kernels';
-export type { KernelName, BinaryKernel } from './kernels';
+export { ReferenceRunner } from './reference';
+// the generic GEMM kernels and popcount are src/xnor's; re-exported for the callers of this package
+export { availableKernels, createKernel, popcount32 } from '../xnor';
+export type { KernelName, BinaryKernel } from '../xnor';
 export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown } from './summary';
 export type { PackedSummary, TestImages } from './summary';

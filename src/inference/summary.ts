@@ -4,7 +4,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { saveModelToMemory } from '../models/io';
 import { encodePacked } from './format';
-import { PackedKernel, PackedModel, packModel } from './packed';
+import { PackedModel } from './packed';
+import { packModel } from './convert';
+import type { PackedKernel } from './spec';
 
 /** Bytes of the float model's weights as tf.io saves them (weights.bin; float32, 4 bytes per parameter). */
 export async function floatModelBytes(model: tf.LayersModel): Promise<number> {

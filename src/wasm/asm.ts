@@ -1,11 +1,12 @@
 /**
- * A tiny WebAssembly assembler: enough to write small SIMD kernels as arrays of bytes, with no toolchain
- * (no compiler is reachable here, and the kernels are a few hundred bytes). Used by the packed inference
- * kernels (src/inference/kernels.ts) and by the training kernels (src/backend).
+ * A tiny WebAssembly assembler: the one place where wasm bytes are emitted in this project. Kernels are written as
+ * arrays of instructions from the one opcode table `op` and assembled into a module by `assemble`. Used by the
+ * generic XNOR/float GEMMs (src/xnor/gemm.ts), the shape-specialised fused inference engine generated at run time
+ * (src/inference/engine.ts) and the training kernels (src/wasm/trainKernels.ts).
  *
- * Encoding follows the WebAssembly core spec 2.0 (binary format, §5) and the fixed-width SIMD proposal
- * (opcodes 0xfd xx). Extend `op` in your own module with `{ ...op, more }` rather than editing this table,
- * so kernels written in parallel do not touch the same lines.
+ * Encoding follows the WebAssembly core spec 2.0 (binary format, §5: modules §5.5, instructions §5.4) and the
+ * fixed-width SIMD extension (prefix 0xfd, then the instruction's LEB128 index). Memory immediates are
+ * (alignment as log2 of bytes, byte offset).
  */
 
 /** Unsigned LEB128. */
@@ -47,40 +48,89 @@ export const I64 = 0x7e;
 export const F32 = 0x7d;
 export const V128 = 0x7b;
 
-/** Instructions used so far (memory immediates: alignment log2, offset). */
+/** A SIMD instruction: prefix 0xfd and its index (LEB128). */
+const simd = (index: number, ...imm: number[]): number[] => [0xfd, ...uleb(index), ...imm];
+/** A load or store: opcode, alignment (log2 bytes), offset. */
+const mem = (opcode: number, align: number) => (off = 0): number[] => [opcode, align, ...uleb(off)];
+/** A SIMD load: its index, alignment, offset. */
+const vmem = (index: number, align: number) => (off = 0): number[] => simd(index, align, ...uleb(off));
+
+/** The instruction table (every instruction any kernel here uses; add new ones here, in their group). */
 export const op = {
+  // control (§5.4.1); block and loop take no values and return none
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
   end: [0x0b],
   brIf: (d: number) => [0x0d, ...uleb(d)],
+  // locals (§5.4.3)
   get: (i: number) => [0x20, ...uleb(i)],
   set: (i: number) => [0x21, ...uleb(i)],
   tee: (i: number) => [0x22, ...uleb(i)],
+  // memory (§5.4.4)
+  i32load: mem(0x28, 2),
+  i64load: mem(0x29, 3),
+  f32load: mem(0x2a, 2),
+  i64load32u: mem(0x35, 2),
+  i32store: mem(0x36, 2),
+  i32store16: mem(0x3b, 1),
+  // numeric (§5.4.5)
   i32c: (v: number) => [0x41, ...sleb(v)],
   i64c: (v: number) => [0x42, ...sleb(v)],
-  i32add: [0x6a],
-  i32mul: [0x6c],
   i32ltu: [0x49],
+  i32add: [0x6a],
+  i32sub: [0x6b],
+  i32mul: [0x6c],
   i32shl: [0x74],
-  i32store: (off = 0) => [0x36, 2, ...uleb(off)],
-  i64load: (off = 0) => [0x29, 3, ...uleb(off)],
-  i64xor: [0x85],
+  i32shru: [0x76],
   i64popcnt: [0x7b],
   i64add: [0x7c],
+  i64xor: [0x85],
   i32wrap: [0xa7],
-  f32load: (off = 0) => [0x2a, 2, ...uleb(off)],
-  v128load: (off = 0) => [0xfd, 0x00, 4, ...uleb(off)],
-  v128store: (off = 0) => [0xfd, 0x0b, 4, ...uleb(off)],
-  v128const0: [0xfd, 0x0c, ...new Array(16).fill(0)],
-  v128xor: [0xfd, 0x51],
-  i8x16popcnt: [0xfd, 0x62],
-  i16x8extaddU: [0xfd, 0x7d],
-  i32x4extaddU: [0xfd, 0x7f],
-  i16x8add: [0xfd, 0x8e, 0x01],
-  i32x4lane: (l: number) => [0xfd, 0x1b, l],
-  f32x4splat: [0xfd, 0x13],
-  f32x4add: [0xfd, 0xe4, 0x01],
-  f32x4mul: [0xfd, 0xe6, 0x01],
+  // SIMD: memory and constants
+  v128load: vmem(0x00, 4),
+  v128store: vmem(0x0b, 4),
+  v128load32zero: vmem(0x5c, 2),
+  v128load64zero: vmem(0x5d, 3),
+  v128const0: simd(0x0c, ...new Array(16).fill(0)),
+  /** v128.const of four equal f32 lanes. */
+  f32x4const: (v: number) => simd(0x0c, ...new Uint8Array(new Float32Array([v, v, v, v]).buffer)),
+  shuffle: (lanes: number[]) => simd(0x0d, ...lanes),
+  i32x4lane: (l: number) => simd(0x1b, l),
+  f32x4splat: simd(0x13),
+  // SIMD: comparisons
+  i32x4ges: simd(0x3f),
+  f32x4eq: simd(0x41),
+  f32x4lt: simd(0x43),
+  f32x4gt: simd(0x44),
+  f32x4le: simd(0x45),
+  f32x4ge: simd(0x46),
+  // SIMD: bitwise
+  v128and: simd(0x4e),
+  v128andnot: simd(0x4f),
+  v128or: simd(0x50),
+  v128xor: simd(0x51),
+  bitselect: simd(0x52),
+  // SIMD: integer lanes
+  i8x16popcnt: simd(0x62),
+  i8x16bitmask: simd(0x64),
+  i8x16narrow: simd(0x65),
+  i8x16add: simd(0x6e),
+  i16x8extaddU: simd(0x7d),
+  i32x4extaddU: simd(0x7f),
+  i16x8narrow: simd(0x85),
+  i16x8add: simd(0x8e),
+  i32x4shl: simd(0xab),
+  i32x4add: simd(0xae),
+  i32x4sub: simd(0xb1),
+  i32x4mul: simd(0xb5),
+  i32x4maxs: simd(0xb8),
+  // SIMD: float lanes
+  f32x4abs: simd(0xe0),
+  f32x4neg: simd(0xe1),
+  f32x4add: simd(0xe4),
+  f32x4sub: simd(0xe5),
+  f32x4mul: simd(0xe6),
+  f32x4max: simd(0xe9),
 };
 
 /** A function body: its locals as [count, type] groups, then the code (without the final `end`, added here). */
@@ -90,21 +140,39 @@ export function funcBody(locals: [number, number][], code: number[]): number[] {
 }
 
 export interface ModuleSpec {
-  /** Each function's parameter types (all return nothing) and body from `funcBody`. */
+  /** Each function's parameter types (all return nothing) and body from `funcBody`; exported under `name`. */
   funcs: { name: string; params: number[]; body: number[] }[];
-  /** Initial memory pages (64 KiB each), exported as "mem". */
-  memoryPages?: number;
+  /**
+   * The one linear memory: exported as "mem" with `pages` initial pages (64 KiB each), or imported as env.mem with
+   * at least `min` pages, at most `max` (required when `shared`, which the importer's memory must match).
+   */
+  memory: { export: { pages: number } } | { import: { min: number; max?: number; shared?: boolean } };
 }
 
-/** Assembles a module with one exported memory ("mem") and the given exported functions. */
+/** Assembles a module: types (one per distinct signature), the memory, the functions, their exports. */
 export function assemble(spec: ModuleSpec): Uint8Array {
-  const types = spec.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]);
+  const sigs = spec.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]);
+  const keys = [...new Set(sigs.map((s) => s.join(',')))];
+  const types = keys.map((k) => k.split(',').map(Number));
+  const m = spec.memory;
+  let memSections: number[];
+  let memExport: number[][] = [];
+  if ('export' in m) {
+    memSections = section(5, vec([[0x00, ...uleb(m.export.pages)]]));
+    memExport = [[...str('mem'), 0x02, 0]];
+  } else {
+    const { min, max, shared } = m.import;
+    if (shared && max === undefined) throw new Error('assemble: a shared memory needs a maximum size');
+    const limits = max === undefined ? [0x00, ...uleb(min)] : [shared ? 0x03 : 0x01, ...uleb(min), ...uleb(max)];
+    memSections = section(2, vec([[...str('env'), ...str('mem'), 0x02, ...limits]]));
+  }
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vec(types)),
-    ...section(3, vec(spec.funcs.map((_, i) => uleb(i)))),
-    ...section(5, vec([[0x00, ...uleb(spec.memoryPages ?? 1)]])),
-    ...section(7, vec([...spec.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]), [...str('mem'), 0x02, 0]])),
+    ...('import' in m ? memSections : []),
+    ...section(3, vec(sigs.map((s) => uleb(keys.indexOf(s.join(',')))))),
+    ...('export' in m ? memSections : []),
+    ...section(7, vec([...spec.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]), ...memExport])),
     ...section(10, vec(spec.funcs.map((f) => f.body))),
   ];
   return new Uint8Array(bytes);

@@ -1,5 +1,6 @@
 /**
- * The binary GEMM at the heart of packed inference, in three interchangeable implementations:
+ * The generic XNOR-popcount GEMM (used by training's ±1 convolutions, src/backend/binaryConv.ts, and by packed
+ * inference's reference path), in three interchangeable implementations:
  *
  *   out[p·noutStride + o] = Σ_k popcount(patch[p·kp + k] XOR weight[o·kp + k])      (k over 32-bit words)
  *
@@ -9,9 +10,9 @@
  *
  *   'simd': WebAssembly SIMD (v128.xor + i8x16.popcnt + pairwise widening adds), 4 kernel rows per pass;
  *   'i64':  WebAssembly scalar i64.xor + i64.popcnt, 4 kernel rows per pass;
- *   'js':   plain JS typed arrays with the bit-trick popcount (no Math.clz32), the reference and fallback.
+ *   'js':   plain JS typed arrays with popcount32 (popcount.ts), the reference and fallback.
  *
- * The two wasm modules are assembled here byte by byte (no toolchain: the module is ~200 bytes); they
+ * The two wasm modules are assembled with src/wasm/asm.ts (~400 bytes each); they
  * own one linear memory in which the caller lays out weights, patches and outputs (`alloc`). All three
  * kernels work on the same memory layout, so they are tested against each other.
  * Layout requirements: kp (words per row) a multiple of 4, nout a multiple of 4 (16 for sgemm), byte offsets 16-aligned.
@@ -35,8 +36,9 @@ export interface BinaryKernel {
   sgemm(patchOff: number, npix: number, kq: number, weightOff: number, nout: number, outOff: number): void;
 }
 
-import { uleb, section, vec, str, I32, I64, V128, op, WA } from '../wasm/asm';
+import { assemble, funcBody, I32, I64, V128, op, WA } from '../wasm/asm';
 import type { WasmMemory, WasmModule } from '../wasm/asm';
+import { popcount32 } from './popcount';
 
 /**
  * sgemm(pp, npix, kq, wp, noutp, op): out[p][o] = Σ_q patch[p][q]·w[q][o] in float32 (f32x4, 16 outputs per
@@ -75,8 +77,8 @@ function sgemmBody(): number[] {
     e(op.get(orow), op.get(NOUT), op.i32c(2), op.i32shl, op.i32add, op.set(orow));
     e(op.get(p), op.i32c(1), op.i32add, op.tee(p), op.get(NPIX), op.i32ltu, op.brIf(0));
   }
-  e(op.end, op.end, op.end);
-  return [...vec([[6, I32], [5, V128]]), ...body];
+  e(op.end, op.end);
+  return funcBody([[6, I32], [5, V128]], body);
 }
 
 /**
@@ -144,23 +146,15 @@ function buildModule(simd: boolean): Uint8Array {
     e(op.get(orow), op.get(NOUT), op.i32c(3), op.i32shl, op.i32add, op.set(orow));
     e(op.get(p), op.i32c(2), op.i32add, op.tee(p), op.get(NPIX), op.i32ltu, op.brIf(0));
   }
-  e(op.end, op.end, op.end);
-  const locals = vec([
-    [6, I32],
-    [8, AT],
-    [3, AT],
-  ]);
-  const func = [...locals, ...body];
-  const sg = sgemmBody();
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([[0x60, ...vec(new Array(6).fill([I32])), 0x00]])),
-    ...section(3, vec([[0], [0]])),
-    ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...str('bgemm'), 0x00, 0], [...str('sgemm'), 0x00, 1], [...str('mem'), 0x02, 0]])),
-    ...section(10, vec([[...uleb(func.length), ...func], [...uleb(sg.length), ...sg]])),
-  ];
-  return new Uint8Array(bytes);
+  e(op.end, op.end);
+  const params = new Array(6).fill(I32);
+  return assemble({
+    funcs: [
+      { name: 'bgemm', params, body: funcBody([[6, I32], [8, AT], [3, AT]], body) },
+      { name: 'sgemm', params, body: sgemmBody() },
+    ],
+    memory: { export: { pages: 1 } },
+  });
 }
 
 // ---------------------------------------------------------------- implementations
@@ -196,13 +190,6 @@ class WasmKernel implements BinaryKernel {
   }
 }
 
-/** Plain-JS popcount of a 32-bit word (SWAR bit tricks, Hacker's Delight §5-1). */
-export function popcount32(v: number): number {
-  v = v - ((v >>> 1) & 0x55555555);
-  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
-}
-
 class JsKernel implements BinaryKernel {
   readonly name = 'js' as const;
   private buf = new ArrayBuffer(1 << 16);
@@ -231,12 +218,7 @@ class JsKernel implements BinaryKernel {
       for (let o = 0; o < nout; o++) {
         const wr = ww + o * kp;
         let acc = 0;
-        for (let k = 0; k < kp; k++) {
-          let v = m[pr + k] ^ m[wr + k];
-          v = v - ((v >>> 1) & 0x55555555);
-          v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
-          acc += Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-        }
+        for (let k = 0; k < kp; k++) acc += popcount32(m[pr + k] ^ m[wr + k]);
         out[ow + p * nout + o] = acc;
       }
     }
