@@ -11,7 +11,7 @@ import { compressSchedule, gammaPhases, scaleTau, timeAxis } from '../src/experi
 import { calibrationOf, derivationNotes, getExperiment, profileConfig } from '../src/experiments/registry';
 import { resolveConfig } from '../src/experiments/run';
 import { claimVerdict, decide, GridPoint, sensitivityVerdict, tQuantile975, welchInterval } from '../src/experiments/verdict';
-import { EXPERIMENTS as FIGURE_EXPERIMENTS, REPORT_FIGURES } from '../src/figures/report';
+import { experimentRef, getReportFigure, publishedByExperiment, REPORT_FIGURES } from '../src/experiments/figures';
 import { binaryNet } from '../src/models/binarynet';
 import { modelVariables } from '../src/layers';
 import { xavierLrMultipliers } from '../src/optimizers';
@@ -105,9 +105,13 @@ test('Xavier learning-rate multipliers of BinaryNet against hand-computed values
 test('catalog: every section names known experiments, figures and a notebook; published numbers as the report gives them', () => {
   const names = new Set(EXPERIMENTS.map((e) => e.name));
   const figs = new Set(REPORT_FIGURES.map((f) => f.name));
+  assert.equal(figs.size, REPORT_FIGURES.length, 'figure names are unique');
   for (const s of SECTIONS) {
     for (const e of s.experiments) assert.ok(names.has(e), `${s.id}: ${e}`);
-    for (const f of s.figures) assert.ok(figs.has(f), `${s.id}: figure ${f}`);
+    for (const f of s.figures) {
+      assert.ok(figs.has(f.name), `${s.id}: figure ${f.name}`);
+      for (const e of f.experiments ?? []) assert.ok(names.has(e), `${s.id}: figure ${f.name} draws ${e}`);
+    }
     assert.ok(fs.existsSync(path.join(__dirname, '..', 'notebooks', `${s.notebook}.ipynb`)), `${s.id}: notebook ${s.notebook}`);
     for (const c of s.claims) {
       const t = c.test;
@@ -115,7 +119,6 @@ test('catalog: every section names known experiments, figures and a notebook; pu
       if (t.kind === 'gap' || t.kind === 'level') assert.ok(names.has(t.experiment), c.id);
     }
   }
-  for (const n of Object.values(FIGURE_EXPERIMENTS)) assert.ok(names.has(n), `figures name ${n}`);
   const ref = (e: string, tag: string, metric = 'valAccuracy') => getExperiment(e).references.find((r) => r.tag === tag && r.metric === metric)?.value;
   assert.equal(ref('cifar10-adam-baseline', 'report'), 0.9102);
   assert.equal(ref('cifar10-bop', 'report'), 0.916);
@@ -138,6 +141,33 @@ test('catalog: every section names known experiments, figures and a notebook; pu
   assert.match(getExperiment('cifar10-bop-dropout').claim, /sign\(0\) = \+1/);
   // SVHN as the report's code: baseline lr ×0.1 every 100 epochs
   assert.deepEqual(getExperiment('svhn-adam-baseline').paper.lr, { initial: 1e-3, decay: 0.1, everyEpochs: 100 });
+});
+
+test('figure registry: every figure of a section is the catalog\'s, drawing its experiments (sameAs → that folder) with their labels and published numbers', () => {
+  const fromSections = SECTIONS.flatMap((s) => s.figures.map((f) => f.name));
+  assert.deepEqual(REPORT_FIGURES.map((f) => f.name), [...fromSections, 'summary']);
+  for (const s of SECTIONS)
+    for (const f of s.figures) {
+      const reg = getReportFigure(f.name);
+      const drawn = f.experiments ?? s.experiments;
+      assert.deepEqual(reg.runs.map((r) => r.label), drawn.map((n) => getExperiment(n).label), `${f.name}: labels are the catalog's`);
+      assert.deepEqual(reg.runs.map((r) => r.experiment), drawn.map((n) => getExperiment(n).sameAs ?? n), `${f.name}: results folders`);
+      assert.equal(reg.title, f.title);
+      assert.equal(reg.minRuns, f.minRuns);
+    }
+  // §4.1's constant-lr arm is cifar10-bop's run (same config in the original code), labelled as the report's setting.
+  assert.deepEqual(experimentRef('cifar10-bop-constant-lr'), { experiment: 'cifar10-bop', label: 'Bop, Adam lr 0.01 constant (original)', optimizer: 'bop' });
+  assert.equal(experimentRef('pets-unet-fp-adam').optimizer, 'fp');
+  assert.throws(() => experimentRef('no-such-run'), /"no-such-run" is not in the catalog/);
+  assert.throws(() => getReportFigure('fig99'), /unknown figure "fig99"; known figures: fig1-baseline-vs-bop/);
+  // The summary's published numbers: the paper's validation accuracy where it gives one, else the report's.
+  const pub = publishedByExperiment();
+  assert.equal(pub['cifar10-bop'].value, 0.913);
+  assert.equal(pub['cifar10-adam-baseline'].value, 0.909);
+  assert.equal(pub['cifar10-bop-dropout'].value, 0.88);
+  assert.equal(pub['svhn-bop'].value, 0.932);
+  assert.ok(!('cifar10-bop-lr-decay' in pub), 'no number published for the project\'s own contrast');
+  for (const e of EXPERIMENTS) assert.ok(e.label.length > 0 && e.label.length <= 40, `${e.name}: a short legend label`);
 });
 
 test('Welch interval and t quantiles', () => {

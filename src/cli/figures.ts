@@ -1,7 +1,7 @@
 /**
  * npm run figures -- [name…] [--format png,svg,pdf,html] [--profile quick] [--out figures] [--results DIR] [--list]
  *
- * Builds every registry figure (src/figures/report.ts) from stored results
+ * Builds every registry figure (src/experiments/figures.ts, from the catalog) from stored results
  * (results/<experiment>/<profile>/seed-<n>/history.json) and exports it with headless Chromium into
  * figures/<name>.<format>; the summary table is also written as figures/summary.csv and summary.md.
  * Figures whose experiments have no results for the profile are skipped with a message (an error when
@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, FigureExporter, findChromium, CHROMIUM_HELP, writeHtml } from '../figures/export';
 import { projectRootDir } from '../figures/jupyter';
-import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../figures/report';
+import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
 import { toCsv, toMarkdown } from '../figures/tables';
 
 const USAGE = 'usage: npm run figures -- [name…] [--format png,svg,pdf,html] [--profile smoke|quick|paper] [--out DIR] [--results DIR] [--list]';

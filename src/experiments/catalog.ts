@@ -63,6 +63,8 @@ export interface ExperimentEntry {
   name: string;
   section: string;
   title: string;
+  /** Legend label in the report's figures (short; the title says the rest). */
+  label: string;
   /** What this run is, in one sentence (the claims it tests are in SECTIONS). */
   claim: string;
   /** The original's settings, to the letter. */
@@ -103,14 +105,33 @@ export interface Claim {
   test: ClaimTest;
 }
 
+/**
+ * A figure of the report, drawn from stored results by the figure registry (./figures, `npm run figures`,
+ * `reportFigure(name, …)` in notebooks). `kind` says what it draws: accuracy or loss curves (train dashed,
+ * validation solid, mean over seeds), the flip metric per binary layer, the γ / learning-rate schedules, mean IoU,
+ * or the segmentation grid of the first run's predictions.
+ */
+export interface FigureEntry {
+  name: string;
+  kind: 'accuracy' | 'loss' | 'flips' | 'hyperparameters' | 'miou' | 'segmentation';
+  title: string;
+  description: string;
+  /** Experiments drawn, in legend order (default: the section's `experiments`); labels are their `label`. */
+  experiments?: string[];
+  /** Draw with at least this many of them (default: every one must have results). */
+  minRuns?: number;
+  /** Axis and trace names when they are not accuracy / "train" / "validation" (the UNets' pixel accuracy on the test split). */
+  axes?: { yTitle?: string; trainName?: string; valName?: string };
+}
+
 export interface Section {
   id: string;
   title: string;
   /** Notebook file name without extension. */
   notebook: string;
   experiments: string[];
-  /** Report figure names (src/figures/report.ts). */
-  figures: string[];
+  /** The report's figures of this section. */
+  figures: FigureEntry[];
   claims: Claim[];
   /** Printed in the notebook and the summary: what this section's small profile can and cannot show. */
   caveat?: string;
@@ -192,6 +213,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-adam-baseline',
     section: '§3.1',
     title: 'BinaryNet on CIFAR-10, latent weights with Adam (baseline)',
+    label: 'Adam baseline (latent weights)',
     claim: 'Latent weights binarized by ste_sign, clipped to [−1, 1], Adam 1e-3 with Xavier learning-rate scaling (paper §5.2).',
     paper: cifarAdam,
     quick: CIFAR_QUICK,
@@ -204,6 +226,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-bop',
     section: '§3.1',
     title: 'BinaryNet on CIFAR-10 with Bop',
+    label: 'Bop',
     claim: 'Bop on the binary kernels (γ 1e-4 ×0.1 every 100 epochs, τ 1e-8), Adam 0.01 constant on the BN betas ([R] bop_sec52).',
     paper: cifarBop,
     quick: CIFAR_QUICK,
@@ -216,6 +239,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-bop-constant-lr',
     section: '§4.1',
     title: 'Bop with the Adam learning rate held at 0.01',
+    label: 'Bop, Adam lr 0.01 constant (original)',
     claim: 'The report\'s §4.1 run: the BN betas\' Adam learning rate constant at 0.01 — the original code\'s setting, so this is the cifar10-bop run.',
     paper: cifarBop,
     quick: CIFAR_QUICK,
@@ -232,6 +256,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-bop-lr-decay',
     section: '§4.1',
     title: 'Bop with the Adam learning rate decayed ×0.1 with γ (this project\'s contrast)',
+    label: 'Bop, Adam lr ×0.1 with γ',
     claim: 'Not in the report: the BN betas\' learning rate decayed ×0.1 with γ (as the KTH reproduction\'s script), against holding it constant.',
     paper: { ...cifarBop, lr: every(0.01, 100) },
     quick: CIFAR_QUICK,
@@ -244,6 +269,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-bop-dropout',
     section: '§4.2',
     title: 'Bop with dropout 0.25 after every conv and dense block',
+    label: 'Bop, dropout 0.25',
     claim: 'Dropout p = 0.25 after each block\'s batch normalization; a dropped unit is 0, which the next layer\'s sign(0) = +1 turns into +1.',
     paper: { ...cifarBop, dropout: 0.25 },
     quick: CIFAR_QUICK,
@@ -260,6 +286,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'cifar10-bop-constant-gamma',
     section: '§4.3',
     title: 'Bop with γ held constant (no decay)',
+    label: 'Bop, γ constant',
     claim: 'γ held at its first-phase value for the whole run, τ unchanged.',
     paper: { ...cifarBop, gamma: constant(1e-4) },
     quick: CIFAR_QUICK,
@@ -275,6 +302,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'svhn-adam-baseline',
     section: '§4.4',
     title: 'BinaryNet on SVHN, latent weights with Adam',
+    label: 'Adam baseline (latent weights)',
     claim: 'The report\'s code: batch 256, 300 epochs, Adam 1e-3 ×0.1 at epochs 100 and 200, horizontal flips; validation = 30,000 of extra.',
     paper: { ...SVHN_BASE, optimizer: 'adam', gamma: null, threshold: null, lr: every(1e-3, 100), xavierLrScaling: true },
     quick: SVHN_QUICK,
@@ -287,6 +315,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'svhn-bop',
     section: '§4.4',
     title: 'BinaryNet on SVHN with Bop',
+    label: 'Bop',
     claim: 'The report\'s code: Bop with its γ decay copied from CIFAR-10 (every 100,000 steps ≈ 350 epochs at batch 256: never reached).',
     paper: { ...SVHN_BASE, optimizer: 'bop', gamma: { initial: 1e-4, decay: 0.1, everyEpochs: null, everySteps: 100_000 }, threshold: 1e-8, lr: constant(0.01) },
     quick: SVHN_QUICK,
@@ -299,6 +328,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'pets-unet-fp-adam',
     section: '§4.5',
     title: 'Full-precision UNet on Oxford-IIIT Pet with Adam',
+    label: 'Full-precision U-Net (Adam)',
     claim: 'A real-valued UNet (ReLU, BN), Adam 1e-3 as the report\'s code ran it (its scheduler commented out).',
     paper: { ...petsBase, binary: false, optimizer: 'adam', gamma: null, threshold: null, lr: constant(1e-3) },
     quick: UNET_QUICK,
@@ -311,6 +341,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'pets-unet-fp-adam-lr0.1',
     section: '§4.5',
     title: 'Full-precision UNet, Adam 0.1 ×0.1 every 100 epochs (the report\'s text)',
+    label: 'Full-precision U-Net (Adam 0.1)',
     claim: 'The learning rate the report\'s text gives for the full-precision UNet (its code ran 1e-3).',
     paper: { ...petsBase, binary: false, optimizer: 'adam', gamma: null, threshold: null, lr: every(0.1, 100) },
     quick: UNET_QUICK,
@@ -324,6 +355,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'pets-unet-binary-adam',
     section: '§4.5',
     title: 'Binarized UNet on Oxford-IIIT Pet, latent weights with Adam',
+    label: 'Binary U-Net, Adam (latent weights)',
     claim: 'ste_sign kernels from clipped latent weights, Adam 1e-2 ×0.1 every 100 epochs (the report\'s notebook).',
     paper: { ...petsBase, binary: true, optimizer: 'adam', gamma: null, threshold: null, lr: every(1e-2, 100) },
     quick: UNET_QUICK,
@@ -336,6 +368,7 @@ export const EXPERIMENTS: ExperimentEntry[] = [
     name: 'pets-unet-binary-bop',
     section: '§4.5',
     title: 'Binarized UNet on Oxford-IIIT Pet with Bop',
+    label: 'Binary U-Net, Bop',
     claim: 'Bop τ 1e-8, γ 1e-4 ×0.1 every 100 epochs, Adam 1e-2 constant on the BN betas (the report\'s notebook).',
     paper: { ...petsBase, binary: true, optimizer: 'bop', gamma: every(1e-4, 100), threshold: 1e-8, lr: constant(1e-2) },
     quick: UNET_QUICK,
@@ -357,7 +390,12 @@ export const SECTIONS: Section[] = [
     title: 'BinaryNet on CIFAR-10: latent-weight Adam vs Bop',
     notebook: '01-baseline-vs-bop',
     experiments: ['cifar10-adam-baseline', 'cifar10-bop'],
-    figures: ['fig1-baseline-vs-bop', 'fig1-loss-baseline-vs-bop', 'flip-ratio', 'hyperparameters'],
+    figures: [
+      { name: 'fig1-baseline-vs-bop', kind: 'accuracy', title: 'CIFAR-10 BinaryNet: Adam baseline vs Bop', description: 'Training and validation accuracy per epoch, latent-weight Adam baseline vs Bop (report Fig. 1).' },
+      { name: 'fig1-loss-baseline-vs-bop', kind: 'loss', title: 'CIFAR-10 BinaryNet: loss, Adam baseline vs Bop', description: 'Training and validation loss per epoch of the two arms of Fig. 1.', minRuns: 1 },
+      { name: 'flip-ratio', kind: 'flips', title: 'Bop: flip ratio per layer', description: 'πₜ = ln(flips/weights + e⁻⁹) per binary layer of the CIFAR-10 Bop run (paper Eq. 7).', experiments: ['cifar10-bop'] },
+      { name: 'hyperparameters', kind: 'hyperparameters', title: 'Schedules: γ and learning rate', description: 'Bop adaptivity rate γ and Adam learning rate per epoch.', minRuns: 1 },
+    ],
     claims: [
       {
         id: 'bop-matches-baseline',
@@ -374,7 +412,10 @@ export const SECTIONS: Section[] = [
     title: 'Learning rate of the non-binary variables',
     notebook: '02-learning-rate',
     experiments: ['cifar10-bop-constant-lr', 'cifar10-bop-lr-decay'],
-    figures: ['fig2-learning-rate-loss', 'fig2-3-learning-rate'],
+    figures: [
+      { name: 'fig2-learning-rate-loss', kind: 'loss', title: 'Effect of the learning rate: loss', description: 'Training and validation loss with the BN betas\' Adam lr constant or decayed (report Fig. 2 is a loss plot).', minRuns: 1 },
+      { name: 'fig2-3-learning-rate', kind: 'accuracy', title: 'Effect of the learning rate', description: 'Training and validation accuracy with the BN betas\' Adam lr constant or decayed (report Fig. 3).', minRuns: 1 },
+    ],
     claims: [
       {
         id: 'constant-lr-overfits',
@@ -398,7 +439,10 @@ export const SECTIONS: Section[] = [
     title: 'Dropout 0.25',
     notebook: '03-dropout',
     experiments: ['cifar10-bop', 'cifar10-bop-dropout'],
-    figures: ['fig4-dropout-loss', 'fig4-5-dropout'],
+    figures: [
+      { name: 'fig4-dropout-loss', kind: 'loss', title: 'Effect of dropout: loss', description: 'Training and validation loss with and without dropout (report Fig. 4 is a loss plot).', minRuns: 1 },
+      { name: 'fig4-5-dropout', kind: 'accuracy', title: 'Effect of dropout', description: 'Training and validation accuracy with and without dropout (report Fig. 5).', minRuns: 1 },
+    ],
     claims: [
       {
         id: 'dropout-lowers-accuracy',
@@ -415,7 +459,10 @@ export const SECTIONS: Section[] = [
     title: 'Constant adaptivity rate γ',
     notebook: '04-constant-gamma',
     experiments: ['cifar10-bop', 'cifar10-bop-constant-gamma'],
-    figures: ['fig6-constant-gamma-loss', 'fig6-7-constant-gamma'],
+    figures: [
+      { name: 'fig6-constant-gamma-loss', kind: 'loss', title: 'Constant vs decayed γ: loss', description: 'Training and validation loss of Bop with γ constant or decayed (report Fig. 6 is a loss plot).', minRuns: 1 },
+      { name: 'fig6-7-constant-gamma', kind: 'accuracy', title: 'Constant vs decayed γ', description: 'Training and validation accuracy of Bop with γ constant or decayed (report Fig. 7).', minRuns: 1 },
+    ],
     claims: [
       {
         id: 'constant-gamma-lower',
@@ -440,7 +487,7 @@ export const SECTIONS: Section[] = [
     title: 'SVHN',
     notebook: '05-svhn',
     experiments: ['svhn-adam-baseline', 'svhn-bop'],
-    figures: ['fig8-svhn'],
+    figures: [{ name: 'fig8-svhn', kind: 'accuracy', title: 'SVHN: Adam baseline vs Bop', description: 'Training and validation accuracy on SVHN (report Fig. 8).' }],
     claims: [
       {
         id: 'svhn-bop-above-baseline',
@@ -457,7 +504,18 @@ export const SECTIONS: Section[] = [
     title: 'Binarized UNet on Oxford-IIIT Pet',
     notebook: '06-unet-segmentation',
     experiments: ['pets-unet-fp-adam', 'pets-unet-binary-adam', 'pets-unet-binary-bop'],
-    figures: ['fig9-unet', 'unet-miou', 'segmentation-grid'],
+    figures: [
+      {
+        name: 'fig9-unet',
+        kind: 'accuracy',
+        title: 'Binary U-Net: pixel accuracy',
+        description: 'Train and test pixel accuracy of the binary U-Net (report Fig. 9).',
+        minRuns: 1,
+        axes: { yTitle: 'Pixel accuracy', trainName: 'Train', valName: 'Test' },
+      },
+      { name: 'unet-miou', kind: 'miou', title: 'Binary U-Net: mean IoU', description: 'Mean IoU per epoch (record.extra.miou / extra.valMiou).', minRuns: 1, axes: { valName: 'Test' } },
+      { name: 'segmentation-grid', kind: 'segmentation', title: 'Binary U-Net predictions', description: 'Images, ground-truth trimaps and predictions (predictions.json of the first seed).', experiments: ['pets-unet-binary-bop'] },
+    ],
     claims: [
       {
         id: 'unet-bop-trains',

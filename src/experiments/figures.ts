@@ -1,0 +1,109 @@
+/**
+ * The registry of the report's figures, read from the catalog (./catalog): every section's `figures` entry names
+ * the experiments it draws and what it draws; legend labels are the experiments' `label`s, published numbers their
+ * `references`. This module only binds that data to the builders of src/figures. Used by `npm run figures` and by
+ * notebooks:
+ *
+ *   showFigure(reportFigure('fig1-baseline-vs-bop', { profile: PROFILE }));
+ *
+ * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
+ */
+import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, summaryFigure } from '../figures/builders';
+import { buildFigure, loadPredictions, summaryFromRuns, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
+import { summaryTable } from '../figures/tables';
+import type { Figure } from '../figures/types';
+import { EXPERIMENTS, experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
+
+/**
+ * The published validation accuracy of each experiment, for the summary figure and table: the paper's number,
+ * else the reproducibility report's, else the first given (catalog `references` with metric valAccuracy).
+ */
+export function publishedByExperiment(): Record<string, { value: number; source: string }> {
+  const out: Record<string, { value: number; source: string }> = {};
+  for (const e of EXPERIMENTS) {
+    const vals = e.references.filter((r) => r.metric === 'valAccuracy');
+    const r = vals.find((x) => x.tag === 'paper') ?? vals.find((x) => x.tag === 'report') ?? vals[0];
+    if (r) out[e.name] = { value: r.value, source: r.source };
+  }
+  return out;
+}
+
+/**
+ * The stored-results reference of a catalog experiment: its results folder (its own, or the `sameAs` one's), its
+ * legend label, and the colour key of its optimizer ('fp' for a full-precision model).
+ */
+export function experimentRef(name: string): RunRef {
+  const e = experimentEntry(name);
+  if (!e) throw new Error(`figure registry: experiment "${name}" is not in the catalog (src/experiments/catalog.ts)`);
+  return { experiment: e.sameAs ?? e.name, label: e.label, optimizer: e.paper.binary === false ? 'fp' : e.paper.optimizer };
+}
+
+const seriesOf = (runs: LoadedRun[]) => runs.map((r) => r.series);
+
+/** The builder of a catalog figure entry: what its `kind` draws, with its title and axis names. */
+function builderOf(f: FigureEntry): ReportFigure['build'] {
+  const title = f.title;
+  switch (f.kind) {
+    case 'accuracy':
+      return (runs) => accuracyCurves(seriesOf(runs), { title, ...f.axes });
+    case 'loss':
+      return (runs) => lossCurves(seriesOf(runs), { title });
+    case 'flips':
+      return (runs) => flipRatioCurves(seriesOf(runs), { title, layers: 'all' });
+    case 'hyperparameters':
+      return (runs) => hyperparameterCurves(seriesOf(runs), { title });
+    case 'miou':
+      return (runs) => miouCurves(seriesOf(runs), { title, valName: f.axes?.valName });
+    case 'segmentation':
+      return (runs) => {
+        const samples = loadPredictions(runs[0].data);
+        return segmentationGrid(samples.samples, { title: `${title} (${runs[0].series.label})`, classNames: samples.classNames });
+      };
+    default:
+      throw new Error(`figure "${f.name}": unknown kind "${(f as { kind: string }).kind}"`);
+  }
+}
+
+/** A catalog figure entry as a buildable figure: its experiments (default: the section's) as stored-results refs. */
+export function figureFromCatalog(section: Section, f: FigureEntry): ReportFigure {
+  const names = f.experiments ?? section.experiments;
+  if (!names.length) throw new Error(`figure "${f.name}" of ${section.id} draws no experiment`);
+  return { name: f.name, title: f.title, description: f.description, runs: names.map(experimentRef), minRuns: f.minRuns, build: builderOf(f) };
+}
+
+/** Every stored run beside its published number: not one section's, so it is the registry's own entry. */
+const SUMMARY: ReportFigure = {
+  name: 'summary',
+  title: 'Final accuracies vs reported',
+  description: 'Final validation/test accuracy (mean, min–max over seeds) of every stored run, next to the reported numbers.',
+  runs: [{ experiment: '*' }],
+  build: (runs, ctx) => summaryFigure(summaryFromRuns(runs, ctx.reported), { title: 'Final accuracy: this reproduction vs reported' }),
+  table: (runs, ctx) => summaryTable(summaryFromRuns(runs, ctx.reported)),
+};
+
+/** The figures of the report, section by section as the catalog lists them, then the summary. */
+export const REPORT_FIGURES: ReportFigure[] = [...SECTIONS.flatMap((s) => s.figures.map((f) => figureFromCatalog(s, f))), SUMMARY];
+
+/** Looks up a registry entry; throws listing the valid names. */
+export function getReportFigure(name: string): ReportFigure {
+  const f = REPORT_FIGURES.find((x) => x.name === name);
+  if (!f) throw new Error(`unknown figure "${name}"; known figures: ${REPORT_FIGURES.map((x) => x.name).join(', ')}`);
+  return f;
+}
+
+/**
+ * Builds a registry figure from stored results (the catalog's published numbers unless `ctx.reported` is given).
+ * Returns `{figure: null, missing}` when required runs are absent.
+ */
+export function buildReportFigure(name: string, ctx: BuildContext): BuiltFigure {
+  return buildFigure(getReportFigure(name), { ...ctx, reported: ctx.reported ?? publishedByExperiment() });
+}
+
+/** Notebook helper: the figure of a registry entry, or an Error naming the missing experiments. */
+export function reportFigure(name: string, ctx: BuildContext): Figure {
+  const r = buildReportFigure(name, ctx);
+  if (!r.figure) {
+    throw new Error(`figure "${name}": no stored results for ${r.missing.join(', ')} (profile "${ctx.profile}"); run \`npm run experiment\` for them first`);
+  }
+  return r.figure;
+}
