@@ -10,6 +10,9 @@
  * (wasm has no fused multiply-add, relaxed SIMD is not enabled), so the elementwise kernels equal the composite
  * float32 ops bit for bit.
  *
+ * Loops are `do { … } while (i < end)` after an early return on empty input: written as `for` loops, asc emits
+ * the test at the top and an unconditional branch back, measured 5–30 % slower on these short bodies.
+ *
  * No allocation, no strings, no static data, no globals: the module must have no data segment (tested), since
  * AssemblyScript would place one inside tfjs' heap.
  */
@@ -21,29 +24,38 @@
 export function larqSign(x: usize, y: usize, n4: u32): void {
   const end = (n4 as usize) << 4;
   const neg = f32x4.splat(-1), pos = f32x4.splat(1), zero = f32x4.splat(0);
-  for (let i: usize = 0; i < end; i += 16) {
+  if (end == 0) return;
+  let i: usize = 0;
+  do {
     v128.store(y + i, v128.bitselect(neg, pos, f32x4.lt(v128.load(x + i), zero)));
-  }
+    i += 16;
+  } while (i < end);
 }
 
 /** Exact sign: y = (x > 0) − (x < 0), as (x > 0 ? 1 : 0) | (x < 0 ? −1 : 0) on the bits (±0 → 0, NaN → 0). */
 export function sign(x: usize, y: usize, n4: u32): void {
   const end = (n4 as usize) << 4;
   const neg = f32x4.splat(-1), pos = f32x4.splat(1), zero = f32x4.splat(0);
-  for (let i: usize = 0; i < end; i += 16) {
+  if (end == 0) return;
+  let i: usize = 0;
+  do {
     const v = v128.load(x + i);
     v128.store(y + i, v128.or(v128.and(f32x4.gt(v, zero), pos), v128.and(f32x4.lt(v, zero), neg)));
-  }
+    i += 16;
+  } while (i < end);
 }
 
 /** Straight-through estimator's gradient (Larq ste_sign): dx = dy · (|x| ≤ clip ? 1 : 0). */
 export function steGrad(dy: usize, x: usize, dx: usize, n4: u32, clip: f32): void {
   const end = (n4 as usize) << 4;
   const clipv = f32x4.splat(clip), one = f32x4.splat(1);
-  for (let i: usize = 0; i < end; i += 16) {
+  if (end == 0) return;
+  let i: usize = 0;
+  do {
     const inside = v128.and(f32x4.le(f32x4.abs(v128.load(x + i)), clipv), one);
     v128.store(dx + i, f32x4.mul(v128.load(dy + i), inside));
-  }
+    i += 16;
+  } while (i < end);
 }
 
 /**
@@ -55,14 +67,17 @@ export function bop(w: usize, m: usize, g: usize, wn: usize, mn: usize, n4: u32,
   const end = (n4 as usize) << 4;
   const c1v = f32x4.splat(c1), c2v = f32x4.splat(c2), tauv = f32x4.splat(tau);
   const neg = f32x4.splat(-1), pos = f32x4.splat(1), zero = f32x4.splat(0);
-  for (let i: usize = 0; i < end; i += 16) {
+  if (end == 0) return;
+  let i: usize = 0;
+  do {
     const mm = f32x4.add(f32x4.mul(v128.load(m + i), c1v), f32x4.mul(v128.load(g + i), c2v));
     v128.store(mn + i, mm);
     const wv = v128.load(w + i);
     const d = f32x4.sub(f32x4.mul(wv, mm), tauv);
     const s = v128.or(v128.and(f32x4.gt(d, zero), pos), v128.and(f32x4.lt(d, zero), neg));
     v128.store(wn + i, v128.bitselect(neg, pos, f32x4.lt(f32x4.mul(f32x4.neg(s), wv), zero)));
-  }
+    i += 16;
+  } while (i < end);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -72,46 +87,72 @@ export function bop(w: usize, m: usize, g: usize, wn: usize, mn: usize, n4: u32,
 /** Column sums: acc[c] += Σ_r x[r, c] (float32, rows in order). */
 export function colSum(x: usize, rows: u32, c4: u32, acc: usize): void {
   const rowBytes = (c4 as usize) << 4;
-  for (let r: u32 = 0; r < rows; r++, x += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  if (rows == 0 || rowBytes == 0) return;
+  let r: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       v128.store(acc + j, f32x4.add(v128.load(acc + j), v128.load(x + j)));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    r++;
+    x += rowBytes;
+  } while (r < rows);
 }
 
 /** Squared deviations: acc[c] += Σ_r (x[r, c] − mu[c])². */
 export function colSqDev(x: usize, rows: u32, c4: u32, mu: usize, acc: usize): void {
   const rowBytes = (c4 as usize) << 4;
-  for (let r: u32 = 0; r < rows; r++, x += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  if (rows == 0 || rowBytes == 0) return;
+  let r: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const v = f32x4.sub(v128.load(x + j), v128.load(mu + j));
       v128.store(acc + j, f32x4.add(v128.load(acc + j), f32x4.mul(v, v)));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    r++;
+    x += rowBytes;
+  } while (r < rows);
 }
 
 /** Batch-norm apply: y[r, c] = (x[r, c] − mu[c])·s[c] + beta[c], with s = γ/√(σ² + ε) from the caller. */
 export function bnApply(x: usize, y: usize, rows: u32, c4: u32, mu: usize, s: usize, beta: usize): void {
   const rowBytes = (c4 as usize) << 4;
-  for (let r: u32 = 0; r < rows; r++, x += rowBytes, y += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  if (rows == 0 || rowBytes == 0) return;
+  let r: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const xc = f32x4.sub(v128.load(x + j), v128.load(mu + j));
       v128.store(y + j, f32x4.add(f32x4.mul(xc, v128.load(s + j)), v128.load(beta + j)));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    r++;
+    x += rowBytes;
+    y += rowBytes;
+  } while (r < rows);
 }
 
 /** Batch-norm gradient sums: a1[c] += Σ_r dy[r, c],  a2[c] += Σ_r dy[r, c]·(x[r, c] − mu[c]). */
 export function bnGradSums(dy: usize, x: usize, rows: u32, c4: u32, mu: usize, a1: usize, a2: usize): void {
   const rowBytes = (c4 as usize) << 4;
-  for (let r: u32 = 0; r < rows; r++, dy += rowBytes, x += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  if (rows == 0 || rowBytes == 0) return;
+  let r: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const g = v128.load(dy + j);
       v128.store(a1 + j, f32x4.add(v128.load(a1 + j), g));
       const xc = f32x4.sub(v128.load(x + j), v128.load(mu + j));
       v128.store(a2 + j, f32x4.add(v128.load(a2 + j), f32x4.mul(g, xc)));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    r++;
+    dy += rowBytes;
+    x += rowBytes;
+  } while (r < rows);
 }
 
 /**
@@ -120,13 +161,21 @@ export function bnGradSums(dy: usize, x: usize, rows: u32, c4: u32, mu: usize, a
  */
 export function bnGradApply(dy: usize, x: usize, dx: usize, rows: u32, c4: u32, mu: usize, k0: usize, k1: usize, k2: usize): void {
   const rowBytes = (c4 as usize) << 4;
-  for (let r: u32 = 0; r < rows; r++, dy += rowBytes, x += rowBytes, dx += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  if (rows == 0 || rowBytes == 0) return;
+  let r: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const a = f32x4.sub(f32x4.mul(v128.load(k0 + j), v128.load(dy + j)), v128.load(k1 + j));
       const xc = f32x4.sub(v128.load(x + j), v128.load(mu + j));
       v128.store(dx + j, f32x4.sub(a, f32x4.mul(v128.load(k2 + j), xc)));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    r++;
+    dy += rowBytes;
+    x += rowBytes;
+    dx += rowBytes;
+  } while (r < rows);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -153,9 +202,12 @@ export function bnGradApply(dy: usize, x: usize, dx: usize, rows: u32, c4: u32, 
  */
 export function winoIn(tab: usize, T: u32, c4: u32, obase: usize): void {
   const rowBytes = (c4 as usize) << 4;
+  if (T == 0 || rowBytes == 0) return;
   let trow = tab, ooff: usize = 0;
-  for (let t: u32 = 0; t < T; t++, trow += 64, ooff += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  let t: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const d00 = v128.load(load<usize>(trow, 0) + j), d01 = v128.load(load<usize>(trow, 4) + j);
       const d02 = v128.load(load<usize>(trow, 8) + j), d03 = v128.load(load<usize>(trow, 12) + j);
       const d10 = v128.load(load<usize>(trow, 16) + j), d11 = v128.load(load<usize>(trow, 20) + j);
@@ -170,8 +222,12 @@ export function winoIn(tab: usize, T: u32, c4: u32, obase: usize): void {
       storeRowB(obase, 4, off, f32x4.add(d10, d20), f32x4.add(d11, d21), f32x4.add(d12, d22), f32x4.add(d13, d23));
       storeRowB(obase, 8, off, f32x4.sub(d20, d10), f32x4.sub(d21, d11), f32x4.sub(d22, d12), f32x4.sub(d23, d13));
       storeRowB(obase, 12, off, f32x4.sub(d10, d30), f32x4.sub(d11, d31), f32x4.sub(d12, d32), f32x4.sub(d13, d33));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    t++;
+    trow += 64;
+    ooff += rowBytes;
+  } while (t < T);
 }
 
 /** One row s0..s3 of AᵀM times A: stores (s0 + s1 + s2, s1 − s2 − s3) at output pointers q, q + 1 of the table. */
@@ -186,9 +242,12 @@ export function winoIn(tab: usize, T: u32, c4: u32, obase: usize): void {
  */
 export function winoOut(mbase: usize, T: u32, c4: u32, dtab: usize): void {
   const rowBytes = (c4 as usize) << 4;
+  if (T == 0 || rowBytes == 0) return;
   let trow = dtab, moff: usize = 0;
-  for (let t: u32 = 0; t < T; t++, trow += 16, moff += rowBytes) {
-    for (let j: usize = 0; j < rowBytes; j += 16) {
+  let t: u32 = 0;
+  do {
+    let j: usize = 0;
+    do {
       const o = moff + j;
       const m00 = v128.load(load<usize>(mbase, 0) + o), m01 = v128.load(load<usize>(mbase, 4) + o);
       const m02 = v128.load(load<usize>(mbase, 8) + o), m03 = v128.load(load<usize>(mbase, 12) + o);
@@ -203,8 +262,12 @@ export function winoOut(mbase: usize, T: u32, c4: u32, dtab: usize): void {
         f32x4.add(f32x4.add(m02, m12), m22), f32x4.add(f32x4.add(m03, m13), m23));
       storeRowA(trow, 2, j, f32x4.sub(f32x4.sub(m10, m20), m30), f32x4.sub(f32x4.sub(m11, m21), m31),
         f32x4.sub(f32x4.sub(m12, m22), m32), f32x4.sub(f32x4.sub(m13, m23), m33));
-    }
-  }
+      j += 16;
+    } while (j < rowBytes);
+    t++;
+    trow += 16;
+    moff += rowBytes;
+  } while (t < T);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -219,11 +282,15 @@ export function winoOut(mbase: usize, T: u32, c4: u32, dtab: usize): void {
  */
 export function maxPoolGrad2(tab: usize, rows: u32, wo: u32, c4: u32, rowBytes: usize, x: usize, dy: usize, dx: usize): void {
   const px = (c4 as usize) << 4;
+  if (rows == 0 || wo == 0 || px == 0) return;
   let g = dy;
-  for (let r: u32 = 0; r < rows; r++) {
-    let off = load<usize>(tab + ((r as usize) << 2)) as usize;
-    for (let ox: u32 = 0; ox < wo; ox++, off += px << 1, g += px) {
-      for (let j: usize = 0; j < px; j += 16) {
+  let r: u32 = 0;
+  do {
+    let off = load<usize>(tab + ((r as usize) << 2));
+    let ox: u32 = 0;
+    do {
+      let j: usize = 0;
+      do {
         const p = off + j;
         const v00 = v128.load(x + p), v01 = v128.load(x + p + px);
         const v10 = v128.load(x + p + rowBytes), v11 = v128.load(x + p + px + rowBytes);
@@ -243,7 +310,12 @@ export function maxPoolGrad2(tab: usize, rows: u32, wo: u32, c4: u32, rowBytes: 
         v128.store(dx + p + px, v128.and(gv, e01));
         v128.store(dx + p + rowBytes, v128.and(gv, e10));
         v128.store(dx + p + px + rowBytes, v128.and(gv, e11));
-      }
-    }
-  }
+        j += 16;
+      } while (j < px);
+      ox++;
+      off += px << 1;
+      g += px;
+    } while (ox < wo);
+    r++;
+  } while (r < rows);
 }
