@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { CHROMIUM_HELP, FigureExporter, findChromium } from '../src/figures/export';
+import { CHROMIUM_HELP, FigureExporter, findChromium } from '../src/lab/export';
 import { accuracyCurves, loadRun, segmentationGrid, loadPredictions, toSeries } from '../src/figures/index';
 
 const ROOT = path.join(__dirname, 'fixtures', 'figures', 'stored-results');

@@ -10,11 +10,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { KERNEL_NAME, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../src/figures/jupyter';
+import { KERNEL_NAME, jupyterEnv, jupyterPython, pythonCheck } from '../src/lab/jupyter';
+import { repoRoot as projectRootDir } from '../src/util/paths';
 import { runNotebooks } from '../src/cli/notebooks';
 import { PLOTLY_MIME, PLOTLY_REL_PATH } from '../src/figures/display';
-import { findChromium } from '../src/figures/export';
-import { renderNotebooks, startNotebookServer } from '../src/figures/render';
+import { findChromium } from '../src/lab/chromium';
+import { renderNotebooks, startNotebookServer } from '../src/lab/render';
 
 const ROOT = projectRootDir();
 const FIX = path.join(__dirname, 'fixtures', 'jupyter');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { jupyterPython, pythonCheck } from '../src/figures/jupyter';
+import { jupyterPython, pythonCheck } from '../src/lab/jupyter';
 import { runNotebooks } from '../src/cli/notebooks';
 
 const FIX = path.join(__dirname, 'fixtures', 'jupyter');

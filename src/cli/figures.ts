@@ -11,8 +11,9 @@ import { EXPERIMENTS } from '../experiments/catalog';
 import { sectionVerdicts, verdictMarkdown } from '../experiments/report';
 import * as fs from 'fs';
 import * as path from 'path';
-import { EXPORT_FORMATS, type ExportFormat, FigureExporter, findChromium, CHROMIUM_HELP, writeHtml } from '../figures/export';
-import { projectRootDir } from '../figures/jupyter';
+import { EXPORT_FORMATS, type ExportFormat, writeHtml } from '../figures/export';
+import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
+import { repoRoot } from '../util/paths';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
 import { toCsv, toMarkdown } from '../figures/tables';
 
@@ -27,7 +28,7 @@ export interface FiguresArgs {
   list: boolean;
 }
 
-export function parseFiguresArgs(argv: string[], root = projectRootDir()): FiguresArgs {
+export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs {
   const a: FiguresArgs = { names: [], formats: ['png', 'svg', 'pdf'], profile: process.env.BNN_PROFILE || 'quick', outDir: path.join(root, 'figures'), list: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -141,7 +142,7 @@ function writeVerdicts(outDir: string, profile: string, root?: string): string[]
 }
 
 async function main(): Promise<void> {
-  const root = projectRootDir();
+  const root = repoRoot();
   const a = parseFiguresArgs(process.argv.slice(2), root);
   if (a.list) {
     for (const f of REPORT_FIGURES) console.log(`${f.name.padEnd(24)} ${f.description}  [${f.runs.map((r) => r.experiment).join(', ')}]`);

@@ -3,7 +3,7 @@
  *
  * Starts a Jupyter server on 127.0.0.1 with the project root as its root folder and the project-local
  * tslab kernel "TypeScript (tslab, bop-reproduction)" (jupyter/kernels/tslab-bnn). Nothing is installed
- * into the user's home: see src/figures/jupyter.ts for the environment.
+ * into the user's home: see src/lab/jupyter.ts for the environment.
  *
  * --ui lab uses JupyterLab (`jupyter-lab` on PATH or `python3 -m jupyterlab`); --ui notebook uses the
  * classic Notebook of /usr/bin/python3 (Debian's jupyter-notebook). Default: JupyterLab when installed.
@@ -12,16 +12,11 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn, spawnSync } from 'child_process';
-import { INSTALL_HELP, KERNEL_NAME, ensureJupyterDirs, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../figures/jupyter';
+import { spawn } from 'child_process';
+import { KERNEL_NAME, ensureJupyterDirs, jupyterEnv, labCommand, type LabArgs } from '../lab/jupyter';
+import { repoRoot } from '../util/paths';
 
-export interface LabArgs {
-  ui: 'auto' | 'notebook' | 'lab';
-  port: number | null;
-  browser: boolean;
-  printEnv: boolean;
-  extra: string[];
-}
+export { findJupyterLab, labCommand, type LabArgs } from '../lab/jupyter';
 
 const USAGE = 'usage: npm run lab -- [--ui notebook|lab] [--port N] [--browser] [--print-env] [-- extra Jupyter args]';
 
@@ -55,33 +50,6 @@ export function parseLabArgs(argv: string[]): LabArgs {
   return a;
 }
 
-/** How to start JupyterLab, if installed: [command, args prefix]. */
-export function findJupyterLab(): [string, string[]] | null {
-  const which = spawnSync('sh', ['-c', 'command -v jupyter-lab'], { encoding: 'utf8' });
-  if (which.status === 0 && which.stdout.trim()) return [which.stdout.trim(), []];
-  const py = jupyterPython();
-  if (!pythonCheck(py, 'import jupyterlab')) return [py, ['-m', 'jupyterlab']];
-  return null;
-}
-
-/** The command line that starts the server. */
-export function labCommand(a: LabArgs, root = projectRootDir()): { cmd: string; args: string[]; ui: 'notebook' | 'lab' } {
-  const common = [
-    '--ip=127.0.0.1',
-    ...(a.port ? [`--port=${a.port}`] : []),
-    ...(a.browser ? [] : ['--no-browser']),
-    // Jupyter refuses to start as root without it (containers, CI).
-    ...(typeof process.getuid === 'function' && process.getuid() === 0 ? ['--allow-root'] : []),
-  ];
-  const lab = a.ui === 'notebook' ? null : findJupyterLab();
-  if (a.ui === 'lab' && !lab) throw new Error('JupyterLab is not installed (no `jupyter-lab` on PATH, no jupyterlab module); use --ui notebook or install JupyterLab.');
-  if (lab) return { cmd: lab[0], args: [...lab[1], `--ServerApp.root_dir=${root}`, ...common, ...a.extra], ui: 'lab' };
-  const py = jupyterPython();
-  const err = pythonCheck(py, 'import notebook');
-  if (err) throw new Error(`${INSTALL_HELP}\n(${py}: ${err.split('\n').pop()})`);
-  return { cmd: py, args: ['-m', 'notebook', `--notebook-dir=${root}`, ...common, ...a.extra], ui: 'notebook' };
-}
-
 function checkKernel(root: string): void {
   const spec = path.join(root, 'jupyter', 'kernels', KERNEL_NAME, 'kernel.json');
   if (!fs.existsSync(spec)) throw new Error(`${spec} is missing (the project-local kernelspec); restore it from git.`);
@@ -89,7 +57,7 @@ function checkKernel(root: string): void {
 }
 
 async function main(): Promise<void> {
-  const root = projectRootDir();
+  const root = repoRoot();
   const a = parseLabArgs(process.argv.slice(2));
   const env = jupyterEnv(root);
   if (a.printEnv) {

@@ -17,9 +17,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { spawn } from 'child_process';
-import { renderNotebooks } from '../figures/render';
+import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
-import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, projectRootDir, pythonCheck } from '../figures/jupyter';
+import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, pythonCheck } from '../lab/jupyter';
+import { repoRoot } from '../util/paths';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -39,7 +40,7 @@ export interface NotebookArgs {
 const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
 /** Parses the command line (throws with the usage on bad input). */
-export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs {
+export function parseArgs(argv: string[], root = repoRoot()): NotebookArgs {
   const a: NotebookArgs = {
     names: [],
     profile: process.env.BNN_PROFILE || 'quick',
@@ -81,7 +82,7 @@ export function parseArgs(argv: string[], root = projectRootDir()): NotebookArgs
 }
 
 /** Notebooks in notebooks/ (sorted), templates (`_*.ipynb`) excluded unless `withTemplates`. */
-export function listNotebooks(root = projectRootDir(), withTemplates = false): string[] {
+export function listNotebooks(root = repoRoot(), withTemplates = false): string[] {
   const dir = path.join(root, 'notebooks');
   if (!fs.existsSync(dir)) return [];
   return fs
@@ -92,7 +93,7 @@ export function listNotebooks(root = projectRootDir(), withTemplates = false): s
 }
 
 /** Resolves a name ("00", "00-setup-and-data", a path) to a notebook file; throws listing the choices. */
-export function resolveNotebook(name: string, root = projectRootDir()): string {
+export function resolveNotebook(name: string, root = repoRoot()): string {
   if (name.endsWith('.ipynb') && fs.existsSync(name)) return path.resolve(name);
   const all = listNotebooks(root, true);
   const base = name.replace(/\.ipynb$/, '');
@@ -110,7 +111,7 @@ export function resolveNotebook(name: string, root = projectRootDir()): string {
  * (one line per notebook, failure details) is streamed to this process's stdout/stderr.
  */
 export function runNotebooks(files: string[], opts: { profile: string; timeout?: number; outDir: string; keepGoing?: boolean; root?: string; quiet?: boolean }): Promise<{ code: number; output: string }> {
-  const root = opts.root ?? projectRootDir();
+  const root = opts.root ?? repoRoot();
   const python = jupyterPython();
   const missing = pythonCheck(python, 'import nbclient, nbformat');
   if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
@@ -180,7 +181,7 @@ function removeStaleStaging(outDir: string): void {
  * copy in `outDir` (atomic rename); a failed one goes to `outDir/failed/`, leaving the previous copy in place.
  * Returns the lines to print about failed ones.
  */
-export function placeExecuted(staging: string, outDir: string, root = projectRootDir()): string {
+export function placeExecuted(staging: string, outDir: string, root = repoRoot()): string {
   let lines = '';
   const rel = (f: string) => path.relative(root, f) || f;
   for (const name of fs.existsSync(staging) ? fs.readdirSync(staging).filter((f) => f.endsWith('.ipynb')) : []) {
@@ -209,7 +210,7 @@ export function placeExecuted(staging: string, outDir: string, root = projectRoo
 }
 
 async function main(): Promise<void> {
-  const root = projectRootDir();
+  const root = repoRoot();
   const a = parseArgs(process.argv.slice(2), root);
   if (a.help) {
     console.log(USAGE);

@@ -1,55 +1,31 @@
 /**
- * Static export of Plotly figure specs (PNG, SVG, PDF, standalone HTML) with headless Chromium driven by
- * playwright-core, plotly.js loaded from node_modules/plotly.js-dist-min (no network at all).
+ * Static export of Plotly figure specs (PNG, SVG, PDF, standalone HTML), plotly.js loaded from
+ * node_modules/plotly.js-dist-min (no network at all).
  *
  * - SVG: Plotly.toImage(format 'svg') of the figure at its layout size.
  * - PNG: Plotly.toImage(format 'png', scale = PNG_SCALE, i.e. ≈ 300 dpi at the default size).
  * - PDF: vector: the SVG is put on a page of exactly the figure's size and printed with page.pdf.
  * - HTML: a standalone page that loads ./plotly.min.js, copied once next to the exported files.
  *
- * Chromium: env CHROMIUM_PATH, else /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome.
+ * The images are drawn on a browser page the caller provides (`PlotlyExporter.onPage`); launching headless
+ * Chromium is src/lab's (`FigureExporter.launch` in src/lab/export.ts), so figures never start a browser.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { repoRoot } from '../util/paths';
 import { HEIGHT, PNG_SCALE, WIDTH, PLOT_CONFIG } from './style';
 import type { Figure } from './types';
 
 export type ExportFormat = 'png' | 'svg' | 'pdf' | 'html';
 export const EXPORT_FORMATS: ExportFormat[] = ['png', 'svg', 'pdf', 'html'];
 
-/** Flags for a quiet, offline headless Chromium. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
-
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
-
-export const CHROMIUM_HELP =
-  'Headless Chromium is needed to export figures. Install it with `sudo apt-get install chromium` (Debian/Ubuntu) ' +
-  'or point CHROMIUM_PATH at a Chrome/Chromium binary (e.g. CHROMIUM_PATH=/usr/bin/google-chrome npm run figures). ' +
-  'The figures can still be viewed interactively in the notebooks without it.';
-
-/** Path of the Chromium binary, or null when none is found. */
-export function findChromium(): string | null {
-  const env = process.env.CHROMIUM_PATH;
-  if (env) return fs.existsSync(env) ? env : null;
-  return CANDIDATES.find((c) => fs.existsSync(c)) ?? null;
-}
-
 /** Path of the plotly.js bundle in node_modules. */
 export function plotlyBundlePath(): string {
   try {
     return require.resolve('plotly.js-dist-min/plotly.min.js');
   } catch {
-    const p = path.resolve(__dirname, '..', '..', 'node_modules', 'plotly.js-dist-min', 'plotly.min.js');
+    const p = path.join(repoRoot(), 'node_modules', 'plotly.js-dist-min', 'plotly.min.js');
     if (fs.existsSync(p)) return p;
     throw new Error('plotly.js-dist-min is not installed (node_modules/plotly.js-dist-min/plotly.min.js missing): run `npm install`.');
   }
@@ -86,31 +62,26 @@ export function writeHtml(fig: Figure, outBase: string): string {
 }
 
 /**
- * One headless Chromium with plotly loaded, reused for many exports. Always `close()` it
- * (or use `withExporter`).
+ * Draws figures with plotly on one browser page and turns them into SVG, PNG, PDF or files. The page comes
+ * from the caller (`onPage`); src/lab's FigureExporter launches Chromium for it.
  */
-export class FigureExporter {
-  private constructor(private browser: Browser, private page: Page) {}
+export class PlotlyExporter {
+  protected constructor(protected readonly page: Page) {}
 
-  /** Launches Chromium (throws an Error with install instructions when it is missing). */
-  static async launch(opts: { executablePath?: string } = {}): Promise<FigureExporter> {
-    const exe = opts.executablePath ?? findChromium();
-    if (!exe || !fs.existsSync(exe)) throw new Error(`Chromium not found${exe ? ` at ${exe}` : ''}. ${CHROMIUM_HELP}`);
-    // Lazy: playwright-core is only needed here.
-    const { chromium } = require('playwright-core') as typeof import('playwright-core');
-    const browser = await chromium.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS });
-    try {
-      const context = await browser.newContext();
-      const page = await context.newPage();
-      // Block any network access: everything this page needs is inline or injected from disk.
-      await page.route('**/*', (route) => (route.request().url().startsWith('data:') ? route.continue() : route.abort()));
-      await page.setContent('<!DOCTYPE html><html><body style="margin:0;background:#fff"><div id="plot"></div></body></html>');
-      await page.addScriptTag({ content: fs.readFileSync(plotlyBundlePath(), 'utf8') });
-      return new FigureExporter(browser, page);
-    } catch (e) {
-      await browser.close();
-      throw e;
-    }
+  /**
+   * Prepares `page` for exports: blocks every network request (everything is inline or read from disk), puts an
+   * empty plot element on it and loads plotly.js from node_modules.
+   */
+  static async onPage(page: Page): Promise<PlotlyExporter> {
+    await PlotlyExporter.preparePage(page);
+    return new PlotlyExporter(page);
+  }
+
+  /** The page set-up of `onPage`, for subclasses. */
+  protected static async preparePage(page: Page): Promise<void> {
+    await page.route('**/*', (route) => (route.request().url().startsWith('data:') ? route.continue() : route.abort()));
+    await page.setContent('<!DOCTYPE html><html><body style="margin:0;background:#fff"><div id="plot"></div></body></html>');
+    await page.addScriptTag({ content: fs.readFileSync(plotlyBundlePath(), 'utf8') });
   }
 
   /** Renders `fig` to an SVG string. */
@@ -164,10 +135,6 @@ export class FigureExporter {
     return written;
   }
 
-  async close(): Promise<void> {
-    await this.browser.close();
-  }
-
   private async toImage(fig: Figure, format: 'svg' | 'png', size: { width: number; height: number }, scale: number): Promise<string> {
     const spec = { data: fig.data, layout: { ...fig.layout, width: size.width, height: size.height } };
     return this.page.evaluate(
@@ -183,15 +150,5 @@ export class FigureExporter {
       },
       { spec, format, size, scale },
     );
-  }
-}
-
-/** Runs `fn` with a launched exporter and closes it afterwards. */
-export async function withExporter<T>(fn: (e: FigureExporter) => Promise<T>, opts: { executablePath?: string } = {}): Promise<T> {
-  const e = await FigureExporter.launch(opts);
-  try {
-    return await fn(e);
-  } finally {
-    await e.close();
   }
 }

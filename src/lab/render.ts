@@ -12,10 +12,10 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
 import { spawn, type ChildProcess } from 'child_process';
-import { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium } from './export';
-import { PLOTLY_MIME } from './display';
-import { ensureJupyterDirs, jupyterEnv, projectRootDir } from './jupyter';
-import { labCommand } from '../cli/lab';
+import { PLOTLY_MIME } from '../figures/display';
+import { repoRoot } from '../util/paths';
+import { launchChromium } from './chromium';
+import { ensureJupyterDirs, jupyterEnv, labCommand } from './jupyter';
 
 export interface RenderedNotebook {
   /** Path relative to the project root. */
@@ -59,7 +59,7 @@ export interface LabServer {
 }
 
 /** Starts the classic Notebook server for the project on 127.0.0.1 and waits until it answers (≤ 30 s). */
-export async function startNotebookServer(root = projectRootDir()): Promise<LabServer> {
+export async function startNotebookServer(root = repoRoot()): Promise<LabServer> {
   const port = await freePort();
   const token = `t${process.pid}${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   const env = jupyterEnv(root);
@@ -92,18 +92,21 @@ export async function startNotebookServer(root = projectRootDir()): Promise<LabS
  * reported as such (drawn < expected), not thrown, so one broken notebook does not hide the others.
  */
 export async function renderNotebooks(files: string[], opts: { screenshotDir?: string; timeoutMs?: number; root?: string; server?: LabServer } = {}): Promise<RenderedNotebook[]> {
-  const root = opts.root ?? projectRootDir();
-  const exe = findChromium();
-  if (!exe) throw new Error(CHROMIUM_HELP);
+  const root = opts.root ?? repoRoot();
   for (const f of files) {
     const rel = path.relative(root, path.resolve(f));
     if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${f} is outside the project root ${root}; the Notebook server only serves files under it`);
     if (!fs.existsSync(f)) throw new Error(`${f} does not exist; execute it first (npm run notebooks)`);
   }
   if (opts.screenshotDir) fs.mkdirSync(opts.screenshotDir, { recursive: true });
-  const server = opts.server ?? (await startNotebookServer(root));
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: exe, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
+  let server: LabServer;
+  try {
+    server = opts.server ?? (await startNotebookServer(root));
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
   const out: RenderedNotebook[] = [];
   try {
     for (const f of files) {
