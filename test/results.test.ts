@@ -10,6 +10,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { historyFrame, historyRows, listRuns, loadRunDir, loadRuns, parseHistory, readSeedFolders, resultsRoot, summarizeRuns } from '../src/results';
 import { loadRun } from '../src/figures/load';
+import { flipMetric, stats as figureStats } from '../src/figures/aggregate';
+import { checkModelDir, writeModelFiles } from '../src/models/manifest';
+import { logFlipRatio } from '../src/optimizers/flips';
+import { readCheckpoint, readRunCheckpoint, writeRunCheckpoint } from '../src/results/checkpoint';
+import { readRunMeta, writeRunMeta } from '../src/results/config';
+import { historyCsv, historyStaleness, readRunHistory, writeHistoryFiles } from '../src/results/history';
+import { profileFolder, runDirOf, runOfDir, runPaths, seedOfFolder, stagingDir, stagingPid } from '../src/results/paths';
+import { mean, sd, stats, variance } from '../src/results/stats';
+import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord } from '../src/train/history';
 
 function record(epoch: number, acc: number, val: number): EpochRecord {
@@ -101,4 +110,141 @@ test('bad files get errors naming the file; the results root honours explicit > 
   assert.equal(resultsRoot('/x/y'), '/x/y');
   assert.equal(resultsRoot(undefined, { BNN_RESULTS_DIR: '/r' }), '/r');
   assert.equal(resultsRoot(undefined, {}), path.resolve(__dirname, '..', 'results'));
+});
+
+test('results/paths: every file of a run folder, and override folders named as the previous versions named them', () => {
+  const root = '/r';
+  // Folder names written by the previous runner for `--set epochs=1` / `--set epochs=4` (read back unchanged).
+  assert.equal(runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=1'], root), '/r/cifar10-bop/smoke-41e5b1e5/seed-0');
+  assert.equal(runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=4'], root), '/r/cifar10-bop/smoke-cc4ab76f/seed-0');
+  assert.equal(profileFolder('quick', ['b=1', 'a=2']), profileFolder('quick', ['a=2', 'b=1']));
+  assert.equal(profileFolder('quick'), 'quick');
+  const dir = runDirOf({ experiment: 'svhn-bop', profile: 'quick', seed: 12 }, [], root);
+  assert.equal(dir, '/r/svhn-bop/quick/seed-12');
+  assert.deepEqual(runOfDir(dir), { experiment: 'svhn-bop', profile: 'quick', seed: 12 });
+  assert.equal(runOfDir('/r/svhn-bop/quick/notes'), null);
+  const p = runPaths(dir);
+  assert.deepEqual(
+    [p.config, p.historyJson, p.historyCsv, p.checkpoint, p.final, p.predictions, p.lock].map((f) => path.relative(dir, f)),
+    ['config.json', 'history.json', 'history.csv', 'checkpoint.bin', 'final', 'predictions.json', '.lock'],
+  );
+  assert.equal(seedOfFolder('seed-7'), 7);
+  assert.equal(seedOfFolder('seed-x'), null);
+  assert.equal(stagingPid(path.basename(stagingDir(dir, 4242))), 4242);
+  assert.equal(stagingPid('.force-'), null);
+});
+
+test('results/stats: mean, sample variance (n − 1), sd, min/max/n; NaN where undefined; the figures use the same', () => {
+  assert.equal(mean([1, 2, 3, 4]), 2.5);
+  // Σ(x − 2.5)² = 2.25 + 0.25 + 0.25 + 2.25 = 5, / (4 − 1)
+  assert.ok(Math.abs(variance([1, 2, 3, 4]) - 5 / 3) < 1e-15);
+  assert.ok(Math.abs(sd([1, 2, 3, 4]) - Math.sqrt(5 / 3)) < 1e-15);
+  assert.deepEqual(stats([3, -1, 2]), { n: 3, mean: 4 / 3, sd: Math.sqrt(((3 - 4 / 3) ** 2 + (-1 - 4 / 3) ** 2 + (2 - 4 / 3) ** 2) / 2), min: -1, max: 3 });
+  assert.ok(Number.isNaN(mean([])));
+  assert.ok(Number.isNaN(variance([5])));
+  const empty = stats([]);
+  assert.equal(empty.n, 0);
+  assert.ok([empty.mean, empty.sd, empty.min, empty.max].every(Number.isNaN));
+  assert.equal(figureStats, stats);
+});
+
+test('one flip metric: the figures\' flipMetric is logFlipRatio, πₜ = ln(ratio + e⁻⁹)', () => {
+  for (const r of [0, 1e-5, 0.01, 0.5, 1]) assert.equal(flipMetric(r), logFlipRatio(r));
+  assert.equal(logFlipRatio(0), -9);
+});
+
+test('history files: written atomically, read back checked, compared with the checkpoint\'s history', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-history-'));
+  try {
+    const h = [record(1, 0.3, 0.35), { ...record(2, 0.4, 0.45), extra: { testAccuracy: 0.42 } }];
+    assert.equal(readRunHistory(dir), null);
+    writeHistoryFiles(dir, h);
+    assert.deepEqual(readRunHistory(dir), h);
+    assert.equal(historyStaleness(dir, h), null);
+    const csv = historyCsv(h).trim().split('\n');
+    assert.equal(csv[0], 'epoch,step,loss,accuracy,valLoss,valAccuracy,gamma,threshold,lr,seconds,flip_conv1,testAccuracy');
+    assert.equal(csv.length, 3);
+    assert.equal(csv[1].split(',').pop(), '');
+    assert.match(historyStaleness(dir, [...h, record(3, 0.5, 0.5)])!, /has 2 epochs, the checkpoint 3/);
+    fs.writeFileSync(runPaths(dir).historyCsv, csv.slice(0, 2).join('\n') + '\n');
+    assert.match(historyStaleness(dir, h)!, /history\.csv has 1 rows, the checkpoint 2 epochs/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('config.json: written and read back; a damaged one is an error naming it, or absent when lenient', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-config-'));
+  try {
+    assert.equal(readRunMeta(dir), null);
+    const meta = { config: { experiment: 'e', profile: 'quick', seed: 1, epochs: 3 }, configHash: 'abc', backend: 'cpu' };
+    writeRunMeta(dir, meta);
+    assert.deepEqual(readRunMeta(dir), meta);
+    fs.writeFileSync(runPaths(dir).config, '{"config":');
+    assert.throws(() => readRunMeta(dir), (e: Error) => e.message.includes(runPaths(dir).config) && /not valid JSON/.test(e.message));
+    assert.equal(readRunMeta(dir, { lenient: true }), null);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run checkpoint: what the training loop hands over comes back whole, under the on-disk keys of earlier versions', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-ckpt-'));
+  const made: tf.Tensor[] = [];
+  const t = (v: number[], shape: number[]) => {
+    const x = tf.tensor(v, shape);
+    made.push(x);
+    return x;
+  };
+  try {
+    const history = [record(1, 0.3, 0.35)];
+    writeRunCheckpoint(dir, {
+      configHash: 'h1',
+      epoch: 1,
+      weights: [{ name: 'conv1/kernel', tensor: t([1, -1, 1, -1], [2, 2]) }, { name: 'bn/gamma', tensor: t([0.5, 2], [2]) }],
+      optimizer: { meta: { step: 4 }, tensors: { 'bop/m/conv1': t([0.1, 0.2, 0.3, 0.4], [2, 2]) } },
+      rng: [1, 2, 3, 4],
+      dropout: { drop1: [5, 6, 7, 8] },
+      history,
+      runId: 'run-a',
+    });
+    const raw = readCheckpoint(runPaths(dir).checkpoint);
+    assert.deepEqual(Object.keys(raw.tensors).sort(), ['model:0:conv1/kernel', 'model:1:bn/gamma', 'opt:bop/m/conv1']);
+    tf.dispose(Object.values(raw.tensors));
+    const ck = readRunCheckpoint(runPaths(dir).checkpoint, ['conv1/kernel', 'bn/gamma']);
+    try {
+      assert.equal(ck.configHash, 'h1');
+      assert.equal(ck.epoch, 1);
+      assert.deepEqual(Array.from(ck.weights[0].dataSync()), [1, -1, 1, -1]);
+      assert.deepEqual(ck.weights[1].shape, [2]);
+      assert.deepEqual(ck.optimizer.meta, { step: 4 });
+      assert.ok(Math.abs(ck.optimizer.tensors['bop/m/conv1'].dataSync()[3] - 0.4) < 1e-7);
+      assert.deepEqual(ck.rng, [1, 2, 3, 4]);
+      assert.deepEqual(ck.dropout, { drop1: [5, 6, 7, 8] });
+      assert.deepEqual(ck.history, history);
+      assert.equal(ck.runId, 'run-a');
+    } finally {
+      ck.dispose();
+    }
+    assert.throws(() => readRunCheckpoint(runPaths(dir).checkpoint, ['conv1/kernel', 'dense/kernel']), /lacks weight dense\/kernel/);
+  } finally {
+    tf.dispose(made);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('final/ manifest: written last, checked by size and SHA-256 without TensorFlow.js', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-final-'));
+  try {
+    writeModelFiles(dir, { 'weights.bin': Buffer.from([1, 2, 3, 4]), 'model.json': Buffer.from('{}') }, { epoch: 2 });
+    const ok = checkModelDir(dir);
+    assert.ok(ok.ok, ok.why);
+    assert.deepEqual(ok.manifest!.meta, { epoch: 2 });
+    fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from([1, 2, 3, 5]));
+    assert.match(checkModelDir(dir).why, /weights\.bin does not match the SHA-256/);
+    writeModelFiles(dir, { 'model.json': Buffer.from('{}') });
+    assert.match(checkModelDir(dir).why, /does not list model\.json and weights\.bin/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

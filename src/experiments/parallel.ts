@@ -7,7 +7,7 @@
 import { spawn } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { repoRoot } from '../data/paths';
+import { repoRoot } from '../util/paths';
 
 export interface RunJob {
   experiment: string;

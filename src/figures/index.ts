@@ -1,7 +1,7 @@
 /**
  * Figures and tables for the reproduction. Notebooks import from here:
  *   import { accuracyCurves, showFigure } from './src/figures';
- * (Export with Chromium lives in ./export and is not re-exported, so notebooks never load playwright.)
+ * (Export to files lives in ./export and is not re-exported; launching Chromium for it is src/lab's.)
  */
 export * from './types';
 export * from './style';
