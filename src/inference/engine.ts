@@ -81,7 +81,7 @@ class Fn {
 function assembleFns(fns: Fn[], pages: number, shared: boolean): Uint8Array {
   return assemble({
     funcs: fns.map((f) => ({ name: f.name, params: new Array(f.nparams).fill(I32), body: f.body() })),
-    memory: { import: { min: pages, max: shared ? pages : undefined, shared } },
+    memory: { min: pages, max: shared ? pages : undefined, shared },
   });
 }
 

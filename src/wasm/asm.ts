@@ -1,8 +1,8 @@
 /**
- * A tiny WebAssembly assembler: the one place where wasm bytes are emitted in this project. Kernels are written as
- * arrays of instructions from the one opcode table `op` and assembled into a module by `assemble`. Used by the
- * generic XNOR/float GEMMs (src/xnor/gemm.ts), the shape-specialised fused inference engine generated at run time
- * (src/inference/engine.ts) and the training kernels (src/wasm/trainKernels.ts).
+ * A tiny WebAssembly assembler, for code that must be generated at run time: the fused inference engine
+ * (src/inference/engine.ts) writes one module per model, its GEMMs unrolled for each layer's exact shape. Functions
+ * are arrays of instructions from the one opcode table `op`, assembled into a module by `assemble`. Fixed kernels
+ * are AssemblyScript source instead (kernels/, loaded by src/wasm/load.ts).
  *
  * Encoding follows the WebAssembly core spec 2.0 (binary format, §5: modules §5.5, instructions §5.4) and the
  * fixed-width SIMD extension (prefix 0xfd, then the instruction's LEB128 index). Memory immediates are
@@ -10,7 +10,7 @@
  */
 
 /** Unsigned LEB128. */
-export function uleb(n: number): number[] {
+function uleb(n: number): number[] {
   const out: number[] = [];
   do {
     let b = n & 0x7f;
@@ -22,7 +22,7 @@ export function uleb(n: number): number[] {
 }
 
 /** Signed LEB128 (32-bit values). */
-export function sleb(n: number): number[] {
+function sleb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
     const b = n & 0x7f;
@@ -36,16 +36,15 @@ export function sleb(n: number): number[] {
 }
 
 /** A module section: id, byte length, body. */
-export const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
 /** A vector: count, then the items' bytes. */
-export const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const vec = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
 /** A name (ASCII). */
-export const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
+const str = (s: string): number[] => [...uleb(s.length), ...Array.from(s, (c) => c.charCodeAt(0))];
 
 /** Value types. */
 export const I32 = 0x7f;
 export const I64 = 0x7e;
-export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 /** A SIMD instruction: prefix 0xfd and its index (LEB128). */
@@ -55,7 +54,7 @@ const mem = (opcode: number, align: number) => (off = 0): number[] => [opcode, a
 /** A SIMD load: its index, alignment, offset. */
 const vmem = (index: number, align: number) => (off = 0): number[] => simd(index, align, ...uleb(off));
 
-/** The instruction table (every instruction any kernel here uses; add new ones here, in their group). */
+/** The instruction table: every instruction the generated code uses (add new ones here, in their group). */
 export const op = {
   // control (§5.4.1); block and loop take no values and return none
   block: [0x02, 0x40],
@@ -78,7 +77,6 @@ export const op = {
   i64c: (v: number) => [0x42, ...sleb(v)],
   i32ltu: [0x49],
   i32add: [0x6a],
-  i32sub: [0x6b],
   i32mul: [0x6c],
   i32shl: [0x74],
   i32shru: [0x76],
@@ -92,24 +90,13 @@ export const op = {
   v128load32zero: vmem(0x5c, 2),
   v128load64zero: vmem(0x5d, 3),
   v128const0: simd(0x0c, ...new Array(16).fill(0)),
-  /** v128.const of four equal f32 lanes. */
-  f32x4const: (v: number) => simd(0x0c, ...new Uint8Array(new Float32Array([v, v, v, v]).buffer)),
   shuffle: (lanes: number[]) => simd(0x0d, ...lanes),
-  i32x4lane: (l: number) => simd(0x1b, l),
   f32x4splat: simd(0x13),
   // SIMD: comparisons
   i32x4ges: simd(0x3f),
-  f32x4eq: simd(0x41),
-  f32x4lt: simd(0x43),
-  f32x4gt: simd(0x44),
-  f32x4le: simd(0x45),
   f32x4ge: simd(0x46),
   // SIMD: bitwise
-  v128and: simd(0x4e),
-  v128andnot: simd(0x4f),
-  v128or: simd(0x50),
   v128xor: simd(0x51),
-  bitselect: simd(0x52),
   // SIMD: integer lanes
   i8x16popcnt: simd(0x62),
   i8x16bitmask: simd(0x64),
@@ -118,17 +105,13 @@ export const op = {
   i16x8extaddU: simd(0x7d),
   i32x4extaddU: simd(0x7f),
   i16x8narrow: simd(0x85),
-  i16x8add: simd(0x8e),
   i32x4shl: simd(0xab),
   i32x4add: simd(0xae),
   i32x4sub: simd(0xb1),
   i32x4mul: simd(0xb5),
   i32x4maxs: simd(0xb8),
   // SIMD: float lanes
-  f32x4abs: simd(0xe0),
-  f32x4neg: simd(0xe1),
   f32x4add: simd(0xe4),
-  f32x4sub: simd(0xe5),
   f32x4mul: simd(0xe6),
   f32x4max: simd(0xe9),
 };
@@ -143,36 +126,25 @@ export interface ModuleSpec {
   /** Each function's parameter types (all return nothing) and body from `funcBody`; exported under `name`. */
   funcs: { name: string; params: number[]; body: number[] }[];
   /**
-   * The one linear memory: exported as "mem" with `pages` initial pages (64 KiB each), or imported as env.mem with
-   * at least `min` pages, at most `max` (required when `shared`, which the importer's memory must match).
+   * The one linear memory, imported as env.mem: at least `min` pages (64 KiB each), at most `max` (required when
+   * `shared`; the importer's memory must match in sharedness).
    */
-  memory: { export: { pages: number } } | { import: { min: number; max?: number; shared?: boolean } };
+  memory: { min: number; max?: number; shared?: boolean };
 }
 
-/** Assembles a module: types (one per distinct signature), the memory, the functions, their exports. */
+/** Assembles a module: types (one per distinct signature), the memory import, the functions and their exports. */
 export function assemble(spec: ModuleSpec): Uint8Array {
   const sigs = spec.funcs.map((f) => [0x60, ...vec(f.params.map((t) => [t])), 0x00]);
   const keys = [...new Set(sigs.map((s) => s.join(',')))];
-  const types = keys.map((k) => k.split(',').map(Number));
-  const m = spec.memory;
-  let memSections: number[];
-  let memExport: number[][] = [];
-  if ('export' in m) {
-    memSections = section(5, vec([[0x00, ...uleb(m.export.pages)]]));
-    memExport = [[...str('mem'), 0x02, 0]];
-  } else {
-    const { min, max, shared } = m.import;
-    if (shared && max === undefined) throw new Error('assemble: a shared memory needs a maximum size');
-    const limits = max === undefined ? [0x00, ...uleb(min)] : [shared ? 0x03 : 0x01, ...uleb(min), ...uleb(max)];
-    memSections = section(2, vec([[...str('env'), ...str('mem'), 0x02, ...limits]]));
-  }
+  const { min, max, shared } = spec.memory;
+  if (shared && max === undefined) throw new Error('assemble: a shared memory needs a maximum size');
+  const limits = max === undefined ? [0x00, ...uleb(min)] : [shared ? 0x03 : 0x01, ...uleb(min), ...uleb(max)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec(types)),
-    ...('import' in m ? memSections : []),
+    ...section(1, vec(keys.map((k) => k.split(',').map(Number)))),
+    ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...limits]])),
     ...section(3, vec(sigs.map((s) => uleb(keys.indexOf(s.join(',')))))),
-    ...('export' in m ? memSections : []),
-    ...section(7, vec([...spec.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]), ...memExport])),
+    ...section(7, vec(spec.funcs.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]))),
     ...section(10, vec(spec.funcs.map((f) => f.body))),
   ];
   return new Uint8Array(bytes);
