@@ -16,7 +16,6 @@ import {
   inferenceComparison,
   aggregateSeeds,
   assignColors,
-  buildReportFigure,
   figureBundle,
   figureHtml,
   finalValues,
@@ -31,7 +30,6 @@ import {
   matchExperiments,
   miouCurves,
   parseHistory,
-  REPORT_FIGURES,
   segmentationGrid,
   showFigure,
   summaryFigure,
@@ -43,6 +41,7 @@ import {
   toSeries,
   loadPredictions,
 } from '../src/figures/index';
+import { REPORT_FIGURES, buildReportFigure } from '../src/experiments/figures';
 import { parseArgs as parseNotebookArgs } from '../src/cli/notebooks';
 import { parseFiguresArgs } from '../src/cli/figures';
 import { parseLabArgs } from '../src/cli/lab';
