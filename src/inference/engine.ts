@@ -122,6 +122,42 @@ function rowSteps(g: GemmGeom, big: number): { xo: number; wo: number; size: num
 const vload = (size: number, off: number) => (size === 16 ? op.v128load(off) : size === 8 ? op.v128load64zero(off) : op.v128load32zero(off));
 const iload = (size: number, off: number) => (size === 8 ? op.i64load(off) : op.i64load32u(off));
 
+/** The loop variables of a generated GEMM (locals). */
+interface GemmLoop {
+  p: number;
+  o: number;
+  /** byte address of the current block's first weight row (or column) */
+  wrow: number;
+  /** byte address of the current pixel's output row */
+  orow: number;
+  /** b[j]: byte address of pixel p + j's patch */
+  b: number[];
+}
+
+/**
+ * The loop nest of every generated GEMM (params p0, p1, o0, o1): for p in [p0, p1) step P, with b[j] = tab[p + j]
+ * and orow = outOff + p·noutp·4; for o in [o0, o1) step `R`, with wrow = wOff + o·wStride (wStride: weight bytes
+ * per output: a row of KB bytes for the binary GEMMs, a 4-byte column for the float one). `body` emits one block.
+ */
+function emitGemmLoops(fn: Fn, g: GemmGeom, R: number, wStride: number, body: (l: GemmLoop) => void): void {
+  const l: GemmLoop = { p: fn.local(I32), o: fn.local(I32), wrow: fn.local(I32), orow: fn.local(I32), b: [] };
+  for (let j = 0; j < g.P; j++) l.b.push(fn.local(I32));
+  const { p, o, wrow, orow, b } = l;
+  const e = fn.e.bind(fn);
+  e(op.get(0), op.set(p));
+  e(op.block, op.loop);
+  for (let j = 0; j < g.P; j++) e(op.get(p), op.i32c(2), op.i32shl, op.i32load(g.tab + 4 * j), op.set(b[j]));
+  e(op.get(p), op.i32c(g.noutp * 4), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(orow));
+  e(op.get(2), op.set(o), op.get(2), op.i32c(wStride), op.i32mul, op.i32c(g.wOff), op.i32add, op.set(wrow));
+  e(op.block, op.loop);
+  body(l);
+  e(op.get(wrow), op.i32c(R * wStride), op.i32add, op.set(wrow));
+  e(op.get(o), op.i32c(R), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
+  e(op.end, op.end);
+  e(op.get(p), op.i32c(g.P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
+  e(op.end, op.end);
+}
+
 /**
  * bgemm_<i>(p0, p1, o0, o1): out[p][o] = popcount(patch(p) XOR w[o]) for p in [p0, p1) (step P) and
  * o in [o0, o1) (step R). Fully unrolled over the row.
@@ -130,52 +166,37 @@ function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
   const { P, R } = g;
   const simd = mode === 'simd';
   const step = simd ? 16 : 8;
-  const p = fn.local(I32), o = fn.local(I32), wrow = fn.local(I32), orow = fn.local(I32);
-  const b = Array.from({ length: P }, () => fn.local(I32));
-  const acc = Array.from({ length: P }, () => Array.from({ length: R }, () => fn.local(simd ? V128 : I64)));
-  const x = Array.from({ length: P }, () => fn.local(simd ? V128 : I64));
-  const w = fn.local(simd ? V128 : I64);
-  const sums = simd ? Array.from({ length: P }, () => Array.from({ length: R / 4 }, () => fn.local(V128))) : [];
-  const e = fn.e.bind(fn);
   const load = (size: number, off: number) => (simd ? vload(size, off) : iload(size, off));
   const steps = rowSteps(g, step);
   const chunk = simd ? 31 : steps.length;
-
-  e(op.get(0), op.set(p));
-  e(op.block, op.loop);
-  for (let j = 0; j < P; j++) e(op.get(p), op.i32c(2), op.i32shl, op.i32load(g.tab + 4 * j), op.set(b[j]));
-  // orow = outOff + p·noutp·4
-  e(op.get(p), op.i32c(g.noutp * 4), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(orow));
-  e(op.get(2), op.set(o), op.get(2), op.i32c(g.KB), op.i32mul, op.i32c(g.wOff), op.i32add, op.set(wrow));
-  e(op.block, op.loop);
-  for (let c0 = 0; c0 < steps.length; c0 += chunk) {
-    for (const row of acc) for (const a of row) e(simd ? op.v128const0 : op.i64c(0), op.set(a));
-    for (const st of steps.slice(c0, c0 + chunk)) {
-      for (let j = 0; j < P; j++) e(op.get(b[j]), load(st.size, st.xo), op.set(x[j]));
-      for (let r = 0; r < R; r++) {
-        e(op.get(wrow), load(st.size, r * g.KB + st.wo), op.set(w));
-        for (let j = 0; j < P; j++) {
-          e(op.get(acc[j][r]), op.get(x[j]), op.get(w));
-          if (simd) e(op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(acc[j][r]));
-          else e(op.i64xor, op.i64popcnt, op.i64add, op.set(acc[j][r]));
+  const e = fn.e.bind(fn);
+  emitGemmLoops(fn, g, R, g.KB, ({ o, wrow, orow, b }) => {
+    const acc = Array.from({ length: P }, () => Array.from({ length: R }, () => fn.local(simd ? V128 : I64)));
+    const x = Array.from({ length: P }, () => fn.local(simd ? V128 : I64));
+    const w = fn.local(simd ? V128 : I64);
+    const sums = simd ? Array.from({ length: P }, () => Array.from({ length: R / 4 }, () => fn.local(V128))) : [];
+    for (let c0 = 0; c0 < steps.length; c0 += chunk) {
+      for (const row of acc) for (const a of row) e(simd ? op.v128const0 : op.i64c(0), op.set(a));
+      for (const st of steps.slice(c0, c0 + chunk)) {
+        for (let j = 0; j < P; j++) e(op.get(b[j]), load(st.size, st.xo), op.set(x[j]));
+        for (let r = 0; r < R; r++) {
+          e(op.get(wrow), load(st.size, r * g.KB + st.wo), op.set(w));
+          for (let j = 0; j < P; j++) {
+            e(op.get(acc[j][r]), op.get(x[j]), op.get(w));
+            if (simd) e(op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(acc[j][r]));
+            else e(op.i64xor, op.i64popcnt, op.i64add, op.set(acc[j][r]));
+          }
         }
       }
+      if (simd) emitRowSums(e, acc, sums, R / 4, x[0], w, c0 > 0);
     }
-    if (simd) {
-      emitRowSums(e, acc, sums, R / 4, x[0], w, c0 > 0);
+    for (let j = 0; j < P; j++) {
+      // address orow + j·noutp·4 + o·4
+      const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
+      if (simd) for (let q = 0; q < R / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
+      else for (let r = 0; r < R; r++) addr(), e(op.get(acc[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * r));
     }
-  }
-  for (let j = 0; j < P; j++) {
-    // address orow + j·noutp·4 + o·4
-    const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
-    if (simd) for (let q = 0; q < R / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
-    else for (let r = 0; r < R; r++) addr(), e(op.get(acc[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * r));
-  }
-  e(op.get(wrow), op.i32c(R * g.KB), op.i32add, op.set(wrow));
-  e(op.get(o), op.i32c(R), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
-  e(op.get(p), op.i32c(P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
+  });
 }
 
 /**
@@ -207,56 +228,45 @@ function emitRowSums(e: (...parts: number[][]) => void, acc: number[][], sums: n
 function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
   const { P, R } = g;
   const RI = R - RS;
-  const p = fn.local(I32), o = fn.local(I32), wrow = fn.local(I32), orow = fn.local(I32);
-  const b = Array.from({ length: P }, () => fn.local(I32));
-  const accV = Array.from({ length: P }, () => Array.from({ length: RS }, () => fn.local(V128)));
-  const accI = Array.from({ length: P }, () => Array.from({ length: RI }, () => fn.local(I64)));
-  const x = Array.from({ length: P }, () => fn.local(V128));
-  const xl = Array.from({ length: P }, () => [fn.local(I64), fn.local(I64)]);
-  const w = fn.local(V128);
-  const wi = fn.local(I64);
-  const sums = Array.from({ length: P }, () => Array.from({ length: RS / 4 }, () => fn.local(V128)));
-  const e = fn.e.bind(fn);
   const steps = rowSteps(g, 16);
   const chunk = 31;
-  e(op.get(0), op.set(p));
-  e(op.block, op.loop);
-  for (let j = 0; j < P; j++) e(op.get(p), op.i32c(2), op.i32shl, op.i32load(g.tab + 4 * j), op.set(b[j]));
-  e(op.get(p), op.i32c(g.noutp * 4), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(orow));
-  e(op.get(2), op.set(o), op.get(2), op.i32c(g.KB), op.i32mul, op.i32c(g.wOff), op.i32add, op.set(wrow));
-  e(op.block, op.loop);
-  for (const row of accI) for (const a of row) e(op.i64c(0), op.set(a));
-  for (let c0 = 0; c0 < steps.length; c0 += chunk) {
-    for (const row of accV) for (const a of row) e(op.v128const0, op.set(a));
-    for (const st of steps.slice(c0, c0 + chunk)) {
-      // i64 halves: 16 bytes → two 8-byte loads; tails → one load of 8 or 4 bytes
-      const halves = st.size === 16 ? [[8, 0], [8, 8]] : [[st.size, 0]];
-      for (let j = 0; j < P; j++) e(op.get(b[j]), vload(st.size, st.xo), op.set(x[j]));
-      for (let j = 0; j < P; j++) halves.forEach(([z, o], h) => e(op.get(b[j]), iload(z, st.xo + o), op.set(xl[j][h])));
-      for (let r = 0; r < Math.max(RS, RI); r++) {
-        if (r < RS) {
-          e(op.get(wrow), vload(st.size, r * g.KB + st.wo), op.set(w));
-          for (let j = 0; j < P; j++) e(op.get(accV[j][r]), op.get(x[j]), op.get(w), op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(accV[j][r]));
-        }
-        if (r < RI)
-          for (const [h, [z, o]] of halves.entries()) {
-            e(op.get(wrow), iload(z, (RS + r) * g.KB + st.wo + o), op.set(wi));
-            for (let j = 0; j < P; j++) e(op.get(accI[j][r]), op.get(xl[j][h]), op.get(wi), op.i64xor, op.i64popcnt, op.i64add, op.set(accI[j][r]));
+  const e = fn.e.bind(fn);
+  emitGemmLoops(fn, g, R, g.KB, ({ o, wrow, orow, b }) => {
+    const accV = Array.from({ length: P }, () => Array.from({ length: RS }, () => fn.local(V128)));
+    const accI = Array.from({ length: P }, () => Array.from({ length: RI }, () => fn.local(I64)));
+    const x = Array.from({ length: P }, () => fn.local(V128));
+    const xl = Array.from({ length: P }, () => [fn.local(I64), fn.local(I64)]);
+    const w = fn.local(V128);
+    const wi = fn.local(I64);
+    const sums = Array.from({ length: P }, () => Array.from({ length: RS / 4 }, () => fn.local(V128)));
+    for (const row of accI) for (const a of row) e(op.i64c(0), op.set(a));
+    for (let c0 = 0; c0 < steps.length; c0 += chunk) {
+      for (const row of accV) for (const a of row) e(op.v128const0, op.set(a));
+      for (const st of steps.slice(c0, c0 + chunk)) {
+        // i64 halves: 16 bytes → two 8-byte loads; tails → one load of 8 or 4 bytes
+        const halves = st.size === 16 ? [[8, 0], [8, 8]] : [[st.size, 0]];
+        for (let j = 0; j < P; j++) e(op.get(b[j]), vload(st.size, st.xo), op.set(x[j]));
+        for (let j = 0; j < P; j++) halves.forEach(([z, off], h) => e(op.get(b[j]), iload(z, st.xo + off), op.set(xl[j][h])));
+        for (let r = 0; r < Math.max(RS, RI); r++) {
+          if (r < RS) {
+            e(op.get(wrow), vload(st.size, r * g.KB + st.wo), op.set(w));
+            for (let j = 0; j < P; j++) e(op.get(accV[j][r]), op.get(x[j]), op.get(w), op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(accV[j][r]));
           }
+          if (r < RI)
+            for (const [h, [z, off]] of halves.entries()) {
+              e(op.get(wrow), iload(z, (RS + r) * g.KB + st.wo + off), op.set(wi));
+              for (let j = 0; j < P; j++) e(op.get(accI[j][r]), op.get(xl[j][h]), op.get(wi), op.i64xor, op.i64popcnt, op.i64add, op.set(accI[j][r]));
+            }
+        }
       }
+      emitRowSums(e, accV, sums, RS / 4, x[0], w, c0 > 0);
     }
-    emitRowSums(e, accV, sums, RS / 4, x[0], w, c0 > 0);
-  }
-  for (let j = 0; j < P; j++) {
-    const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
-    for (let q = 0; q < RS / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
-    for (let r = 0; r < RI; r++) addr(), e(op.get(accI[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * (RS + r)));
-  }
-  e(op.get(wrow), op.i32c(R * g.KB), op.i32add, op.set(wrow));
-  e(op.get(o), op.i32c(R), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
-  e(op.get(p), op.i32c(P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
+    for (let j = 0; j < P; j++) {
+      const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
+      for (let q = 0; q < RS / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
+      for (let r = 0; r < RI; r++) addr(), e(op.get(accI[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * (RS + r)));
+    }
+  });
 }
 
 /**
@@ -265,35 +275,24 @@ function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
  */
 function genSgemm(fn: Fn, g: GemmGeom, kwc: number): void {
   const { P } = g;
-  const p = fn.local(I32), o = fn.local(I32), wrow = fn.local(I32), orow = fn.local(I32);
-  const b = Array.from({ length: P }, () => fn.local(I32));
-  const acc = Array.from({ length: P }, () => Array.from({ length: 4 }, () => fn.local(V128)));
-  const x = Array.from({ length: P }, () => fn.local(V128));
-  const w = fn.local(V128);
   const e = fn.e.bind(fn);
-  e(op.get(0), op.set(p));
-  e(op.block, op.loop);
-  for (let j = 0; j < P; j++) e(op.get(p), op.i32c(2), op.i32shl, op.i32load(g.tab + 4 * j), op.set(b[j]));
-  e(op.get(p), op.i32c(g.noutp * 4), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(orow));
-  e(op.get(2), op.set(o), op.get(2), op.i32c(2), op.i32shl, op.i32c(g.wOff), op.i32add, op.set(wrow));
-  e(op.block, op.loop);
-  for (const row of acc) for (const a of row) e(op.v128const0, op.set(a));
-  const nq = g.segs * kwc;
-  for (let q = 0; q < nq; q++) {
-    const s = Math.floor(q / kwc), k = q % kwc;
-    for (let j = 0; j < P; j++) e(op.get(b[j]), op.f32load(s * g.segStride + 4 * k), op.f32x4splat, op.set(x[j]));
-    for (let r = 0; r < 4; r++) {
-      e(op.get(wrow), op.v128load(q * g.KB + 16 * r), op.set(w));
-      for (let j = 0; j < P; j++) e(op.get(acc[j][r]), op.get(x[j]), op.get(w), op.f32x4mul, op.f32x4add, op.set(acc[j][r]));
+  emitGemmLoops(fn, g, 16, 4, ({ o, wrow, orow, b }) => {
+    const acc = Array.from({ length: P }, () => Array.from({ length: 4 }, () => fn.local(V128)));
+    const x = Array.from({ length: P }, () => fn.local(V128));
+    const w = fn.local(V128);
+    for (const row of acc) for (const a of row) e(op.v128const0, op.set(a));
+    const nq = g.segs * kwc;
+    for (let q = 0; q < nq; q++) {
+      const s = Math.floor(q / kwc), k = q % kwc;
+      for (let j = 0; j < P; j++) e(op.get(b[j]), op.f32load(s * g.segStride + 4 * k), op.f32x4splat, op.set(x[j]));
+      for (let r = 0; r < 4; r++) {
+        e(op.get(wrow), op.v128load(q * g.KB + 16 * r), op.set(w));
+        for (let j = 0; j < P; j++) e(op.get(acc[j][r]), op.get(x[j]), op.get(w), op.f32x4mul, op.f32x4add, op.set(acc[j][r]));
+      }
     }
-  }
-  for (let j = 0; j < P; j++)
-    for (let r = 0; r < 4; r++) e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add, op.get(acc[j][r]), op.v128store(j * g.noutp * 4 + 16 * r));
-  e(op.get(wrow), op.i32c(64), op.i32add, op.set(wrow));
-  e(op.get(o), op.i32c(16), op.i32add, op.tee(o), op.get(3), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
-  e(op.get(p), op.i32c(P), op.i32add, op.tee(p), op.get(1), op.i32ltu, op.brIf(0));
-  e(op.end, op.end);
+    for (let j = 0; j < P; j++)
+      for (let r = 0; r < 4; r++) e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add, op.get(acc[j][r]), op.v128store(j * g.noutp * 4 + 16 * r));
+  });
 }
 
 /** Geometry of one generated post-op. */

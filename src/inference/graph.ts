@@ -165,12 +165,7 @@ export class PackedGraphModel {
   readonly kernelName: PackedKernel;
   constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: PackedOptions = {}) {
     if (!spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
-    let rt;
-    try {
-      rt = chooseRuntime(spec, kernel, opts);
-    } catch (e) {
-      throw new Error(`PackedGraphModel: ${(e as Error).message}`);
-    }
+    const rt = chooseRuntime('PackedGraphModel', spec, kernel, opts);
     this.kernelName = rt.kernelName;
     this.fused = rt.fused;
     this.reference = rt.reference;

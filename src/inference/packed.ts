@@ -37,12 +37,13 @@ export interface PackedOptions {
  * Picks the runtime of a spec: the fused engine for a kernel name other than 'js' when `fusedSupports` accepts the
  * spec and wasm SIMD runs (not with opts.reference or a BinaryKernel object), else the reference interpreter on
  * `kernel` ('mix' becomes 'simd' there). Default kernel: 'mix' where wasm SIMD runs, else the fastest available.
+ * `who` names the caller in errors.
  */
-export function chooseRuntime(spec: PackedSpec, kernel: PackedKernel | BinaryKernel | undefined, opts: PackedOptions):
+export function chooseRuntime(who: string, spec: PackedSpec, kernel: PackedKernel | BinaryKernel | undefined, opts: PackedOptions):
   { kernelName: PackedKernel; fused: FusedEngine | null; reference: ReferenceRunner | null } {
   const avail = availableKernels();
   let name: PackedKernel = typeof kernel === 'object' ? kernel.name : kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]);
-  if (name === 'mix' && !avail.includes('simd')) throw new Error("kernel 'mix' needs WebAssembly SIMD, which this runtime lacks");
+  if (name === 'mix' && !avail.includes('simd')) throw new Error(`${who}: kernel 'mix' needs WebAssembly SIMD, which this runtime lacks`);
   if (typeof kernel !== 'object' && name !== 'js' && !opts.reference && fusedSupports(spec) === null && avail.includes('simd'))
     return { kernelName: name, fused: new FusedEngine(spec, name, opts.threads ?? 1, opts.tune), reference: null };
   if (name === 'mix') name = 'simd';
@@ -70,12 +71,7 @@ export class PackedModel {
    */
   constructor(readonly spec: PackedSpec, kernel?: PackedKernel | BinaryKernel, opts: PackedOptions = {}) {
     if (spec.graph) throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
-    let rt;
-    try {
-      rt = chooseRuntime(spec, kernel, opts);
-    } catch (e) {
-      throw new Error(`PackedModel: ${(e as Error).message}`);
-    }
+    const rt = chooseRuntime('PackedModel', spec, kernel, opts);
     this.kernelName = rt.kernelName;
     this.fused = rt.fused;
     this.reference = rt.reference;

@@ -122,26 +122,16 @@ export function foldThreshold(mean: number, inv: number, beta: number): { t: num
   const lo = f(-MAX_ORD);
   const hi = f(MAX_ORD);
   if (lo === hi) return { t: lo ? -Infinity : Infinity, neg: false }; // constant
-  if (!lo && hi) {
-    // smallest i with f(i)
-    let a = -MAX_ORD;
-    let b = MAX_ORD; // f(a) false, f(b) true
-    while (b - a > 1) {
-      const m = Math.floor((a + b) / 2);
-      if (f(m)) b = m;
-      else a = m;
-    }
-    return { t: ordToFloat(b), neg: false };
-  }
-  // largest i with f(i)
+  // f changes once over the ordered float32s: bisect for the last index a with f(a) = lo (f(a + 1) ≠ lo)
   let a = -MAX_ORD;
-  let b = MAX_ORD; // f(a) true, f(b) false
+  let b = MAX_ORD;
   while (b - a > 1) {
     const m = Math.floor((a + b) / 2);
-    if (f(m)) a = m;
+    if (f(m) === lo) a = m;
     else b = m;
   }
-  return { t: ordToFloat(a), neg: true };
+  // lo false: +1 from b on (y ≥ t); lo true: +1 up to a (y ≤ t)
+  return lo ? { t: ordToFloat(a), neg: true } : { t: ordToFloat(b), neg: false };
 }
 
 /**
