@@ -1,7 +1,7 @@
 /**
  * Inference benchmark: packed binary inference (src/inference: XNOR-popcount on bit-packed weights; the fused
- * engine of engine.ts, one generated wasm module per model, on 1 or 2 threads; and the older reference path,
- * JS glue around kernels.ts' GEMMs) vs the float tfjs model, on the same backend
+ * engine of engine.ts, one generated wasm module per model, on 1 or 2 threads; and the reference interpreter,
+ * reference.ts: JS glue around src/xnor's generic GEMMs) vs the float tfjs model, on the same backend
  * (`initBackend()` default selection: wasm here) and the same machine, batch 1 and batch 50.
  *
  * Model: full-width BinaryNet (src/models/binarynet.ts, 'bop' kernels), RANDOM weights (glorot init, then
@@ -20,7 +20,8 @@ import { initBackend, describeBackend } from '../src/backend';
 import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm } from '../src/layers';
 import { Rng } from '../src/random';
-import { availableKernels, encodePacked, floatModelBytes, PackedGraphModel, PackedKernel, PackedModel, packGraph, packModel, signKernels } from '../src/inference';
+import { encodePacked, floatModelBytes, PackedGraphModel, PackedKernel, PackedModel, packGraph, packModel, signKernels } from '../src/inference';
+import { availableKernels } from '../src/xnor';
 import { unet } from '../src/models/unet';
 
 function arg(name: string, def: string): string {

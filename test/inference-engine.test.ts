@@ -1,7 +1,7 @@
 /**
  * The fused packed-inference engine (src/inference/engine.ts): every GEMM flavour and block size, the 2-thread
- * path and the fallback, against the reference path (JS glue around kernels.ts, itself checked against the float
- * model in inference.test.ts) and against the float tfjs model. Dyadic inputs make the real first layer's float
+ * path and the fallback, against the reference path (reference.ts: JS glue around src/xnor's GEMMs, itself checked
+ * against the float model in inference.test.ts) and against the float tfjs model. Dyadic inputs make the real first layer's float
  * sums exact, so every logit must be identical.
  */
 import { test, before, after } from 'node:test';

@@ -11,9 +11,10 @@ import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
 import { train } from '../src/train/loop';
 import { Rng } from '../src/random';
 import {
-  availableKernels, bnFloat32, createKernel, decodePacked, encodePacked, floatLogits, floatModelBytes, foldThreshold,
-  loadPacked, PackedModel, packModel, packedSummary, popcount32, savePacked, signKernels, summaryEngines, summaryMarkdown,
+  bnFloat32, decodePacked, encodePacked, floatLogits, floatModelBytes, foldThreshold, loadPacked, PackedModel, packModel,
+  packedSummary, savePacked, signKernels, summaryEngines, summaryMarkdown,
 } from '../src/inference';
+import { availableKernels } from '../src/xnor';
 import { tinySplit } from './helpers/tinyData';
 
 before(async () => {
@@ -76,46 +77,6 @@ function compare(model: tf.LayersModel, x: Float32Array, shape: number[], exact:
   for (let i = 0; i < probs.length; i++) assert.ok(Math.abs(out.probs[i] - probs[i]) < 1e-5);
   return out;
 }
-
-test('popcount32 and the three binary GEMM kernels agree (bit tricks vs wasm i64.popcnt vs i8x16.popcnt)', () => {
-  const rng = new Rng(1);
-  for (const v of [0, 1, 0xffffffff, 0x80000000, 0x55555555, 12345678]) {
-    let c = 0;
-    for (let b = 0; b < 32; b++) c += (v >>> b) & 1;
-    assert.equal(popcount32(v), c);
-  }
-  assert.ok(availableKernels().includes('js'));
-  const npix = 7, kp = 12, nout = 8, kq = 27, noutF = 16;
-  const results: Record<string, { b: Int32Array; f: Float32Array }> = {};
-  const pw = Uint32Array.from({ length: npix * kp }, () => rng.next() * 2 ** 32);
-  const ww = Uint32Array.from({ length: nout * kp }, () => rng.next() * 2 ** 32);
-  const pf = Float32Array.from({ length: npix * kq }, () => rng.next() - 0.5);
-  const wf = Float32Array.from({ length: kq * noutF }, () => (rng.next() < 0.5 ? -1 : 1));
-  for (const name of availableKernels()) {
-    const K = createKernel(name);
-    const [a, b, c, d, e, f] = [(npix + 1) * kp, nout * kp, (npix + 1) * nout, npix * kq, kq * noutF, npix * noutF].map((s) => K.alloc(s * 4));
-    new Uint32Array(K.buffer(), a, npix * kp).set(pw);
-    new Uint32Array(K.buffer(), b, nout * kp).set(ww);
-    new Float32Array(K.buffer(), d, npix * kq).set(pf);
-    new Float32Array(K.buffer(), e, kq * noutF).set(wf);
-    K.bgemm(a, npix, kp, b, nout, c);
-    K.sgemm(d, npix, kq, e, noutF, f);
-    results[name] = { b: new Int32Array(K.buffer(), c, npix * nout).slice(), f: new Float32Array(K.buffer(), f, npix * noutF).slice() };
-  }
-  for (let p = 0; p < npix; p++)
-    for (let o = 0; o < nout; o++) {
-      let s = 0;
-      for (let k = 0; k < kp; k++) s += popcount32((pw[p * kp + k] ^ ww[o * kp + k]) >>> 0);
-      for (const name of Object.keys(results)) assert.equal(results[name].b[p * nout + o], s, `${name} bgemm`);
-    }
-  for (const name of Object.keys(results))
-    for (let i = 0; i < npix * noutF; i++) {
-      const p = Math.floor(i / noutF), o = i % noutF;
-      let s = 0;
-      for (let q = 0; q < kq; q++) s += pf[p * kq + q] * wf[q * noutF + o];
-      assert.ok(Math.abs(results[name].f[i] - s) < 1e-5, `${name} sgemm`);
-    }
-});
 
 test('foldThreshold: sign(BN(y)) = +1 ⇔ y ≥ t (or y ≤ t for a negative scale), exactly, including BN(y) = 0', () => {
   const rng = new Rng(2);

@@ -29,8 +29,5 @@ export { FusedEngine, buildFused, fusedSupports, threadsAvailable } from './engi
 export type { GemmMode, GemmTune } from './engine';
 export { encodePacked, decodePacked, savePacked, loadPacked } from './format';
 export { ReferenceRunner } from './reference';
-// the generic GEMM kernels and popcount are src/xnor's; re-exported for the callers of this package
-export { availableKernels, createKernel, popcount32 } from '../xnor';
-export type { KernelName, BinaryKernel } from '../xnor';
 export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown } from './summary';
 export type { PackedSummary, TestImages } from './summary';
