@@ -271,7 +271,7 @@ function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
 
 /**
  * sgemm_<i>(p0, p1, o0, o1): out[p][o] = Σ_q x_p[q]·w[q][o] in float32, 16 outputs × P pixels per pass,
- * q in the patch order (ky, kx, c), accumulated from 0 as kernels.ts' sgemm does. g.KB = noutp·4.
+ * q in the patch order (ky, kx, c), accumulated from 0 as src/xnor's sgemm (kernels/xnor.ts) does. g.KB = noutp·4.
  */
 function genSgemm(fn: Fn, g: GemmGeom, kwc: number): void {
   const { P } = g;

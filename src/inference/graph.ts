@@ -5,7 +5,7 @@
  * and channel concatenation. All three commute with the sign, exactly:
  *   sign(max_i v_i) = +1 ⇔ max_i v_i ≥ 0 ⇔ ∃i v_i ≥ 0        → OR of the sign bits (any BN scale sign);
  *   upsampling copies values, concatenation stacks them        → the same on bits.
- * So every such tensor is carried as bits (sign(BN(y)) folded into a threshold on the integer y, as in packed.ts),
+ * So every such tensor is carried as bits (sign(BN(y)) folded into a threshold on the integer y, as in spec.ts),
  * and the last conv (1×1 to the classes, no BN) gives integer logits per pixel, followed by a per-pixel softmax.
  *
  * `packGraph(model)` returns a PackedSpec whose `graph` lists the nodes (spec.ts' GraphNode); it is saved by
