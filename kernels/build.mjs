@@ -35,8 +35,12 @@ export const COMMON_FLAGS = [
 /** Extra flags of the shared-memory variant (a shared memory needs a maximum; 65536 pages = 4 GiB, wasm32's limit). */
 export const SHARED_FLAGS = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
 
-/** Compiles `src` to `out` with the given extra flags; throws with asc's diagnostics on failure. */
-async function compile(src, out, extra) {
+/**
+ * Compiles `src` to `out` with the given extra flags; throws with asc's diagnostics on failure. The output's
+ * modification time is set to `stamp` (the newest input's, taken before compiling), so a source edited while it
+ * compiles leaves the output older than the source: stale, rebuilt on next load, never silently out of date.
+ */
+async function compile(src, out, extra, stamp) {
   const tmp = `${out}.tmp-${process.pid}`;
   const stderr = [];
   const sink = { write: (s) => { stderr.push(String(s)); return true; } };
@@ -45,6 +49,7 @@ async function compile(src, out, extra) {
     fs.rmSync(tmp, { force: true });
     throw new Error(`asc failed on ${src}: ${error.message}\n${stderr.join('')}`);
   }
+  fs.utimesSync(tmp, new Date(), (stamp + 0.5) / 1000); // seconds; +0.5 ms: float seconds may round down a ms
   fs.renameSync(tmp, out);
 }
 
@@ -53,8 +58,11 @@ export async function buildKernel(name, srcDir = HERE, outDir = path.join(HERE, 
   const src = path.join(srcDir, `${name}.ts`);
   if (!fs.existsSync(src)) throw new Error(`kernel source ${src} not found`);
   fs.mkdirSync(outDir, { recursive: true });
-  await compile(src, path.join(outDir, `${name}.wasm`), []);
-  await compile(src, path.join(outDir, `${name}.shared.wasm`), SHARED_FLAGS);
+  // whole milliseconds from the exact nanosecond times, as src/wasm/load.ts compares them
+  const ms = (p) => Number(fs.statSync(p, { bigint: true }).mtimeNs / 1000000n);
+  const stamp = Math.max(ms(src), ms(fileURLToPath(import.meta.url)));
+  await compile(src, path.join(outDir, `${name}.wasm`), [], stamp);
+  await compile(src, path.join(outDir, `${name}.shared.wasm`), SHARED_FLAGS, stamp);
 }
 
 async function cli(argv) {

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend';
 import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
 import { binaryConvStats } from '../src/backend/binaryConv';
-import { fusedActive, winogradConv3x3Fused } from '../src/backend/fused';
+import { fusedActive, simd, winogradConv3x3Fused } from '../src/backend/fused';
+import type { HeapBackend } from '../src/backend/fused';
+import { trainKernelsFor } from '../src/wasm/trainKernels';
 import { larqSign, steSign } from '../src/quantizers';
 import { BatchNorm } from '../src/layers';
 import { bopUpdate } from '../src/optimizers/bop';
@@ -264,3 +266,115 @@ test('MaxPoolGrad 2x2/2 (SIMD, first maximum on ties, cropped odd sizes) equals 
     }
   }
 });
+
+// The compiled module (kernels/train.ts) against its documented math, step by step in float32 (fr after every
+// operation), on fresh memories of both kinds (the module is built twice: shared and unshared import).
+const fr = Math.fround;
+/** Bit-for-bit equality of float32 arrays (any NaN equals any NaN: wasm leaves NaN payloads unspecified). */
+function assertBits(got: Float32Array, want: ArrayLike<number>, what: string) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    const ok = Number.isNaN(want[i]) ? Number.isNaN(got[i]) : Object.is(got[i], fr(want[i]));
+    if (!ok) assert.fail(`${what}: element ${i}: ${got[i]} !== ${want[i]}`);
+  }
+}
+
+test('SIMD kernels are active on the wasm backend (tfjs memory, shared when threaded)', async () => {
+  await tf.setBackend('wasm');
+  assert.ok(simd(tf.backend() as unknown as HeapBackend), 'kernels/train.ts instantiated on the tfjs heap');
+});
+
+for (const shared of [false, true]) {
+  test(`compiled training kernels equal their float32 math bit for bit (edge values, ${shared ? 'shared' : 'unshared'} memory)`, () => {
+    const mem = new WebAssembly.Memory(shared ? { initial: 2, maximum: 2, shared: true } : { initial: 2 });
+    const k = trainKernelsFor(mem)!;
+    assert.ok(k);
+    let top = 64;
+    const put = (a: ArrayLike<number>) => { const p = top; new Float32Array(mem.buffer, p, a.length).set(a); top += (a.length * 4 + 15) & ~15; return p; };
+    const putU = (a: number[]) => { const p = top; new Uint32Array(mem.buffer, p, a.length).set(a); top += (a.length * 4 + 15) & ~15; return p; };
+    const get = (p: number, n: number) => new Float32Array(mem.buffer, p, n).slice();
+    const n = 4 * 19;
+    const x = Float32Array.from({ length: n }, (_, i) => (i < edge.length ? edge[i] : randn(1)[0]));
+    const dy = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? [Infinity, -3, 0][i % 3] : randn(1)[0]));
+    const xp = put(x), dyp = put(dy), yp = put(new Float32Array(n)), y2 = put(new Float32Array(n));
+    k.larqSign(xp, yp, n / 4);
+    assertBits(get(yp, n), Array.from(x, (v) => (v < 0 ? -1 : 1)), 'larqSign');
+    k.sign(xp, yp, n / 4);
+    assertBits(get(yp, n), Array.from(x, (v) => (v > 0 ? 1 : v < 0 ? -1 : 0)), 'sign');
+    k.steGrad(dyp, xp, yp, n / 4, 1);
+    assertBits(get(yp, n), Array.from(x, (v, i) => dy[i] * (Math.abs(v) <= 1 ? 1 : 0)), 'steGrad');
+    // Bop; then exact ties w·m' = τ (c1 = 1, c2 = 0 keep m): d = 0 → +1
+    const tau = fr(1e-8), c1 = fr(1 - 1e-3), c2 = fr(1e-3);
+    const w = pm1(n), m = Float32Array.from(randn(n), (v) => v * 1e-7), g = randn(n);
+    const wp = put(w), mp = put(m), gp = put(g);
+    k.bop(wp, mp, gp, yp, y2, n / 4, c1, c2, tau);
+    const mn = Array.from(m, (v, i) => fr(fr(v * c1) + fr(g[i] * c2)));
+    const d = mn.map((v, i) => fr(fr(w[i] * v) - tau));
+    assertBits(get(y2, n), mn, 'bop m');
+    assertBits(get(yp, n), d.map((v, i) => { const s = v > 0 ? 1 : v < 0 ? -1 : 0; return fr(-s * w[i]) < 0 ? -1 : 1; }), 'bop w');
+    const tw = put([1, -1, 1, -1]), tm = put([tau, -tau, -tau, tau]), tg = put([5, 5, 5, 5]);
+    k.bop(tw, tm, tg, yp, y2, 1, 1, 0, tau);
+    assertBits(get(yp, 4), [1, 1, 1, -1], 'bop ties');
+    // column kernels on a [rows, C] matrix
+    const rows = 5, C = 12, c4 = C / 4;
+    const X = randn(rows * C), D = randn(rows * C), mu = randn(C), sc = randn(C), be = randn(C), k2 = randn(C);
+    const Xp = put(X), Dp = put(D), mup = put(mu), sp = put(sc), bp = put(be), k2p = put(k2), Yp = put(new Float32Array(rows * C));
+    const a1 = put(new Float32Array(C)), a2 = put(new Float32Array(C));
+    const cols = (f: (acc: number, r: number, c: number) => number) => Array.from({ length: C }, (_, c) => { let a = 0; for (let r = 0; r < rows; r++) a = fr(f(a, r, c)); return a; });
+    k.colSum(Xp, rows, c4, a1);
+    assertBits(get(a1, C), cols((a, r, c) => a + X[r * C + c]), 'colSum');
+    new Float32Array(mem.buffer, a1, C).fill(0);
+    k.colSqDev(Xp, rows, c4, mup, a1);
+    assertBits(get(a1, C), cols((a, r, c) => { const v = fr(X[r * C + c] - mu[c]); return a + fr(v * v); }), 'colSqDev');
+    new Float32Array(mem.buffer, a1, C).fill(0);
+    k.bnGradSums(Dp, Xp, rows, c4, mup, a1, a2);
+    assertBits(get(a1, C), cols((a, r, c) => a + D[r * C + c]), 'bnGradSums a1');
+    assertBits(get(a2, C), cols((a, r, c) => a + fr(D[r * C + c] * fr(X[r * C + c] - mu[c]))), 'bnGradSums a2');
+    k.bnApply(Xp, Yp, rows, c4, mup, sp, bp);
+    assertBits(get(Yp, rows * C), Array.from(X, (v, i) => fr(fr(fr(v - mu[i % C]) * sc[i % C]) + be[i % C])), 'bnApply');
+    k.bnGradApply(Dp, Xp, Yp, rows, c4, mup, sp, bp, k2p);
+    assertBits(get(Yp, rows * C), Array.from(X, (v, i) => { const c = i % C; return fr(fr(fr(sc[c] * D[i]) - be[c]) - fr(k2[c] * fr(v - mu[c]))); }), 'bnGradApply');
+    // Winograd transforms: T tiles whose 16 pixels are random rows of a [P, C] image
+    const T = 3, P = 10, img = randn(P * C), imgp = put(img);
+    const pix = Array.from({ length: 16 * T }, () => Math.floor(Math.abs(randn(1)[0]) * 7) % P);
+    const tab = putU(pix.map((q) => imgp + q * C * 4));
+    const V = put(new Float32Array(16 * T * C)), obase = putU(Array.from({ length: 16 }, (_, q) => V + q * T * C * 4));
+    k.winoIn(tab, T, c4, obase);
+    const B = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]; // Bᵀ
+    const combine = (coef: number[], vals: number[]) => { // Σ coef·val in order, ±1 coefficients: adds and subtracts
+      let acc: number | null = null;
+      coef.forEach((cf, i) => { if (cf !== 0) acc = acc === null ? (cf > 0 ? vals[i] : -vals[i]) : fr(cf > 0 ? acc + vals[i] : acc - vals[i]); });
+      return acc!;
+    };
+    const vRef = new Float32Array(16 * T * C);
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) {
+      const dd = (r: number, q: number) => img[pix[16 * t + 4 * r + q] * C + c];
+      const u = B.map((row) => [0, 1, 2, 3].map((q) => combine(row, [0, 1, 2, 3].map((r) => dd(r, q)))));
+      for (let i = 0; i < 4; i++) for (let q = 0; q < 4; q++) vRef[(4 * i + q) * T * C + t * C + c] = combine(B[q], u[i]);
+    }
+    assertBits(get(V, 16 * T * C), vRef, 'winoIn');
+    const Yw = put(new Float32Array(4 * T * C)), dtab = putU(Array.from({ length: 4 * T }, (_, q) => Yw + q * C * 4));
+    k.winoOut(obase, T, c4, dtab);
+    const A = [[1, 1, 1, 0], [0, 1, -1, -1]]; // Aᵀ
+    const yRef = new Float32Array(4 * T * C);
+    for (let t = 0; t < T; t++) for (let c = 0; c < C; c++) {
+      const mm = (r: number, q: number) => vRef[(4 * r + q) * T * C + t * C + c];
+      const s2 = A.map((row) => [0, 1, 2, 3].map((q) => combine(row, [0, 1, 2, 3].map((r) => mm(r, q)))));
+      for (let a = 0; a < 2; a++) for (let b = 0; b < 2; b++) yRef[(4 * t + 2 * a + b) * C + c] = combine(A[b], s2[a]);
+    }
+    assertBits(get(Yw, 4 * T * C), yRef, 'winoOut');
+    // max-pool gradient on a [1, 4, 6, C] image with ties: first maximum (row-major) of each window gets dy
+    const H = 4, Wd = 6, pim = Float32Array.from(randn(H * Wd * C), (v) => Math.round(v)), pdy = randn((H / 2) * (Wd / 2) * C);
+    const pxp = put(pim), pdyp = put(pdy), pdx = put(new Float32Array(H * Wd * C).fill(7));
+    const ptab = putU([0, 2 * Wd * C * 4]);
+    k.maxPoolGrad2(ptab, H / 2, Wd / 2, c4, Wd * C * 4, pxp, pdyp, pdx);
+    const pRef = new Float32Array(H * Wd * C);
+    for (let r = 0; r < H / 2; r++) for (let o = 0; o < Wd / 2; o++) for (let c = 0; c < C; c++) {
+      const at = [0, 1, Wd, Wd + 1].map((q) => ((2 * r) * Wd + 2 * o + q) * C + c);
+      let best = 0;
+      for (let q = 1; q < 4; q++) if (pim[at[q]] > pim[at[best]]) best = q;
+      at.forEach((p, q) => { pRef[p] = q === best ? pdy[(r * (Wd / 2) + o) * C + c] : 0; });
+    }
+    assertBits(get(pdx, H * Wd * C), pRef, 'maxPoolGrad2');
+  });
+}

@@ -44,11 +44,13 @@ export function kernelWasmPath(name: string, shared: boolean, dirs: KernelDirs =
   return path.join(outDir, `${name}${shared ? '.shared' : ''}.wasm`);
 }
 
-const mtime = (p: string): number => fs.statSync(p).mtimeMs;
+/** Modification time in whole milliseconds (kernels/build.mjs stamps outputs with their sources' time, to the ms). */
+const mtime = (p: string): number => Number(fs.statSync(p, { bigint: true }).mtimeNs / BigInt(1000000));
 
 /**
  * Makes sure kernel `name` is built and current: (re)builds both variants when either is missing or older than
- * kernels/<name>.ts or kernels/build.mjs. Returns the two paths. Throws, naming the source and
+ * kernels/<name>.ts or kernels/build.mjs (outputs carry the time of the inputs they were compiled from, so an edit
+ * during a build leaves them stale). Returns the two paths. Throws, naming the source and
  * `npm run build:kernels`, when compilation fails.
  */
 export function ensureKernelBuild(name: string, dirs: KernelDirs = {}): { plain: string; shared: string } {
