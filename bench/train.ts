@@ -10,6 +10,8 @@
  *   npm run bench:train -- --backends=wasm,cpu --widths=0.25 --threads=2,1 --repeat=2
  *   npm run bench:train -- --widths=0.25,1 --baseline   # also the wasm kernels before the fused/XNOR work
  *   npm run bench:train -- --binary=float     # native path, ±1 × ±1 forward convs in float (or xnor; default int8)
+ *   npm run bench:train -- --kernels          # per-kernel microbenchmark of the SIMD training kernels (kernels/train.ts)
+ *   npm run bench:train -- --kernels --compare=DIR   # … against DIR's kernels (another checkout), alternating
  * Steps: 3 at width 1, 4 at 0.5, 6 at 0.25 (first is warm-up). The machine may be shared: each configuration and
  * PyTorch run alternately per width, and the final ratios use the best (minimum) step of each side.
  *
@@ -27,6 +29,8 @@ import { binaryNet } from '../src/models/binarynet';
 import { modelVariables } from '../src/layers';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
 import { categoricalCrossentropy } from '../src/train/tasks';
+import { trainKernelsFor } from '../src/wasm/trainKernels';
+import type { TrainKernels } from '../src/wasm/trainKernels';
 
 interface ChildCfg {
   backend: string; threads: number; width: number; steps: number; batch: number; profile: boolean; baseline?: boolean;
@@ -151,7 +155,92 @@ const fmt = (r: ChildResult) =>
   `(first ${r.firstStepMs.toFixed(0)}, best ${r.bestMs.toFixed(0)}), ${r.imagesPerSec.toFixed(1)} img/s (best ${(r.batch / r.bestMs * 1000).toFixed(1)}), params=${r.params}, peakRSS=${r.peakRssMiB.toFixed(0)}MiB` +
   (r.wasmHeapMiB != null ? `, wasmHeap=${r.wasmHeapMiB.toFixed(0)}MiB` : '') + ` [${r.desc}]`;
 
+/**
+ * Per-kernel microbenchmark of the SIMD training kernels at BinaryNet width-1, batch-50 sizes, on one shared
+ * WebAssembly.Memory (as tfjs' threaded heap). With `compareDir`, the same kernels of another checkout
+ * (DIR/src/wasm/trainKernels.ts, e.g. a `git worktree` of an older commit) run on the same inputs, alternating call by
+ * call; their outputs are compared byte for byte. Prints the best of `rounds` calls per kernel and side.
+ */
+function kernelBench(compareDir: string | null, rounds: number): void {
+  const mem = new WebAssembly.Memory({ initial: 8192, maximum: 16384, shared: true });
+  const sides: { name: string; k: TrainKernels }[] = [{ name: 'this', k: trainKernelsFor(mem)! }];
+  if (compareDir) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const other = require(path.resolve(compareDir, 'src', 'wasm', 'trainKernels')) as { trainKernelsFor(m: object): TrainKernels | null };
+    sides.unshift({ name: path.basename(path.resolve(compareDir)), k: other.trainKernelsFor(mem)! });
+  }
+  const f32 = () => new Float32Array(mem.buffer), u32 = () => new Uint32Array(mem.buffer);
+  let top = 1 << 16;
+  const alloc = (floats: number) => { const p = top; top += (floats * 4 + 63) & ~63; if (top > mem.buffer.byteLength) throw new Error('kernel bench: memory'); return p; };
+  let seed = 1;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 * 2 - 1; };
+  const fill = (p: number, n: number, scale = 1) => { const a = f32(); for (let i = 0; i < n; i++) a[p / 4 + i] = rnd() * scale; };
+  // sizes: Bop / signs on the largest kernel (3×3×512×512); batch norm and max pool on a 50×32×32×128 activation;
+  // Winograd transforms on 3 200 tiles × 128 channels
+  const n = 3 * 3 * 512 * 512, rows = 50 * 32 * 32, C = 128, T = 3200, H = 32, N = 50;
+  const x = alloc(n), y = alloc(n), dy = alloc(n), w = alloc(n), m = alloc(n), g = alloc(n), mn = alloc(n);
+  fill(x, n); fill(dy, n); fill(m, n, 1e-6); fill(g, n); { const a = f32(); for (let i = 0; i < n; i++) a[w / 4 + i] = rnd() < 0 ? -1 : 1; }
+  const X = alloc(rows * C), D = alloc(rows * C), Y = alloc(rows * C), v = [0, 1, 2, 3, 4].map(() => alloc(C));
+  fill(X, rows * C); fill(D, rows * C); v.forEach((p) => fill(p, C));
+  const img = alloc(T * C), tab = alloc(16 * T), obase = alloc(16), V = alloc(16 * T * C), dtab = alloc(4 * T), Yw = alloc(4 * T * C);
+  fill(img, T * C);
+  for (let i = 0; i < 16 * T; i++) u32()[tab / 4 + i] = img + Math.floor((rnd() + 1) / 2 * T) * C * 4;
+  for (let k = 0; k < 16; k++) u32()[obase / 4 + k] = V + k * T * C * 4;
+  for (let i = 0; i < 4 * T; i++) u32()[dtab / 4 + i] = Yw + i * C * 4;
+  const ptab = alloc(N * H / 2);
+  for (let r = 0; r < N * H / 2; r++) u32()[ptab / 4 + r] = r * 2 * H * C * 4;
+  const c4 = C / 4, rowB = H * C * 4;
+  const cases: { name: string; out: [number, number][]; run: (k: TrainKernels) => void }[] = [
+    { name: 'larqSign', out: [[y, n]], run: (k) => k.larqSign(x, y, n / 4) },
+    { name: 'sign', out: [[y, n]], run: (k) => k.sign(x, y, n / 4) },
+    { name: 'steGrad', out: [[y, n]], run: (k) => k.steGrad(dy, x, y, n / 4, 1) },
+    { name: 'bop', out: [[y, n], [mn, n]], run: (k) => k.bop(w, m, g, y, mn, n / 4, 1 - 1e-4, 1e-4, 1e-8) },
+    { name: 'colSum', out: [[v[3], C]], run: (k) => { f32().fill(0, v[3] / 4, v[3] / 4 + C); k.colSum(X, rows, c4, v[3]); } },
+    { name: 'colSqDev', out: [[v[3], C]], run: (k) => { f32().fill(0, v[3] / 4, v[3] / 4 + C); k.colSqDev(X, rows, c4, v[0], v[3]); } },
+    { name: 'bnApply', out: [[Y, rows * C]], run: (k) => k.bnApply(X, Y, rows, c4, v[0], v[1], v[2]) },
+    { name: 'bnGradSums', out: [[v[3], C], [v[4], C]], run: (k) => { f32().fill(0, v[3] / 4, v[4] / 4 + C); k.bnGradSums(D, X, rows, c4, v[0], v[3], v[4]); } },
+    { name: 'bnGradApply', out: [[Y, rows * C]], run: (k) => k.bnGradApply(D, X, Y, rows, c4, v[0], v[1], v[2], v[3]) },
+    { name: 'winoIn', out: [[V, 16 * T * C]], run: (k) => k.winoIn(tab, T, c4, obase) },
+    { name: 'winoOut', out: [[Yw, 4 * T * C]], run: (k) => k.winoOut(obase, T, c4, dtab) },
+    { name: 'maxPoolGrad2', out: [[Y, rows * C]], run: (k) => k.maxPoolGrad2(ptab, N * H / 2, H / 2, c4, rowB, X, D, Y) },
+  ];
+  const best = cases.map(() => sides.map(() => Infinity));
+  let identical = true;
+  for (let r = 0; r < rounds; r++) {
+    cases.forEach((c, ci) => {
+      const outs: Uint8Array[][] = [];
+      const order = r % 2 ? [...sides.keys()].reverse() : [...sides.keys()];
+      for (const si of order) {
+        const t = performance.now();
+        c.run(sides[si].k);
+        best[ci][si] = Math.min(best[ci][si], performance.now() - t);
+        if (r === 0) outs[si] = c.out.map(([p, len]) => new Uint8Array(mem.buffer, p, len * 4).slice());
+      }
+      if (r === 0 && sides.length === 2 && !outs[0].every((o, i) => Buffer.compare(o, outs[1][i]) === 0)) {
+        identical = false;
+        console.log(`  ${c.name}: outputs differ`);
+      }
+    });
+  }
+  console.log(`kernel microbenchmark: best of ${rounds} calls, ms${sides.length === 2 ? `; ${sides[0].name} vs this checkout, alternating` : ''}`);
+  console.log(`  ${'kernel'.padEnd(13)} ${sides.map((s) => s.name.slice(0, 10).padStart(10)).join(' ')}${sides.length === 2 ? '    ratio' : ''}`);
+  cases.forEach((c, ci) => {
+    const t = best[ci];
+    console.log(`  ${c.name.padEnd(13)} ${t.map((v) => v.toFixed(3).padStart(10)).join(' ')}${sides.length === 2 ? `    ${(t[1] / t[0]).toFixed(3)}` : ''}`);
+  });
+  if (sides.length === 2) {
+    const tot = sides.map((_, si) => best.reduce((a, b) => a + b[si], 0));
+    console.log(`  ${'total'.padEnd(13)} ${tot.map((v) => v.toFixed(3).padStart(10)).join(' ')}    ${(tot[1] / tot[0]).toFixed(3)}`);
+    console.log(identical ? '  outputs identical byte for byte' : '  OUTPUTS DIFFER');
+  }
+}
+
 async function main() {
+  if (process.argv.includes('--kernels')) {
+    const cmp = arg('compare', '');
+    kernelBench(cmp || null, Number(arg('rounds', '15')));
+    return;
+  }
   const childArg = process.argv.find((s) => s.startsWith('--child='));
   if (childArg) {
     const res = await runChild(JSON.parse(childArg.slice(8)));
