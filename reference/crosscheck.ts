@@ -11,7 +11,8 @@
  */
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { resolveCifar10, repoRoot } from '../src/data';
+import { resolveCifar10 } from '../src/data';
+import { repoRoot } from '../src/util/paths';
 import { resolveConfig } from '../src/experiments/run';
 import { finishedRuns } from '../src/experiments/report';
 import { finalMetric } from '../src/results';

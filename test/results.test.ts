@@ -16,7 +16,7 @@ import { logFlipRatio } from '../src/optimizers/flips';
 import { readCheckpoint, readRunCheckpoint, writeRunCheckpoint } from '../src/results/checkpoint';
 import { readRunMeta, writeRunMeta } from '../src/results/config';
 import { historyCsv, historyStaleness, readRunHistory, writeHistoryFiles } from '../src/results/history';
-import { profileFolder, runDirOf, runOfDir, runPaths, seedOfFolder, stagingDir, stagingPid } from '../src/results/paths';
+import { calibrationGridFile, listExperimentNames, profileFolder, runDirOf, runOfDir, runPaths, seedOfFolder, stagingDir, stagingPid } from '../src/results/paths';
 import { mean, sd, stats, variance } from '../src/results/stats';
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord } from '../src/train/history';
@@ -246,5 +246,18 @@ test('final/ manifest: written last, checked by size and SHA-256 without TensorF
     assert.match(checkModelDir(dir).why, /does not list model\.json and weights\.bin/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the calibration folder of the results root holds grids, not an experiment', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-calib-'));
+  try {
+    const grid = calibrationGridFile('quick', root);
+    assert.equal(path.relative(root, grid), path.join('calibration', 'quick', 'grid.json'));
+    fs.mkdirSync(path.dirname(grid), { recursive: true });
+    fs.mkdirSync(path.join(root, 'cifar10-bop', 'quick', 'seed-0'), { recursive: true });
+    assert.deepEqual(listExperimentNames(root), ['cifar10-bop']);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });

@@ -14,7 +14,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { readTar } from './archive';
-import { dataRoot, writeFileAtomic } from './paths';
+import { dataRoot } from './paths';
+import { atomicWrite } from '../util/fs';
 import { stratifiedSubset } from './subset';
 import { CIFAR10_CLASSES, ClassificationDataset, ClassificationSplit } from './types';
 
@@ -166,7 +167,7 @@ export function writeCifarManifest(dir: string, source: string, extra: Record<st
     const buf = fs.readFileSync(path.join(dir, f));
     files[f] = { bytes: buf.length, records: buf.length / CIFAR_RECORD, sha256: crypto.createHash('sha256').update(buf).digest('hex') };
   }
-  writeFileAtomic(path.join(dir, 'MANIFEST.json'), JSON.stringify({ dataset: 'cifar10', format: 'CIFAR-10 binary records (label + 1024 R + 1024 G + 1024 B)', source, ...extra, files, created: new Date().toISOString() }, null, 2) + '\n');
+  atomicWrite(path.join(dir, 'MANIFEST.json'), JSON.stringify({ dataset: 'cifar10', format: 'CIFAR-10 binary records (label + 1024 R + 1024 G + 1024 B)', source, ...extra, files, created: new Date().toISOString() }, null, 2) + '\n');
 }
 
 /**
@@ -275,9 +276,9 @@ export function writeCifarCache(outDir: string, data: { train: ClassificationSpl
       n: 10000,
     };
     const bytes = toCifarRecords(part);
-    writeFileAtomic(path.join(outDir, CIFAR_TRAIN_FILES[b]), bytes);
+    atomicWrite(path.join(outDir, CIFAR_TRAIN_FILES[b]), bytes);
   }
-  writeFileAtomic(path.join(outDir, CIFAR_TEST_FILE), toCifarRecords(data.test));
+  atomicWrite(path.join(outDir, CIFAR_TEST_FILE), toCifarRecords(data.test));
   writeCifarManifest(outDir, source);
 }
 

@@ -10,9 +10,6 @@
 import * as path from 'path';
 import { repoRoot } from '../util/paths';
 
-/** The project root (defined in src/util/paths). */
-export { repoRoot };
-
 /** The dataset cache root: env BNN_DATA_DIR, else `<repo>/data`. */
 export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env.BNN_DATA_DIR ? path.resolve(env.BNN_DATA_DIR) : path.join(repoRoot(), 'data');
@@ -25,9 +22,3 @@ export function formatBytes(n: number): string {
   if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
   return `${(n / 1024 ** 3).toFixed(2)} GB`;
 }
-
-/**
- * Writes `data` to `file` atomically (temp file, fsync, rename, folder fsync): the project's one atomic write,
- * `atomicWrite` of src/util/fs, under the name the data loaders use.
- */
-export { atomicWrite as writeFileAtomic } from '../util/fs';

@@ -14,7 +14,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { dataRoot, repoRoot, writeFileAtomic } from './paths';
+import { dataRoot } from './paths';
+import { repoRoot } from '../util/paths';
+import { atomicWrite } from '../util/fs';
 import { SegmentationDataset, SegmentationSplit } from './types';
 
 export const PETS_ARCHIVES = {
@@ -201,7 +203,7 @@ function writeCache(file: string, ds: { train: SegmentationSplit; test: Segmenta
   const header = Buffer.from(JSON.stringify({ train: ds.train.names, test: ds.test.names }));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
-  writeFileAtomic(file, Buffer.concat([len, header, ds.train.images, ds.train.masks, ds.test.images, ds.test.masks]));
+  atomicWrite(file, Buffer.concat([len, header, ds.train.images, ds.train.masks, ds.test.images, ds.test.masks]));
 }
 
 function readCache(file: string, size: number): { train: SegmentationSplit; test: SegmentationSplit } | null {

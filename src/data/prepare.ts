@@ -31,7 +31,8 @@ import { download, OfflineError, sha1File, verifyMd5 } from './download';
 import { inspectSvhnMat } from './svhn';
 import { SVHN_FILES, SVHN_URL } from './svhn';
 import { PETS_ARCHIVES, PETS_URLS, petsCandidates } from './pets';
-import { dataRoot, writeFileAtomic } from './paths';
+import { dataRoot } from './paths';
+import { atomicWrite, removeStaleTemps } from '../util/fs';
 
 export interface PrepareOptions {
   /** Import from files the user already has instead of downloading. */
@@ -61,8 +62,10 @@ function manifestOf(dir: string): { source?: string } | null {
   }
 }
 
+/** Removes leftovers of an interrupted preparation: partial downloads, temp folders, and atomic-write temps of dead writers. */
 function removeStale(dir: string): void {
   if (!fs.existsSync(dir)) return;
+  removeStaleTemps(dir);
   for (const f of fs.readdirSync(dir)) {
     if (f.endsWith('.part') || f.includes('.tmp-')) fs.rmSync(path.join(dir, f), { recursive: true, force: true });
   }
@@ -251,9 +254,7 @@ export async function prepareSvhn(opts: PrepareOptions = {}): Promise<PrepareRes
       const src = path.join(path.resolve(opts.from), e.file);
       if (!fs.existsSync(src)) throw new Error(`${src}: not found; --from DIR must hold ${entries.map((x) => x.file).join(', ')}`);
       await verifyMd5(src, e.md5);
-      const tmp = `${dest}.tmp-${process.pid}`;
-      fs.copyFileSync(src, tmp);
-      fs.renameSync(tmp, dest);
+      atomicWrite(dest, fs.readFileSync(src));
       log(`${e.file}: imported from ${src} (MD5 verified)`);
     } else {
       try {
@@ -267,7 +268,7 @@ export async function prepareSvhn(opts: PrepareOptions = {}): Promise<PrepareRes
     }
     const { n } = await inspectSvhnMat(dest);
     if (n !== e.n) throw new Error(`${dest}: holds ${n} images, expected ${e.n}`);
-    writeFileAtomic(svhnVerifiedMarker(dest), JSON.stringify({ md5: e.md5, bytes: fs.statSync(dest).size, images: n }) + '\n');
+    atomicWrite(svhnVerifiedMarker(dest), JSON.stringify({ md5: e.md5, bytes: fs.statSync(dest).size, images: n }) + '\n');
   }
   log(`SVHN: ${entries.map((e) => `${e.file} (${e.n})`).join(', ')} in ${dir}`);
   return { dataset: 'svhn', status: 'fetched', location: dir, source: 'official' };

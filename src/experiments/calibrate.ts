@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { atomicWriteJson } from '../util/fs';
 import { getExperiment, profileConfig, CALIBRATION_FILE, Calibration } from './registry';
-import { loadRunDir, resultsRoot } from '../results';
+import { calibrationGridFile, loadRunDir, resultsRoot } from '../results';
 import { RunJob } from './parallel';
 import type { GridPoint } from './verdict';
 import type { EpochRecord } from '../train/history';
@@ -62,7 +62,7 @@ export function planJobs(plan: CalibrationPlan): RunJob[] {
 
 /** Where the grid of a profile is stored (results/calibration/<profile>/grid.json). */
 export function gridFile(profile: string, root = resultsRoot()): string {
-  return path.join(root, 'calibration', profile, 'grid.json');
+  return calibrationGridFile(profile, root);
 }
 
 /** One epoch of a grid point, as stored with the calibration (rounded to 5 significant digits). */

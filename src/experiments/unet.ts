@@ -2,12 +2,11 @@
  * What the report's §4.5 (segmentation of Oxford-IIIT Pet trimaps with UNets; the runs are in ./catalog) shows
  * beyond its curves: the prediction samples of a finished run (for the figures' grid) and the model sizes.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { loadModel } from '../models/io';
 import { modelSizeBits, parameterCounts, unet } from '../models/unet';
 import { PET_CLASS_NAMES, predictMasks } from '../train/segmentation';
+import { readRunMeta, runPaths } from '../results';
 import { atomicWriteJson } from '../util/fs';
 import { ExperimentConfig } from './config';
 import { DATASETS } from './datasets';
@@ -27,10 +26,12 @@ export interface UnetPredictionSample {
  * `config` is the run's resolved config (config.json's `config`; read from `<dir>/config.json` when omitted).
  */
 export async function writeUnetPredictions(dir: string, config?: ExperimentConfig, count = 4): Promise<string> {
-  const c: ExperimentConfig = config ?? JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).config;
+  const meta = config ? null : readRunMeta(dir);
+  if (!config && !meta) throw new Error(`${runPaths(dir).config} not found: writeUnetPredictions needs a finished UNet run folder`);
+  const c: ExperimentConfig = config ?? meta!.config;
   if (c.model !== 'unet') throw new Error(`${dir}: writeUnetPredictions needs a UNet run, this one is model '${c.model}'`);
   const data = await DATASETS.pets(c);
-  const model = await loadModel(path.join(dir, 'final'));
+  const model = await loadModel(runPaths(dir).final);
   const n = Math.min(count, data.val.n);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
   const { x, y } = data.val.batch(idx, null);
@@ -61,7 +62,7 @@ export async function writeUnetPredictions(dir: string, config?: ExperimentConfi
       }
       samples.push({ image, truth: t, prediction: p, title: names[k] ?? `test image ${k}` });
     }
-    const file = path.join(dir, 'predictions.json');
+    const file = runPaths(dir).predictions;
     atomicWriteJson(file, { classNames: PET_CLASS_NAMES, experiment: c.experiment, profile: c.profile, samples });
     return file;
   } finally {
@@ -88,7 +89,7 @@ export interface UnetSizeRow {
 export async function unetSizeTable(runs: { experiment: string; dir: string }[]): Promise<UnetSizeRow[]> {
   const rows: UnetSizeRow[] = [];
   for (const r of runs) {
-    const model = await loadModel(path.join(r.dir, 'final'));
+    const model = await loadModel(runPaths(r.dir).final);
     const c = parameterCounts(model);
     const bits = modelSizeBits(model);
     model.dispose();

@@ -132,9 +132,17 @@ function subfolders(dir: string): string[] {
     .sort();
 }
 
-/** Experiments present under the results root (folder names), sorted; [] when the root does not exist. */
+/** The folder of the results root that holds calibration grids, not an experiment. */
+export const CALIBRATION_DIR = 'calibration';
+
+/** Where the calibration grid of a profile is stored: <root>/calibration/<profile>/grid.json. */
+export function calibrationGridFile(profile: string, root = resultsRoot()): string {
+  return path.join(root, CALIBRATION_DIR, profile, 'grid.json');
+}
+
+/** Experiments present under the results root (folder names, not the calibration folder), sorted; [] when the root does not exist. */
 export function listExperimentNames(root = resultsRoot()): string[] {
-  return subfolders(root);
+  return subfolders(root).filter((n) => n !== CALIBRATION_DIR);
 }
 
 /** Profile folders stored for an experiment, sorted. */
