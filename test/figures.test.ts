@@ -42,7 +42,7 @@ import {
   loadPredictions,
 } from '../src/figures/index';
 import { REPORT_FIGURES, buildReportFigure } from '../src/experiments/figures';
-import { parseArgs as parseNotebookArgs } from '../src/cli/notebooks';
+import { parseNotebookArgs } from '../src/cli/notebooks';
 import { parseFiguresArgs } from '../src/cli/figures';
 import { parseLabArgs } from '../src/cli/lab';
 

@@ -1,6 +1,6 @@
 /**
  * Strict argument parsing for the command-line tools: positional args, --flag, --key value / --key=value,
- * -h/--help. A value option given twice is an error unless it is declared repeatable (--set); unknown
+ * -h/--help. A value option given twice is an error unless it is declared repeatable (--set, --sbatch-arg); unknown
  * options, single-dash options other than -h, and missing values are errors.
  */
 export interface ParsedArgs {
@@ -12,12 +12,9 @@ export interface ParsedArgs {
 export interface ArgSpec {
   flags: string[];
   values: string[];
-  /** Value options that may be given more than once (each occurrence is kept). Default: the project CLIs'
-   * repeatable options, `set` and `sbatch-arg`. */
+  /** Value options that may be given more than once (each occurrence is kept); every other option once. */
   repeatable?: string[];
 }
-
-const DEFAULT_REPEATABLE = ['set', 'sbatch-arg'];
 
 export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
   const out: ParsedArgs = { positional: [], flags: new Set(), values: new Map() };
@@ -47,7 +44,7 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
       const v = inline ?? argv[++i];
       if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new Error(`--${k} needs a value`);
       const prev = out.values.get(k);
-      if (prev && !(spec.repeatable ?? DEFAULT_REPEATABLE).includes(k)) throw new Error(`--${k} is given twice (${prev[0]}, ${v}); give it once`);
+      if (prev && !(spec.repeatable ?? []).includes(k)) throw new Error(`--${k} is given twice (${prev[0]}, ${v}); give it once`);
       out.values.set(k, [...(prev ?? []), v]);
     } else {
       throw new Error(`unknown option --${k}. Allowed: ${allowed()}`);

@@ -14,6 +14,7 @@ import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, writeHtml } from '../figures/export';
 import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
 import { repoRoot } from '../util/paths';
+import { parseArgs, type ParsedArgs } from './args';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
 import { toCsv, toMarkdown } from '../figures/tables';
 
@@ -28,31 +29,28 @@ export interface FiguresArgs {
   list: boolean;
 }
 
+/** Parses the command line (throws with the usage on bad input; `--help` throws the usage). */
 export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs {
-  const a: FiguresArgs = { names: [], formats: ['png', 'svg', 'pdf'], profile: process.env.BNN_PROFILE || 'quick', outDir: path.join(root, 'figures'), list: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
-      return v;
-    };
-    if (flag === '--format' || flag === '--formats') {
-      const fs_ = value()
-        .split(',')
-        .map((s) => s.trim().toLowerCase())
-        .filter(Boolean);
-      for (const f of fs_) if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw new Error(`unknown format "${f}" (use ${EXPORT_FORMATS.join(', ')})`);
-      a.formats = fs_ as ExportFormat[];
-    } else if (flag === '--profile') a.profile = value();
-    else if (flag === '--out') a.outDir = path.resolve(value());
-    else if (flag === '--results') a.results = path.resolve(value());
-    else if (flag === '--list') a.list = true;
-    else if (flag === '--help' || flag === '-h') throw new Error(USAGE);
-    else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    else a.names.push(arg);
+  let p: ParsedArgs;
+  try {
+    p = parseArgs(argv, { flags: ['list', 'help'], values: ['format', 'formats', 'profile', 'out', 'results'] });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
+  if (p.flags.has('help')) throw new Error(USAGE);
+  const one = (k: string) => p.values.get(k)?.[0];
+  const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') ?? (process.env.BNN_PROFILE || 'quick'), outDir: path.join(root, 'figures'), list: p.flags.has('list') };
+  const formats = one('format') ?? one('formats');
+  if (formats !== undefined) {
+    const fs_ = formats
+      .split(',')
+      .map((f) => f.trim().toLowerCase())
+      .filter(Boolean);
+    for (const f of fs_) if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw new Error(`unknown format "${f}" (use ${EXPORT_FORMATS.join(', ')})`);
+    a.formats = fs_ as ExportFormat[];
+  }
+  if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
+  if (one('results') !== undefined) a.results = path.resolve(one('results')!);
   for (const n of a.names) getReportFigure(n); // throws listing the known names
   return a;
 }

@@ -21,6 +21,7 @@ import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
 import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, pythonCheck } from '../lab/jupyter';
 import { repoRoot } from '../util/paths';
+import { parseArgs, type ParsedArgs } from './args';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -40,42 +41,31 @@ export interface NotebookArgs {
 const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
 /** Parses the command line (throws with the usage on bad input). */
-export function parseArgs(argv: string[], root = repoRoot()): NotebookArgs {
+export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookArgs {
+  let p: ParsedArgs;
+  try {
+    p = parseArgs(argv, { flags: ['keep-going', 'list', 'render', 'no-execute', 'help'], values: ['profile', 'timeout', 'out'] });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
+  }
+  const one = (k: string) => p.values.get(k)?.[0];
   const a: NotebookArgs = {
-    names: [],
-    profile: process.env.BNN_PROFILE || 'quick',
+    names: p.positional,
+    profile: one('profile') ?? (process.env.BNN_PROFILE || 'quick'),
     timeout: -1,
     outDir: path.join(root, 'notebooks', 'executed'),
-    keepGoing: false,
-    list: false,
-    render: false,
-    execute: true,
+    keepGoing: p.flags.has('keep-going'),
+    list: p.flags.has('list'),
+    render: p.flags.has('render'),
+    execute: !p.flags.has('no-execute'),
+    help: p.flags.has('help'),
   };
-  const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = () => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
-      if (seen.has(flag)) throw new Error(`${flag} is given twice; give it once\n${USAGE}`);
-      seen.add(flag);
-      return v;
-    };
-    if (flag === '--profile') a.profile = value();
-    else if (flag === '--timeout') {
-      const v = Number(value());
-      if (!Number.isFinite(v)) throw new Error(`--timeout must be a number of seconds\n${USAGE}`);
-      a.timeout = v;
-    } else if (flag === '--out') a.outDir = path.resolve(value());
-    else if (flag === '--keep-going') a.keepGoing = true;
-    else if (flag === '--list') a.list = true;
-    else if (flag === '--render') a.render = true;
-    else if (flag === '--no-execute') a.execute = false;
-    else if (flag === '--help' || flag === '-h') a.help = true;
-    else if (flag.startsWith('-')) throw new Error(`unknown option ${flag}\n${USAGE}`);
-    else a.names.push(arg);
+  if (one('timeout') !== undefined) {
+    const v = Number(one('timeout'));
+    if (!Number.isFinite(v)) throw new Error(`--timeout must be a number of seconds\n${USAGE}`);
+    a.timeout = v;
   }
+  if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
   if (!a.execute && !a.render) throw new Error(`--no-execute only makes sense with --render\n${USAGE}`);
   if (!PROFILES.includes(a.profile)) throw new Error(`unknown profile "${a.profile}" (use ${PROFILES.join(', ')})`);
   return a;
@@ -211,7 +201,7 @@ export function placeExecuted(staging: string, outDir: string, root = repoRoot()
 
 async function main(): Promise<void> {
   const root = repoRoot();
-  const a = parseArgs(process.argv.slice(2), root);
+  const a = parseNotebookArgs(process.argv.slice(2), root);
   if (a.help) {
     console.log(USAGE);
     return;

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     args = parseArgs(process.argv.slice(2), {
       flags: ['slurm', 'dry-run', 'json', 'help'],
       values: ['profile', 'only', 'seeds', 'set', 'partition', 'gpus-per-task', 'cpus-per-task', 'time', 'max-running', 'backend', 'sbatch-arg', 'id', 'results', 'sweeps-dir'],
+      repeatable: ['set', 'sbatch-arg'],
     });
   } catch (e) {
     fail(`${(e as Error).message}\n${USAGE}`);
