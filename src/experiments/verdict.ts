@@ -92,6 +92,12 @@ const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`;
 const pc = (x: number) => `${(x * 100).toFixed(2)} %`;
 const iv = (i: [number, number] | null, f: (x: number) => string) => (i ? `[${f(i[0])}, ${f(i[1])}]` : 'no interval (fewer than 2 seeds)');
 
+/** The verdict of a one-sample test: the mean of `xs` (one value per seed) and its 95 % t-interval. */
+function oneSample(claim: Claim, t: ClaimTest & { experiment: string }, xs: number[], detail: (mean: number, interval: [number, number] | null) => string): Verdict {
+  const interval = meanInterval(xs);
+  return { claim, verdict: decide(t, interval), estimate: mean(xs), interval, seeds: { [t.experiment]: xs.length }, detail: detail(mean(xs), interval) };
+}
+
 /** The verdict on one claim from the runs' final values (sensitivity claims: see `sensitivityVerdict`). */
 export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
   const t = claim.test;
@@ -124,28 +130,12 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     const va = get(t.experiment, 'testAccuracy').length ? get(t.experiment, 'testAccuracy') : get(t.experiment, 'valAccuracy');
     if (!tr.length || tr.length !== va.length) return notRun([t.experiment]);
     const diffs = tr.map((x, i) => x - va[i]);
-    const interval = meanInterval(diffs);
-    return {
-      claim,
-      verdict: decide(t, interval),
-      estimate: mean(diffs),
-      interval,
-      seeds: { [t.experiment]: diffs.length },
-      detail: `${t.experiment} train − validation accuracy: ${pp(mean(diffs))}, 95 % interval ${iv(interval, pp)}; expected > 0`,
-    };
+    return oneSample(claim, t, diffs, (m, interval) => `${t.experiment} train − validation accuracy: ${pp(m)}, 95 % interval ${iv(interval, pp)}; expected > 0`);
   }
   if (t.kind === 'level') {
     const xs = get(t.experiment, t.metric);
     if (!xs.length) return notRun([t.experiment]);
-    const interval = meanInterval(xs);
-    return {
-      claim,
-      verdict: decide(t, interval),
-      estimate: mean(xs),
-      interval,
-      seeds: { [t.experiment]: xs.length },
-      detail: `${t.experiment} ${t.metric}: ${pc(mean(xs))}, 95 % interval ${iv(interval, pc)}; expected ${t.expect} ${pc(t.value)}`,
-    };
+    return oneSample(claim, t, xs, (m, interval) => `${t.experiment} ${t.metric}: ${pc(m)}, 95 % interval ${iv(interval, pc)}; expected ${t.expect} ${pc(t.value)}`);
   }
   return { claim, verdict: 'inconclusive', estimate: NaN, interval: null, seeds: {}, detail: 'read off the γ × τ grid (notebook 08)' };
 }
