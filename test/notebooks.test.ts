@@ -1,6 +1,6 @@
 /**
- * The section notebooks (notebooks/NN-*.ipynb): a static check that they only drive project code from a single
- * config cell, and a headless run of every numbered notebook on the smoke profile through the real CLI
+ * The section notebooks (notebooks/NN-*.ipynb): a static check that every cell is a call into src/ (the lint below:
+ * the helpers every section notebook calls, and no copied lines or logic in cells), and a headless run of every numbered notebook on the smoke profile through the real CLI
  * (`node --import tsx src/cli/notebooks.ts --profile smoke`, i.e. `npm run notebooks -- --profile smoke`), with
  * results in a temporary BNN_RESULTS_DIR so results/ is never touched. The run needs CIFAR-10 in data/: when it is
  * missing the test fetches it first with `npm run data -- cifar10`. SVHN is not needed (05-svhn must then skip
@@ -14,12 +14,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
-import { jupyterPython, projectRootDir, pythonCheck } from '../src/figures/jupyter';
+import { jupyterPython, pythonCheck } from '../src/lab/jupyter';
+import { repoRoot } from '../src/util/paths';
 import { PLOTLY_MIME } from '../src/figures/display';
 import { listNotebooks } from '../src/cli/notebooks';
 import { resolveCifar10, dataRoot, SVHN_FILES } from '../src/data';
 
-const ROOT = projectRootDir();
+const ROOT = repoRoot();
 const python = jupyterPython();
 const noJupyter = pythonCheck(python, 'import nbclient, nbformat, jupyter_client');
 const skip = noJupyter ? `Jupyter is missing: ${python} has no nbclient/jupyter_client (apt-get install jupyter-notebook python3-nbclient): ${noJupyter.split('\n').pop()}` : false;
@@ -56,31 +57,98 @@ function outputText(cells: Cell[]): string {
   return parts.join('\n');
 }
 
-test('section notebooks exist and follow the structure (config cell, ./src imports only, no training code)', () => {
+/** A cell's code without its comments (a comment may say anything; the code may not). */
+const codeOf = (c: Cell) => src(c).replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+
+/**
+ * What a section notebook's cells may not contain, with the reason. Each rule catches what the notebooks used to
+ * copy from each other or compute themselves; the computation belongs in src/experiments/notebook.ts (tested in
+ * test/notebook-helpers.test.ts), the cell calls it.
+ */
+export const CELL_RULES: { name: string; re: RegExp; why: string }[] = [
+  { name: 'a loop', re: /\b(for|while)\s*\(/, why: 'a loop over runs or results belongs in a helper' },
+  { name: 'a condition', re: /\b(if|switch)\s*\(|\belse\b|\btry\s*\{/, why: 'a decision (missing data, which run, did it work) belongs in a helper' },
+  { name: 'a function', re: /=>|\bfunction\b/, why: 'a function defined in a cell (runOf, pp, pctText, …) is a copy waiting to happen' },
+  { name: 'arithmetic on results', re: /\.(results|history|histories|series|accuracy|valAccuracy|testAccuracy|flipRatio|extra|dir)\b|\.reduce\(|\bMath\.|\bfinalMean\(|\.toFixed\(/, why: 'numbers from runs are computed in src/ (sectionFindings, showComparison, …)' },
+  { name: 'reading results by path', re: /from '(fs|path)'|\bpath\.|readFileSync|\bloadRun(Dir)?\(|results\//, why: 'results are read through runSection and the helpers, never by folder' },
+  { name: 'the profile from the environment', re: /process\.env/, why: 'notebookConfig reads and checks BNN_PROFILE' },
+];
+
+/** Conditional expressions are configuration: allowed in the config cell only. */
+const TERNARY = /\s\?\s[^:]*\s:\s/;
+
+/** The one-line helper calls every section notebook makes (07 summarizes, 08 runs the γ × τ grid). */
+function requiredCalls(s: string): RegExp[] {
+  const calls = [/notebookConfig\(/, /await notebookSetup\(\{ profile: PROFILE/];
+  if (s === '07-summary') return [...calls, /runSection\(SELECTED, /, /summaryVerdictMarkdown\(runs, PROFILE\)/, /showSummaryTable\(runs, PROFILE\)/];
+  if (s === '08-gamma-tau-sensitivity') return [...calls, /sectionIntro\(SECTION, PROFILE\)/, /runCalibrationGrid\(/, /gridVerdictMarkdown\(grid, PROFILE\)/];
+  return [
+    ...calls,
+    /sectionIntro\(SECTION, PROFILE\)/,
+    /const runs = await runSection\(EXPERIMENTS, \{ profile: PROFILE, seeds: SEEDS, set: OVERRIDES \}\)/,
+    /showCurves\(runs, 'accuracy'/,
+    /showComparison\(runs, PROFILE\)/,
+    /sectionFindings\(SECTION, runs, PROFILE/,
+    /sectionVerdictMarkdown\(SECTION, runs, PROFILE\)/,
+  ];
+}
+
+test('section notebooks: a config cell, then one call into src/ per step, and no copied lines or logic in cells', () => {
   const names = NOTEBOOKS.map((f) => path.basename(f, '.ipynb'));
   for (const s of SECTIONS) assert.ok(names.includes(s), `notebooks/${s}.ipynb is missing (have: ${names.join(', ')})`);
   for (const s of SECTIONS) {
     const file = path.join(ROOT, 'notebooks', `${s}.ipynb`);
     const nb = readNb(file);
     assert.equal(nb.metadata.kernelspec?.name, 'tslab-bnn', `${s}: kernelspec`);
-    const code = nb.cells.filter((c) => c.cell_type === 'code').map(src);
-    // The first code cell is the config cell: profile from the environment, seeds and overrides.
-    assert.match(code[0], /const PROFILE = \(process\.env\.BNN_PROFILE \|\| 'quick'\)/, `${s}: config cell reads BNN_PROFILE`);
+    const cells = nb.cells.filter((c) => c.cell_type === 'code');
+    const code = cells.map(codeOf);
+    // The first code cell is the config cell: SEEDS, OVERRIDES, and notebookConfig (the profile from BNN_PROFILE).
+    assert.match(code[0], /notebookConfig\(/, `${s}: the config cell calls notebookConfig`);
     assert.match(code[0], /const SEEDS\b/, `${s}: config cell has SEEDS`);
     assert.match(code[0], /const OVERRIDES\b/, `${s}: config cell has OVERRIDES`);
-    assert.equal(code.filter((c) => /process\.env\.BNN_PROFILE/.test(c)).length, 1, `${s}: a single config cell`);
+    assert.equal(code.filter((c) => /notebookConfig\(/.test(c)).length, 1, `${s}: a single config cell`);
     const all = code.join('\n');
     assert.doesNotMatch(all, /from '\.\.\//, `${s}: imports project code as ./src/... (the kernel's cwd is the project root)`);
     // Only calls into src/: no model, optimizer, layer or training-loop code in the notebooks.
     assert.doesNotMatch(all, /from '\.\/src\/(optimizers|layers|quantizers|train\/loop)/, `${s}: must not build optimizers/layers/loops itself`);
     assert.doesNotMatch(all, /\.(fit|trainOnBatch|minimize)\(|tf\.sequential|tf\.layers\./, `${s}: no training code in the notebook`);
-    assert.match(all, /runSection\(|runCalibrationGrid\(/, `${s}: runs (or reuses) its experiments through runSection (or the grid through runCalibrationGrid)`);
-    // What every notebook repeats is a call into src/, not copied lines: the claims block and the verdicts.
-    if (s !== '07-summary') assert.match(all, /sectionIntro\(SECTION, PROFILE\)/, `${s}: shows its claims with sectionIntro(SECTION, PROFILE)`);
-    assert.match(all, /sectionVerdictMarkdown\(SECTION, runs, PROFILE\)|gridVerdictMarkdown\(grid, PROFILE\)|summaryVerdictMarkdown\(runs, PROFILE\)/, `${s}: shows its verdicts`);
-    assert.doesNotMatch(all, /references\.map\(\(r\) => `\$\{pctText/, `${s}: the claims block is sectionIntro's, not a copy`);
+    for (const re of requiredCalls(s)) assert.match(all, re, `${s}: calls ${re.source.replace(/\\/g, '')}`);
+    code.forEach((c, i) => {
+      const id = (cells[i] as Cell & { id?: string }).id ?? `#${i}`;
+      for (const r of CELL_RULES) assert.doesNotMatch(c, r.re, `${s}, cell ${id}: ${r.name} (${r.why}):\n${c}`);
+      if (i > 0) assert.doesNotMatch(c, TERNARY, `${s}, cell ${id}: a conditional expression outside the config cell:\n${c}`);
+    });
     // No executed outputs committed.
     assert.ok(nb.cells.every((c) => !c.outputs || c.outputs.length === 0), `${s}: the committed notebook has outputs; clear them`);
+  }
+});
+
+test('the cell rules catch the copies and computations they are for, and pass the helper calls', () => {
+  const caught = (code: string) => CELL_RULES.filter((r) => r.re.test(code)).map((r) => r.name);
+  assert.deepEqual(caught("const runOf = (name: string) => runs.find((x) => x.experiment === name);"), ['a function']);
+  assert.deepEqual(caught('const gap = finalMean(runOf(\'cifar10-bop\')) - finalMean(runOf(\'cifar10-adam-baseline\'));'), ['arithmetic on results']);
+  assert.deepEqual(caught('for (const r of runs) console.log(r.experiment);'), ['a loop']);
+  assert.deepEqual(caught('if (HAVE_SVHN) showFigure(fig);'), ['a condition']);
+  assert.deepEqual(caught("const model = await loadModel(path.join(res.dir, 'final'));"), ['arithmetic on results', 'reading results by path']);
+  assert.deepEqual(caught("const PROFILE = (process.env.BNN_PROFILE || 'quick');"), ['the profile from the environment']);
+  assert.deepEqual(caught('const lastLr = x.history[x.history.length - 1].lr;'), ['arithmetic on results']);
+  for (const ok of [
+    "const { PROFILE, EXPERIMENTS } = notebookConfig(SECTION, { seeds: SEEDS, overrides: OVERRIDES });",
+    "showCurves(runs, 'flips', { only: ['cifar10-bop'], title: `Bop: flip metric per layer (${PROFILE})`, layers: 'all' });",
+    'console.log(sectionFindings(SECTION, runs, PROFILE, { sizes }));',
+    'showMarkdown(sectionVerdictMarkdown(SECTION, runs, PROFILE));',
+  ])
+    assert.deepEqual(caught(ok), [], ok);
+  assert.match("const GAMMA_FACTORS = PROFILE === 'smoke' ? [1, 3.16] : [0.316, 1, 3.16];", TERNARY);
+  assert.doesNotMatch('const SEEDS: number[] | undefined = undefined;', TERNARY);
+});
+
+test('the setup notebook and the template use the same config and set-up helpers', () => {
+  for (const name of ['00-setup-and-data', '_template']) {
+    const code = readNb(path.join(ROOT, 'notebooks', `${name}.ipynb`)).cells.filter((c) => c.cell_type === 'code').map(codeOf);
+    assert.match(code[0], /notebookConfig\(/, `${name}: config cell`);
+    assert.match(code.join('\n'), /await notebookSetup\(\{ profile: PROFILE/, `${name}: set-up cell`);
+    assert.doesNotMatch(code.join('\n'), /process\.env/, `${name}: the profile through notebookConfig`);
   }
 });
 
@@ -158,6 +226,9 @@ test('every numbered notebook runs headless on the smoke profile (temp results d
       assert.match(texts[name], /\*\*(consistent|contradicted|inconclusive|not run)\*\*/, `${name}: a verdict word`);
     }
     assert.match(texts['01-baseline-vs-bop'], /91\.02 %/, '01: the report\'s baseline number');
+    assert.match(texts['02-learning-rate'], /constant − decayed lr, final validation accuracy: [+-]\d+\.\d\d pp/, '02: the section\'s numbers');
+    assert.match(texts['03-dropout'], /gap shrinks with dropout: (yes|no)/, '03: the section\'s numbers');
+    assert.match(texts['06-unet-segmentation'], /Bop vs latent-weight Adam \(both binarized\): [+-]\d+\.\d\d pp pixel accuracy/, '06: the section\'s numbers');
     assert.match(texts['04-constant-gamma'], /10\.00 % validation/, '04: the report\'s collapse number');
     assert.match(texts['07-summary'], /consistent, \d+ contradicted, \d+ inconclusive, \d+ not run/, '07: every claim judged');
     // 08: the γ × τ grid on smoke, its figures, table and the §5.1 verdicts.

@@ -8,10 +8,10 @@
  *
  * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
  */
-import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, summaryFigure } from '../figures/builders';
+import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, summaryFigure, type CurveOptions } from '../figures/builders';
 import { buildFigure, loadPredictions, summaryFromRuns, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
 import { summaryTable } from '../figures/tables';
-import type { Figure } from '../figures/types';
+import type { Figure, RunSeries } from '../figures/types';
 import { EXPERIMENTS, experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
 
 /**
@@ -40,28 +40,45 @@ export function experimentRef(name: string): RunRef {
 
 const seriesOf = (runs: LoadedRun[]) => runs.map((r) => r.series);
 
+/** The per-epoch kinds of figure (every kind of a catalog `FigureEntry` but the segmentation grid). */
+export type CurveKind = Exclude<FigureEntry['kind'], 'segmentation'>;
+
+/** Options of `curvesFigure`: the builders' options, the trace names of accuracy / mIoU, which layers' flips. */
+export type CurveKindOptions = CurveOptions & { trainName?: string; valName?: string; layers?: 'all' | 'last' | string[] };
+
+/**
+ * The figure of one kind over some runs: accuracy or loss curves (train dashed, validation solid, mean over seeds
+ * with a min–max band), the flip metric per binary layer (every layer unless `layers` says otherwise), the γ /
+ * learning-rate schedules, or mean IoU. The one mapping from a kind to its builder, for the registry and the
+ * notebooks.
+ */
+export function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKindOptions = {}): Figure {
+  const { trainName, valName, layers, ...curve } = opts;
+  switch (kind) {
+    case 'accuracy':
+      return accuracyCurves(series, { ...curve, trainName, valName });
+    case 'loss':
+      return lossCurves(series, curve);
+    case 'flips':
+      return flipRatioCurves(series, { ...curve, layers: layers ?? 'all' });
+    case 'hyperparameters':
+      return hyperparameterCurves(series, curve);
+    case 'miou':
+      return miouCurves(series, { ...curve, valName });
+    default:
+      throw new Error(`unknown figure kind "${kind as string}" (accuracy, loss, flips, hyperparameters, miou)`);
+  }
+}
+
 /** The builder of a catalog figure entry: what its `kind` draws, with its title and axis names. */
 function builderOf(f: FigureEntry): ReportFigure['build'] {
-  const title = f.title;
-  switch (f.kind) {
-    case 'accuracy':
-      return (runs) => accuracyCurves(seriesOf(runs), { title, ...f.axes });
-    case 'loss':
-      return (runs) => lossCurves(seriesOf(runs), { title });
-    case 'flips':
-      return (runs) => flipRatioCurves(seriesOf(runs), { title, layers: 'all' });
-    case 'hyperparameters':
-      return (runs) => hyperparameterCurves(seriesOf(runs), { title });
-    case 'miou':
-      return (runs) => miouCurves(seriesOf(runs), { title, valName: f.axes?.valName });
-    case 'segmentation':
-      return (runs) => {
-        const samples = loadPredictions(runs[0].data);
-        return segmentationGrid(samples.samples, { title: `${title} (${runs[0].series.label})`, classNames: samples.classNames });
-      };
-    default:
-      throw new Error(`figure "${f.name}": unknown kind "${(f as { kind: string }).kind}"`);
-  }
+  if (f.kind === 'segmentation')
+    return (runs) => {
+      const samples = loadPredictions(runs[0].data);
+      return segmentationGrid(samples.samples, { title: `${f.title} (${runs[0].series.label})`, classNames: samples.classNames });
+    };
+  const kind = f.kind;
+  return (runs) => curvesFigure(kind, seriesOf(runs), { title: f.title, ...f.axes });
 }
 
 /** A catalog figure entry as a buildable figure: its experiments (default: the section's) as stored-results refs. */
