@@ -159,7 +159,8 @@ const fmt = (r: ChildResult) =>
  * Per-kernel microbenchmark of the SIMD training kernels at BinaryNet width-1, batch-50 sizes, on one shared
  * WebAssembly.Memory (as tfjs' threaded heap). With `compareDir`, the same kernels of another checkout
  * (DIR/src/wasm/trainKernels.ts, e.g. a `git worktree` of an older commit) run on the same inputs, alternating call by
- * call; their outputs are compared byte for byte. Prints the best of `rounds` calls per kernel and side.
+ * call; their outputs are compared byte for byte. Prints the best of `rounds` calls per kernel and side (after 5
+ * untimed warm-up rounds).
  */
 function kernelBench(compareDir: string | null, rounds: number): void {
   const mem = new WebAssembly.Memory({ initial: 8192, maximum: 16384, shared: true });
@@ -206,14 +207,15 @@ function kernelBench(compareDir: string | null, rounds: number): void {
   ];
   const best = cases.map(() => sides.map(() => Infinity));
   let identical = true;
-  for (let r = 0; r < rounds; r++) {
+  const warm = 5; // untimed rounds first: V8 runs a wasm function in its baseline tier until it is hot
+  for (let r = 0; r < warm + rounds; r++) {
     cases.forEach((c, ci) => {
       const outs: Uint8Array[][] = [];
       const order = r % 2 ? [...sides.keys()].reverse() : [...sides.keys()];
       for (const si of order) {
         const t = performance.now();
         c.run(sides[si].k);
-        best[ci][si] = Math.min(best[ci][si], performance.now() - t);
+        if (r >= warm) best[ci][si] = Math.min(best[ci][si], performance.now() - t);
         if (r === 0) outs[si] = c.out.map(([p, len]) => new Uint8Array(mem.buffer, p, len * 4).slice());
       }
       if (r === 0 && sides.length === 2 && !outs[0].every((o, i) => Buffer.compare(o, outs[1][i]) === 0)) {
