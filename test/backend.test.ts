@@ -104,7 +104,11 @@ test('kernel modules: no data segment, import exactly env.memory, one build per 
     const ids = wasmSectionIds(bytes);
     assert.ok(ids.includes(10), `${file}: has a code section`);
     assert.ok(!ids.includes(11) && !ids.includes(12), `${file}: data section(s) in ${ids}`);
-    assert.deepEqual(WebAssembly.Module.imports(new WebAssembly.Module(bytes)), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+    const mod = new WebAssembly.Module(bytes);
+    assert.deepEqual(WebAssembly.Module.imports(mod), [{ module: 'env', name: 'memory', kind: 'memory' }]);
+    // functions only: no exported memory, globals (heap/stack pointers) or table
+    const exps = WebAssembly.Module.exports(mod);
+    assert.ok(exps.length >= 12 && exps.every((e) => e.kind === 'function'), JSON.stringify(exps));
   }
   const mem = new WebAssembly.Memory({ initial: 1 });
   const smem = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
