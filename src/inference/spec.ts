@@ -109,8 +109,14 @@ export function bnFloat32(y: number, mean: number, inv: number, beta: number): n
 
 /** A stage's final float outputs from its (pooled) pre-activations y [npix·C]: BN (affine) or y itself. */
 export function finalOutputs(post: PostOp, y: ArrayLike<number>, C: number): Float32Array {
-  if (post.kind === 'affine') return Float32Array.from(y, (v, k) => bnFloat32(v, post.mean[k % C], post.inv[k % C], post.beta[k % C]));
-  return Float32Array.from(y);
+  const out = new Float32Array(y.length);
+  if (post.kind !== 'affine') {
+    for (let i = 0; i < y.length; i++) out[i] = y[i];
+    return out;
+  }
+  const { mean, inv, beta } = post;
+  for (let i = 0, c = 0; i < y.length; i++, c = c + 1 === C ? 0 : c + 1) out[i] = bnFloat32(y[i], mean[c], inv[c], beta[c]);
+  return out;
 }
 
 /**

@@ -60,7 +60,8 @@ export type Share = [gemm: string, p0: number, p1: number, o0: number, o1: numbe
  *   batchNext   next image of the hand-over to claim (Atomics.add by either thread).
  *   batchDone   images of the hand-over finished.
  *   claims      first of 2 claim tags per stage: slot claims + 2j + s = last sequence number that claimed share s
- *               of stage j.
+ *               of stage j. Slot 16: a 64-byte cache line after the request slots, so that the threads' traffic on
+ *               the per-stage slots does not share a line with `seq` (on which the idle worker spins).
  * After the claim tags, one counter per stage (`doneSlot`): 8·seq + shares of stage j done for request seq.
  */
 export const Slot = {
@@ -70,7 +71,7 @@ export const Slot = {
   batchCount: 3,
   batchNext: 4,
   batchDone: 5,
-  claims: 8,
+  claims: 16,
 } as const;
 
 /** Length of the control block for `stages` stages. */
