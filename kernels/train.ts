@@ -80,6 +80,31 @@ export function bop(w: usize, m: usize, g: usize, wn: usize, mn: usize, n4: u32,
   } while (i < end);
 }
 
+/**
+ * Adam (Kingma & Ba 2015) in Keras' form (ε added to √v̂, bias corrections folded into lr by the caller):
+ *   mn = m·β₁ + g·(1 − β₁);  vn = v·β₂ + (g·g)·(1 − β₂);  wn = w − (mn / (√vn + ε))·lr
+ * with b1c = 1 − β₁, b2c = 1 − β₂ rounded to float32 by the caller. f32x4.sqrt and f32x4.div are correctly rounded,
+ * as float32(Math.sqrt(x)) and float32(a / b) of float32 inputs, so this equals the float32 JS loop bit for bit.
+ */
+export function adam(w: usize, m: usize, v: usize, g: usize, wn: usize, mn: usize, vn: usize, n4: u32,
+  b1: f32, b1c: f32, b2: f32, b2c: f32, eps: f32, lr: f32): void {
+  const end = (n4 as usize) << 4;
+  const b1v = f32x4.splat(b1), b1cv = f32x4.splat(b1c), b2v = f32x4.splat(b2), b2cv = f32x4.splat(b2c);
+  const epsv = f32x4.splat(eps), lrv = f32x4.splat(lr);
+  if (end == 0) return;
+  let i: usize = 0;
+  do {
+    const gi = v128.load(g + i);
+    const mm = f32x4.add(f32x4.mul(v128.load(m + i), b1v), f32x4.mul(gi, b1cv));
+    const vv = f32x4.add(f32x4.mul(v128.load(v + i), b2v), f32x4.mul(f32x4.mul(gi, gi), b2cv));
+    v128.store(mn + i, mm);
+    v128.store(vn + i, vv);
+    const step = f32x4.mul(f32x4.div(mm, f32x4.add(f32x4.sqrt(vv), epsv)), lrv);
+    v128.store(wn + i, f32x4.sub(v128.load(w + i), step));
+    i += 16;
+  } while (i < end);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Column kernels over a row-major [rows, C] matrix, C = 4·C4: outer loop over rows (row pointers advance by C·4
 // bytes), inner loop over the 16-byte channel groups. Per-channel vectors (mu, s, beta, acc, ...) have C floats.

@@ -315,6 +315,17 @@ for (const shared of [false, true]) {
     const tw = put([1, -1, 1, -1]), tm = put([tau, -tau, -tau, tau]), tg = put([5, 5, 5, 5]);
     k.bop(tw, tm, tg, yp, y2, 1, 1, 0, tau);
     assertBits(get(yp, 4), [1, 1, 1, -1], 'bop ties');
+    // Adam (Keras), incl. g = 0 with v = 0 (√0 + ε) and large gradients
+    const av = Float32Array.from(randn(n), (t) => t * t * 1e-3), ag = Float32Array.from(dy, (t, i) => (i % 5 === 0 ? 0 : Number.isFinite(t) ? t * 1e3 : 1));
+    av[0] = 0;
+    const [b1, b1c, b2, b2c, eps, lr] = [0.9, 1 - 0.9, 0.999, 1 - 0.999, 1e-7, 1e-3].map(fr);
+    const avp = put(av), agp = put(ag), y3 = put(new Float32Array(n));
+    k.adam(xp, mp, avp, agp, yp, y2, y3, n / 4, b1, b1c, b2, b2c, eps, lr);
+    const am = Array.from(m, (t, i) => fr(fr(t * b1) + fr(ag[i] * b1c)));
+    const avn = Array.from(av, (t, i) => fr(fr(t * b2) + fr(fr(ag[i] * ag[i]) * b2c)));
+    assertBits(get(y2, n), am, 'adam m');
+    assertBits(get(y3, n), avn, 'adam v');
+    assertBits(get(yp, n), Array.from(x, (t, i) => fr(t - fr(fr(am[i] / fr(fr(Math.sqrt(avn[i])) + eps)) * lr))), 'adam w');
     // column kernels on a [rows, C] matrix
     const rows = 5, C = 12, c4 = C / 4;
     const X = randn(rows * C), D = randn(rows * C), mu = randn(C), sc = randn(C), be = randn(C), k2 = randn(C);

@@ -481,16 +481,19 @@ const kernels: tf.KernelConfig[] = [
       return out;
     },
   },
-  jsKernel('BnnAdam', ['w', 'm', 'v', 'g'], (ins) => [ins[0]!.shape, ins[0]!.shape, ins[0]!.shape], ([w, m, v, g], [wn, mn, vn], a) => {
+  jsKernel('BnnAdam', ['w', 'm', 'v', 'g'], (ins) => [ins[0]!.shape, ins[0]!.shape, ins[0]!.shape], ([w, m, v, g], [wn, mn, vn], a, io) => {
     const b1 = a.beta1 as number, b2 = a.beta2 as number;
     const fb1 = f32(b1), fb1c = f32(1 - b1), fb2 = f32(b2), fb2c = f32(1 - b2), eps = f32(a.epsilon as number), lr = f32(a.lr as number);
-    for (let i = 0; i < w!.length; i++) {
+    const b = io.b, p = (i: Info) => ptr(b, i);
+    elementwiseRun(io, w!.length, (k, n4) => k.adam(p(io.ins[0]!), p(io.ins[1]!), p(io.ins[2]!), p(io.ins[3]!),
+      p(io.outs[0]), p(io.outs[1]), p(io.outs[2]), n4, fb1, fb1c, fb2, fb2c, eps, lr),
+    (i) => {
       const gi = g![i];
       const mm = f32(f32(m![i] * fb1) + f32(gi * fb1c));
       const vv = f32(f32(v![i] * fb2) + f32(f32(gi * gi) * fb2c));
       mn[i] = mm; vn[i] = vv;
       wn[i] = f32(w![i] - f32(f32(mm / f32(f32(Math.sqrt(vv)) + eps)) * lr));
-    }
+    });
   }),
 ];
 

@@ -20,6 +20,9 @@ export interface TrainKernels {
   steGrad(dy: number, x: number, dx: number, n4: number, clip: number): void;
   /** mn = m·c1 + g·c2; wn = larqSign(−sign(w·mn − τ)·w). */
   bop(w: number, m: number, g: number, wn: number, mn: number, n4: number, c1: number, c2: number, tau: number): void;
+  /** Keras Adam: mn = m·b1 + g·b1c; vn = v·b2 + g²·b2c; wn = w − mn/(√vn + eps)·lr. */
+  adam(w: number, m: number, v: number, g: number, wn: number, mn: number, vn: number, n4: number,
+    b1: number, b1c: number, b2: number, b2c: number, eps: number, lr: number): void;
   /** acc[c] += Σ_r x[r, c]. */
   colSum(x: number, rows: number, c4: number, acc: number): void;
   /** acc[c] += Σ_r (x[r, c] − mu[c])². */
