@@ -10,8 +10,8 @@
  * (wasm has no fused multiply-add, relaxed SIMD is not enabled), so the elementwise kernels equal the composite
  * float32 ops bit for bit.
  *
- * Loops are `do { … } while (i < end)` after an early return on empty input: written as `for` loops, asc emits
- * the test at the top and an unconditional branch back, measured 5–30 % slower on these short bodies.
+ * Short hot loops are `do { … } while (i < end)` after an early return on empty input: written as `for` loops, asc
+ * emits the test at the top and an unconditional branch back, measured 5–30 % slower on these short bodies.
  *
  * No allocation, no strings, no static data, no globals: the module must have no data segment (tested), since
  * AssemblyScript would place one inside tfjs' heap.
@@ -293,6 +293,62 @@ export function winoOut(mbase: usize, T: u32, c4: u32, dtab: usize): void {
     trow += 16;
     moff += rowBytes;
   } while (t < T);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Layout change for the filter gradient.
+
+/** Transposes the 4×4 block of rows r0..r3 (lanes = columns): returns column `k` as a vector. */
+@inline function col4(k: i32, r0: v128, r1: v128, r2: v128, r3: v128): v128 {
+  // k is a constant at every call: the branches fold away
+  const lo01 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), hi01 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const lo23 = i32x4.shuffle(r2, r3, 0, 4, 1, 5), hi23 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  if (k == 0) return i32x4.shuffle(lo01, lo23, 0, 1, 4, 5);
+  if (k == 1) return i32x4.shuffle(lo01, lo23, 2, 3, 6, 7);
+  if (k == 2) return i32x4.shuffle(hi01, hi23, 0, 1, 4, 5);
+  return i32x4.shuffle(hi01, hi23, 2, 3, 6, 7);
+}
+
+/**
+ * Zero-padded transpose NHWC → CHWN, the input of dW's swapped convolution:
+ *   y[c, h + top, w + left, n] = x[n, h, w, c]   for the input pixels that land inside the Hp × Wp output
+ * (negative top / left crop; the caller zeroes y's padding). Per pixel, 4 batch rows × 4 channels at a time are
+ * transposed in registers; the batch remainder N mod 4 is copied lane by lane. C = 4·c4. A copy: exact.
+ */
+export function padTransposeCHWN(x: usize, y: usize, N: u32, H: i32, W: i32, c4: u32, Hp: i32, Wp: i32, top: i32, left: i32): void {
+  const cBytes = (c4 as usize) << 4;
+  const nStride = (H as usize) * (W as usize) * cBytes;           // bytes between batch rows of x
+  const cStride = (Hp as usize) * (Wp as usize) * (N as usize) << 2; // bytes between channel planes of y
+  const n4 = (N as usize) & ~3;
+  if (N == 0 || cBytes == 0) return;
+  for (let hp = max(0, top), hEnd = min(Hp, H + top); hp < hEnd; hp++) {
+    for (let wp = max(0, left), wEnd = min(Wp, W + left); wp < wEnd; wp++) {
+      const src = x + (((hp - top) * W + (wp - left)) as usize) * cBytes;
+      const dst = y + ((hp * Wp + wp) as usize) * (N as usize) * 4;
+      let cb: usize = 0;
+      do {
+        const s = src + cb, d = dst + (cb >> 2) * cStride;   // channel c = cb / 4 bytes: plane offset c·cStride
+        let n: usize = 0;
+        for (; n < n4; n += 4) {
+          const p = s + n * nStride;
+          const r0 = v128.load(p), r1 = v128.load(p + nStride), r2 = v128.load(p + 2 * nStride), r3 = v128.load(p + 3 * nStride);
+          const q = d + (n << 2);
+          v128.store(q, col4(0, r0, r1, r2, r3));
+          v128.store(q + cStride, col4(1, r0, r1, r2, r3));
+          v128.store(q + 2 * cStride, col4(2, r0, r1, r2, r3));
+          v128.store(q + 3 * cStride, col4(3, r0, r1, r2, r3));
+        }
+        for (; n < (N as usize); n++) {
+          const p = s + n * nStride, q = d + (n << 2);
+          store<f32>(q, load<f32>(p));
+          store<f32>(q + cStride, load<f32>(p, 4));
+          store<f32>(q + 2 * cStride, load<f32>(p, 8));
+          store<f32>(q + 3 * cStride, load<f32>(p, 12));
+        }
+        cb += 16;
+      } while (cb < cBytes);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

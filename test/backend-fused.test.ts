@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend';
 import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
 import { binaryConvStats } from '../src/backend/binaryConv';
-import { fusedActive, simd, winogradConv3x3Fused } from '../src/backend/fused';
+import { fusedActive, padTransposeCHWNFused, simd, winogradConv3x3Fused } from '../src/backend/fused';
 import type { HeapBackend } from '../src/backend/fused';
 import { trainKernelsFor } from '../src/wasm/trainKernels';
 import { larqSign, steSign } from '../src/quantizers';
@@ -251,6 +251,21 @@ test('Winograd F(3x3,2x2) filter gradient (opt-in) equals the cpu Conv2DBackprop
     registerWasmTrainingKernels({});
     const [ref] = await on('cpu', f, inputs);
     assert.ok(relErr(got, ref) < 1e-5, `${xs} ${co} ${pad}: ${relErr(got, ref)}`);
+  }
+});
+
+test('pad + transpose NHWC → CHWN (SIMD 4×4 blocks, batch and channel remainders, crops) equals pad then transpose exactly', async () => {
+  // [shape, top, bottom, left, right]: N = 6 and 50 leave a batch remainder; C = 5 takes the JS loop
+  for (const [shape, t, b, l, r] of [[[6, 5, 4, 8], 1, 1, 1, 1], [[50, 3, 3, 12], 0, 2, 1, 0], [[4, 4, 5, 4], 0, 0, 0, 0],
+    [[7, 6, 5, 8], -1, 1, 0, -1], [[3, 4, 4, 5], 2, 1, 1, 2]] as [number[], number, number, number, number][]) {
+    const inputs = [{ data: randn(prod(shape)), shape }];
+    const [got] = await on('wasm', (x) => [padTransposeCHWNFused(x as tf.Tensor4D, t, b, l, r)!], inputs);
+    const [want] = await on('cpu', (x) => {
+      const cropped = tf.slice(x, [0, Math.max(0, -t), Math.max(0, -l), 0], [-1, shape[1] - Math.max(0, -t) - Math.max(0, -b), shape[2] - Math.max(0, -l) - Math.max(0, -r), -1]);
+      const padded = tf.pad(cropped, [[0, 0], [Math.max(0, t), Math.max(0, b)], [Math.max(0, l), Math.max(0, r)], [0, 0]]);
+      return [tf.transpose(padded, [3, 1, 2, 0])];
+    }, inputs);
+    assertSame(got, want, `padTranspose ${shape} ${[t, b, l, r]}`);
   }
 });
 

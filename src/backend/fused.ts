@@ -240,6 +240,11 @@ const kernels: tf.KernelConfig[] = [
     const [, Hp, Wp] = io.outs[0].shape;
     const xv = x!;
     if (Hp * Wp !== H * W || p.top !== 0 || p.left !== 0) y.fill(0);
+    const k = C % 4 === 0 ? simd(io.b) : null;
+    if (k) {
+      k.padTransposeCHWN(ptr(io.b, io.ins[0]!), ptr(io.b, io.outs[0]), N, H, W, C >>> 2, Hp, Wp, p.top, p.left);
+      return;
+    }
     const nStride = H * W * C, cStride = Hp * Wp * N;
     for (let hp = 0; hp < Hp; hp++) {
       const h = hp - p.top;

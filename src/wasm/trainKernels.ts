@@ -37,6 +37,8 @@ export interface TrainKernels {
   winoIn(tab: number, T: number, c4: number, obase: number): void;
   /** Winograd F(2×2,3×3) output transform Aᵀ M A through pointer tables. */
   winoOut(mbase: number, T: number, c4: number, dtab: number): void;
+  /** y[c, h + top, w + left, n] = x[n, h, w, c] (zero padding written by the caller). */
+  padTransposeCHWN(x: number, y: number, N: number, H: number, W: number, c4: number, Hp: number, Wp: number, top: number, left: number): void;
   /** 2×2 stride-2 max-pool gradient, first maximum of each window gets dy. */
   maxPoolGrad2(tab: number, rows: number, wo: number, c4: number, rowBytes: number, x: number, dy: number, dx: number): void;
 }
