@@ -72,6 +72,7 @@ export const CELL_RULES: { name: string; re: RegExp; why: string }[] = [
   { name: 'arithmetic on results', re: /\.(results|history|histories|series|accuracy|valAccuracy|testAccuracy|flipRatio|extra|dir)\b|\.reduce\(|\bMath\.|\bfinalMean\(|\.toFixed\(/, why: 'numbers from runs are computed in src/ (sectionFindings, showComparison, …)' },
   { name: 'reading results by path', re: /from '(fs|path)'|\bpath\.|readFileSync|\bloadRun(Dir)?\(|results\//, why: 'results are read through runSection and the helpers, never by folder' },
   { name: 'the profile from the environment', re: /process\.env/, why: 'notebookConfig reads and checks BNN_PROFILE' },
+  { name: 'a shorthand property', re: /[(,]\s*\{\s*\w+(\s*,\s*\w+)*\s*\}/, why: "tslab does not rewrite `{ x }` to the earlier cell's x (ReferenceError when run); write `{ x: x }`" },
 ];
 
 /** Conditional expressions are configuration: allowed in the config cell only. */
@@ -132,10 +133,11 @@ test('the cell rules catch the copies and computations they are for, and pass th
   assert.deepEqual(caught("const model = await loadModel(path.join(res.dir, 'final'));"), ['arithmetic on results', 'reading results by path']);
   assert.deepEqual(caught("const PROFILE = (process.env.BNN_PROFILE || 'quick');"), ['the profile from the environment']);
   assert.deepEqual(caught('const lastLr = x.history[x.history.length - 1].lr;'), ['arithmetic on results']);
+  assert.deepEqual(caught('console.log(sectionFindings(SECTION, runs, PROFILE, { sizes }));'), ['a shorthand property']);
   for (const ok of [
     "const { PROFILE, EXPERIMENTS } = notebookConfig(SECTION, { seeds: SEEDS, overrides: OVERRIDES });",
     "showCurves(runs, 'flips', { only: ['cifar10-bop'], title: `Bop: flip metric per layer (${PROFILE})`, layers: 'all' });",
-    'console.log(sectionFindings(SECTION, runs, PROFILE, { sizes }));',
+    'console.log(sectionFindings(SECTION, runs, PROFILE, { sizes: sizes }));',
     'showMarkdown(sectionVerdictMarkdown(SECTION, runs, PROFILE));',
   ])
     assert.deepEqual(caught(ok), [], ok);
