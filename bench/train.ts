@@ -177,7 +177,7 @@ function kernelBench(compareDir: string | null, rounds: number): void {
   const rnd = () => { seed = (seed * 1103515245 + 12345) >>> 0; return seed / 2 ** 32 * 2 - 1; };
   const fill = (p: number, n: number, scale = 1) => { const a = f32(); for (let i = 0; i < n; i++) a[p / 4 + i] = rnd() * scale; };
   // sizes: Bop / Adam / signs on the largest kernel (3×3×512×512); batch norm and max pool on a 50×32×32×128 activation;
-  // Winograd transforms on 3 200 tiles × 128 channels
+  // Winograd transforms on 3 200 tiles × 128 channels; the pad-transpose on 50×30×30×128 padded to 32×32
   const n = 3 * 3 * 512 * 512, rows = 50 * 32 * 32, C = 128, T = 3200, H = 32, N = 50;
   const x = alloc(n), y = alloc(n), dy = alloc(n), w = alloc(n), m = alloc(n), g = alloc(n), mn = alloc(n), va = alloc(n), vn = alloc(n);
   fill(x, n); fill(dy, n); fill(m, n, 1e-6); fill(g, n);
@@ -205,6 +205,7 @@ function kernelBench(compareDir: string | null, rounds: number): void {
     { name: 'bnGradApply', out: [[Y, rows * C]], run: (k) => k.bnGradApply(D, X, Y, rows, c4, v[0], v[1], v[2], v[3]) },
     { name: 'winoIn', out: [[V, 16 * T * C]], run: (k) => k.winoIn(tab, T, c4, obase) },
     { name: 'winoOut', out: [[Yw, 4 * T * C]], run: (k) => k.winoOut(obase, T, c4, dtab) },
+    { name: 'padTransposeCHWN', out: [[Y, rows * C]], run: (k) => k.padTransposeCHWN(X, Y, N, H - 2, H - 2, c4, H, H, 1, 1) },
     { name: 'maxPoolGrad2', out: [[Y, rows * C]], run: (k) => k.maxPoolGrad2(ptab, N * H / 2, H / 2, c4, rowB, X, D, Y) },
   ];
   const best = cases.map(() => sides.map(() => Infinity));
@@ -228,16 +229,16 @@ function kernelBench(compareDir: string | null, rounds: number): void {
     });
   }
   console.log(`kernel microbenchmark: best of ${rounds} calls, ms${sides.length === 2 ? `; ${sides[0].name} vs this checkout, alternating` : ''}`);
-  console.log(`  ${'kernel'.padEnd(13)} ${sides.map((s) => s.name.slice(0, 10).padStart(10)).join(' ')}${sides.length === 2 ? '    ratio' : ''}`);
+  console.log(`  ${'kernel'.padEnd(16)} ${sides.map((s) => s.name.slice(0, 10).padStart(10)).join(' ')}${sides.length === 2 ? '    ratio' : ''}`);
   cases.forEach((c, ci) => {
     const t = best[ci];
-    if (!t.every(Number.isFinite)) { console.log(`  ${c.name.padEnd(13)} (not in ${sides[0].name})`); return; }
-    console.log(`  ${c.name.padEnd(13)} ${t.map((v) => v.toFixed(3).padStart(10)).join(' ')}${sides.length === 2 ? `    ${(t[1] / t[0]).toFixed(3)}` : ''}`);
+    if (!t.every(Number.isFinite)) { console.log(`  ${c.name.padEnd(16)} (not in ${sides[0].name})`); return; }
+    console.log(`  ${c.name.padEnd(16)} ${t.map((v) => v.toFixed(3).padStart(10)).join(' ')}${sides.length === 2 ? `    ${(t[1] / t[0]).toFixed(3)}` : ''}`);
   });
   if (sides.length === 2) {
     const both = best.filter((t) => t.every(Number.isFinite));
     const tot = sides.map((_, si) => both.reduce((a, b) => a + b[si], 0));
-    console.log(`  ${'total'.padEnd(13)} ${tot.map((v) => v.toFixed(3).padStart(10)).join(' ')}    ${(tot[1] / tot[0]).toFixed(3)}`);
+    console.log(`  ${'total'.padEnd(16)} ${tot.map((v) => v.toFixed(3).padStart(10)).join(' ')}    ${(tot[1] / tot[0]).toFixed(3)}`);
     console.log(identical ? '  outputs identical byte for byte' : '  OUTPUTS DIFFER');
   }
 }
