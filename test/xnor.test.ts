@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  availableKernels, createKernel, im2colBits, packActivations, packKernel, padBefore, paddedTaps, paddingTable, popcount32,
+  availableKernels, convGeom, createKernel, im2colBits, packActivations, packKernel, padBefore, paddedTaps, paddingTable, popcount32,
   tapPopcounts, unpackKernel, words, xnorOutputs,
 } from '../src/xnor';
 import type { ConvGeom, KernelName } from '../src/xnor';
@@ -92,6 +92,8 @@ test("padBefore is TF's 'same' padding; paddedTaps lists exactly the taps outsid
   assert.equal(padBefore(8, 3, 2), 0);
   assert.equal(padBefore(8, 4, 1), 1); // total 3: 1 before, 2 after
   assert.equal(padBefore(5, 1, 1), 0);
+  assert.deepEqual(convGeom(7, 8, 3, 3, 3, 2, 2, 'same'), { inH: 7, inW: 8, inC: 3, kh: 3, kw: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, convH: 4, convW: 4 });
+  assert.deepEqual(convGeom(7, 8, 3, 3, 2, 2, 1, 'valid'), { inH: 7, inW: 8, inC: 3, kh: 3, kw: 2, strideH: 2, strideW: 1, padTop: 0, padLeft: 0, convH: 3, convW: 7 });
   const g: ConvGeom = { inH: 4, inW: 5, inC: 1, kh: 3, kw: 3, strideH: 1, strideW: 2, padTop: 1, padLeft: 1, convH: 4, convW: 3 };
   assert.deepEqual(paddedTaps(g, 0, 0), [0, 1, 2, 3, 6]);
   assert.deepEqual(paddedTaps(g, 1, 1), []);
@@ -118,11 +120,7 @@ function naiveConv(x: Float32Array, w: Float32Array, g: ConvGeom, n: number, cou
 }
 
 /** 'same' or 'valid' geometry of an h×w×c input, k×k kernel, stride s. */
-function geom(h: number, w: number, c: number, k: number, s: number, same: boolean): ConvGeom {
-  return same
-    ? { inH: h, inW: w, inC: c, kh: k, kw: k, strideH: s, strideW: s, padTop: padBefore(h, k, s), padLeft: padBefore(w, k, s), convH: Math.ceil(h / s), convW: Math.ceil(w / s) }
-    : { inH: h, inW: w, inC: c, kh: k, kw: k, strideH: s, strideW: s, padTop: 0, padLeft: 0, convH: Math.floor((h - k) / s) + 1, convW: Math.floor((w - k) / s) + 1 };
-}
+const geom = (h: number, w: number, c: number, k: number, s: number, same: boolean): ConvGeom => convGeom(h, w, c, k, k, s, s, same ? 'same' : 'valid');
 
 test('XNOR convolution (packing, im2col, GEMM, padding correction) equals the ±1 convolution exactly, on every kernel', () => {
   const rng = new Rng(5);

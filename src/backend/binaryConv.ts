@@ -17,7 +17,7 @@
  * caller falls back to the float convolution (e.g. the first layer's real input, or Bop's kernels before its first
  * step, which are still the glorot-initialised reals).
  */
-import { createKernel, im2colBits, packActivations, packKernel, paddingTable, tapPopcounts, xnorOutputs } from '../xnor';
+import { createKernel, im2colBits, packActivations, packKernel, paddingTable, tapPopcounts, words, xnorOutputs } from '../xnor';
 import type { BinaryKernel, ConvGeom } from '../xnor';
 
 /** Geometry of one NHWC convolution (tfjs semantics: padInfo from backend_util.computeConv2DInfo). */
@@ -54,7 +54,7 @@ export function binaryConv2d(x: Float32Array, w: Float32Array, g: BinConvGeom, a
   const { N, H, W, Ci, kh, kw, Co, outH, outW } = g;
   const cg: ConvGeom = { inH: H, inW: W, inC: Ci, kh, kw, strideH: g.sh, strideW: g.sw, padTop: g.padTop, padLeft: g.padLeft, convH: outH, convW: outW };
   const shape = { kh, kw, cin: Ci, cout: Co };
-  const cw = (Ci + 31) >>> 5;
+  const cw = words(Ci);
   const kp = Math.ceil((kh * kw * cw) / 4) * 4;
   const noutP = Math.ceil(Co / 4) * 4;
   const npix = N * outH * outW;

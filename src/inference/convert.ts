@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D, QuantDense } from '../layers';
-import { packKernel, padBefore } from '../xnor';
+import { convGeom, packKernel } from '../xnor';
+import type { ConvGeom } from '../xnor';
 import { BnParams, PackedSpec, PackedStage, pooledSize, stagePost } from './spec';
 
 /** The float32 values tfjs' BatchNorm uses at inference (inv computed by tfjs' own rsqrt and mul). */
@@ -79,49 +80,27 @@ export function packModel(model: tf.LayersModel): PackedSpec {
               `(call signKernels(model) to binarize a random model first)`,
           );
       }
-      let kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number, convH: number, convW: number, outC: number;
+      let g: ConvGeom;
+      let outC: number;
       if (layer instanceof QuantConv2D) {
         if (flattened) throw new Error(`packModel: ${where} follows a Flatten`);
-        kh = kw = layer.kernelSize;
-        sh = sw = layer.strides;
+        const k = layer.kernelSize, st = layer.strides;
+        g = convGeom(cur.h, cur.w, cur.c, k, k, st, st, layer.padding);
         outC = layer.filters;
-        if (layer.padding === 'same') {
-          padTop = padBefore(cur.h, kh, sh);
-          padLeft = padBefore(cur.w, kw, sw);
-          convH = Math.ceil(cur.h / sh);
-          convW = Math.ceil(cur.w / sw);
-        } else {
-          padTop = padLeft = 0;
-          convH = Math.floor((cur.h - kh) / sh) + 1;
-          convW = Math.floor((cur.w - kw) / sw) + 1;
-        }
       } else {
         if (!flattened && !(cur.h === 1 && cur.w === 1)) throw new Error(`packModel: ${where} takes a [${cur.h}, ${cur.w}, ${cur.c}] input without Flatten`);
-        kh = cur.h;
-        kw = cur.w;
-        sh = sw = 1;
-        padTop = padLeft = 0;
-        convH = convW = 1;
+        g = convGeom(cur.h, cur.w, cur.c, cur.h, cur.w, 1, 1, 'valid'); // a dense layer: one window over the whole input
         outC = layer.units;
         flattened = false;
       }
+      const { kh, kw, convH, convW } = g;
       if (!(convH >= 1 && convW >= 1)) throw new Error(`packModel: ${where}: a ${kh}×${kw} kernel does not fit its [${cur.h}, ${cur.w}] input (output ${convH}×${convW})`);
       const expected = kh * kw * cur.c * outC;
       if (values.length !== expected) throw new Error(`packModel: ${where}: kernel has ${values.length} values, expected ${kh}·${kw}·${cur.c}·${outC}`);
       pending = {
         name: layer.name,
         input: realInput ? 'real' : 'binary',
-        inH: cur.h,
-        inW: cur.w,
-        inC: cur.c,
-        kh,
-        kw,
-        strideH: sh,
-        strideW: sw,
-        padTop,
-        padLeft,
-        convH,
-        convW,
+        ...g,
         outC,
         pools: [],
         outH: convH,

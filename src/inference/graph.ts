@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D } from '../layers';
-import { packKernel, padBefore, words } from '../xnor';
+import { convGeom, packKernel, words } from '../xnor';
 import type { FusedEngine } from './engine';
 import { bnParams } from './convert';
 import { chooseRuntime } from './packed';
@@ -84,17 +84,13 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
         throw new Error(`packGraph: ${where}: kernel values are not ±1 (train with Bop first, or call signKernels(model))`);
       const inp = nodes[inNode];
       const k = layer.kernelSize;
-      const st = layer.strides;
-      const same = layer.padding === 'same';
-      const convH = same ? Math.ceil(inp.h / st) : Math.floor((inp.h - k) / st) + 1;
-      const convW = same ? Math.ceil(inp.w / st) : Math.floor((inp.w - k) / st) + 1;
-      if (!(convH >= 1 && convW >= 1)) throw new Error(`packGraph: ${where}: kernel does not fit its input`);
+      const g = convGeom(inp.h, inp.w, inp.c, k, k, layer.strides, layer.strides, layer.padding);
+      if (!(g.convH >= 1 && g.convW >= 1)) throw new Error(`packGraph: ${where}: kernel does not fit its input`);
       values.set(layer.name, {
         node: inNode,
         pending: {
-          name: layer.name, input: realInput ? 'real' : 'binary', inH: inp.h, inW: inp.w, inC: inp.c, kh: k, kw: k, strideH: st, strideW: st,
-          padTop: same ? padBefore(inp.h, k, st) : 0, padLeft: same ? padBefore(inp.w, k, st) : 0, convH, convW, outC: layer.filters,
-          pools: [], outH: convH, outW: convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
+          name: layer.name, input: realInput ? 'real' : 'binary', ...g, outC: layer.filters,
+          pools: [], outH: g.convH, outW: g.convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
         },
       });
     } else if (layer instanceof BatchNorm) {

@@ -40,6 +40,22 @@ export function padBefore(n: number, k: number, s: number): number {
   return Math.floor(Math.max((Math.ceil(n / s) - 1) * s + k - n, 0) / 2);
 }
 
+/**
+ * The geometry of a convolution of an inH×inW×inC input with a kh×kw kernel and strides (sh, sw), TF semantics:
+ * 'same': output ⌈n/s⌉, padding `padBefore` before (the rest after); 'valid': output ⌊(n − k)/s⌋ + 1, no padding.
+ * The output size may come out < 1 (the kernel does not fit): callers check.
+ */
+export function convGeom(inH: number, inW: number, inC: number, kh: number, kw: number, sh: number, sw: number, padding: 'same' | 'valid'): ConvGeom {
+  const same = padding === 'same';
+  return {
+    inH, inW, inC, kh, kw, strideH: sh, strideW: sw,
+    padTop: same ? padBefore(inH, kh, sh) : 0,
+    padLeft: same ? padBefore(inW, kw, sw) : 0,
+    convH: same ? Math.ceil(inH / sh) : Math.floor((inH - kh) / sh) + 1,
+    convW: same ? Math.ceil(inW / sw) : Math.floor((inW - kw) / sw) + 1,
+  };
+}
+
 /** The taps (ky·kw + kx) of output pixel (oy, ox) that fall on padding. */
 export function paddedTaps(g: ConvGeom, oy: number, ox: number): number[] {
   const taps: number[] = [];

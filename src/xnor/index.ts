@@ -7,7 +7,7 @@
 export { words, packKernel, tapPopcounts, unpackKernel, packActivations } from './bits';
 export type { KernelShape, PackKernelOptions } from './bits';
 export { popcount32 } from './popcount';
-export { padBefore, paddedTaps, paddingTable, im2colBits, xnorOutputs } from './conv';
+export { convGeom, padBefore, paddedTaps, paddingTable, im2colBits, xnorOutputs } from './conv';
 export type { ConvGeom, PaddingTable } from './conv';
 export { availableKernels, createKernel } from './gemm';
 export type { KernelName, BinaryKernel } from './gemm';
