@@ -7,7 +7,6 @@
  * Figures whose experiments have no results for the profile are skipped with a message (an error when
  * named explicitly).
  */
-import { EXPERIMENTS } from '../experiments/catalog';
 import { sectionVerdicts, verdictMarkdown } from '../experiments/report';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -58,7 +57,7 @@ export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs
 /** Exports the selected figures; returns the number of explicitly requested figures that could not be built. */
 export async function exportFigures(a: FiguresArgs, log: (s: string) => void = console.log): Promise<{ written: string[]; skipped: string[]; failed: number }> {
   const names = a.names.length ? a.names : REPORT_FIGURES.map((f) => f.name);
-  const ctx = { profile: a.profile, root: a.results, reported: publishedByExperiment() };
+  const ctx = { profile: a.profile, root: a.results };
   const built: { name: string; figure: any; table: any }[] = [];
   const skipped: string[] = [];
   let failed = 0;
@@ -112,17 +111,6 @@ export async function exportFigures(a: FiguresArgs, log: (s: string) => void = c
     }
   }
   return { written, skipped, failed };
-}
-
-/** The published validation accuracy of each experiment for the summary: the paper's number, else the report's. */
-function publishedByExperiment(): Record<string, { value: number; source: string }> {
-  const out: Record<string, { value: number; source: string }> = {};
-  for (const e of EXPERIMENTS) {
-    const vals = e.references.filter((r) => r.metric === 'valAccuracy');
-    const r = vals.find((x) => x.tag === 'paper') ?? vals.find((x) => x.tag === 'report') ?? vals[0];
-    if (r) out[e.name] = { value: r.value, source: r.source };
-  }
-  return out;
 }
 
 /** Appends the verdict per claim to summary.md and writes summary-verdicts.csv. */
