@@ -170,7 +170,7 @@ test("README's \"What is where\" lists exactly the folders of src/ and the top-l
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const block = readme.split('## What is where')[1]?.split('```')[1];
   assert.ok(block, 'README.md has a "## What is where" section with a code block');
-  const listed = [...block.matchAll(/^src\/(\w+)/gm)].map((m) => m[1]).sort();
+  const listed = [...block.matchAll(/^src\/(\w+)\s/gm)].map((m) => m[1]).sort();
   const actual = fs
     .readdirSync(SRC, { withFileTypes: true })
     .filter((e) => e.isDirectory())
