@@ -5,11 +5,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { decodeImage, loadPets, resizeBilinear, resizeNearest, resolvePetsDir } from '../src/data/pets';
+import { decodeImage, loadPets, resizeBilinear, resizeNearest, resolvePetsDir, sharedPetsSample } from '../src/data/pets';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-pets-'));
 process.env.BNN_DATA_DIR = path.join(tmp, 'cache-root'); // keep the decoded cache out of data/
-const SAMPLE = [path.resolve(__dirname, '..', '..', 'shared', 'data', 'oxford-iiit-pet-sample'), '/work/shared/data/oxford-iiit-pet-sample'].find((d) => fs.existsSync(d));
+const SAMPLE = sharedPetsSample() ?? undefined;
 
 function png(width: number, height: number, value: (x: number, y: number) => number, gray = true): Buffer {
   const p = new PNG({ width, height, colorType: gray ? 0 : 2, inputColorType: 2, inputHasAlpha: false } as never);
@@ -132,4 +132,22 @@ test('real Oxford-IIIT Pet sample (600 official images): decode, resize, classes
   assert.throws(() => decodeImage(fs.readFileSync(path.join(SAMPLE!, 'images', 'Abyssinian_34.jpg')), 'Abyssinian_34.jpg'), /Abyssinian_34\.jpg: cannot decode image: a GIF/);
   // the default location finds the sample when data/pets is absent
   if (!fs.existsSync(path.join(process.env.BNN_DATA_DIR!, 'pets'))) assert.ok(fs.existsSync(path.join(resolvePetsDir(), 'annotations', 'trainval.txt')));
+});
+
+test('the shared sample is found by BNN_PETS_SAMPLE, else beside the project or one of its parents', () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-shared-'));
+  try {
+    const sample = path.join(base, 'shared', 'data', 'oxford-iiit-pet-sample');
+    fs.mkdirSync(path.join(sample, 'annotations'), { recursive: true });
+    fs.mkdirSync(path.join(sample, 'images'));
+    fs.writeFileSync(path.join(sample, 'annotations', 'trainval.txt'), '');
+    const project = path.join(base, 'clones', 'ci', 'repo');
+    fs.mkdirSync(project, { recursive: true });
+    assert.equal(sharedPetsSample({}, project), sample);
+    assert.equal(sharedPetsSample({ BNN_PETS_SAMPLE: '/elsewhere' }, project), '/elsewhere');
+    fs.rmSync(path.join(sample, 'images'), { recursive: true });
+    assert.equal(sharedPetsSample({}, project), null);
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { preparePets, prepareSvhn, prepareCifar10 } from '../src/data/prepare';
-import { loadPets } from '../src/data/pets';
+import { loadPets, sharedPetsSample } from '../src/data/pets';
 import { svhnVars, writeMat } from './fixtures/data-writers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-prep-'));
-const SAMPLE = [path.resolve(__dirname, '..', '..', 'shared', 'data', 'oxford-iiit-pet-sample'), '/work/shared/data/oxford-iiit-pet-sample'].find((d) => fs.existsSync(d));
+const SAMPLE = sharedPetsSample() ?? undefined;
 
 test('svhn --from: a file with the wrong checksum is refused by name and nothing is imported', async () => {
   const from = path.join(tmp, 'svhn-from');

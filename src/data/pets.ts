@@ -128,9 +128,23 @@ function isPetsDir(d: string): boolean {
   return fs.existsSync(path.join(d, 'annotations', 'trainval.txt')) && fs.existsSync(path.join(d, 'images'));
 }
 
-/** Candidate folders, in order: <dataRoot>/pets (BNN_DATA_DIR or data/), the shared 600-image sample. */
+/**
+ * The offline Oxford-IIIT Pet sample of a shared data folder: env BNN_PETS_SAMPLE, else the first
+ * `shared/data/oxford-iiit-pet-sample` beside the project or beside one of its parent folders; null if none.
+ */
+export function sharedPetsSample(env: NodeJS.ProcessEnv = process.env, from = repoRoot()): string | null {
+  if (env.BNN_PETS_SAMPLE) return path.resolve(env.BNN_PETS_SAMPLE);
+  for (let d = path.resolve(from); ; d = path.dirname(d)) {
+    const c = path.join(path.dirname(d), 'shared', 'data', 'oxford-iiit-pet-sample');
+    if (isPetsDir(c)) return c;
+    if (path.dirname(d) === d) return null;
+  }
+}
+
+/** Candidate folders, in order: <dataRoot>/pets (BNN_DATA_DIR or data/), <project>/data/pets, the shared sample. */
 export function petsCandidates(): string[] {
-  const c = [path.join(dataRoot(), 'pets'), path.join(repoRoot(), 'data', 'pets'), path.resolve(repoRoot(), '..', 'shared', 'data', 'oxford-iiit-pet-sample'), '/work/shared/data/oxford-iiit-pet-sample'];
+  const sample = sharedPetsSample();
+  const c = [path.join(dataRoot(), 'pets'), path.join(repoRoot(), 'data', 'pets'), ...(sample ? [sample] : [])];
   return [...new Set(c)];
 }
 
