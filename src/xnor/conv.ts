@@ -151,6 +151,9 @@ export function im2colBits(bits: Uint32Array, g: ConvGeom, n: number, dst: Uint3
 export function xnorOutputs(counts: Int32Array, countStride: number, t: PaddingTable, n: number, cout: number, out: Float32Array): void {
   const npix = t.pattern.length;
   const { A, stride, pattern } = t;
+  if (cout > stride) throw new Error(`xnorOutputs: ${cout} outputs per pixel, the padding table has rows of ${stride}`);
+  if (out.length < n * npix * cout) throw new Error(`xnorOutputs: output of ${out.length} values for ${n}·${npix}·${cout}`);
+  if (n > 0 && counts.length < (n * npix - 1) * countStride + cout) throw new Error(`xnorOutputs: ${counts.length} counts for ${n}·${npix} pixels of stride ${countStride}`);
   for (let i = 0, p = 0; i < n; i++)
     for (let q = 0; q < npix; q++, p++) {
       const a = pattern[q] * stride;
