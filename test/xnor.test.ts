@@ -5,6 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import { ensureKernelBuild, wasmSectionIds } from '../src/wasm/load';
 import {
   availableKernels, convGeom, createKernel, im2colBits, packActivations, packKernel, padBefore, paddedTaps, paddingTable, popcount32,
   tapPopcounts, unpackKernel, words, xnorOutputs,
@@ -200,4 +202,16 @@ test('the GEMM kernels agree: bgemm with odd pixel counts and long rows, sgemm b
     }
   }
   assert.throws(() => createKernel('nope' as KernelName), /not available here/);
+});
+
+test('kernels/xnor.ts builds to modules that import only env.memory, export only the three GEMMs and carry no data', () => {
+  const WA = (globalThis as unknown as { WebAssembly: { Module: { new (b: Uint8Array): object; exports(m: object): { name: string; kind: string }[]; imports(m: object): { module: string; name: string }[] } } }).WebAssembly;
+  const { plain, shared } = ensureKernelBuild('xnor');
+  for (const file of [plain, shared]) {
+    const bytes = new Uint8Array(fs.readFileSync(file));
+    assert.ok(!wasmSectionIds(bytes).includes(11), `${file}: no data section`);
+    const m = new WA.Module(bytes);
+    assert.deepEqual(WA.Module.exports(m).map((e) => `${e.kind} ${e.name}`).sort(), ['function bgemmI64', 'function bgemmSimd', 'function sgemm']);
+    assert.deepEqual(WA.Module.imports(m).map((i) => `${i.module}.${i.name}`), ['env.memory']);
+  }
 });
