@@ -10,7 +10,7 @@
  *     [o][tap = ky·kw + kx][words(Cin)], the row `rowWords` words long (≥ kh·kw·words(Cin); the rest 0), so that
  *     an im2col patch row (`im2colBits`, same [tap][words] order) and a kernel row line up word for word.
  * With this layout the ±1 dot product of n pairs is n − 2·popcount(x XOR w) (XNOR-popcount: Courbariaux et al.
- * 2016, Rastegari et al. 2016); padded taps are handled by src/xnor/padding.ts.
+ * 2016, Rastegari et al. 2016); padded taps are handled by src/xnor/conv.ts.
  */
 import { popcount32 } from './popcount';
 
