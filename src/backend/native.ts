@@ -203,12 +203,17 @@ function conv2dNative(args: KernelArgs): Info | null {
     [dims[0], dims[4], dims[5], dims[6]], dims);
 }
 
+/** Whether `dy` has the convolution's output shape [N, outH, outW, outC] (dims[4..6] of convDims). */
+function matchesOutput(dy: Info, dims: ArrayLike<number>): boolean {
+  return dy.shape.length === 4 && dy.shape[1] === dims[4] && dy.shape[2] === dims[5] && dy.shape[3] === dims[6];
+}
+
 function filterGradNative(args: KernelArgs): Info | null {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
   const a = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
   const dims = convDims(x.shape, a.filterShape, a);
-  if (!dims || dy.shape.length !== 4 || dy.shape[1] !== dims[4] || dy.shape[2] !== dims[5] || dy.shape[3] !== dims[6]) return null;
+  if (!dims || !matchesOutput(dy, dims)) return null;
   return runConv(args.backend as unknown as NativeBackend, [1], x, dy, a.filterShape.slice(), dims);
 }
 
@@ -217,7 +222,7 @@ function inputGradNative(args: KernelArgs): Info | null {
   const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
   if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
   const dims = convDims(a.inputShape, filter.shape, a);
-  if (!dims || dy.shape.length !== 4 || dy.shape[1] !== dims[4] || dy.shape[2] !== dims[5] || dy.shape[3] !== dims[6]) return null;
+  if (!dims || !matchesOutput(dy, dims)) return null;
   return runConv(args.backend as unknown as NativeBackend, [2], dy, filter, a.inputShape.slice(), dims);
 }
 

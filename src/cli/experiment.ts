@@ -7,7 +7,8 @@
 import { describeBackend, initBackend } from '../backend';
 import { experimentNames, getExperiment, PROFILES, profileConfig } from '../experiments/registry';
 import { calibrate, estimateSeconds } from '../experiments/estimate';
-import { resolveConfig, resultsRoot, runExperiment } from '../experiments/run';
+import { resolveConfig, runExperiment } from '../experiments/run';
+import { resultsRoot } from '../results';
 import { checkWritableDir, describeFsError } from '../util/fs';
 import { fail, MAX_SEED, parseArgs, parseIntegerOption } from './args';
 

@@ -17,7 +17,7 @@ import { resolvePetsDir } from '../data/pets';
 import { SVHN_FILES } from '../data/svhn';
 import { EXPERIMENTS, Profile, SECTIONS } from '../experiments/catalog';
 import { getExperiment } from '../experiments/registry';
-import { resultsRoot } from '../experiments/run';
+import { resultsRoot } from '../results';
 import { defaultJobs, RunJob, runJobs } from '../experiments/parallel';
 import { findingRows, sectionVerdicts, textTable } from '../experiments/report';
 import { fail, parseArgs, parseIntegerOption } from './args';

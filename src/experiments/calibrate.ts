@@ -60,11 +60,6 @@ export function planJobs(plan: CalibrationPlan): RunJob[] {
   return planPoints(plan).map((p) => ({ experiment: plan.experiment, profile: plan.profile, seed: plan.seed, set: p.set }));
 }
 
-/** Where the grid of a profile is stored (results/calibration/<profile>/grid.json). */
-export function gridFile(profile: string, root = resultsRoot()): string {
-  return calibrationGridFile(profile, root);
-}
-
 /** One epoch of a grid point, as stored with the calibration (rounded to 5 significant digits). */
 export type GridEpoch = Pick<EpochRecord, 'epoch' | 'loss' | 'accuracy' | 'valLoss' | 'valAccuracy' | 'flipRatio'>;
 
@@ -122,7 +117,7 @@ export function writeCalibration(grid: GridResult, file = CALIBRATION_FILE): Cal
 }
 
 export function saveGrid(grid: GridResult, root = resultsRoot()): string {
-  const f = gridFile(grid.plan.profile, root);
+  const f = calibrationGridFile(grid.plan.profile, root);
   fs.mkdirSync(path.dirname(f), { recursive: true });
   atomicWriteJson(f, grid);
   return f;
@@ -133,7 +128,7 @@ export function saveGrid(grid: GridResult, root = resultsRoot()): string {
  * stored with the calibration file (`stored: true`), else null.
  */
 export function readGrid(profile: string, root = resultsRoot(), calibrationFile = CALIBRATION_FILE): GridResult | null {
-  const f = gridFile(profile, root);
+  const f = calibrationGridFile(profile, root);
   if (!fs.existsSync(f)) {
     if (!fs.existsSync(calibrationFile)) return null;
     const g = (JSON.parse(fs.readFileSync(calibrationFile, 'utf8'))[profile] as { grid?: GridResult } | undefined)?.grid;

@@ -29,7 +29,7 @@ import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from 
 import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
 import { readRunMeta, writeRunMeta } from '../results/config';
 import { writeHistoryFiles } from '../results/history';
-import { resultsRoot as resultsRootOf, runDirOf, runPaths, stagingDir } from '../results/paths';
+import { resultsRoot, runDirOf, runPaths, stagingDir } from '../results/paths';
 import { acquireRunLock, RunLock } from '../results/lock';
 import { openRunDir, promoteStaging, RunState, runState } from '../results/state';
 import { getExperiment, Profile, profileConfig, SIZING_KEYS } from './registry';
@@ -67,10 +67,6 @@ function canonicalJson(v: unknown): string {
 
 export function configHash(c: ExperimentConfig): string {
   return crypto.createHash('sha256').update(canonicalJson(c)).digest('hex').slice(0, 16);
-}
-
-export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return resultsRootOf(undefined, env);
 }
 
 /** Where a run's results go (src/results/paths): overridden configs get their own folder, named by the overrides' hash. */
@@ -141,8 +137,6 @@ function packageVersion(): string | null {
 function recordedBackend(dir: string): string {
   return String(readRunMeta(dir, { lenient: true })?.backend ?? '?');
 }
-
-export { historyCsv } from '../results/history';
 
 const dataCache = new Map<string, Promise<RunData>>();
 
