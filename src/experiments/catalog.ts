@@ -95,14 +95,35 @@ export type ClaimTest =
   | { kind: 'level'; experiment: string; metric: Metric; expect: 'below' | 'above'; value: number }
   | { kind: 'sensitivity'; expect: 'flipsRiseWithGamma' | 'flipsFallWithTau' | 'highGammaLowTauPlateausLower' | 'tauZeroDeteriorates' };
 
+/**
+ * What the runs must reach for a claim to be testable at all, checked from the configs of the runs (config.json,
+ * its `derivation`; ./regime). When one is not met the verdict is "not testable at this scale", whatever the
+ * numbers say.
+ *   coverage    the experiment's run covers at least `atLeast` of the paper's whole run on the compressed time
+ *               axis (derivation.paperStepsCovered / paperStepsTotal)
+ *   gammaT      γ·T of the experiment's first γ phase, or of the whole run, is at least `atLeast`
+ *   afterDecay  the experiment's γ or lr schedule decays at least once, with at least `epochsAtLeast` epochs after
+ *               its first decay
+ *   tauActive   τ is within a factor `within` of the paper's ratio τ/σ_m (derivation.tauRelative), so that τ, not
+ *               the sign of m alone, decides the flips
+ */
+export type RegimeRequirement =
+  | { kind: 'coverage'; experiment: string; atLeast: number; why: string }
+  | { kind: 'gammaT'; experiment: string; phase: 'first' | 'total'; atLeast: number; why: string }
+  | { kind: 'afterDecay'; experiment: string; schedule: 'gamma' | 'lr'; epochsAtLeast: number; why: string }
+  | { kind: 'tauActive'; experiment: string; within: number; why: string };
+
 export interface Claim {
   id: string;
   text: string;
+  /** Whose claim it is: the paper's, the reproducibility report's, another reproduction's or this project's. */
   tag: SourceTag;
   source: string;
   /** The numbers behind the claim as published (shown beside the measured ones). */
   published?: string;
   test: ClaimTest;
+  /** The regime the runs must reach for the claim to be testable (default: none). */
+  regime?: RegimeRequirement[];
 }
 
 /**

@@ -58,6 +58,37 @@ export interface ExperimentConfig {
   /** Pad-4 random crop (+ horizontal flip where the dataset allows it). */
   augment: boolean;
   seed: number;
+  /**
+   * BinaryNet's kernels (default 'binary': every kernel binary, as the paper). 'real-hidden': the reproducibility
+   * report's code for its baseline (`kernel_quantizer=Activation("linear")`, no constraint after the first layer):
+   * the first conv's kernel is ste_sign on a clipped latent kernel, every later kernel is real-valued.
+   */
+  kernels?: 'binary' | 'real-hidden';
+  /** BatchNorm momentum (default 0.99, Keras' default and the paper's code; the report's code 0.999). */
+  bnMomentum?: number;
+  /**
+   * Where dropout sits (default 'afterBn': after each block's batch normalization, before the next binarization).
+   * 'afterLayer': directly after each quantized convolution and dense layer, before pooling and BN.
+   */
+  dropoutPlacement?: 'afterBn' | 'afterLayer';
+  /** How a small profile was derived from the paper's settings (recorded in config.json; informational). */
+  derivation?: Derivation;
+}
+
+/** What a derived profile was cut from: its time axis and the γ·T of its γ phases (./derive). */
+export interface Derivation {
+  rule: 'dynamics' | 'epochs' | 'paper';
+  /** Optimizer steps per epoch of this run (for Pets: of the copy actually loaded). */
+  stepsPerEpoch: number;
+  /** Steps of this run. */
+  runSteps: number;
+  /** Paper steps this run covers on the compressed axis, and the paper run's total steps. */
+  paperStepsCovered: number;
+  paperStepsTotal: number;
+  /** γ·T per γ phase of this run (empty without γ). */
+  gammaT: number[];
+  /** τ over the stationary noise of m relative to the paper's (1 = the paper's ratio); null without τ. */
+  tauRelative?: number | null;
 }
 
 /** What a user may change with --set, and how to parse it. */
