@@ -1,65 +1,84 @@
 /**
- * npm run calibrate -- [--profile quick|smoke] [--jobs N] [--gamma-factors 0.316,1,3.16] [--tau-factors 0,1,10]
- *                      [--holdout N] [--seed N] [--no-write]
+ * npm run calibrate -- [--profile quick|smoke] [--experiments cifar10-bop,cifar10-adam-baseline] [--jobs N]
+ *                      [--seeds 0,1] [--holdout N] [--no-write]
  *
- * The §5.1 sensitivity study at the profile's scale (src/experiments/calibrate.ts): trains Bop over a γ × τ grid of
- * multipliers of the derived values, validated on images held out of the training set, stores the grid in
- * results/calibration/<profile>/grid.json and writes the best point's factors to src/experiments/calibration.json,
- * which the registry applies to the profile's calibrated experiments. Finished grid points are reused.
+ * Equal tuning (src/experiments/calibrate.ts): for every calibrated experiment, its grid of multipliers of the
+ * derived values (Bop: γ × τ, the paper's §5.1 study at this scale; the latent-weight baseline: the learning rate),
+ * the same number of points and seeds for each, validated on images held out of the training set. Stores each grid
+ * in results/calibration/<profile>/<experiment>-grid.json and writes the factors the selection rule chooses to
+ * src/experiments/calibration.json, which the registry applies. Finished grid runs are reused.
  */
-import { collectGrid, DEFAULT_PLAN, planJobs, saveGrid, writeCalibration, CalibrationPlan } from '../experiments/calibrate';
+import { collectGrid, planFor, planJobs, PLANS, saveGrid, writeCalibration, CalibrationPlan, GridResult } from '../experiments/calibrate';
+import type { CalibrationFactors } from '../experiments/registry';
 import { defaultJobs, runJobs } from '../experiments/parallel';
 import { meanFlipRatio } from '../experiments/verdict';
 import { fail, parseArgs, parseIntegerOption } from './args';
 
-const USAGE =
-  'usage: npm run calibrate -- [--profile quick|smoke] [--jobs N] [--gamma-factors a,b,…] [--tau-factors a,b,…] [--holdout N] [--seed N] [--no-write]';
+const USAGE = 'usage: npm run calibrate -- [--profile quick|smoke] [--experiments a,b] [--jobs N] [--seeds 0,1] [--holdout N] [--no-write]';
 
-function factors(raw: string | undefined, def: number[], what: string): number[] {
-  if (raw === undefined) return def;
-  const xs = raw.split(',').map((s) => Number(s.trim()));
-  if (!xs.length || xs.some((x) => !Number.isFinite(x) || x < 0)) fail(`--${what} ${raw}: expected comma-separated numbers ≥ 0, e.g. 0.316,1,3.16`);
-  return xs;
+function seedList(raw: string): number[] {
+  const xs = raw.split(',').map((s) => s.trim());
+  if (!xs.length || xs.some((x) => !/^\d+$/.test(x))) fail(`--seeds ${raw}: expected comma-separated integers ≥ 0, e.g. 0,1`);
+  return xs.map(Number);
+}
+
+const fx = (f: CalibrationFactors) =>
+  Object.entries(f)
+    .map(([k, v]) => `${k === 'gamma' ? 'γ' : k === 'tau' ? 'τ' : k} ×${v}`)
+    .join(', ');
+
+function printGrid(grid: GridResult): void {
+  const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
+  console.log(`\n${grid.plan.experiment}: factors | values | held-out % per seed (settled) | mean | flips/step${grid.plan.exclude?.length ? ' | excluded' : ''}`);
+  for (const p of grid.points) {
+    const vals = Object.entries(p.values)
+      .map(([k, v]) => `${k} ${v!.toExponential(2)}`)
+      .join(', ');
+    const seeds = p.seeds.map((s) => `${s.seed}: ${pct(s.score)}`).join(' ');
+    console.log(`${fx(p.factors).padEnd(18)} | ${vals.padEnd(28)} | ${seeds.padEnd(22)} | ${pct(p.score).padEnd(5)} | ${meanFlipRatio(p).toExponential(2)}${p.excluded ? ' | excluded' : ''}${p.complete ? '' : ' (unfinished)'}`);
+  }
+  console.log(`rule: ${grid.rule}`);
+  for (const x of grid.plan.exclude ?? []) console.log(`excluded: ${x.factor} ×${x.equals}: ${x.why}`);
+  if (grid.chosen) console.log(`chosen: ${fx(grid.chosen.factors)} (${pct(grid.chosen.score)} %)`);
+  if (grid.withoutExclusions) console.log(`without the exclusion the rule would choose ${fx(grid.withoutExclusions.factors)} (${pct(grid.withoutExclusions.score)} %)`);
 }
 
 async function main() {
   let args!: ReturnType<typeof parseArgs>;
   try {
-    args = parseArgs(process.argv.slice(2), { flags: ['no-write', 'help'], values: ['profile', 'jobs', 'gamma-factors', 'tau-factors', 'holdout', 'seed'] });
+    args = parseArgs(process.argv.slice(2), { flags: ['no-write', 'help'], values: ['profile', 'jobs', 'experiments', 'holdout', 'seeds'] });
   } catch (e) {
     fail(`${(e as Error).message}\n${USAGE}`);
   }
   if (args.flags.has('help')) return console.log(USAGE);
   const profile = args.values.get('profile')?.[0] ?? 'quick';
-  if (profile === 'paper') fail('calibrate: the paper profile uses the paper\'s own γ and τ; calibrate quick or smoke');
+  if (profile !== 'quick' && profile !== 'smoke') fail(`--profile ${profile}: calibrate quick or smoke (the paper profile uses the paper's own settings)`);
   const int = (k: string, d: number) => (args.values.has(k) ? parseIntegerOption(k, args.values.get(k)![0]) : d);
-  const plan: CalibrationPlan = {
-    ...DEFAULT_PLAN,
-    profile,
-    seed: int('seed', DEFAULT_PLAN.seed),
-    holdoutPerClass: int('holdout', profile === 'smoke' ? 5 : DEFAULT_PLAN.holdoutPerClass),
-    gammaFactors: factors(args.values.get('gamma-factors')?.[0], DEFAULT_PLAN.gammaFactors, 'gamma-factors'),
-    tauFactors: factors(args.values.get('tau-factors')?.[0], DEFAULT_PLAN.tauFactors, 'tau-factors'),
-  };
-  if (plan.gammaFactors.some((g) => g <= 0)) fail('--gamma-factors must be > 0');
-  const jobs = planJobs(plan);
+  const names = args.values.get('experiments')?.[0]?.split(',').map((s) => s.trim()) ?? PLANS.map((p) => p.experiment);
+  const plans: CalibrationPlan[] = names.map((n) => {
+    const p = planFor(n, profile);
+    return { ...p, seeds: args.values.has('seeds') ? seedList(args.values.get('seeds')![0]) : p.seeds, holdoutPerClass: int('holdout', p.holdoutPerClass) };
+  });
+  const jobs = plans.flatMap(planJobs);
   const t0 = Date.now();
-  console.log(`calibration (${profile}): ${plan.experiment} seed ${plan.seed}, ${jobs.length} grid points, ${plan.holdoutPerClass} held-out images per class`);
+  console.log(`calibration (${profile}): ${plans.map((p) => `${p.experiment} ${planJobs(p).length} runs (seeds ${p.seeds.join(', ')})`).join('; ')}; ${plans[0]?.holdoutPerClass} held-out images per class`);
   const outcomes = await runJobs(jobs, { jobs: int('jobs', defaultJobs()) });
   const failed = outcomes.filter((o) => !o.ok);
-  for (const f of failed) console.error(`error: grid point ${f.job.set?.join(' ')}: ${f.error}`);
-  const grid = collectGrid(plan);
-  const file = saveGrid(grid);
-  const pct = (x: number) => `${(x * 100).toFixed(2)}`;
-  console.log(`\nγ factor | τ factor | γ        | τ        | held-out acc % (last 2 epochs) | mean flips/step`);
-  for (const p of grid.points) {
-    const f = meanFlipRatio(p);
-    console.log(`${String(p.gammaFactor).padEnd(8)} | ${String(p.tauFactor).padEnd(8)} | ${p.gamma.toExponential(2)} | ${p.tau.toExponential(2)} | ${pct(p.score).padEnd(30)} | ${f.toExponential(2)}${p.complete ? '' : ' (unfinished)'}`);
-  }
-  console.log(`grid: ${file}`);
-  if (!args.flags.has('no-write')) {
-    const cal = writeCalibration(grid);
-    console.log(`chosen: γ ×${cal.gammaFactor}, τ ×${cal.tauFactor} → src/experiments/calibration.json (${profile})`);
+  for (const f of failed) console.error(`error: ${f.job.experiment} seed ${f.job.seed} ${f.job.set?.join(' ')}: ${f.error}`);
+  for (const plan of plans) {
+    const grid = collectGrid(plan);
+    const file = saveGrid(grid);
+    printGrid(grid);
+    console.log(`grid: ${file}`);
+    if (!args.flags.has('no-write')) {
+      if (!grid.chosen) {
+        console.error(`${plan.experiment}: no grid point finished every seed; nothing written`);
+        process.exitCode = 1;
+        continue;
+      }
+      writeCalibration(grid);
+      console.log(`${plan.experiment}: ${fx(grid.chosen.factors)} → src/experiments/calibration.json (${profile})`);
+    }
   }
   console.log(`done in ${((Date.now() - t0) / 60000).toFixed(1)} min`);
   if (failed.length) process.exitCode = 1;

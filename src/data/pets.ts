@@ -160,6 +160,12 @@ export function resolvePetsDir(dir?: string): string {
   return found;
 }
 
+/** Training images of the Pets copy that `loadPets()` would load (its trainval list), or null when none is found. */
+export function petsTrainCount(): number | null {
+  const found = petsCandidates().find(isPetsDir);
+  return found ? readPetsList(path.join(found, 'annotations', 'trainval.txt')).length : null;
+}
+
 /** Reads a split list (trainval.txt / test.txt): the first token of each non-comment line. */
 export function readPetsList(file: string): string[] {
   if (!fs.existsSync(file)) throw new Error(`${file}: list file not found`);

@@ -22,7 +22,16 @@ export interface ModelComponent {
 export const MODELS: Record<string, ModelComponent> = {
   binarynet: {
     build: (c, d) =>
-      binaryNet({ width: c.width, dropout: c.dropout, kernels: c.optimizer === 'bop' ? 'bop' : 'latent', inputShape: d.inputShape, numClasses: d.numClasses, seed: c.seed }),
+      binaryNet({
+        width: c.width,
+        dropout: c.dropout,
+        dropoutPlacement: c.dropoutPlacement,
+        kernels: c.optimizer === 'bop' ? 'bop' : c.kernels === 'real-hidden' ? 'real-hidden' : 'latent',
+        bnMomentum: c.bnMomentum,
+        inputShape: d.inputShape,
+        numClasses: d.numClasses,
+        seed: c.seed,
+      }),
     task: classification,
   },
   unet: {

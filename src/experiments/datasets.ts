@@ -6,7 +6,8 @@
  *   val    scored every epoch: a fixed stratified subset of the test split (the original has no validation split
  *          and validates on the test split), or, with `holdoutPerClass`, images held out of the training set
  *          (the calibration's split: it never sees the test split)
- *   test   scored once, after the last epoch: the whole official test split (absent with `holdoutPerClass`)
+ *   test   scored once, after the last epoch (raw and settled, src/train/settle): the whole official test split; with
+ *          `holdoutPerClass`, the held-out images again (the calibration's final score: the test split is never read)
  */
 import { classificationSource, loadCifar10, loadPets, loadSvhn, segmentationSource, stratifiedSubset } from '../data';
 import type { AugmentOptions } from '../data/augment';
@@ -18,7 +19,7 @@ import type { ExperimentConfig } from './config';
 export interface RunData {
   train: SplitSource;
   val: SplitSource;
-  /** The whole test split, scored after the last epoch (null: not scored, e.g. calibration runs). */
+  /** Scored after the last epoch: the whole test split, or the held-out images of a calibration run (null: not scored). */
   test: SplitSource | null;
   /** Examples in the training split (for steps per epoch). */
   nTrain: number;
@@ -39,7 +40,8 @@ function classificationSplits(c: ExperimentConfig, train: ClassificationSplit, t
   if (c.holdoutPerClass != null) {
     if (c.trainPerClass == null) throw new Error(`${c.experiment}: holdoutPerClass needs trainPerClass (the held-out images follow the training subset)`);
     const held = stratifiedSubset(train, c.holdoutPerClass, 10, `${what} train (held out)`, c.trainPerClass);
-    return { train: trainSub, val: held, test: null, selection: { trainPerClass: c.trainPerClass, holdoutPerClass: c.holdoutPerClass, holdout: `images ${c.trainPerClass}..${c.trainPerClass + c.holdoutPerClass - 1} of each class of the training split` } };
+    const holdout = `images ${c.trainPerClass}..${c.trainPerClass + c.holdoutPerClass - 1} of each class of the training split`;
+    return { train: trainSub, val: held, test: held, selection: { trainPerClass: c.trainPerClass, holdoutPerClass: c.holdoutPerClass, holdout, final: 'the held-out images (the test split is never read)' } };
   }
   const val = c.testPerClass != null ? stratifiedSubset(test, c.testPerClass, 10, `${what} test`) : test;
   return { train: trainSub, val, test, selection: { trainPerClass: c.trainPerClass, valPerClass: c.testPerClass, test: `all ${test.n} test images after the last epoch` } };
@@ -88,9 +90,10 @@ export const DATASETS: Record<string, DataLoader> = {
     const test = headOf(ds.test, c.testLimit, ds.size);
     return {
       train: segmentationSource(train, ds.size, { flip: c.augment }),
-      // As the report's notebooks: the test split is the validation data (scored every epoch).
+      // As the report's notebooks: the test split is the validation data (scored every epoch), and it gives the
+      // settled final score after the last epoch.
       val: segmentationSource(test, ds.size),
-      test: null,
+      test: segmentationSource(test, ds.size),
       nTrain: train.n,
       inputShape: [ds.size, ds.size, 3],
       numClasses: ds.numClasses,

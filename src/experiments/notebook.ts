@@ -30,9 +30,9 @@ import { metricOf } from '../results/metrics';
 import { loadRunDir } from '../results';
 import { finalMetric } from '../results/metrics';
 import { PROFILES, SECTIONS, sectionOf } from './catalog';
-import { collectGrid, DEFAULT_PLAN, planPoints, readGrid, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
+import { collectGrid, planFor, planPoints, readGrid, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
 import { curvesFigure, type CurveKind, type CurveKindOptions } from './figures';
-import { calibrationOf, derivationNotes, experimentNames, getExperiment, Profile } from './registry';
+import { calibrationOf, derivationNotes, experimentNames, getExperiment, Profile, type CalibrationFactors } from './registry';
 import { verdictMarkdown } from './report';
 import { resolveConfig, runExperiment, RunResult } from './run';
 import { unetSizeTable, type UnetSizeRow } from './unet';
@@ -312,9 +312,12 @@ export function sectionIntro(sectionId: string, profile: string): string {
       );
     }
     lines.push('', `**How the ${profile} profile is derived** (src/experiments/derive.ts):`, '```', ...s.experiments.filter((n) => !getExperiment(n).sameAs).flatMap((n) => derivationNotes(n, profile)), '```');
-    const cal = calibrationOf(profile);
-    if (profile !== 'paper' && getExperiment(s.experiments[0])[profile as 'quick' | 'smoke'].calibrated) {
-      lines.push(`Calibration (notebook 08): γ ×${cal.gammaFactor}, τ ×${cal.tauFactor} of the derived values${cal.chosenBy ? ` — ${cal.chosenBy}` : ' (no calibration written: factors 1)'}.`);
+    if (profile !== 'paper') {
+      const cals = [...new Set(s.experiments.map((n) => getExperiment(n)[profile as 'quick' | 'smoke'].calibration).filter((x): x is string => !!x))];
+      for (const c of cals) {
+        const cal = calibrationOf(c, profile);
+        lines.push(`Calibration of ${c} (notebook 08): ${cal.chosenBy ?? 'none written: factors 1'}.`);
+      }
     }
   }
   if (s.caveat) lines.push('', `*${s.caveat}*`);
@@ -360,59 +363,75 @@ export function finalFlipRatio(run: SectionRun): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Notebook 08: the γ × τ grid (./calibrate) run in the kernel, with progress.
 
-/** Runs (or reuses) every point of the calibration grid in this process and returns the stored grid. */
-export async function runCalibrationGrid(opts: { profile: string; gammaFactors?: number[]; tauFactors?: number[]; holdoutPerClass?: number; verbose?: boolean; train?: boolean }): Promise<GridResult> {
+/** Runs (or reuses) every run of a calibration grid in this process and returns the grid (default: Bop's). */
+export async function runCalibrationGrid(opts: { profile: string; experiment?: string; seeds?: number[]; holdoutPerClass?: number; verbose?: boolean; train?: boolean }): Promise<GridResult> {
+  const experiment = opts.experiment ?? 'cifar10-bop';
   if (opts.train === false) {
-    const g = readGrid(opts.profile);
-    if (!g) throw new Error(`no γ × τ grid stored for the ${opts.profile} profile: run \`npm run calibrate -- --profile ${opts.profile}\` (or set TRAIN_GRID = true)`);
-    console.log(g.stored ? `the grid stored with the calibration (src/experiments/calibration.json), ${g.points.length} points; \`npm run calibrate\` retrains it` : `the grid of this machine's calibration runs (${g.points.length} points)`);
+    const g = readGrid(opts.profile, undefined, undefined, experiment);
+    if (!g) throw new Error(`no calibration grid of ${experiment} stored for the ${opts.profile} profile: run \`npm run calibrate -- --profile ${opts.profile}\` (or set TRAIN_GRID = true)`);
+    console.log(g.stored ? `the ${experiment} grid stored with the calibration (src/experiments/calibration.json), ${g.points.length} points; \`npm run calibrate\` retrains it` : `the ${experiment} grid of this machine's calibration runs (${g.points.length} points)`);
     return g;
   }
-  const plan: CalibrationPlan = {
-    ...DEFAULT_PLAN,
-    profile: opts.profile,
-    gammaFactors: opts.gammaFactors ?? DEFAULT_PLAN.gammaFactors,
-    tauFactors: opts.tauFactors ?? DEFAULT_PLAN.tauFactors,
-    holdoutPerClass: opts.holdoutPerClass ?? (opts.profile === 'smoke' ? 5 : DEFAULT_PLAN.holdoutPerClass),
-  };
-  for (const p of planPoints(plan)) {
-    const r = await runExperiment({ experiment: plan.experiment, profile: plan.profile, seed: plan.seed, set: p.set, resume: true, log: opts.verbose === false ? null : (l) => console.log(l) });
-    console.log(`γ ×${p.gammaFactor} (${p.gamma.toExponential(2)}), τ ×${p.tauFactor} (${p.tau.toExponential(2)}): ${r.reused ? 'reused' : `trained in ${r.wallSeconds.toFixed(0)} s`}`);
-  }
+  const base = planFor(experiment, opts.profile);
+  const plan: CalibrationPlan = { ...base, seeds: opts.seeds ?? base.seeds, holdoutPerClass: opts.holdoutPerClass ?? base.holdoutPerClass };
+  for (const p of planPoints(plan))
+    for (const seed of plan.seeds) {
+      const r = await runExperiment({ experiment: plan.experiment, profile: plan.profile, seed, set: p.set, resume: true, log: opts.verbose === false ? null : (l) => console.log(l) });
+      console.log(`${factorText(p.factors)}, seed ${seed}: ${r.reused ? 'reused' : `trained in ${r.wallSeconds.toFixed(0)} s`}`);
+    }
   const grid = collectGrid(plan);
   saveGrid(grid);
   return grid;
 }
 
-/** Series of the grid points for the figure builders: held-out accuracy and flips per epoch, one curve per point (those with the given factors). */
-export function gridSeries(grid: GridResult, only: { gammaFactor?: number; tauFactor?: number } = {}): RunSeries[] {
-  const keep = (p: GridResult['points'][number]) => (only.gammaFactor === undefined || p.gammaFactor === only.gammaFactor) && (only.tauFactor === undefined || p.tauFactor === only.tauFactor);
+const factorText = (f: CalibrationFactors) =>
+  Object.entries(f)
+    .map(([k, v]) => `${k === 'gamma' ? 'γ' : k === 'tau' ? 'τ' : k} ×${v}`)
+    .join(', ');
+
+/** Series of the grid points for the figure builders: held-out accuracy and flips per epoch, one curve per point (those with the given factors), every seed. */
+export function gridSeries(grid: GridResult, only: CalibrationFactors = {}): RunSeries[] {
+  const keep = (p: GridResult['points'][number]) => (Object.entries(only) as [keyof CalibrationFactors, number][]).every(([k, v]) => p.factors[k] === v);
   return grid.points.filter(keep).map((p) => {
-    const run = p.dir ? loadRunDir(p.dir) : null;
-    const history = run ? run.history : ((p.history ?? []).map((e) => ({ ...e, step: 0, gamma: p.gamma, threshold: p.tau, lr: NaN, seconds: 0 })) as History);
-    return { label: `γ ×${p.gammaFactor} (${p.gamma.toExponential(1)}), τ ×${p.tauFactor} (${p.tau.toExponential(1)})`, optimizer: 'bop', histories: [history], seeds: [grid.plan.seed] };
+    const histories = p.seeds.map((s) => {
+      const run = s.dir ? loadRunDir(s.dir) : null;
+      return run ? run.history : (s.history.map((e) => ({ ...e, step: 0, gamma: p.values.gamma ?? null, threshold: p.values.tau ?? null, lr: p.values.lr ?? NaN, seconds: 0 })) as History);
+    });
+    const vals = Object.entries(p.values)
+      .map(([k, v]) => `${k === 'gamma' ? 'γ' : k === 'tau' ? 'τ' : k} ${v!.toExponential(1)}`)
+      .join(', ');
+    return { label: `${factorText(p.factors)} (${vals})`, optimizer: p.factors.lr !== undefined ? 'adam' : 'bop', histories, seeds: p.seeds.map((s) => s.seed) };
   });
 }
 
-/** The grid's best point and the calibration the registry uses for `profile` (they differ until `npm run calibrate` stores the grid). */
+/** The grid's choice, what the rule excluded and why, and the calibration the registry uses (they differ until `npm run calibrate` stores the grid). */
 export function gridChoiceText(grid: GridResult, profile: string): string {
-  const cal = calibrationOf(profile);
-  return (
-    `best point of this grid: ${grid.chosen ? `γ ×${grid.chosen.gammaFactor}, τ ×${grid.chosen.tauFactor}` : 'none finished'}\n` +
-    `the registry's calibration for ${profile}: γ ×${cal.gammaFactor}, τ ×${cal.tauFactor}${cal.chosenBy ? ` (${cal.chosenBy})` : ' (none written: factors 1)'}`
-  );
+  const cal = calibrationOf(grid.plan.experiment, profile);
+  const lines = [
+    `${grid.plan.experiment}: selection rule (fixed in src/experiments/calibrate.ts before the grid ran): ${grid.rule}`,
+    ...(grid.plan.exclude ?? []).map((x) => `excluded: ${x.factor} ×${x.equals} — ${x.why}`),
+    `chosen on this grid: ${grid.chosen ? `${factorText(grid.chosen.factors)} (${pctOf(grid.chosen.score)} held out)` : 'none finished'}`,
+  ];
+  if (grid.withoutExclusions) lines.push(`without the exclusion the rule would choose ${factorText(grid.withoutExclusions.factors)} (${pctOf(grid.withoutExclusions.score)} held out)`);
+  lines.push(`the registry's calibration for ${profile}: ${Object.keys(cal.factors).length ? factorText(cal.factors) : 'none written: factors 1'}`);
+  return lines.join('\n');
 }
 
-/** The grid as a Markdown table: held-out accuracy, mean flips per step, the chosen point. */
+/** The grid as a Markdown table: settled held-out accuracy per seed and mean, mean flips per step, exclusions, the choice. */
 export function gridMarkdown(grid: GridResult): string {
-  const head = '| γ factor | γ | τ factor | τ | held-out accuracy (mean of last 2 epochs) | best epoch | mean flips / step |\n|---:|---:|---:|---:|---:|---:|---:|';
+  const head = '| factors | values | held-out accuracy per seed | mean (the score) | mean flips / step | candidate |\n|---|---|---|---:|---:|---|';
+  const same = (a: CalibrationFactors, b: CalibrationFactors) => JSON.stringify(a) === JSON.stringify(b);
   const rows = grid.points.map((p) => {
-    const f = meanFlipRatio(p);
-    const best = Math.max(...p.valAccuracy);
-    const chosen = grid.chosen && grid.chosen.gammaFactor === p.gammaFactor && grid.chosen.tauFactor === p.tauFactor;
-    return `| ${p.gammaFactor} | ${p.gamma.toExponential(2)} | ${p.tauFactor} | ${p.tau.toExponential(2)} | ${chosen ? '**' : ''}${pctOf(p.score)}${chosen ? '** (chosen)' : ''} | ${pctOf(best)} | ${f.toExponential(2)} |`;
+    const chosen = grid.chosen && same(grid.chosen.factors, p.factors);
+    const vals = Object.entries(p.values)
+      .map(([k, v]) => `${k === 'gamma' ? 'γ' : k === 'tau' ? 'τ' : k} ${v!.toExponential(2)}`)
+      .join(', ');
+    return `| ${factorText(p.factors)} | ${vals} | ${p.seeds.map((s) => `${s.seed}: ${pctOf(s.score)}`).join(', ')} | ${chosen ? '**' : ''}${pctOf(p.score)}${chosen ? '** (chosen)' : ''} | ${meanFlipRatio(p).toExponential(2)} | ${p.excluded ? `excluded: ${p.excluded}` : 'yes'} |`;
   });
-  return [head, ...rows].join('\n') + `\n\nHeld out: ${grid.plan.holdoutPerClass} images per class of the training split, after the training subset; the test split is never scored.`;
+  return (
+    [head, ...rows].join('\n') +
+    `\n\nHeld out: ${grid.plan.holdoutPerClass} images per class of the training split, after the training subset; the test split is never read. Seeds ${grid.plan.seeds.join(', ')}. Rule: ${grid.rule}.`
+  );
 }
 
 /** The §5.1 verdicts on a grid, as a Markdown table. */

@@ -1,14 +1,16 @@
 /**
  * Resolves the catalog (./catalog) into run configs: the `paper` profile is the original's settings to the
  * letter; `quick` and `smoke` are derived from it by the rule their sizing names (./derive: the paper's dynamics,
- * or the epoch ratio), then multiplied by the calibration's γ and τ factors (./calibration.json, written by
- * `npm run calibrate`) where the sizing says `calibrated`.
+ * or the epoch ratio), then multiplied by the calibration's factors (./calibration.json, written by
+ * `npm run calibrate`: γ and τ for Bop, the learning rate for the baselines) of the experiment the sizing names in
+ * `calibration`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import type { DecaySchedule, ExperimentConfig } from './config';
 import { EXPERIMENTS, ExperimentEntry, PROFILES, Profile, Sizing } from './catalog';
-import { compressSchedule, scaleTau, timeAxis, TimeAxis } from './derive';
+import { compressSchedule, gammaPhases, Phase, scaleTau, timeAxis, TimeAxis } from './derive';
+import { petsTrainCount } from '../data/pets';
 
 export { PROFILES } from './catalog';
 export type { ExperimentEntry, Profile, Reference, Sizing } from './catalog';
@@ -32,28 +34,42 @@ export function getExperiment(name: string): ExperimentEntry {
   return e;
 }
 
-/** The calibration's multipliers of the derived γ and τ, per profile. */
+/**
+ * The calibration's multipliers of the derived values of one calibrated experiment in one profile: γ and τ for Bop,
+ * the learning rate for a latent-weight or real-kernel baseline (1 = the derived value).
+ */
+export interface CalibrationFactors {
+  gamma?: number;
+  tau?: number;
+  lr?: number;
+}
+
 export interface Calibration {
-  gammaFactor: number;
-  tauFactor: number;
-  /** How they were chosen (grid, split, metric, date). */
+  factors: CalibrationFactors;
+  /** How they were chosen (grid, seeds, split, rule, score). */
   chosenBy?: string;
 }
 
 export const CALIBRATION_FILE = path.join(__dirname, 'calibration.json');
 
-/** The calibration of a profile (factors 1 when none was written). */
-export function calibrationOf(profile: string, file = CALIBRATION_FILE): Calibration {
-  if (!fs.existsSync(file)) return { gammaFactor: 1, tauFactor: 1 };
-  let all: Record<string, Calibration>;
+/** The whole calibration file: profile → calibrated experiment → its factors (and grid). */
+export function readCalibrationFile(file = CALIBRATION_FILE): Record<string, Record<string, Calibration>> {
+  if (!fs.existsSync(file)) return {};
   try {
-    all = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new Error(`${file} is not valid JSON (${(e as Error).message}); restore it with git or rerun npm run calibrate`);
   }
-  const c = all[profile];
-  if (!c) return { gammaFactor: 1, tauFactor: 1 };
-  if (!(c.gammaFactor > 0) || !(c.tauFactor >= 0)) throw new Error(`${file}: ${profile} needs gammaFactor > 0 and tauFactor ≥ 0`);
+}
+
+/** The factors chosen for calibrated experiment `experiment` in `profile` (all 1 when none were written). */
+export function calibrationOf(experiment: string, profile: string, file = CALIBRATION_FILE): Calibration {
+  const c = readCalibrationFile(file)[profile]?.[experiment];
+  if (!c) return { factors: {} };
+  const f = c.factors ?? {};
+  for (const [k, v] of Object.entries(f)) {
+    if (!(typeof v === 'number' && (k === 'tau' ? v >= 0 : v > 0))) throw new Error(`${file}: ${profile}.${experiment}.factors.${k} = ${JSON.stringify(v)}; needs a number > 0 (τ: ≥ 0). Rerun npm run calibrate`);
+  }
   return c;
 }
 
@@ -64,40 +80,97 @@ function scaleByEpochs(s: DecaySchedule | null, factor: number, paperStepsPerEpo
   return { initial: s.initial, decay: s.decay, everyEpochs: paperEveryEpochs === null ? null : paperEveryEpochs * factor, everySteps: null };
 }
 
-/** Steps of a run of this sizing (the steps per epoch follow from the subset sizes). */
-export function runSteps(e: ExperimentEntry, size: Sizing): number {
+/**
+ * Training examples of a run of this sizing: the per-class subset, else the limit, else the whole split. For Pets,
+ * the size of the copy actually found (the 600-image sample or the full 3,680 trainval list), so that a profile
+ * derived from the dynamics follows the steps the run will really take; the full list when none is found.
+ */
+export function trainExamples(e: ExperimentEntry, size: Sizing): number {
   const ds = DATASET_SIZES[e.paper.dataset];
   const perClass = size.trainPerClass !== undefined ? size.trainPerClass : e.paper.trainPerClass;
   const limit = size.trainLimit !== undefined ? size.trainLimit : e.paper.trainLimit;
-  const n = perClass != null ? perClass * ds.classes : limit != null ? Math.min(limit, ds.train) : ds.train;
-  return size.epochs * Math.floor(n / (size.batchSize ?? e.paper.batchSize));
+  const available = e.paper.dataset === 'pets' ? (petsTrainCount() ?? ds.train) : ds.train;
+  return perClass != null ? perClass * ds.classes : limit != null ? Math.min(limit, available) : available;
 }
 
-/** The compressed time axis of an experiment in a dynamics-rule sizing. */
-export function axisOf(e: ExperimentEntry, size: Sizing): TimeAxis {
+/** Steps per epoch of a run of this sizing. */
+export function stepsPerEpochOf(e: ExperimentEntry, size: Sizing): number {
+  return Math.floor(trainExamples(e, size) / (size.batchSize ?? e.paper.batchSize));
+}
+
+/** Steps of a run of this sizing (the steps per epoch follow from the subset sizes). */
+export function runSteps(e: ExperimentEntry, size: Sizing): number {
+  return size.epochs * stepsPerEpochOf(e, size);
+}
+
+/** The sizing of an experiment in a small profile, with `over` replacing its fields. */
+function sizingOf(e: ExperimentEntry, profile: 'quick' | 'smoke', over: Partial<Sizing> = {}): Sizing {
+  return { ...e[profile], ...over };
+}
+
+/**
+ * The compressed time axis of an experiment in a dynamics-rule sizing. With `sameScale`, the axis experiment's own
+ * scale in this profile, and the phases this run's steps cover at that scale.
+ */
+export function axisOf(e: ExperimentEntry, size: Sizing, profile: 'quick' | 'smoke' = 'quick'): TimeAxis {
   const ref = getExperiment(size.axis ?? e.name);
   if (!ref.paper.gamma) throw new Error(`${e.name}: the time axis '${ref.name}' has no γ schedule`);
-  return timeAxis(ref.paper.gamma, ref.paper.epochs, ref.paperStepsPerEpoch, runSteps(e, size));
+  if (size.sameScale && ref.name !== e.name) {
+    const refAxis = axisOf(ref, sizingOf(ref, profile), profile);
+    const covered = runSteps(e, size) / refAxis.scale;
+    const all = gammaPhases(e.paper.gamma ?? ref.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch);
+    let left = covered;
+    const kept: Phase[] = [];
+    for (const p of all) {
+      if (left <= 0) break;
+      const steps = Math.min(p.steps, left);
+      kept.push({ ...p, steps, gammaT: p.gamma * steps });
+      left -= steps;
+    }
+    return { paperSteps: covered, scale: refAxis.scale, kept, dropped: [] };
+  }
+  return timeAxis(ref.paper.gamma, ref.paper.epochs, ref.paperStepsPerEpoch, runSteps(e, size), size.minGammaT ?? 1);
 }
 
 /** Sizing fields that `--set` may change before the profile is derived (so the schedules follow them). */
 export const SIZING_KEYS = ['epochs', 'width', 'batchSize', 'trainPerClass', 'testPerClass', 'trainLimit', 'testLimit', 'imageSize'] as const;
 
+/** γ·T of every phase of a run's γ schedule (empty without γ). */
+function gammaTOf(c: ExperimentConfig, stepsPerEpoch: number): number[] {
+  if (!c.gamma) return [];
+  return gammaPhases(c.gamma, c.epochs * stepsPerEpoch, stepsPerEpoch).map((p) => Number(p.gammaT.toPrecision(6)));
+}
+
+/**
+ * τ over the stationary noise of m, relative to the paper's ratio (./derive rule 3): τ_run / τ_matched, where
+ * τ_matched is the paper's τ carried to this run's width, batch and first-phase γ. 1 = the paper's ratio; ≪ 1: the
+ * sign of m alone decides the flips.
+ */
+function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
+  if (c.threshold === null || !c.gamma || e.paper.threshold === null || !e.paper.gamma) return null;
+  const matched = scaleTau(e.paper.threshold, e.paper.gamma.initial, c.gamma.initial, c.width, e.paper.batchSize, c.batchSize);
+  return Number((c.threshold / matched).toPrecision(6));
+}
+
 /**
  * The resolved config of an experiment in a profile, for a seed. `sizing` replaces fields of the profile's sizing
- * before derivation (how `--set epochs=N` re-derives the schedules by the profile's own rule).
+ * before derivation (how `--set epochs=N` re-derives the schedules by the profile's own rule). `factors` replaces the
+ * calibration's (the calibration grid itself runs at factors 1 times its multipliers). Every config carries its
+ * `derivation` (steps, paper steps covered, γ·T per phase, τ relative to the noise of m).
  */
-export function profileConfig(name: string, profile: string, seed: number, sizing: Partial<Sizing> = {}, calibration?: Calibration): ExperimentConfig {
+export function profileConfig(name: string, profile: string, seed: number, sizing: Partial<Sizing> = {}, factors?: CalibrationFactors): ExperimentConfig {
   const e = getExperiment(name);
   if (!PROFILES.includes(profile as Profile)) throw new Error(`Unknown profile '${profile}'. Allowed: ${PROFILES.join(', ')}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed ${seed}: must be an integer ≥ 0`);
   const base: ExperimentConfig = { experiment: name, profile, section: e.section, seed, ...JSON.parse(JSON.stringify(e.paper)) };
+  const paperStepsTotal = e.paper.epochs * e.paperStepsPerEpoch;
   if (profile === 'paper') {
     const out = { ...base };
     for (const [k, v] of Object.entries(sizing)) if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k)) (out as unknown as Record<string, unknown>)[k] = v;
-    return out;
+    const spe = stepsPerEpochOf(e, out as unknown as Sizing);
+    return { ...out, derivation: { rule: 'paper', stepsPerEpoch: spe, runSteps: out.epochs * spe, paperStepsCovered: out.epochs * spe, paperStepsTotal, gammaT: gammaTOf(out, spe), tauRelative: out.threshold === null ? null : 1 } };
   }
-  const size: Sizing = { ...(profile === 'quick' ? e.quick : e.smoke), ...sizing };
+  const size = sizingOf(e, profile as 'quick' | 'smoke', sizing);
   const sized: ExperimentConfig = {
     ...base,
     epochs: size.epochs,
@@ -109,21 +182,40 @@ export function profileConfig(name: string, profile: string, seed: number, sizin
     testLimit: size.testLimit !== undefined ? size.testLimit : base.testLimit,
     imageSize: size.imageSize ?? base.imageSize,
   };
+  const spe = stepsPerEpochOf(e, size);
+  const steps = size.epochs * spe;
+  const withDerivation = (c: ExperimentConfig, rule: 'dynamics' | 'epochs', covered: number): ExperimentConfig => ({
+    ...c,
+    derivation: { rule, stepsPerEpoch: spe, runSteps: steps, paperStepsCovered: Math.round(covered), paperStepsTotal, gammaT: gammaTOf(c, spe), tauRelative: tauRelativeOf(c, e) },
+  });
   if ((size.rule ?? 'epochs') === 'epochs') {
     const factor = size.epochs / e.paper.epochs;
-    return { ...sized, gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch), lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)! };
+    const c = { ...sized, gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch), lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)! };
+    return withDerivation(c, 'epochs', paperStepsTotal * Math.min(1, size.epochs / e.paper.epochs));
   }
-  const axis = axisOf(e, size);
-  const cal = size.calibrated ? (calibration ?? calibrationOf(profile)) : { gammaFactor: 1, tauFactor: 1 };
-  const out: ExperimentConfig = { ...sized, lr: compressSchedule(base.lr, axis, e.paperStepsPerEpoch, 'lr') };
+  const axis = axisOf(e, size, profile as 'quick' | 'smoke');
+  const f: CalibrationFactors = factors ?? (size.calibration ? calibrationOf(size.calibration, profile).factors : {});
+  const lr = compressSchedule(base.lr, axis, e.paperStepsPerEpoch, 'lr');
+  // the learning-rate factor tunes the baselines' Adam (for Bop runs, lr is the BN betas' Adam: not calibrated)
+  const out: ExperimentConfig = { ...sized, lr: base.optimizer === 'adam' ? { ...lr, initial: lr.initial * (f.lr ?? 1) } : lr };
   if (base.gamma && base.threshold !== null) {
     const g = compressSchedule(base.gamma, axis, e.paperStepsPerEpoch, 'gamma');
     const refGamma = getExperiment(size.axis ?? e.name).paper.gamma!.initial;
     const tau = scaleTau(base.threshold, refGamma, refGamma / axis.scale, sized.width, base.batchSize, sized.batchSize);
-    out.gamma = { ...g, initial: g.initial * cal.gammaFactor };
-    out.threshold = tau * cal.tauFactor;
+    out.gamma = { ...g, initial: g.initial * (f.gamma ?? 1) };
+    out.threshold = tau * (f.tau ?? 1);
   }
-  return out;
+  return withDerivation(out, 'dynamics', axis.paperSteps);
+}
+
+/**
+ * The config with its derivation's γ·T and τ ratio recomputed from its own γ and τ (after `--set` replaced them), so
+ * that the record, and the config's hash, describe what the run trains with.
+ */
+export function rederive(c: ExperimentConfig): ExperimentConfig {
+  if (!c.derivation) return c;
+  const e = getExperiment(c.experiment);
+  return { ...c, derivation: { ...c.derivation, gammaT: gammaTOf(c, c.derivation.stepsPerEpoch), tauRelative: c.derivation.rule === 'paper' ? (c.threshold === null ? null : Number((c.threshold / e.paper.threshold!).toPrecision(6))) : tauRelativeOf(c, e) } };
 }
 
 /** One line per profile rule, for the notebooks: the time axis, the phases kept and dropped, γ·T and τ. */
@@ -131,16 +223,23 @@ export function derivationNotes(name: string, profile: string): string[] {
   const e = getExperiment(name);
   if (profile === 'paper') return [`${name}: the paper's settings, unchanged.`];
   const size = profile === 'quick' ? e.quick : e.smoke;
-  if ((size.rule ?? 'epochs') === 'epochs') return [`${name} (${profile}): every schedule scaled by the epoch ratio (${size.epochs}/${e.paper.epochs}).`];
-  const axis = axisOf(e, size);
   const c = profileConfig(name, profile, 0);
+  const d = c.derivation!;
   const f = (x: number) => x.toExponential(2);
+  const gt = d.gammaT.length ? `; γ·T per phase here ${d.gammaT.map((x) => x.toPrecision(3)).join(', ')}` : '';
+  if ((size.rule ?? 'epochs') === 'epochs') return [`${name} (${profile}): every schedule scaled by the epoch ratio (${size.epochs}/${e.paper.epochs}), ${d.runSteps} steps${gt}.`];
+  const axis = axisOf(e, size, profile as 'quick' | 'smoke');
   const lines = [
-    `${name} (${profile}): ${runSteps(e, size)} steps cover the paper's first ${axis.kept.length} γ phase(s) (${axis.paperSteps.toLocaleString('en')} paper steps; scale s = ${f(axis.scale)}).`,
-    `  kept: ${axis.kept.map((p) => `γ ${f(p.gamma)} for ${p.steps.toLocaleString('en')} steps (γ·T = ${p.gammaT.toPrecision(3)})`).join('; ')}`,
+    `${name} (${profile}): ${d.runSteps} steps (${d.stepsPerEpoch} per epoch) cover ${axis.paperSteps.toLocaleString('en')} of the paper's ${d.paperStepsTotal.toLocaleString('en')} steps (scale s = ${f(axis.scale)}).`,
+    `  paper phases covered: ${axis.kept.map((p) => `γ ${f(p.gamma)} for ${Math.round(p.steps).toLocaleString('en')} steps (γ·T = ${p.gammaT.toPrecision(3)})`).join('; ')}`,
   ];
   if (axis.dropped.length) lines.push(`  dropped (they only freeze the network): ${axis.dropped.map((p) => `γ ${f(p.gamma)} (γ·T = ${p.gammaT.toPrecision(2)})`).join('; ')}`);
-  if (c.gamma) lines.push(`  here: γ ${f(c.gamma.initial)}${c.gamma.everySteps ? ` ×${c.gamma.decay} every ${c.gamma.everySteps} steps` : ' constant'}, τ ${f(c.threshold!)}`);
+  if (c.gamma) lines.push(`  here: γ ${f(c.gamma.initial)}${c.gamma.everySteps ? ` ×${c.gamma.decay} every ${c.gamma.everySteps} steps` : ' constant'}, τ ${f(c.threshold!)} (τ/σ_m ${d.tauRelative?.toPrecision(3)}× the paper's)${gt}`);
   lines.push(`  lr ${f(c.lr.initial)}${c.lr.everySteps ? ` ×${c.lr.decay} every ${c.lr.everySteps} steps` : ' constant'}${c.xavierLrScaling ? ', Xavier learning-rate scaling' : ''}`);
+  if (size.calibration) {
+    const cal = calibrationOf(size.calibration, profile);
+    const fs_ = Object.entries(cal.factors).map(([k, v]) => `${k} ×${v}`).join(', ');
+    lines.push(`  calibrated by ${size.calibration}'s grid: ${fs_ || 'no calibration written (factors 1)'}`);
+  }
   return lines;
 }

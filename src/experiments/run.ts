@@ -32,7 +32,7 @@ import { writeHistoryFiles } from '../results/history';
 import { resultsRoot, runDirOf, runPaths, stagingDir } from '../results/paths';
 import { acquireRunLock, RunLock } from '../results/lock';
 import { openRunDir, promoteStaging, RunState, runState } from '../results/state';
-import { getExperiment, Profile, profileConfig, SIZING_KEYS } from './registry';
+import { getExperiment, Profile, profileConfig, rederive, SIZING_KEYS } from './registry';
 import { datasetLoader, RunData } from './datasets';
 import { modelComponent } from './components';
 
@@ -112,7 +112,7 @@ export function resolveConfig(experiment: string, profile = 'quick', seed?: numb
   const sized = applyOverrides(profileConfig(experiment, profile, s), set.filter(isSizing));
   validateConfig(sized);
   const sizing = Object.fromEntries(SIZING_KEYS.map((k) => [k, (sized as unknown as Record<string, unknown>)[k]]));
-  const c = applyOverrides(profileConfig(experiment, profile, s, sizing), set.filter((x) => !isSizing(x)));
+  const c = rederive(applyOverrides(profileConfig(experiment, profile, s, sizing), set.filter((x) => !isSizing(x))));
   validateConfig(c);
   return c;
 }

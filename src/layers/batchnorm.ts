@@ -34,6 +34,8 @@ export class BatchNorm extends tf.layers.Layer {
   private beta: tf.LayerVariable | null = null;
   private movingMean: tf.LayerVariable | null = null;
   private movingVariance: tf.LayerVariable | null = null;
+  /** Replaces `momentum` in the moving-statistics update while set (src/train/settle: the cumulative average). */
+  momentumOverride: number | null = null;
 
   constructor(args: BatchNormArgs = {}) {
     super(baseArgs(args));
@@ -72,7 +74,7 @@ export class BatchNorm extends tf.layers.Layer {
         const mu = mean;
         let v: tf.Tensor = variance;
         if (x.rank === 4 && n > 1) v = tf.mul(v, n / (n - 1));
-        const mom = this.momentum;
+        const mom = this.momentumOverride ?? this.momentum;
         this.movingMean!.write(tf.add(tf.mul(this.movingMean!.read(), mom), tf.mul(mu, 1 - mom)));
         this.movingVariance!.write(tf.add(tf.mul(this.movingVariance!.read(), mom), tf.mul(v, 1 - mom)));
       });

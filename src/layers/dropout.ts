@@ -19,6 +19,8 @@ export class SeededDropout extends tf.layers.Layer {
   readonly rate: number;
   readonly seed: number;
   readonly rng: Rng;
+  /** While true the layer passes its input through even in training mode (src/train/settle); draws nothing. */
+  suspended = false;
 
   constructor(args: SeededDropoutArgs) {
     super(baseArgs(args));
@@ -30,7 +32,7 @@ export class SeededDropout extends tf.layers.Layer {
 
   call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor;
-    if (kwargs.training !== true || this.rate === 0) return x;
+    if (kwargs.training !== true || this.rate === 0 || this.suspended) return x;
     return tf.tidy(() => {
       const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', this.rng.seed()), this.rate), 'float32');
       return tf.mul(x, tf.div(keep, 1 - this.rate));

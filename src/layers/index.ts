@@ -13,4 +13,4 @@ export { QuantConv2D, type QuantConv2DArgs } from './quant_conv';
 export { QuantDense, type QuantDenseArgs } from './quant_dense';
 export { BatchNorm, type BatchNormArgs } from './batchnorm';
 export { SeededDropout, type SeededDropoutArgs } from './dropout';
-export { modelVariables, dropoutLayers, type ModelVariable } from './variables';
+export { modelVariables, dropoutLayers, batchNormLayers, type ModelVariable } from './variables';

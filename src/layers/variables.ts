@@ -1,6 +1,7 @@
 /** The trainable variables of a model with what optimizers need to know about each (binary, clipped). */
 import * as tf from '@tensorflow/tfjs';
 import { isQuantLayer, type QuantLayer } from './base';
+import { BatchNorm } from './batchnorm';
 import { SeededDropout } from './dropout';
 
 /** A model variable with the facts optimizers need about it. */
@@ -48,4 +49,9 @@ export function modelVariables(model: tf.LayersModel): ModelVariable[] {
 /** The stateful random generators of a model's dropout layers, by layer name (for checkpoints). */
 export function dropoutLayers(model: tf.LayersModel): SeededDropout[] {
   return model.layers.filter((l): l is SeededDropout => l instanceof SeededDropout);
+}
+
+/** The model's batch-normalization layers, in order. */
+export function batchNormLayers(model: tf.LayersModel): BatchNorm[] {
+  return model.layers.filter((l): l is BatchNorm => l instanceof BatchNorm);
 }

@@ -135,9 +135,9 @@ function subfolders(dir: string): string[] {
 /** The folder of the results root that holds calibration grids, not an experiment. */
 export const CALIBRATION_DIR = 'calibration';
 
-/** Where the calibration grid of a profile is stored: <root>/calibration/<profile>/grid.json. */
-export function calibrationGridFile(profile: string, root = resultsRoot()): string {
-  return path.join(root, CALIBRATION_DIR, profile, 'grid.json');
+/** Where the calibration grid of an experiment in a profile is stored: <root>/calibration/<profile>/<experiment>-grid.json. */
+export function calibrationGridFile(profile: string, root = resultsRoot(), experiment = 'cifar10-bop'): string {
+  return path.join(root, CALIBRATION_DIR, profile, `${experiment}-grid.json`);
 }
 
 /** Experiments present under the results root (folder names, not the calibration folder), sorted; [] when the root does not exist. */

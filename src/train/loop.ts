@@ -3,7 +3,9 @@
  * the optimizer's step, clipping of latent kernels (the baseline's weight_clip, applied here because tfjs
  * does not apply constraints reliably, tfjs#3345/#3979), flip counting. Per epoch: evaluation on the
  * validation split, one history record, one progress line with ETA, the `onEpoch` hook. After the last epoch, the
- * test split when one is given (its loss and accuracy go into the last record's `extra`: testLoss, testAccuracy).
+ * test split when one is given, scored twice: with the moving BN statistics training left (`extra.testLossRaw`,
+ * `testAccuracyRaw`), then settled — BN statistics recomputed on the training set (./settle) — which is the run's
+ * final score (`extra.testLoss`, `testAccuracy`; `settleBatches` says how many batches set the statistics).
  * A record's γ, τ and lr are the values its epoch trained with (read before its first step).
  */
 import * as tf from '@tensorflow/tfjs';
@@ -11,6 +13,7 @@ import { modelVariables, ModelVariable } from '../layers';
 import { countFlips, Optimizer } from '../optimizers';
 import { Rng } from '../random';
 import { EpochRecord, History } from './history';
+import { settleBatchNorm } from './settle';
 import { classification, Task } from './tasks';
 
 /** A split of a dataset that the loop can draw batches from. */
@@ -26,8 +29,10 @@ export interface TrainOptions {
   optimizer: Optimizer;
   train: SplitSource;
   val: SplitSource;
-  /** Scored once, after the last epoch (e.g. the whole test split); null/absent: not scored. */
+  /** Scored once, after the last epoch (e.g. the whole test split), raw and settled (./settle); null/absent: not scored. */
   test?: SplitSource | null;
+  /** Settle the BN statistics before the final score (default true; false scores with the moving statistics only). */
+  settle?: boolean;
   epochs: number;
   batchSize: number;
   /** Draws the shuffles and the augmentation; its state is part of a checkpoint. */
@@ -120,9 +125,16 @@ export async function train(opts: TrainOptions): Promise<History> {
     for (const [k, v] of Object.entries(trainSummary.extra ?? {})) extra[k] = v;
     for (const [k, v] of Object.entries(val.extra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
     if (epoch === opts.epochs && opts.test) {
-      const test = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
-      extra.testLoss = test.loss;
-      extra.testAccuracy = test.accuracy;
+      const raw = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
+      extra.testLossRaw = raw.loss;
+      extra.testAccuracyRaw = raw.accuracy;
+      let final = raw;
+      if (opts.settle !== false) {
+        extra.settleBatches = settleBatchNorm(opts.model, opts.train, opts.batchSize);
+        if (extra.settleBatches > 0) final = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
+      }
+      extra.testLoss = final.loss;
+      extra.testAccuracy = final.accuracy;
       extra.testN = opts.test.n;
     }
     const record: EpochRecord = {
@@ -149,7 +161,7 @@ export async function train(opts: TrainOptions): Promise<History> {
       log(
         `${label}epoch ${epoch}/${opts.epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
           `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
-          `flips ${meanFlip.toExponential(2)}${extra.testAccuracy !== undefined ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (${extra.testN})` : ''} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
+          `flips ${meanFlip.toExponential(2)}${extra.testAccuracy !== undefined ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (settled; raw ${(extra.testAccuracyRaw * 100).toFixed(2)}%, ${extra.testN})` : ''} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
       );
     }
     await opts.onEpoch?.(record, history);
