@@ -276,7 +276,7 @@ test('registry: builds figures from stored results, reports missing experiments'
   );
   const svhn = buildReportFigure('fig8-svhn', ctx);
   assert.equal(svhn.figure, null);
-  assert.deepEqual(svhn.missing, ['svhn-adam-baseline', 'svhn-bop']);
+  assert.deepEqual(svhn.missing, ['svhn-report-baseline', 'svhn-adam-baseline', 'svhn-bop']);
   assert.equal(buildReportFigure('fig1-baseline-vs-bop', { profile: 'paper', root: ROOT }).figure, null);
   const sum = buildReportFigure('summary', ctx);
   assert.equal(sum.table!.length, 5);
@@ -345,7 +345,7 @@ test('figures CLI writes the summary table without a browser (html format)', asy
     const r = await exportFigures({ names: ['summary', 'fig8-svhn'], formats: ['html'], profile: 'quick', outDir: out, results: ROOT, list: false }, (s) => logs.push(s));
     assert.deepEqual(r.skipped, ['fig8-svhn']);
     assert.equal(r.failed, 1); // named but not buildable
-    assert.ok(logs.some((l) => /fig8-svhn: skipped, no results for svhn-adam-baseline, svhn-bop/.test(l)));
+    assert.ok(logs.some((l) => /fig8-svhn: skipped, no results for svhn-report-baseline, svhn-adam-baseline, svhn-bop/.test(l)));
     for (const f of ['summary.csv', 'summary.md', 'summary.html', 'plotly.min.js']) assert.ok(fs.existsSync(path.join(out, f)), f);
     assert.match(fs.readFileSync(path.join(out, 'summary.html'), 'utf8'), /<script src="plotly\.min\.js"><\/script>/);
   } finally {

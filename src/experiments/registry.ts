@@ -148,6 +148,8 @@ function gammaTOf(c: ExperimentConfig, stepsPerEpoch: number): number[] {
  */
 function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
   if (c.threshold === null || !c.gamma || e.paper.threshold === null || !e.paper.gamma) return null;
+  // invalid values are reported by validateConfig, after --set; the record only describes valid ones
+  if (!(c.gamma.initial > 0 && c.width > 0 && c.batchSize > 0)) return null;
   const matched = scaleTau(e.paper.threshold, e.paper.gamma.initial, c.gamma.initial, c.width, e.paper.batchSize, c.batchSize);
   return Number((c.threshold / matched).toPrecision(6));
 }
