@@ -126,8 +126,8 @@ def augment(x, rng):
 # Layers
 
 def lsign(x):
-    """Larq's sign: +1 for x >= 0, -1 otherwise."""
-    return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
+    """Larq's sign: sign(sign(x) + 0.1), i.e. +1 for x >= 0 (sign(0) = +1), -1 otherwise."""
+    return torch.sign(x).add_(0.1).sign_()
 
 
 class SteSign(torch.autograd.Function):
@@ -190,20 +190,19 @@ class KerasBN(nn.Module):
         self.momentum, self.conv, self.eps, self.override = momentum, conv, 1e-3, None
 
     def forward(self, x):
-        shape = (1, -1, 1, 1) if self.conv else (1, -1)
-        if self.training:
-            dims = (0, 2, 3) if self.conv else (0,)
-            mean = x.mean(dims)
-            var = x.var(dims, unbiased=False)
-            with torch.no_grad():
-                n = x.numel() // x.shape[1]
-                v = var * (n / (n - 1)) if self.conv and n > 1 else var
-                m = self.momentum if self.override is None else self.override
-                self.moving_mean.mul_(m).add_((1 - m) * mean)
-                self.moving_var.mul_(m).add_((1 - m) * v)
-        else:
-            mean, var = self.moving_mean, self.moving_var
-        return (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps) + self.bias.view(shape)
+        m = self.momentum if self.override is None else self.override
+        if self.conv:
+            # torch's kernel: normalizes with the biased batch variance and updates the running variance with the
+            # unbiased one, as Keras' fused 4-D kernel; torch's momentum is Keras' 1 - m
+            return F.batch_norm(x, self.moving_mean, self.moving_var, None, self.bias, self.training, 1 - m, self.eps)
+        if not self.training:
+            return F.batch_norm(x, self.moving_mean, self.moving_var, None, self.bias, False, 0.0, self.eps)
+        mean = x.mean(0)
+        var = x.var(0, unbiased=False)
+        with torch.no_grad():
+            self.moving_mean.mul_(m).add_((1 - m) * mean)
+            self.moving_var.mul_(m).add_((1 - m) * var)
+        return (x - mean) * torch.rsqrt(var + self.eps) + self.bias
 
 
 def binarynet(width, opt, kernels, bn_momentum, dropout, placement):
