@@ -6,14 +6,16 @@
  * Welch interval of the difference of the means (TypeScript − PyTorch, src/experiments/verdict) contains 0.
  *
  *   node --import tsx reference/crosscheck.ts [--profile quick] [--seeds 0,1,2]
- *        [--experiments cifar10-adam-baseline,cifar10-report-baseline,cifar10-bop] [--threads 2] [--python PATH] [--force]
+ *        [--experiments cifar10-adam-baseline,cifar10-report-baseline,cifar10-bop] [--threads 1] [--python PATH] [--force]
  *
  * Needs PyTorch for `--python` (default /usr/bin/python3: Debian's `python3-torch`) and CIFAR-10 in data/
  * (`npm run data -- cifar10`). TypeScript runs are read, never started: run `npm run experiment -- <arm> --profile
  * <p> --seed <s>` (or `npm start`) first; a stored run whose config differs from the current resolved config (e.g.
  * trained before the calibration changed) is left out and named. Each PyTorch run is kept in
  * results/crosscheck/<profile>/torch/<arm>/seed-<n>.json and reused while its arguments and torch_bop.py are
- * unchanged (`--force` retrains). The table goes to results/crosscheck/<profile>.md and .json.
+ * unchanged (`--force` retrains). The table goes to results/crosscheck/<profile>.md and .json. PyTorch runs one
+ * thread by default: on cores shared with other jobs its OpenMP threads wait on each other (a BinaryNet step at
+ * width 1/8 took several times longer with 2 threads than with 1 on a loaded 2-core machine).
  */
 import { spawn, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -48,7 +50,7 @@ export function decayEvery(s: DecaySchedule, stepsPerEpoch: number): number {
  * its placement, augmentation, validation / held-out split, seed). Throws, naming the experiment and the field, for
  * what the reference does not implement (another dataset or model, another image size).
  */
-export function torchArgs(c: ExperimentConfig, dataDir: string, threads = 2): string[] {
+export function torchArgs(c: ExperimentConfig, dataDir: string, threads = 1): string[] {
   const no = (what: string) => {
     throw new Error(`${c.experiment}: ${what}; the PyTorch reference covers BinaryNet on 32×32 CIFAR-10 only`);
   };
@@ -254,7 +256,7 @@ function cacheKey(args: string[]): string[] {
 }
 
 const USAGE = `usage: node --import tsx reference/crosscheck.ts [--profile quick|smoke|paper] [--seeds 0,1,2]
-       [--experiments ${DEFAULT_EXPERIMENTS.join(',')}] [--threads 2] [--python ${DEFAULT_PYTHON}] [--force]`;
+       [--experiments ${DEFAULT_EXPERIMENTS.join(',')}] [--threads 1] [--python ${DEFAULT_PYTHON}] [--force]`;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2), { flags: ['help', 'force'], values: ['profile', 'seeds', 'experiments', 'threads', 'python'] });
@@ -270,21 +272,21 @@ async function main(): Promise<void> {
   if (!names.length) throw new Error('--experiments: give at least one experiment');
   const seedsOpt = val('seeds');
   const seedList = seedsOpt?.split(',').map((s) => parseIntegerOption('seeds', s.trim()));
-  const threads = val('threads') ? parseIntegerOption('threads', val('threads')!) : 2;
+  const threads = val('threads') ? parseIntegerOption('threads', val('threads')!) : 1;
   if (threads < 1) throw new Error('--threads must be ≥ 1');
   const python = val('python') ?? DEFAULT_PYTHON;
   const force = args.flags.has('force');
 
-  const r = resolveCifar10();
-  if (r.kind !== 'bin') throw new Error(`CIFAR-10 is present only as ${r.source}; the PyTorch reference reads the decoded .bin files: run \`npm run data -- cifar10\``);
-  // every config first: a bad experiment name or an arm the reference cannot train fails before any training
+  // every config first: a bad experiment name or an arm the reference cannot train fails before anything runs
   const plan = names.map((name) => {
     const seeds = seedList ?? getExperiment(name).seeds[profile as Profile] ?? [0];
     return { name, seeds, configs: seeds.map((s) => resolveConfig(name, profile, s)) };
   });
-  for (const p of plan) for (const c of p.configs) torchArgs(c, r.dir, threads);
+  for (const p of plan) for (const c of p.configs) torchArgs(c, '.', threads);
   const torch = torchStatus(python);
   if (!torch.ok) throw new Error(torch.message);
+  const r = resolveCifar10();
+  if (r.kind !== 'bin') throw new Error(`CIFAR-10 is present only as ${r.source}; the PyTorch reference reads the decoded .bin files: run \`npm run data -- cifar10\``);
   console.log(`PyTorch ${torch.version} (${python}); CIFAR-10 from ${r.source}`);
 
   const root = resultsRoot();

@@ -70,7 +70,7 @@ def parse_args(argv=None):
     p.add_argument('--dropout-placement', choices=['afterBn', 'afterLayer'], default='afterBn')
     p.add_argument('--no-augment', action='store_true')
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--threads', type=int, default=1)
     a = p.parse_args(argv)
     if a.kernels == 'real-hidden' and a.opt != 'adam':
         p.error('--kernels real-hidden is an Adam baseline (Bop trains binary kernels only)')
