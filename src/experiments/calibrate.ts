@@ -239,8 +239,17 @@ export function writeCalibration(grid: GridResult, file = CALIBRATION_FILE): Cal
       `rule: ${grid.rule}${grid.plan.exclude?.length ? ` (excluded: ${grid.plan.exclude.map((x) => `${x.factor} ×${x.equals}`).join(', ')})` : ''}; chosen ${factorText(grid.chosen.factors)} at ${(grid.chosen.score * 100).toFixed(2)} %` +
       (grid.withoutExclusions ? `; without the exclusion the rule would choose ${factorText(grid.withoutExclusions.factors)} at ${(grid.withoutExclusions.score * 100).toFixed(2)} %` : ''),
   };
-  // the grid itself goes with the factors (tens of kB), so notebook 08 and the §5.1 verdicts work on a fresh clone too
-  const stored = { ...grid, points: grid.points.map((p) => ({ ...p, seeds: p.seeds.map((s) => ({ ...s, dir: '' })) })) };
+  // The grid goes with the factors, so notebook 08 and the §5.1 verdicts work on a fresh clone too; stored compactly
+  // (4 significant digits, the flip ratio as its mean over the binary layers, under the key 'mean').
+  const r4 = (x: number) => Number(x.toPrecision(4));
+  const compact = (e: GridEpoch): GridEpoch => {
+    const f = Object.values(e.flipRatio);
+    return { epoch: e.epoch, loss: r4(e.loss), accuracy: r4(e.accuracy), valLoss: r4(e.valLoss), valAccuracy: r4(e.valAccuracy), flipRatio: f.length ? { mean: r4(mean(f)) } : {} };
+  };
+  const stored = {
+    ...grid,
+    points: grid.points.map((p) => ({ ...p, valAccuracy: p.valAccuracy.map(r4), flipRatio: p.flipRatio.map(r4), seeds: p.seeds.map((s) => ({ ...s, dir: '', history: s.history.map(compact) })) })),
+  };
   all[grid.plan.profile] = { ...(all[grid.plan.profile] ?? {}), [grid.plan.experiment]: { ...cal, grid: stored } as Calibration };
   atomicWriteJson(file, all);
   return cal;
