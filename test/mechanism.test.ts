@@ -23,6 +23,7 @@ import {
   rawTestAccuracy,
   summarizeMechanism,
   type MechanismRow,
+  type MechanismRun,
 } from '../src/experiments/mechanism';
 import { runExperiment } from '../src/experiments/run';
 import { resolveCifar10 } from '../src/data';
@@ -183,7 +184,7 @@ const hasCifar = (() => {
 test('the whole path on smoke: final models of cifar10-bop and cifar10-bop-dropout, their training subsets, raw and settled scores', { skip: !hasCifar && 'CIFAR-10 not fetched (npm run data -- cifar10)', timeout: 180_000 }, async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-mechanism-'));
   try {
-    const runs = [];
+    const runs: MechanismRun[] = [];
     for (const experiment of ['cifar10-bop', 'cifar10-bop-dropout']) {
       const r = await runExperiment({ experiment, profile: 'smoke', seed: 0, resultsRoot: root, log: null });
       runs.push({ experiment, seed: 0, dir: r.dir, config: r.config, history: r.history });
