@@ -1,5 +1,5 @@
 // The protocol: derivation rules of the small profiles against hand-computed values, the catalog's sections,
-// claims and published numbers, and the verdict logic on synthetic results.
+// claims and published numbers, and one fixture entry end to end (the verdict logic: test/verdict.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -10,7 +10,6 @@ import { EXPERIMENTS, SECTIONS } from '../src/experiments/catalog';
 import { compressSchedule, gammaPhases, scaleTau, timeAxis } from '../src/experiments/derive';
 import { calibrationOf, derivationNotes, getExperiment, profileConfig } from '../src/experiments/registry';
 import { resolveConfig } from '../src/experiments/run';
-import { claimVerdict, decide, GridPoint, sensitivityVerdict, tQuantile975, welchInterval } from '../src/experiments/verdict';
 import { experimentRef, getReportFigure, publishedByExperiment, REPORT_FIGURES } from '../src/experiments/figures';
 import { binaryNet } from '../src/models/binarynet';
 import { modelVariables } from '../src/layers';
@@ -173,57 +172,6 @@ test('figure registry: every figure of a section is the catalog\'s, drawing its 
   assert.equal(pub['svhn-bop'].value, 0.932);
   assert.ok(!('cifar10-bop-lr-decay' in pub), 'no number published for the project\'s own contrast');
   for (const e of EXPERIMENTS) assert.ok(e.label.length > 0 && e.label.length <= 40, `${e.name}: a short legend label`);
-});
-
-test('Welch interval and t quantiles', () => {
-  assert.equal(tQuantile975(2), 4.303);
-  assert.equal(tQuantile975(100), 1.96);
-  const i = welchInterval([0.5, 0.52, 0.51], [0.4, 0.41, 0.42])!;
-  // d = 0.1; both sample variances 1e-4: se = √(2e-4/3); df = 4 → 2.776
-  close((i[0] + i[1]) / 2, 0.1, 1e-9);
-  close((i[1] - i[0]) / 2, 2.776 * Math.sqrt(2e-4 / 3), 1e-9);
-  assert.equal(welchInterval([0.5], [0.4, 0.41]), null);
-});
-
-test('verdicts on synthetic results: consistent, contradicted, inconclusive, not run', () => {
-  const claims = SECTIONS.flatMap((s) => s.claims);
-  const c = (id: string) => claims.find((x) => x.id === id)!;
-  const finals = {
-    'cifar10-bop': { testAccuracy: [0.5, 0.51, 0.52], accuracy: [0.55, 0.56, 0.57], valAccuracy: [0.5, 0.5, 0.5] },
-    'cifar10-adam-baseline': { testAccuracy: [0.47, 0.48, 0.49] },
-    'cifar10-bop-dropout': { testAccuracy: [0.53, 0.54, 0.55] },
-    'cifar10-bop-constant-gamma': { testAccuracy: [0.3, 0.45, 0.6] },
-    'cifar10-bop-lr-decay': { testAccuracy: [0.1] },
-  };
-  const v = (id: string) => claimVerdict(c(id), finals);
-  assert.equal(v('bop-matches-baseline').verdict, 'consistent');
-  assert.equal(v('dropout-lowers-accuracy').verdict, 'contradicted');
-  assert.equal(v('constant-gamma-lower').verdict, 'inconclusive'); // wide spread
-  assert.equal(v('constant-gamma-collapses').verdict, 'inconclusive');
-  assert.equal(v('lr-decay-no-better').verdict, 'inconclusive'); // one seed: no interval
-  assert.equal(v('constant-lr-overfits').verdict, 'consistent'); // train 56 vs test 51
-  assert.equal(v('svhn-bop-above-baseline').verdict, 'not run');
-  assert.equal(decide({ kind: 'level', experiment: 'x', metric: 'testAccuracy', expect: 'below', value: 0.15 }, [0.09, 0.11]), 'consistent');
-  assert.equal(decide({ kind: 'level', experiment: 'x', metric: 'testAccuracy', expect: 'below', value: 0.15 }, [0.4, 0.45]), 'contradicted');
-  assert.equal(decide({ kind: 'difference', a: 'a', b: 'b', metric: 'valAccuracy', expect: 'notLess', margin: 0.01 }, [-0.02, -0.015]), 'contradicted');
-  assert.match(v('bop-matches-baseline').detail, /\+3\.00 pp/);
-});
-
-test('§5.1 verdicts read off a γ × τ grid', () => {
-  const pt = (gf: number, tf: number, flips: number, val: number[]): GridPoint => ({ gammaFactor: gf, tauFactor: tf, gamma: gf, tau: tf, valAccuracy: val, flipRatio: val.map(() => flips) });
-  const grid = [
-    pt(0.3, 0, 2e-3, [0.2, 0.3, 0.35, 0.33]),
-    pt(1, 0, 4e-3, [0.25, 0.32, 0.34, 0.3]),
-    pt(0.3, 1, 1e-3, [0.2, 0.3, 0.4, 0.45]),
-    pt(1, 1, 2e-3, [0.3, 0.35, 0.38, 0.4]),
-  ];
-  const claims = SECTIONS.find((s) => s.id === '§5.1')!.claims;
-  const v = (id: string) => sensitivityVerdict(claims.find((c) => c.id === id)!, grid).verdict;
-  assert.equal(v('flips-rise-with-gamma'), 'consistent');
-  assert.equal(v('flips-fall-with-tau'), 'consistent');
-  assert.equal(v('high-gamma-plateaus-lower'), 'consistent');
-  assert.equal(v('tau-zero-deteriorates'), 'consistent');
-  assert.equal(sensitivityVerdict(claims[0], []).verdict, 'not run');
 });
 
 test('a fixture catalog entry runs end to end: config, training, results, verdict', async () => {
