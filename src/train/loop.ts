@@ -14,15 +14,10 @@ import { countFlips, Optimizer } from '../optimizers';
 import { Rng } from '../random';
 import { EpochRecord, History } from './history';
 import { settleBatchNorm } from './settle';
+import type { SplitSource } from './split';
 import { classification, Task } from './tasks';
 
-/** A split of a dataset that the loop can draw batches from. */
-export interface SplitSource {
-  /** Number of examples. */
-  readonly n: number;
-  /** Inputs and targets of these examples as tensors; augmented with `rng` when given (training only). */
-  batch(indices: Int32Array, rng: Rng | null): { x: tf.Tensor; y: tf.Tensor };
-}
+export type { SplitSource } from './split';
 
 export interface TrainOptions {
   model: tf.LayersModel;

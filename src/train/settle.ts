@@ -17,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { batchNormLayers, dropoutLayers } from '../layers';
-import type { SplitSource } from './loop';
+import type { SplitSource } from './split';
 
 /** Recomputes every BN layer's moving statistics on `split` as the module comment says; returns the batches used (0: no BN layer). */
 export function settleBatchNorm(model: tf.LayersModel, split: SplitSource, batchSize: number): number {
