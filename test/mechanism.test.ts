@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm, SeededDropout, dropoutLayers } from '../src/layers';
 import { settleBatchNorm } from '../src/train/settle';
-import type { SplitSource } from '../src/train/loop';
+import type { SplitSource } from '../src/train/split';
 import { Rng } from '../src/random';
 import {
   bnStatisticsGap,

@@ -35,7 +35,7 @@ import { loadModel } from '../models/io';
 import { finalMetric } from '../results/metrics';
 import { mean } from '../results/stats';
 import type { History } from '../train/history';
-import type { SplitSource } from '../train/loop';
+import type { SplitSource } from '../train/split';
 import { axisStyle, baseLayout, PALETTE, PANEL_WIDTH, PLOT_CONFIG } from '../figures/style';
 import type { Figure, Trace } from '../figures/types';
 import type { ExperimentConfig } from './config';

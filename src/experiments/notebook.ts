@@ -24,19 +24,22 @@ import type { RunData } from '../figures/load';
 import { loadPredictions } from '../figures/report';
 import { figureHtml, figureText, inKernel, liveChart, showFigure, showHtml, showMarkdown } from '../figures/display';
 import { summaryTable, toHtml, type SummaryTableRow } from '../figures/tables';
-import type { RunSeries } from '../figures/types';
+import type { Figure, RunSeries, Trace } from '../figures/types';
+import { axisStyle, baseLayout, PALETTE, PLOT_CONFIG } from '../figures/style';
 import type { History } from '../train/history';
 import { metricOf } from '../results/metrics';
-import { loadRunDir } from '../results';
+import { loadRunDir, resultsRoot } from '../results';
 import { finalMetric } from '../results/metrics';
-import { PROFILES, SECTIONS, sectionOf } from './catalog';
+import { runState } from '../results/state';
+import { PROFILES, SECTIONS, sectionOf, type Claim } from './catalog';
 import { collectGrid, planFor, planPoints, readGrid, saveGrid, type CalibrationPlan, type GridResult } from './calibrate';
 import { curvesFigure, type CurveKind, type CurveKindOptions } from './figures';
-import { calibrationOf, derivationNotes, experimentNames, getExperiment, Profile, type CalibrationFactors } from './registry';
-import { verdictMarkdown } from './report';
-import { resolveConfig, runExperiment, RunResult } from './run';
+import { calibrationOf, derivationNotes, experimentNames, getExperiment, Profile, profileConfig, trainExamples, type CalibrationFactors, type Sizing } from './registry';
+import { collectResults, finalsFromRuns, verdictMarkdown } from './report';
+import { configHash, resolveConfig, runDir, runExperiment, RunResult } from './run';
+import { mechanismFigure, mechanismMarkdown, mechanismRows } from './mechanism';
 import { unetSizeTable, type UnetSizeRow } from './unet';
-import { claimVerdict, meanFlipRatio, sensitivityVerdict, type FinalValues, type Verdict } from './verdict';
+import { meanFlipRatio, profileVerdicts, type FinalValues, type Verdict } from './verdict';
 
 const pctOf = (v: number) => `${(v * 100).toFixed(2)} %`;
 
@@ -68,11 +71,34 @@ export interface NotebookConfigOptions {
  */
 export function notebookConfig(section: string | null, opts: NotebookConfigOptions = {}): { PROFILE: Profile; EXPERIMENTS: string[] } {
   const PROFILE = notebookProfile(opts.profiles, opts.env);
-  const EXPERIMENTS = section === null ? [] : [...sectionOf(section).experiments];
+  const log = opts.log ?? console.log;
+  const all = section === null ? [] : [...sectionOf(section).experiments];
+  // a named variant (catalog `optional`) is shown when it has finished runs of this config, and never trained here
+  const variants = all.filter((n) => getExperiment(n).optional);
+  const shown = variants.filter((n) => hasFinishedRuns(n, PROFILE, opts.seeds, opts.overrides));
+  const EXPERIMENTS = all.filter((n) => !variants.includes(n) || shown.includes(n));
   const seeds = opts.seeds ? opts.seeds.join(', ') : '(registry default)';
   const overrides = opts.overrides?.length ? opts.overrides.join(' ') : '(none)';
-  (opts.log ?? console.log)(`profile ${PROFILE}, seeds ${seeds}, overrides ${overrides}${section === null ? '' : `, section ${section}: ${EXPERIMENTS.join(', ') || 'no runs of its own'}`}`);
+  log(`profile ${PROFILE}, seeds ${seeds}, overrides ${overrides}${section === null ? '' : `, section ${section}: ${EXPERIMENTS.join(', ') || 'no runs of its own'}`}`);
+  for (const n of variants)
+    log(
+      shown.includes(n)
+        ? `${n}: a named variant with finished runs on ${PROFILE}; shown here`
+        : `${n}: a named variant without finished runs on ${PROFILE}; left out (\`npm run experiment -- ${n} --profile ${PROFILE}\` runs it, then it is shown here)`,
+    );
   return { PROFILE, EXPERIMENTS };
+}
+
+/** True when every seed of `name` (default: the catalog's for the profile) has finished results of the config it would run with now. */
+export function hasFinishedRuns(name: string, profile: string, seeds?: number[], set: string[] = [], root = resultsRoot()): boolean {
+  const list = seeds ?? getExperiment(name).seeds[profile as Profile] ?? [0];
+  return (
+    list.length > 0 &&
+    list.every((seed) => {
+      const c = resolveConfig(name, profile, seed, set);
+      return runState(runDir(c, set, root), { configHash: configHash(c), epochs: c.epochs }).kind === 'finished';
+    })
+  );
 }
 
 /**
@@ -226,9 +252,18 @@ export function finalMean(run: SectionRun, metric: 'valAccuracy' | 'accuracy' = 
 export function comparisonRows(runs: SectionRun[]): SummaryRow[] {
   return runs.flatMap((r) => {
     const refs = getExperiment(r.experiment).references;
-    if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }]);
-    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, ref.metric)));
+    if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }], (rec) => metricOf(rec, 'testAccuracy'));
+    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, measuredMetric(ref.metric))));
   });
+}
+
+/**
+ * What a published number is compared with: a published final validation accuracy (the test split, in the paper's
+ * and the report's code) with the run's final score, the settled accuracy on the whole test split; a train
+ * accuracy with the last epoch's.
+ */
+export function measuredMetric(published: 'valAccuracy' | 'accuracy' | 'testAccuracy'): 'testAccuracy' | 'accuracy' {
+  return published === 'accuracy' ? 'accuracy' : 'testAccuracy';
 }
 
 /** One paragraph per seed: seed, profile, backend, final / best accuracies, training time, and where it is stored. */
@@ -240,9 +275,12 @@ export function describeRuns(runs: SectionRun[]): string {
       const last = h[h.length - 1];
       const best = h.reduce((b, e) => (e.valAccuracy > b.valAccuracy ? e : b), h[0]);
       const seconds = h.reduce((s, e) => s + e.seconds, 0);
+      const test = last.extra?.testAccuracy;
+      const raw = last.extra?.testAccuracyRaw;
       lines.push(
         `${r.experiment} · seed ${res.config.seed} · profile ${res.config.profile} · ${res.backend}\n` +
           `    ${h.length} epochs: final train ${pctOf(last.accuracy)}, final val ${pctOf(last.valAccuracy)}, best val ${pctOf(best.valAccuracy)} (epoch ${best.epoch}); ` +
+          (typeof test === 'number' ? `test ${pctOf(test)} settled${typeof raw === 'number' ? ` (raw ${pctOf(raw)})` : ''}; ` : '') +
           `${seconds.toFixed(1)} s of training${res.reused ? ' (stored results reused, not retrained)' : `, ${res.wallSeconds.toFixed(1)} s wall in this session`} · ${res.dir}`,
       );
     }
@@ -324,29 +362,183 @@ export function sectionIntro(sectionId: string, profile: string): string {
   return lines.join('\n');
 }
 
-/** Final train / validation / test values per seed of a notebook's runs, keyed by experiment (and the one it reuses). */
-export function finalsOf(runs: SectionRun[]): FinalValues {
-  const out: FinalValues = {};
-  for (const r of runs) {
-    const hs = r.results.map((x) => x.history);
-    const vals = Object.fromEntries((['accuracy', 'valAccuracy', 'testAccuracy'] as const).map((m) => [m, hs.map((h) => finalMetric(h, m)).filter((x) => Number.isFinite(x))]));
-    out[r.experiment] = vals;
-    const same = getExperiment(r.experiment).sameAs;
-    if (same && !out[same]) out[same] = vals;
-  }
-  return out;
+/** A γ·T value for prose: three significant digits, exponent notation below 1e-3. */
+const gt = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
+
+const DATASET_WORD: Record<string, string> = { cifar10: 'CIFAR-10', svhn: 'SVHN', pets: 'Oxford-IIIT Pet' };
+const MODEL_WORD: Record<string, string> = { binarynet: 'BinaryNet', unet: 'UNet' };
+
+/** A width as a fraction when it is one (0.125 → "1/8"), else its decimal. */
+export function widthText(w: number): string {
+  const inv = 1 / w;
+  return w === 1 ? 'full width' : Math.abs(inv - Math.round(inv)) < 1e-9 ? `1/${Math.round(inv)} width` : `width ${w}`;
 }
 
-/** The verdicts of a section's claims on this notebook's runs, as a Markdown table. */
+/**
+ * The scale of a profile, as prose from the catalog and the registry (never typed in a notebook): per group of the
+ * experiments (a list; a section's or, for null, the catalog's, named variants left out) with the same sizing, the model,
+ * width, training images, epochs, batch, steps, what is validated every epoch, the final score and the seeds; then
+ * γ·T per phase (and τ against the noise of m) of every Bop run, as its config records them.
+ */
+export function scaleMarkdown(of: string | string[] | null, profile: string): string {
+  const picked = of === null ? experimentNames().filter((n) => !getExperiment(n).optional) : Array.isArray(of) ? of : sectionOf(of).experiments.filter((n) => !getExperiment(n).optional);
+  const names = picked.filter((n) => !getExperiment(n).sameAs);
+  if (!names.length) return `No runs of its own on the ${profile} profile.`;
+  const n = (x: number) => x.toLocaleString('en');
+  const groups = new Map<string, string[]>();
+  const lineOf = new Map<string, string>();
+  for (const name of names) {
+    const e = getExperiment(name);
+    const c = profileConfig(name, profile, (e.seeds[profile as Profile] ?? [0])[0]);
+    const d = c.derivation!;
+    const seeds = e.seeds[profile as Profile] ?? [0];
+    const train = trainExamples(e, profile === 'paper' ? (c as unknown as Sizing) : e[profile as 'quick' | 'smoke']);
+    const ds = DATASET_WORD[c.dataset] ?? c.dataset;
+    const images = c.trainPerClass != null ? `${n(c.trainPerClass)} training images per class (${n(train)})` : `${n(train)} training images${c.dataset === 'pets' ? ' (the Pets copy found)' : ''}`;
+    const val =
+      c.dataset === 'pets'
+        ? 'the test images scored every epoch'
+        : c.testPerClass != null
+          ? `validated every epoch on ${n(c.testPerClass)} ${c.dataset === 'svhn' ? '`extra`' : 'test'} images per class`
+          : `validated every epoch on the whole ${c.dataset === 'svhn' ? '`extra` sample' : 'test split'}`;
+    const line =
+      `${MODEL_WORD[c.model] ?? c.model} at ${widthText(c.width)} on ${ds}${c.model === 'unet' ? ` at ${c.imageSize}×${c.imageSize}` : ''}, ${images}, ` +
+      `${c.epochs} epochs of batch ${c.batchSize} = ${n(d.runSteps)} steps; ${val}; the final score on the whole test split after the last epoch, BN statistics settled first; ` +
+      `${seeds.length} seed${seeds.length === 1 ? '' : 's'} (${seeds.join(', ')})`;
+    groups.set(line, [...(groups.get(line) ?? []), name]);
+    lineOf.set(name, line);
+  }
+  const out = [`**Scale of the \`${profile}\` profile** (from the catalog and the registry):`, ''];
+  for (const [line, members] of groups) out.push(`* ${members.map((m) => `\`${m}\``).join(', ')}: ${line}.`);
+  const bop = names.filter((m) => getExperiment(m).paper.gamma);
+  if (bop.length) {
+    out.push('', 'γ·T per γ phase (time constants of *m*) and τ against the noise of *m*, as each config records them:', '');
+    for (const m of bop) {
+      const d = profileConfig(m, profile, 0).derivation!;
+      const paper = profileConfig(m, 'paper', 0).derivation!;
+      out.push(
+        `* \`${m}\`: γ·T ${d.gammaT.map(gt).join(', ')} (the paper's run: ${paper.gammaT.map(gt).join(', ')}); ` +
+          `covers ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps` +
+          (d.tauRelative != null ? `; τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : ''),
+      );
+    }
+  }
+  out.push(
+    '',
+    profile === 'paper'
+      ? 'This is the original setting: the published numbers are comparable.'
+      : profile === 'smoke'
+        ? '`smoke` runs in seconds at chance level: it checks that everything runs, nothing more.'
+        : `Only \`paper\` is the original setting; on \`${profile}\` the verdicts say whether each claimed *effect* shows up at this scale.`,
+  );
+  return out.join('\n');
+}
+
+/**
+ * What each run's config records about its regime (`derivation`): steps, the part of the paper's run it covers, γ·T
+ * per γ phase against the paper's, τ against the noise of m — for the named runs (default: all), one line each.
+ */
+export function regimeText(runs: SectionRun[], only?: string[]): string {
+  const n = (x: number) => x.toLocaleString('en');
+  const picked = only ? only.map((m) => runOf(runs, m)) : runs;
+  if (!picked.length) return 'skipped: no runs';
+  return picked
+    .map((r) => {
+      const c = r.results[0].config;
+      const d = c.derivation;
+      if (!d) return `${r.experiment}: no derivation recorded (a run of an older version)`;
+      const paper = profileConfig(r.experiment, 'paper', 0).derivation!;
+      const share = d.paperStepsCovered / d.paperStepsTotal;
+      return (
+        `${r.experiment}: ${n(d.runSteps)} steps (${d.stepsPerEpoch} per epoch) cover ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps (${(share * 100).toFixed(0)} %)` +
+        (d.gammaT.length ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paper.gammaT.map(gt).join(', ')})` : '') +
+        (d.tauRelative != null ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : '')
+      );
+    })
+    .join('\n');
+}
+
+/** One γ phase of a run as its history records it: the epochs that started with that γ, and their flips. */
+export interface FlipPhase {
+  gamma: number;
+  epochs: [number, number];
+  /** Mean flip ratio per step over the phase's epochs, binary layers and seeds. */
+  flipRatio: number;
+}
+
+/**
+ * The flip ratio per γ phase of a Bop run (epochs grouped by the γ they started with, mean over layers and seeds),
+ * and whether it falls after every decay. A decay inside an epoch counts from the next epoch on.
+ */
+export function flipPhases(run: SectionRun): { phases: FlipPhase[]; fallsAfterEachDecay: boolean } {
+  const h0 = run.results[0].history;
+  const phases: FlipPhase[] = [];
+  for (const rec of h0) {
+    const last = phases[phases.length - 1];
+    if (rec.gamma === null) continue;
+    if (last && last.gamma === rec.gamma) last.epochs[1] = rec.epoch;
+    else phases.push({ gamma: rec.gamma, epochs: [rec.epoch, rec.epoch], flipRatio: NaN });
+  }
+  const perEpoch = (rec: History[number]) => {
+    const v = Object.values(rec.flipRatio);
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+  };
+  for (const p of phases) {
+    const xs = run.results.flatMap((x) => x.history.filter((r) => r.epoch >= p.epochs[0] && r.epoch <= p.epochs[1]).map(perEpoch));
+    p.flipRatio = xs.reduce((a, b) => a + b, 0) / xs.length;
+  }
+  return { phases, fallsAfterEachDecay: phases.length > 1 && phases.every((p, i) => i === 0 || p.flipRatio < phases[i - 1].flipRatio) };
+}
+
+/** `flipPhases` of the named Bop run as text: one line per phase, then whether flips fall after every γ decay. */
+export function flipPhaseText(runs: SectionRun[], name: string): string {
+  if (!runs.length) return 'skipped: no runs';
+  const { phases, fallsAfterEachDecay } = flipPhases(runOf(runs, name));
+  if (!phases.length) return `${name}: no γ recorded (not a Bop run)`;
+  return [
+    ...phases.map((p) => `${name}, γ ${p.gamma.toExponential(2)} (epochs ${p.epochs[0]}–${p.epochs[1]}): mean flip ratio ${p.flipRatio.toExponential(2)} per step (π = ${flipMetric(p.flipRatio).toFixed(2)})`),
+    phases.length > 1 ? `flips fall after every γ decay: ${fallsAfterEachDecay ? 'yes' : 'no'}` : 'one γ phase in the recorded epochs: no decay to compare',
+  ].join('\n');
+}
+
+/** Final train / validation / test values (and the raw test score) per seed of a notebook's runs, by experiment (and the one it reuses). */
+export function finalsOf(runs: SectionRun[]): FinalValues {
+  return finalsFromRuns(
+    runs.flatMap((r) => {
+      const same = getExperiment(r.experiment).sameAs;
+      return r.results.flatMap((x) => [r.experiment, ...(same ? [same] : [])].map((experiment) => ({ experiment, seed: x.config.seed, history: x.history })));
+    }),
+  );
+}
+
+/**
+ * The verdicts of `claims` with this notebook's runs in place of the stored results of the same experiments: every
+ * claim of the catalog is judged as one family (Holm over the profile, ./verdict `profileVerdicts`, as `npm start`
+ * does), the regimes from the runs' configs, the §5.1 claims on the stored grid; the claims asked for are returned.
+ */
+export function notebookVerdicts(claims: Claim[], runs: SectionRun[], profile: string, root = resultsRoot()): Verdict[] {
+  const stored = collectResults(profile, root);
+  const finals = { ...stored.finals, ...finalsOf(runs) };
+  const configs = { ...stored.configs };
+  for (const r of runs) {
+    configs[r.experiment] = r.results.map((x) => x.config);
+    const same = getExperiment(r.experiment).sameAs;
+    if (same) configs[same] = configs[r.experiment];
+  }
+  const grid = readGrid(profile, root);
+  const all = SECTIONS.flatMap((s) => s.claims);
+  const wanted = new Set(claims.map((c) => c.id));
+  return profileVerdicts(all, finals, { grid: grid ? grid.points.filter((p) => p.complete) : [], configs, profile }).filter((v) => wanted.has(v.claim.id));
+}
+
+/** The verdicts of a section's claims on this notebook's runs (`notebookVerdicts`), as a Markdown table with its notes. */
 export function sectionVerdictMarkdown(sectionId: string, runs: SectionRun[], profile: string): string {
   const s = sectionOf(sectionId);
-  const finals = finalsOf(runs);
-  const verdicts: Verdict[] = s.claims.map((c) => claimVerdict(c, finals));
-  const seeds = Math.max(0, ...runs.map((r) => r.results.length));
+  const verdicts = notebookVerdicts(s.claims, runs, profile);
+  const seeds = [...new Set(runs.map((r) => r.results.length))].sort((a, b) => a - b);
   return (
     verdictMarkdown(verdicts, profile) +
-    `\n\n${seeds} seed(s) per run. consistent / contradicted: the 95 % interval over seeds lies on one side of what the claim says; ` +
-    `inconclusive: it straddles it (or fewer than 2 seeds). The test accuracy is the whole test split, scored once after the last epoch.` +
+    `\n\n${seeds.join(' to ') || 0} seed(s) per run. The test accuracy is the whole test split, scored once after the last epoch with BN statistics settled on the training set.` +
     (profile === 'paper' ? '' : ` These are verdicts at the ${profile} profile's scale, not at the paper's: they say whether the effect shows up in a short, narrow run.`)
   );
 }
@@ -363,8 +555,21 @@ export function finalFlipRatio(run: SectionRun): number {
 // ---------------------------------------------------------------------------------------------------------------
 // Notebook 08: the γ × τ grid (./calibrate) run in the kernel, with progress.
 
-/** Runs (or reuses) every run of a calibration grid in this process and returns the grid (default: Bop's). */
-export async function runCalibrationGrid(opts: { profile: string; experiment?: string; seeds?: number[]; holdoutPerClass?: number; verbose?: boolean; train?: boolean }): Promise<GridResult> {
+/**
+ * Runs (or reuses) every run of a calibration grid in this process and returns the grid (default: Bop's). The plan is
+ * the one `npm run calibrate` runs (./calibrate `PLANS`: its axes, seeds, held-out split, exclusions and selection
+ * rule); `axes` and `seeds` may shrink it (a notebook on smoke). With `train: false`, the grid `npm run calibrate`
+ * stored (this machine's, else the one in src/experiments/calibration.json).
+ */
+export async function runCalibrationGrid(opts: {
+  profile: string;
+  experiment?: string;
+  seeds?: number[];
+  axes?: CalibrationPlan['axes'];
+  holdoutPerClass?: number;
+  verbose?: boolean;
+  train?: boolean;
+}): Promise<GridResult> {
   const experiment = opts.experiment ?? 'cifar10-bop';
   if (opts.train === false) {
     const g = readGrid(opts.profile, undefined, undefined, experiment);
@@ -373,11 +578,12 @@ export async function runCalibrationGrid(opts: { profile: string; experiment?: s
     return g;
   }
   const base = planFor(experiment, opts.profile);
-  const plan: CalibrationPlan = { ...base, seeds: opts.seeds ?? base.seeds, holdoutPerClass: opts.holdoutPerClass ?? base.holdoutPerClass };
+  for (const k of Object.keys(opts.axes ?? {})) if (!(k in base.axes)) throw new Error(`runCalibrationGrid: ${experiment}'s grid has no ${k} axis (its axes: ${Object.keys(base.axes).join(', ')})`);
+  const plan: CalibrationPlan = { ...base, axes: { ...base.axes, ...(opts.axes ?? {}) }, seeds: opts.seeds ?? base.seeds, holdoutPerClass: opts.holdoutPerClass ?? base.holdoutPerClass };
   for (const p of planPoints(plan))
     for (const seed of plan.seeds) {
       const r = await runExperiment({ experiment: plan.experiment, profile: plan.profile, seed, set: p.set, resume: true, log: opts.verbose === false ? null : (l) => console.log(l) });
-      console.log(`${factorText(p.factors)}, seed ${seed}: ${r.reused ? 'reused' : `trained in ${r.wallSeconds.toFixed(0)} s`}`);
+      console.log(`${experiment}: ${factorText(p.factors)}, seed ${seed}: ${r.reused ? 'reused' : `trained in ${r.wallSeconds.toFixed(0)} s`}`);
     }
   const grid = collectGrid(plan);
   saveGrid(grid);
@@ -434,23 +640,99 @@ export function gridMarkdown(grid: GridResult): string {
   );
 }
 
-/** The §5.1 verdicts on a grid, as a Markdown table. */
-export function gridVerdictMarkdown(grid: GridResult, profile: string): string {
+/** The §5.1 verdicts on a grid, as a Markdown table: the count rules on its points, a claim whose regime the runs do not reach not testable. */
+export function gridVerdictMarkdown(grid: GridResult, profile: string, root = resultsRoot()): string {
   const s = sectionOf('§5.1');
   const points = grid.points.filter((p) => p.complete);
-  return verdictMarkdown(s.claims.map((c) => sensitivityVerdict(c, points)), profile) + '\n\nOne seed per grid point: these verdicts count how many neighbouring points go the claimed way (module src/experiments/verdict.ts), they carry no interval.';
+  const k = grid.plan.seeds.length;
+  // judged as `npm start` judges them (regimes included), on this grid
+  const { finals, configs } = collectResults(profile, root);
+  const verdicts = profileVerdicts(SECTIONS.flatMap((x) => x.claims), finals, { grid: points, configs, profile }).filter((v) => s.claims.some((c) => c.id === v.claim.id));
+  return (
+    verdictMarkdown(verdicts, profile) +
+    `\n\n${k} seed${k === 1 ? '' : 's'} per grid point (${grid.plan.seeds.join(', ')}), curves and flips averaged over them: these verdicts count how many neighbouring points go the claimed way (src/experiments/verdict.ts), they carry no interval.`
+  );
 }
 
-/** Every claim of every section, judged on the summary notebook's runs (and the stored γ × τ grid for §5.1). */
+/**
+ * The score of every grid point against one factor (the others at `at`): each seed's settled held-out accuracy and
+ * their mean, excluded points drawn open, the chosen point ringed. The baseline's learning-rate grid, or one line
+ * of Bop's γ × τ grid.
+ */
+export function gridScoreFigure(grid: GridResult, factor: keyof CalibrationFactors, opts: { at?: CalibrationFactors; title?: string } = {}): Figure {
+  const at = opts.at ?? {};
+  const keep = grid.points.filter((p) => p.factors[factor] !== undefined && (Object.entries(at) as [keyof CalibrationFactors, number][]).every(([k, v]) => p.factors[k] === v));
+  const x = keep.map((p) => p.factors[factor]!);
+  const name = factor === 'gamma' ? 'γ' : factor === 'tau' ? 'τ' : 'learning rate';
+  const same = (a: CalibrationFactors, b: CalibrationFactors) => JSON.stringify(a) === JSON.stringify(b);
+  const seeds = [...new Set(keep.flatMap((p) => p.seeds.map((s) => s.seed)))];
+  const data: Trace[] = [
+    ...seeds.map((seed, i) => ({
+      type: 'scatter',
+      mode: 'markers',
+      name: `seed ${seed}`,
+      x,
+      y: keep.map((p) => p.seeds.find((s) => s.seed === seed)?.score ?? null),
+      marker: { color: PALETTE[(i + 2) % PALETTE.length], size: 7, symbol: 'circle' },
+    })),
+    {
+      type: 'scatter',
+      mode: 'lines+markers',
+      name: 'mean (the score)',
+      x,
+      y: keep.map((p) => (Number.isFinite(p.score) ? p.score : null)),
+      line: { color: '#000', width: 2 },
+      marker: { color: keep.map((p) => (p.excluded ? '#fff' : '#000')), size: 10, line: { color: '#000', width: 2 } },
+      text: keep.map((p) => (p.excluded ? 'excluded by the plan' : 'candidate')),
+      hovertemplate: `${name} ×%{x}: %{y:.2%} (%{text})<extra></extra>`,
+    },
+  ];
+  const chosen = keep.find((p) => grid.chosen && same(grid.chosen.factors, p.factors));
+  if (chosen) data.push({ type: 'scatter', mode: 'markers', name: 'chosen', x: [chosen.factors[factor]], y: [chosen.score], marker: { color: 'rgba(0,0,0,0)', size: 20, line: { color: PALETTE[0], width: 3 } } });
+  const layout = baseLayout(opts.title ?? `${grid.plan.experiment}: held-out score against the ${name} factor`, { hovermode: 'closest' });
+  layout.xaxis = axisStyle(`${name} factor (× the derived value)`, factor === 'tau' ? {} : { type: 'log' });
+  layout.yaxis = axisStyle('Settled held-out accuracy', { tickformat: '.1%' });
+  return { data, layout, config: { ...PLOT_CONFIG } };
+}
+
+/** Shows `gridScoreFigure`, or says why there is nothing to draw (no point of the grid varies that factor). */
+export function showGridScores(grid: GridResult, factor: keyof CalibrationFactors, opts: { at?: CalibrationFactors; title?: string } = {}): void {
+  const fig = gridScoreFigure(grid, factor, opts);
+  if (!(fig.data[0]?.x as number[] | undefined)?.length) {
+    console.log(`skipped: no point of the ${grid.plan.experiment} grid varies ${factor}${opts.at ? ` at ${factorText(opts.at)}` : ''}`);
+    return;
+  }
+  showFigure(fig);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Notebook 03: the dropout mechanism, measured (./mechanism).
+
+/**
+ * Measures the mechanism the report proposes for §4.2 on this notebook's final models (./mechanism: per BN layer,
+ * training-mode statistics with dropout on against the statistics the model tests with; settled − raw test accuracy
+ * per arm, paired by seed) and shows the tables and the figure; "skipped" without runs.
+ */
+export async function showDropoutMechanism(runs: SectionRun[], profile: string, opts: { batches?: number } = {}): Promise<void> {
+  if (!runs.length) {
+    console.log('skipped: no runs');
+    return;
+  }
+  const rows = await mechanismRows(
+    runs.flatMap((r) => r.results.map((x) => ({ experiment: r.experiment, seed: x.config.seed, dir: x.dir, config: x.config, history: x.history }))),
+    opts,
+  );
+  showMarkdown(mechanismMarkdown(rows, profile));
+  showFigure(mechanismFigure(rows, { title: `BN statistics, training (dropout on) vs test time, per layer (${profile})` }));
+}
+
+/** Every claim of every section, judged on the summary notebook's runs (and the stored γ × τ grid for §5.1), as one family. */
 export function summaryVerdictMarkdown(runs: SectionRun[], profile: string): string {
-  const finals = finalsOf(runs);
-  const grid = readGrid(profile);
-  const points = grid ? grid.points.filter((p) => p.complete) : [];
-  const verdicts = SECTIONS.flatMap((s) => s.claims.map((c) => (c.test.kind === 'sensitivity' ? sensitivityVerdict(c, points) : claimVerdict(c, finals))));
+  const verdicts = notebookVerdicts(SECTIONS.flatMap((s) => s.claims), runs, profile);
   const count = (w: string) => verdicts.filter((v) => v.verdict === w).length;
   return (
     verdictMarkdown(verdicts, profile) +
-    `\n\n${count('consistent')} consistent, ${count('contradicted')} contradicted, ${count('inconclusive')} inconclusive, ${count('not run')} not run (${profile} profile).`
+    `\n\n${count('consistent')} consistent, ${count('contradicted')} contradicted, ${count('inconclusive')} inconclusive, ${count('not testable at this scale')} not testable at this scale, ${count('not run')} not run (${profile} profile).`
   );
 }
 
@@ -484,17 +766,23 @@ export function showComparison(runs: SectionRun[], profile: string): void {
     console.log('skipped: no runs');
     return;
   }
-  showHtml(toHtml(summaryTable(comparisonRows(runs)), `Final accuracy, ${profile} profile, vs the published numbers`));
+  showHtml(toHtml(summaryTable(comparisonRows(runs)), `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`));
   console.log(describeRuns(runs));
 }
 
-const ppOf = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pp`;
+const ppOf = (d: number) => (Number.isFinite(d) ? `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pp` : '— (no score)');
 
-/** The paper's published final validation accuracy of an experiment (catalog `references`, tag paper). */
-function paperValue(name: string): number {
-  const r = getExperiment(name).references.find((x) => x.tag === 'paper' && x.metric === 'valAccuracy');
-  if (!r) throw new Error(`${name}: the catalog has no paper number`);
+/** A published final validation accuracy of an experiment (catalog `references`) by whom: the paper or the report. */
+function publishedValue(name: string, tag: 'paper' | 'report', metric: 'valAccuracy' | 'accuracy' = 'valAccuracy'): number {
+  const r = getExperiment(name).references.find((x) => x.tag === tag && x.metric === metric);
+  if (!r) throw new Error(`${name}: the catalog has no ${tag} number (${metric})`);
   return r.value;
+}
+const paperValue = (name: string) => publishedValue(name, 'paper');
+
+/** Mean over seeds of the final score: the settled accuracy on the whole test split (`extra.testAccuracy`); NaN when a seed lacks it. */
+export function finalScore(run: SectionRun): number {
+  return run.results.reduce((s, x) => s + finalMetric(x.history, 'testAccuracy'), 0) / run.results.length;
 }
 
 /** Mean over seeds of the last epoch's `extra[key]` (e.g. valMiou of a UNet); NaN when a seed lacks it. */
@@ -515,28 +803,40 @@ export interface FindingsExtra {
 
 type Findings = (runs: SectionRun[], profile: string, extra: FindingsExtra) => string[];
 
+const SCORE = 'final test accuracy (whole test split, BN statistics settled, mean over seeds)';
+
 /**
- * The numbers each section's text talks about, computed from this notebook's runs (means over seeds of the last
- * epoch's value; differences in percentage points). The claims themselves are judged by `sectionVerdictMarkdown`.
+ * The numbers each section's text talks about, computed from this notebook's runs: final scores are the settled test
+ * accuracy (`finalScore`), train − validation gaps use the last epoch, differences are in percentage points; the
+ * published numbers come from the catalog. The claims themselves are judged by `sectionVerdictMarkdown`.
  */
 const FINDINGS: Record<string, Findings> = {
-  // The paper's claim is a difference: Bop above the latent-weight baseline (+0.4 pp in the paper).
+  // Two comparisons: the paper's (binary weights in both arms), tuned and untuned, and the report's (its baseline
+  // keeps real-valued hidden kernels), both at the derived settings.
   '§3.1': (runs, profile) => {
-    const here = finalMean(runOf(runs, 'cifar10-bop')) - finalMean(runOf(runs, 'cifar10-adam-baseline'));
+    const score = (n: string) => finalScore(runOf(runs, n));
+    const tuned = score('cifar10-bop') - score('cifar10-adam-baseline');
     const paper = paperValue('cifar10-bop') - paperValue('cifar10-adam-baseline');
+    const report = publishedValue('cifar10-bop', 'report') - publishedValue('cifar10-report-baseline', 'report');
     return [
-      `Bop − Adam baseline, final validation accuracy (mean over seeds): ${ppOf(here)} here (${profile}) vs ${ppOf(paper)} in the paper.`,
-      `Same sign as the paper: ${Math.sign(here) === Math.sign(paper) ? 'yes' : 'no'}` + (profile === 'paper' ? '' : ` (the ${profile} profile is far too small for this to be evidence either way).`),
+      `${SCORE}:`,
+      `The paper's comparison, Bop − latent-weight Adam (binary weights in both arms):`,
+      `  both tuned by the same calibration: ${ppOf(tuned)} here (${profile}) vs ${ppOf(paper)} in the paper`,
+      `  both untuned (the settings the profile derives): ${ppOf(score('cifar10-bop-untuned') - score('cifar10-adam-baseline-untuned'))} here`,
+      `The report's comparison, Bop − its code's baseline (binary activations, real-valued hidden kernels), both untuned: ${ppOf(score('cifar10-bop-untuned') - score('cifar10-report-baseline'))} here vs ${ppOf(report)} in the report`,
+      `Same sign as the paper (tuned arms): ${Math.sign(tuned) === Math.sign(paper) ? 'yes' : 'no'}` + (profile === 'paper' ? '' : ` (the ${profile} profile is far too small for the sign alone to be evidence; the verdicts below carry the intervals).`),
     ];
   },
-  // The BN betas' Adam learning rate constant (the original code) against decayed with γ.
+  // The BN betas' Adam learning rate constant (the original code, the report's run) against decayed with γ (this project's contrast).
   '§4.1': (runs, profile) => {
     const constant = runOf(runs, 'cifar10-bop-constant-lr');
     const decayed = runOf(runs, 'cifar10-bop-lr-decay');
+    const published = publishedValue('cifar10-bop-constant-lr', 'report', 'accuracy') - publishedValue('cifar10-bop-constant-lr', 'report');
     return [
       `Adam lr at the end: ${finalLr(constant).toExponential(1)} (constant) vs ${finalLr(decayed).toExponential(1)} (decayed)`,
-      `constant − decayed lr, final validation accuracy: ${ppOf(finalMean(constant) - finalMean(decayed))}; final training accuracy: ${ppOf(finalMean(constant, 'accuracy') - finalMean(decayed, 'accuracy'))}`,
-      `The original (constant lr) against the paper's ${pctOf(paperValue('cifar10-bop'))}: ${ppOf(finalMean(constant) - paperValue('cifar10-bop'))} (${profile} profile).`,
+      `train − validation accuracy at the end, lr constant: ${ppOf(finalMean(constant, 'accuracy') - finalMean(constant))} here vs ${ppOf(published)} in the report`,
+      `constant − decayed lr, ${SCORE}: ${ppOf(finalScore(constant) - finalScore(decayed))}; final training accuracy: ${ppOf(finalMean(constant, 'accuracy') - finalMean(decayed, 'accuracy'))}`,
+      `The original (constant lr) against the paper's ${pctOf(paperValue('cifar10-bop'))}: ${ppOf(finalScore(constant) - paperValue('cifar10-bop'))} (${profile} profile).`,
     ];
   },
   // Overfitting = training above validation accuracy; dropout should shrink that gap.
@@ -546,7 +846,7 @@ const FINDINGS: Record<string, Findings> = {
     const drop = runOf(runs, 'cifar10-bop-dropout');
     return [
       ...runs.map((r) => `${r.experiment}: train − val accuracy at the end ${ppOf(gap(r))}`),
-      `dropout − no dropout, final validation accuracy: ${ppOf(finalMean(drop) - finalMean(plain))}`,
+      ...runs.filter((r) => r !== plain).map((r) => `${r.experiment} − cifar10-bop, ${SCORE}: ${ppOf(finalScore(r) - finalScore(plain))}`),
       `gap shrinks with dropout: ${gap(drop) < gap(plain) ? 'yes' : 'no'} (${profile} profile)`,
     ];
   },
@@ -555,14 +855,17 @@ const FINDINGS: Record<string, Findings> = {
     const decayed = runOf(runs, 'cifar10-bop');
     const constant = runOf(runs, 'cifar10-bop-constant-gamma');
     return [
-      ...[decayed, constant].map((r) => `${r.experiment}: final-epoch flip ratio ${finalFlipRatio(r).toExponential(2)} (π = ${flipMetric(finalFlipRatio(r)).toFixed(2)}), final val ${pctOf(finalMean(r))}`),
+      ...[decayed, constant].map((r) => `${r.experiment}: final-epoch flip ratio ${finalFlipRatio(r).toExponential(2)} (π = ${flipMetric(finalFlipRatio(r)).toFixed(2)}), ${SCORE} ${pctOf(finalScore(r))}`),
       `flips die out only with decayed γ: ${finalFlipRatio(constant) > finalFlipRatio(decayed) ? 'yes, constant γ still flips more' : 'no'}; ` +
-        `constant − decayed γ, final val accuracy: ${ppOf(finalMean(constant) - finalMean(decayed))} (${profile} profile)`,
+        `constant − decayed γ, ${SCORE}: ${ppOf(finalScore(constant) - finalScore(decayed))} (${profile} profile)`,
     ];
   },
-  '§4.4': (runs, profile) => [
-    `Bop − Adam baseline on SVHN, final validation accuracy (mean over seeds): ${ppOf(finalMean(runOf(runs, 'svhn-bop')) - finalMean(runOf(runs, 'svhn-adam-baseline')))} (${profile} profile)`,
-  ],
+  '§4.4': (runs, profile) => {
+    const bop = runOf(runs, 'svhn-bop');
+    return runs
+      .filter((r) => r !== bop)
+      .map((r) => `Bop − ${r.experiment} on SVHN, ${SCORE}: ${ppOf(finalScore(bop) - finalScore(r))} (${profile} profile)`);
+  },
   // Test pixel accuracy and mIoU per UNet, and what binarizing buys in bits.
   '§4.5': (runs, profile, extra) => {
     const bits = Object.fromEntries((extra.sizes ?? []).map((r) => [r.experiment, r.bits]));
@@ -571,9 +874,9 @@ const FINDINGS: Record<string, Findings> = {
     const lat = runOf(runs, 'pets-unet-binary-adam');
     const bitsText = (name: string) => (bits[name] ? `, ${bits[name].toLocaleString('en')} bits` : '');
     return [
-      ...runs.map((r) => `${r.experiment}: final test pixel accuracy ${pctOf(finalMean(r))}, test mIoU ${pctOf(finalExtraMean(r, 'valMiou'))}${bitsText(r.experiment)}`),
-      `binarized (Bop) vs full precision: ${ppOf(finalMean(bop) - finalMean(fp))} pixel accuracy` + (bits[fp.experiment] && bits[bop.experiment] ? ` at ${(bits[fp.experiment] / bits[bop.experiment]).toFixed(1)}× fewer bits` : ''),
-      `Bop vs latent-weight Adam (both binarized): ${ppOf(finalMean(bop) - finalMean(lat))} pixel accuracy, ${ppOf(finalExtraMean(bop, 'valMiou') - finalExtraMean(lat, 'valMiou'))} mIoU (${profile} profile)`,
+      ...runs.map((r) => `${r.experiment}: final test pixel accuracy ${pctOf(finalScore(r))} (settled), last-epoch test mIoU ${pctOf(finalExtraMean(r, 'valMiou'))}${bitsText(r.experiment)}`),
+      `binarized (Bop) vs full precision: ${ppOf(finalScore(bop) - finalScore(fp))} pixel accuracy` + (bits[fp.experiment] && bits[bop.experiment] ? ` at ${(bits[fp.experiment] / bits[bop.experiment]).toFixed(1)}× fewer bits` : ''),
+      `Bop vs latent-weight Adam (both binarized): ${ppOf(finalScore(bop) - finalScore(lat))} pixel accuracy, ${ppOf(finalExtraMean(bop, 'valMiou') - finalExtraMean(lat, 'valMiou'))} mIoU (${profile} profile)`,
     ];
   },
 };
@@ -631,20 +934,20 @@ export function summaryExperiments(requested?: string[], log: (line: string) => 
   return out;
 }
 
-/** Summary rows labelled "<section> <experiment>": one per run and published number (a run without one: one row, no number). */
+/** Summary rows labelled "<section> <experiment>": one per run and published number (a run without one: one row, no number); the final score as `comparisonRows`. */
 export function summaryTableRows(runs: SectionRun[]): SummaryRow[] {
   return runs.flatMap((r) => {
     const refs = getExperiment(r.experiment).references;
     const series = { ...r.series, label: `${getExperiment(r.experiment).section} ${r.experiment}` };
-    if (!refs.length) return summaryRows([{ ...series, reported: null, reportedSource: '' }]);
-    return refs.flatMap((ref) => summaryRows([{ ...series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, ref.metric)));
+    if (!refs.length) return summaryRows([{ ...series, reported: null, reportedSource: '' }], (rec) => metricOf(rec, 'testAccuracy'));
+    return refs.flatMap((ref) => summaryRows([{ ...series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, measuredMetric(ref.metric))));
   });
 }
 
 /** Shows the summary table (final accuracy, mean / min / max over seeds, vs every published number) and returns it. */
 export function showSummaryTable(runs: SectionRun[], profile: string): SummaryTableRow[] {
   const table = summaryTable(summaryTableRows(runs));
-  showHtml(toHtml(table, `Final accuracy (${profile} profile, mean / min / max over seeds) vs published`));
+  showHtml(toHtml(table, `Final accuracy (${profile} profile, mean / min / max over seeds; test split, settled, against published validation numbers; train against train) vs published`));
   return table;
 }
 
@@ -652,9 +955,9 @@ export function showSummaryTable(runs: SectionRun[], profile: string): SummaryTa
 export function showSummaryFigure(runs: SectionRun[], profile: string): void {
   const rows = runs.map((r) => {
     const ref = getExperiment(r.experiment).references[0];
-    return summaryRows([{ ...r.series, label: r.experiment, reported: ref ? ref.value : null, reportedSource: ref?.source }], (rec) => (ref ? metricOf(rec, ref.metric) : rec.valAccuracy))[0];
+    return summaryRows([{ ...r.series, label: r.experiment, reported: ref ? ref.value : null, reportedSource: ref?.source }], (rec) => metricOf(rec, measuredMetric(ref ? ref.metric : 'testAccuracy')))[0];
   });
-  showFigure(summaryFigure(rows, { title: `Final accuracy, ${profile} profile, vs reported`, yTitle: 'Final val / test (pixel) accuracy' }));
+  showFigure(summaryFigure(rows, { title: `Final accuracy, ${profile} profile, vs reported`, yTitle: 'Final test (pixel) accuracy, settled' }));
 }
 
 /** Computed, not quoted: how far each run with a published number is from it, and the largest gap. */
