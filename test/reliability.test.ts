@@ -167,7 +167,7 @@ test('a finished run with a damaged history.json or final/ is repaired by --resu
   const plain = await runExperiment({ experiment: EXP, profile: 'smoke', set: SET, resultsRoot: root, log: (l) => lines.push(l) });
   assert.equal(plain.reused, true);
   assert.deepEqual(plain.history, ref.history);
-  assert.match(lines.join('\n'), /history\.json is not valid JSON.*--resume rewrites/);
+  assert.match(lines.join('\n'), /history\.json is not valid JSON.*--repair` rewrites the file from it/);
   const resumed = await run(root, { resume: true });
   assert.equal(resumed.reused, true);
   assert.deepEqual(JSON.parse(fs.readFileSync(hist, 'utf8')), ref.history);
@@ -183,7 +183,7 @@ test('a finished run with a damaged history.json or final/ is repaired by --resu
   assert.match(st.why!, /weights\.bin does not match the SHA-256/);
   const noResume = cli(ARGS, root);
   assert.notEqual(noResume.status, 0);
-  assert.match(noResume.stderr, /training is complete \(epoch 3 of 3\) but the final model is not.*pass --resume/);
+  assert.match(noResume.stderr, /training is complete \(epoch 3 of 3\) but the final model is not.*--repair` rewrites it from the checkpoint/);
   const fixed = await run(root, { resume: true });
   assert.deepEqual(strip(fixed.history as { seconds: number }[]), strip(ref.history));
   assert.equal(runState(dir, { configHash: st.checkpoint!.configHash, epochs: 3 }).kind, 'finished');

@@ -10,7 +10,11 @@
  *     final/              model.json + weights.bin (tf.io format) + manifest.json when the run is complete
  *
  * A complete run with the same config is reused (not recomputed) unless `force`; `resume` continues from the
- * checkpoint; a different config never overwrites another's results.
+ * checkpoint; a different config never overwrites another's results. The checkpoint is the authority: config.json,
+ * history.json, history.csv and final/ are derived from it, and `resume` or `repair` rewrites each that differs
+ * from it, saying which and why. `force` is a transaction: it trains in a staging folder whose first checkpoint
+ * replaces the folder's in one rename (src/results/state.ts `commitStaging`); a --force that dies before that
+ * rename is rolled back by the next writer, and nothing promotes its staging folder later.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -26,12 +30,12 @@ import { EpochRecord, History } from '../train/history';
 import { train } from '../train/loop';
 import { repoRoot } from '../util/paths';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
-import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
+import { checkpointRunMeta, readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
 import { readRunMeta, writeRunMeta } from '../results/config';
 import { writeHistoryFiles } from '../results/history';
-import { resultsRoot, runDirOf, runPaths, stagingDir } from '../results/paths';
-import { acquireRunLock, RunLock } from '../results/lock';
-import { openRunDir, promoteStaging, RunState, runState } from '../results/state';
+import { fixCommand, resultsRoot, runDirOf, runPaths, stagingDir, type FixAction } from '../results/paths';
+import { acquireRunLock, RunLock, RunLockedError } from '../results/lock';
+import { commitStaging, leftovers, openRunDir, RunState, runState } from '../results/state';
 import { getExperiment, Profile, profileConfig, rederive, SIZING_KEYS } from './registry';
 import { datasetLoader, RunData } from './datasets';
 import { modelComponent } from './components';
@@ -84,6 +88,11 @@ export interface RunOptions {
   resume?: boolean;
   /** Recompute even if complete results with the same config exist; start over instead of resuming. */
   force?: boolean;
+  /**
+   * Rewrite config.json, history.json, history.csv and final/ from the checkpoint where they differ from it, and
+   * train nothing (an interrupted run stays interrupted: `resume` continues it).
+   */
+  repair?: boolean;
   /** Progress output (default console.log; null: silent). */
   log?: ((line: string) => void) | null;
   onEpoch?: (record: EpochRecord, history: History) => void | Promise<void>;
@@ -96,6 +105,8 @@ export interface RunResult {
   history: History;
   /** True when finished results were found and reused. */
   reused: boolean;
+  /** What was rewritten from the checkpoint (one line per file: which and why); absent or [] when nothing. */
+  repaired?: string[];
   /** Seconds of training in this call (0 when reused). */
   wallSeconds: number;
   backend: string;
@@ -187,6 +198,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
   const entry = getExperiment(opts.experiment);
   const profile = opts.profile ?? 'quick';
+  if ([opts.resume, opts.force, opts.repair].filter(Boolean).length > 1) throw new Error('--resume, --force and --repair exclude each other: --resume continues the stored run, --repair rewrites its files from its checkpoint, --force replaces it');
   if (entry.sameAs) {
     const own = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
     const other = resolveConfig(entry.sameAs, profile, opts.seed, opts.set);
@@ -200,39 +212,72 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const hash = configHash(config);
   const dir = runDir(config, opts.set ?? [], opts.resultsRoot ?? resultsRoot());
   const label = `${config.experiment}/${config.profile}/seed-${config.seed}`;
-  const existing = readRunMeta(dir, { lenient: true }) as { configHash: string } | null;
-  if (existing && existing.configHash !== hash && !opts.force) {
-    throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
-  }
-  const reuse = (st: RunState): RunResult => {
-    if (st.historyStale) log?.(`${label}: ${st.historyStale}; the checkpoint holds the whole history (--resume rewrites history.json and history.csv from it)`);
-    log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
-    return { config, dir, history: st.history!, reused: true, wallSeconds: 0, backend: recordedBackend(dir) };
-  };
+  const fix = (a: FixAction) => fixCommand(dir, a, { config, set: opts.set ?? [] });
   const expect = { configHash: hash, epochs: config.epochs };
   const before = runState(dir, expect);
-  if (before.kind === 'finished' && !opts.force && !(opts.resume && before.historyStale)) return reuse(before);
+  if (before.checkpoint === null && !opts.force) {
+    const existing = readRunMeta(dir, { lenient: true }) as { configHash?: string } | null;
+    if (existing?.configHash && existing.configHash !== hash) {
+      throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
+    }
+  }
+  const reuse = (st: RunState, repaired: string[] = []): RunResult => {
+    for (const d of st.derived) log?.(`${label}: ${d.why}; the checkpoint holds the run (\`${fix('repair')}\` rewrites the file from it)`);
+    log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
+    return { config, dir, history: st.history!, reused: true, repaired, wallSeconds: 0, backend: recordedBackend(dir) };
+  };
+  const wantsRepair = opts.resume || opts.repair;
+  if (before.kind === 'finished' && !opts.force && (!before.derived.length || !wantsRepair)) {
+    const left = leftovers(dir);
+    if (left.length) {
+      // Clean what an interrupted writer left (a --force that did not commit is rolled back), unless someone writes now.
+      try {
+        held.lock = acquireRunLock(dir, { purpose: `${label} (cleaning)` });
+        for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
+      } catch (e) {
+        if (!(e instanceof RunLockedError)) throw e;
+      }
+    }
+    if (opts.repair) log?.(`${label}: nothing to repair: the run is finished and every file agrees with its checkpoint`);
+    return reuse(before);
+  }
   // From here on this process writes the folder: one writer at a time.
   for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) held.created.push(d);
-  held.lock = acquireRunLock(dir, { purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : ''}` });
+  held.lock = acquireRunLock(dir, { purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : opts.repair ? ' --repair' : ''}` });
   for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
   const st = runState(dir, expect);
+  const rewrite = (what: RunState, files: { config: boolean }): string[] => {
+    const lines = rewriteDerived(dir, what, config, hash, opts.set ?? [], files);
+    for (const l of lines) log?.(`${label}: ${l}`);
+    return lines;
+  };
   if (st.kind === 'finished' && !opts.force) {
-    if (st.historyStale && opts.resume) {
-      writeHistoryFiles(dir, st.history!);
-      log?.(`${label}: ${st.historyStale}; rebuilt history.json and history.csv from the checkpoint (epoch ${st.checkpoint!.epoch})`);
-      return reuse({ ...st, historyStale: null });
+    if (st.derived.length && wantsRepair) {
+      const repaired = rewrite(st, { config: true });
+      return reuse({ ...st, derived: [], historyStale: null }, repaired);
     }
     return reuse(st);
   }
-  if (st.kind === 'other-config' && !opts.force) throw new Error(`${st.why}; rerun with the same --set values or --force`);
+  if (st.kind === 'other-config' && !opts.force) throw new Error(`${st.why}; rerun with the same --set values, or \`${fix('force')}\` to replace it`);
   if (st.kind === 'corrupt' && !opts.force) {
-    throw new Error(`${label}: ${st.why}. Pass --force to train this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
+    throw new Error(`${label}: ${st.why}. \`${fix('force')}\` trains this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
+  }
+  if (opts.repair) {
+    if (st.kind === 'empty') throw new Error(`${label}: nothing to repair: ${dir} holds no run yet (\`${fix('resume')}\` trains it)`);
+    if (st.kind === 'interrupted') {
+      const repaired = rewrite(st, { config: true });
+      if (!repaired.length) log?.(`${label}: nothing to repair`);
+      log?.(`${label}: ${st.why}; \`${fix('resume')}\` continues it`);
+      return { config, dir, history: st.history!, reused: true, repaired, wallSeconds: 0, backend: recordedBackend(dir) };
+    }
+    // unfinalized: rewrite final/ from the checkpoint below (the training loop has no epoch left to run).
   }
   const ckptFile = runPaths(dir).checkpoint;
   const hasCkpt = st.kind === 'interrupted' || st.kind === 'unfinalized';
-  if (hasCkpt && !opts.resume && !opts.force) {
-    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass --resume to continue it or --force to start over`);
+  const continuing = hasCkpt && (opts.resume || opts.repair) && !opts.force;
+  if (hasCkpt && !continuing && !opts.force) {
+    const a: FixAction = st.kind === 'unfinalized' ? 'repair' : 'resume';
+    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); \`${fix(a)}\` ${a === 'repair' ? 'rewrites it from the checkpoint' : 'continues it'}, --force starts over`);
   }
   // --force over existing results: train into a staging folder that replaces them after its first checkpoint.
   let writeDir = dir;
@@ -255,7 +300,8 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const rng = new Rng(config.seed);
   let history: History = [];
 
-  if (hasCkpt && opts.resume && !opts.force) {
+  let repaired: string[] = [];
+  if (continuing) {
     const ck = readRunCheckpoint(ckptFile, model.weights.map((w) => w.originalName));
     try {
       if (ck.configHash !== hash) {
@@ -270,12 +316,15 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     } finally {
       ck.dispose();
     }
-    if (st.historyStale) {
-      writeHistoryFiles(dir, history);
-      log?.(`${label}: ${st.historyStale}; rebuilt history.json and history.csv from the checkpoint`);
-    }
-    if (st.kind === 'unfinalized') log?.(`${label}: ${st.why}; resuming after epoch ${ck.epoch} to write it from ${ckptFile}`);
-    else log?.(`${label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
+    // A run that trains on writes config.json anew below (same config, this process's backend); one with no epoch
+    // left gets it back from the checkpoint's copy. The history files are rewritten here.
+    repaired = rewrite(st, { config: st.kind === 'unfinalized' });
+    const cfgProblem = st.derived.find((d) => d.file === runPaths(dir).config);
+    if (cfgProblem && st.kind !== 'unfinalized') repaired.push(`rewrote config.json (${cfgProblem.why})`);
+    if (st.kind === 'unfinalized') {
+      log?.(`${label}: ${st.why}; rewriting it from ${ckptFile}`);
+      repaired.push(`rewrote final/ from the checkpoint (${st.why})`);
+    } else log?.(`${label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
   }
 
   const meta = {
@@ -288,10 +337,15 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     versions: { node: process.version, tfjs: tf.version.tfjs },
     data: { source: data.source, selection: data.selection ?? null, nTrain: data.nTrain, nVal: data.val.n, nTest: data.test?.n ?? null },
     stepsPerEpoch,
+    set: opts.set ?? [],
     createdAt: new Date().toISOString(),
   };
   fs.mkdirSync(writeDir, { recursive: true });
-  writeRunMeta(writeDir, meta);
+  if (!(continuing && st.kind === 'unfinalized')) {
+    writeRunMeta(writeDir, meta);
+    const cfgLine = repaired.find((l) => l.startsWith('rewrote config.json ('));
+    if (cfgLine) log?.(`${label}: ${cfgLine}`);
+  }
   log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`);
   log?.(`${label}: config ${JSON.stringify(config)}`);
 
@@ -323,13 +377,14 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
             dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])),
             history: h,
             runId,
+            runMeta: meta,
           });
         } finally {
           tf.dispose(Object.values(state.tensors));
         }
         writeHistoryFiles(writeDir, h);
         if (writeDir !== dir) {
-          promoteStaging(writeDir, dir);
+          commitStaging(writeDir, dir);
           writeDir = dir;
           held.staging = null;
           log?.(`${label}: the new run has its first checkpoint; it now replaces the previous results in ${dir}`);
@@ -342,6 +397,31 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     optimizer.dispose();
     model.dispose();
   }
+  if (st.kind === 'unfinalized' && continuing) log?.(`${label}: rewrote final/ from the checkpoint`);
   await component.afterRun?.(dir, config);
-  return { config, dir, history, reused: false, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
+  return { config, dir, history, reused: false, repaired, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
+}
+
+/**
+ * Rewrites the derived files of run folder `dir` that differ from its checkpoint (`st.derived`): history.json and
+ * history.csv from the checkpoint's history, and (with `files.config`) config.json from the copy the checkpoint
+ * keeps (checkpoints written before it kept one: from `config`, the config the command line resolves to, whose
+ * hash is the checkpoint's). Returns one line per file rewritten.
+ */
+function rewriteDerived(dir: string, st: RunState, config: ExperimentConfig, hash: string, set: string[], files: { config: boolean }): string[] {
+  const p = runPaths(dir);
+  const lines: string[] = [];
+  const hist = st.derived.filter((d) => d.file === p.historyJson || d.file === p.historyCsv);
+  if (hist.length && st.history) {
+    writeHistoryFiles(dir, st.history);
+    for (const d of hist) lines.push(`rewrote ${path.basename(d.file)} from the checkpoint (${d.why})`);
+  }
+  const cfg = st.derived.find((d) => d.file === p.config);
+  if (cfg && files.config && st.checkpoint) {
+    const kept = checkpointRunMeta(st.checkpoint);
+    const usable = kept && (kept as { configHash?: string }).configHash === hash;
+    writeRunMeta(dir, usable ? (kept as never) : { config, configHash: hash, set, rewritten: 'from the config the command line resolves to (the checkpoint predates keeping a copy of config.json)', rewrittenAt: new Date().toISOString() });
+    lines.push(`rewrote config.json from the ${usable ? "checkpoint's copy" : 'resolved config (same hash as the checkpoint)'} (${cfg.why})`);
+  }
+  return lines;
 }

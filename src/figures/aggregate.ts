@@ -56,17 +56,17 @@ export function aggregateSeeds(histories: History[], value: Accessor, xOf: (r: E
  */
 export const flipMetric: (ratio: number) => number = logFlipRatio;
 
-/** Value of the last record (of each seed) for `value`, skipping seeds without one. */
+/**
+ * The value of `value` in the LAST record of each seed, skipping seeds whose last record has none (null,
+ * undefined, NaN or ±Infinity): an earlier epoch's value never stands in for a final one. Pass histories of
+ * finished, verified runs (`loadRun` in ./load gives only those) for final numbers.
+ */
 export function finalValues(histories: History[], value: Accessor): number[] {
   const out: number[] = [];
   for (const h of histories) {
-    for (let i = h.length - 1; i >= 0; i--) {
-      const v = value(h[i]);
-      if (v !== null && v !== undefined && Number.isFinite(v)) {
-        out.push(v);
-        break;
-      }
-    }
+    if (!h.length) continue;
+    const v = value(h[h.length - 1]);
+    if (v !== null && v !== undefined && Number.isFinite(v)) out.push(v);
   }
   return out;
 }

@@ -1,11 +1,16 @@
 /**
  * Stored results for the figures: a thin adapter over src/results (the owner of the results folders, their
- * layout in src/results/paths.ts and the history schema in src/results/history.ts), giving the figure builders
+ * layout in src/results/paths.ts and the one verified reader in src/results/verify.ts), giving the figure builders
  * what they take (RunSeries).
+ *
+ * Only finished runs whose every file agrees with their checkpoint are drawn; a seed that is interrupted,
+ * unfinalized or damaged is left out and listed in `RunData.left` with what it is, why and the command that fixes
+ * it (`leftOutRuns` collects them for the summary). Hand-made histories (no checkpoint, no runner config) are drawn
+ * as they are, marked `verified: false`.
  *
  * The results root is an explicit `root` argument, or env BNN_RESULTS_DIR, or `<project>/results`.
  */
-import { listExperimentNames, listProfileFolders, parseHistory, profileDir, readHistoryFile, readSeedFolders, resultsRoot } from '../results';
+import { inspectRuns, listExperimentNames, listProfileFolders, parseHistory, profileDir, readHistoryFile, resultsRoot, type RunStatus, type RunStatusKind } from '../results';
 import type { History } from '../train/history';
 import { inferOptimizer } from './builders';
 import type { RunSeries } from './types';
@@ -17,6 +22,19 @@ export interface SeedResult {
   dir: string;
   history: History;
   config: Record<string, any> | null;
+  /** True for a finished run verified against its checkpoint; false for a hand-made history (no checkpoint); absent when built elsewhere. */
+  verified?: boolean;
+}
+
+/** A seed folder the figures and the summary left out: what it is, why, and the command that fixes it. */
+export interface LeftOutRun {
+  experiment: string;
+  profile: string;
+  seed: number;
+  dir: string;
+  kind: Exclude<RunStatusKind, 'finished' | 'unverified' | 'empty'>;
+  why: string;
+  fix: string | null;
 }
 
 /** All seeds of one experiment × profile. */
@@ -24,7 +42,10 @@ export interface RunData {
   experiment: string;
   profile: string;
   dir: string;
+  /** The seeds whose numbers count (finished and verified, or hand-made histories). */
   seeds: SeedResult[];
+  /** The seeds left out (interrupted, unfinalized, damaged), with why (absent when built elsewhere). */
+  left?: LeftOutRun[];
 }
 
 /** Experiments present under the results root (folder names), sorted. */
@@ -37,14 +58,43 @@ export function listProfiles(experiment: string, root?: string): string[] {
   return listProfileFolders(experiment, resultsRoot(root));
 }
 
+function leftOut(s: RunStatus): LeftOutRun {
+  return { experiment: s.experiment, profile: s.profile, seed: s.seed, dir: s.dir, kind: s.kind as LeftOutRun['kind'], why: s.why ?? s.kind, fix: s.fix };
+}
+
+/** Every seed folder of results/<experiment>/<profile>, verified, split into usable seeds and left-out ones. */
+function readSeeds(experiment: string, profile: string, root: string): { seeds: SeedResult[]; left: LeftOutRun[] } {
+  const seeds: SeedResult[] = [];
+  const left: LeftOutRun[] = [];
+  for (const s of inspectRuns(experiment, profile, root)) {
+    if (s.kind === 'empty') continue;
+    if (s.kind === 'finished' || s.kind === 'unverified') seeds.push({ seed: s.seed, dir: s.dir, history: s.history!, config: s.meta, verified: s.kind === 'finished' });
+    else left.push(leftOut(s));
+  }
+  return { seeds, left };
+}
+
 /**
- * Loads every `seed-<n>` folder of results/<experiment>/<profile> that has a history.json.
- * Returns null when the experiment/profile folder or all histories are missing.
+ * Loads the seeds of results/<experiment>/<profile> whose numbers count: finished runs verified against their
+ * checkpoint (and hand-made histories, unverified); the others are in `left`. Returns null when no seed counts
+ * (the experiment/profile folder is missing, empty, or every seed is left out: see `leftOutRuns`).
  */
 export function loadRun(experiment: string, profile: string, root?: string): RunData | null {
   const r = resultsRoot(root);
-  const seeds = readSeedFolders(experiment, profile, r).map((f) => ({ seed: f.seed, dir: f.dir, history: f.history, config: f.meta }));
-  return seeds.length ? { experiment, profile, dir: profileDir(experiment, profile, r), seeds } : null;
+  const { seeds, left } = readSeeds(experiment, profile, r);
+  return seeds.length ? { experiment, profile, dir: profileDir(experiment, profile, r), seeds, left } : null;
+}
+
+/**
+ * The seed folders the figures and the summary leave out, for the experiments matching `patterns` (names or `*`
+ * globs, as figure refs; default: every experiment) in `profile`: interrupted, unfinalized or damaged runs, each
+ * with why and the command that fixes it.
+ */
+export function leftOutRuns(profile: string, root?: string, patterns?: string[]): LeftOutRun[] {
+  const r = resultsRoot(root);
+  const available = listExperimentNames(r);
+  const names = patterns ? matchExperiments(patterns, available) : available;
+  return names.flatMap((e) => readSeeds(e, profile, r).left);
 }
 
 /** Optimizer family from a run's config.json (`optimizer` string or `{name|type}`), if stated. */

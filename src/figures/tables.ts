@@ -1,5 +1,6 @@
 /**
- * Summary tables of final accuracies: plain rows → danfojs DataFrame, CSV, Markdown and HTML.
+ * Summary tables of final accuracies: plain rows → danfojs DataFrame, CSV, Markdown and HTML; and the list of
+ * runs the summary left out (interrupted, unfinalized, damaged: why, and the command that fixes each).
  *
  * danfojs is loaded lazily with require(): its package.json only has an `exports` map (no main/types),
  * which TypeScript's node10 resolution (tsconfig and tslab) ignores, so types come from the dist path
@@ -9,6 +10,7 @@ import type { DataFrame } from 'danfojs/dist/danfojs-browser/src/index';
 import { stats } from './aggregate';
 import type { SummaryRow } from './builders';
 import { escapeHtml } from './display';
+import type { LeftOutRun } from './load';
 
 type Danfo = typeof import('danfojs/dist/danfojs-browser/src/index');
 let danfo: Danfo | null = null;
@@ -105,4 +107,38 @@ export function toHtml(rows: SummaryTableRow[], caption?: string): string {
     .map((r) => `<tr>${HEADERS.map(([k]) => `<td style="text-align:${typeof r[k] === 'number' ? 'right' : 'left'}">${escapeHtml(cell(r[k], k))}</td>`).join('')}</tr>`)
     .join('\n');
   return `<table class="bnn-summary">${caption ? `<caption>${escapeHtml(caption)}</caption>` : ''}<thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+const LEFT_HEADERS: [keyof LeftOutRun, string][] = [
+  ['experiment', 'Experiment'],
+  ['profile', 'Profile'],
+  ['seed', 'Seed'],
+  ['kind', 'State'],
+  ['why', 'Why'],
+  ['fix', 'Fix'],
+];
+
+/** The runs left out as RFC 4180 CSV (header = field names; the `dir` column last). */
+export function leftOutCsv(rows: LeftOutRun[]): string {
+  const q = (v: unknown) => {
+    const s = v === null || v === undefined ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  const keys = [...LEFT_HEADERS.map(([k]) => k), 'dir' as const];
+  return [keys.join(','), ...rows.map((r) => keys.map((k) => q(r[k])).join(','))].join('\n') + '\n';
+}
+
+/** The runs left out as a Markdown section ("Runs left out"), or a line saying none was. */
+export function leftOutMarkdown(rows: LeftOutRun[], profile: string): string {
+  const title = `## Runs left out (${profile} profile)\n\n`;
+  if (!rows.length) return `${title}None: every stored run is finished and agrees with its checkpoint.\n`;
+  const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const lines = [
+    'No number of these runs is in the table above or in a verdict:',
+    '',
+    `| ${LEFT_HEADERS.map(([, h]) => h).join(' | ')} |`,
+    `|${LEFT_HEADERS.map(([k]) => (k === 'seed' ? ' ---: ' : ' --- ')).join('|')}|`,
+    ...rows.map((r) => `| ${LEFT_HEADERS.map(([k]) => (k === 'fix' && r.fix ? `\`${esc(r.fix)}\`` : esc(String(r[k] ?? '')))).join(' | ')} |`),
+  ];
+  return title + lines.join('\n') + '\n';
 }

@@ -171,6 +171,8 @@ export interface RunCheckpoint {
   dropout: Record<string, [number, number, number, number]>;
   history: History;
   runId: string | null;
+  /** config.json of the run as this process wrote it (kept so that a damaged config.json can be rewritten). */
+  runMeta?: Record<string, unknown> | null;
 }
 
 /** A run checkpoint as read back: tensors are the caller's to dispose (`dispose()` frees them all). */
@@ -190,7 +192,7 @@ export function writeRunCheckpoint(dir: string, c: RunCheckpoint): void {
   const tensors: Record<string, tf.Tensor> = {};
   c.weights.forEach((w, i) => (tensors[weightKey(i, w.name)] = w.tensor));
   for (const [k, t] of Object.entries(c.optimizer.tensors)) tensors[OPT + k] = t;
-  const meta = { optimizer: c.optimizer.meta, rng: c.rng, dropout: c.dropout, history: c.history, ...(c.runId ? { runId: c.runId } : {}) };
+  const meta = { optimizer: c.optimizer.meta, rng: c.rng, dropout: c.dropout, history: c.history, ...(c.runId ? { runId: c.runId } : {}), ...(c.runMeta ? { runMeta: c.runMeta } : {}) };
   writeCheckpoint(runPaths(dir).checkpoint, { configHash: c.configHash, epoch: c.epoch, meta }, tensors);
 }
 
@@ -220,6 +222,7 @@ export function readRunCheckpoint(file: string, weightNames: string[]): LoadedRu
       dropout: (m.dropout ?? {}) as Record<string, [number, number, number, number]>,
       history: (m.history ?? []) as History,
       runId: (m.runId as string | undefined) ?? null,
+      runMeta: checkpointRunMeta(header),
       dispose,
     };
   } catch (e) {
@@ -231,4 +234,15 @@ export function readRunCheckpoint(file: string, weightNames: string[]): LoadedRu
 /** The history stored in a checkpoint header ([] when it holds none). */
 export function checkpointHistory(header: CheckpointHeader): History {
   return (Array.isArray(header.meta?.history) ? header.meta.history : []) as History;
+}
+
+/** The copy of config.json stored in a checkpoint header (null in checkpoints written before it was kept). */
+export function checkpointRunMeta(header: CheckpointHeader): Record<string, unknown> | null {
+  const m = header.meta?.runMeta;
+  return m && typeof m === 'object' && !Array.isArray(m) ? (m as Record<string, unknown>) : null;
+}
+
+/** The run id stored in a checkpoint header (null when it has none). */
+export function checkpointRunId(header: CheckpointHeader): string | null {
+  return typeof header.meta?.runId === 'string' ? (header.meta.runId as string) : null;
 }

@@ -1,23 +1,24 @@
 /**
  * The results folders (src/results/paths.ts has the layout): written by src/experiments/run.ts through this
- * package (config.json, history files, checkpoint, final/), read here: one run, all seeds of an experiment,
- * summaries over seeds, and a danfojs DataFrame for notebooks.
+ * package (config.json, history files, checkpoint, final/), read here through one verified reader
+ * (./verify: `inspectRun`): one run, all seeds of an experiment, summaries over seeds, and a danfojs DataFrame
+ * for notebooks. A run's numbers are final only when it is finished and every derived file agrees with its
+ * checkpoint (`RunRecord.complete`).
  */
-import * as path from 'path';
 import type { History } from '../train/history';
-import { readRunMeta, type StoredConfig } from './config';
-import { checkFinalDir } from './final';
-import { readRunHistory } from './history';
-import { listExperimentNames, listProfileFolders, listSeedDirs, resultsRoot, seedOfFolder } from './paths';
+import type { StoredConfig } from './config';
+import { listExperimentNames, listProfileFolders, listSeedDirs, resultsRoot } from './paths';
 import { stats } from './stats';
+import { inspectRun, type RunStatus } from './verify';
 
 export * from './paths';
 export * from './stats';
-export { parseHistory, readHistoryFile, readRunHistory, historyCsv, writeHistoryFiles, historyStaleness } from './history';
-export { readRunMeta, writeRunMeta, type RunMeta, type StoredConfig } from './config';
+export { parseHistory, readHistoryFile, readRunHistory, historyCsv, writeHistoryFiles, historyStaleness, historyProblems, firstNonFiniteField } from './history';
+export { readRunMeta, writeRunMeta, checkRunMeta, type RunMeta, type StoredConfig } from './config';
 export { finalMetric, metricOf, type MetricName } from './metrics';
-export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, type RunLock, type LockOwner } from './lock';
+export { acquireRunLock, withRunLock, readRunLock, lockOwnerState, RunLockedError, LOCK_STALE_MS, type RunLock, type LockOwner } from './lock';
 export { checkFinalDir, checkModelDir, MODEL_MANIFEST, type ModelDirCheck, type ModelManifest } from './final';
+export { inspectRun, inspectRuns, isFinal, statusLine, type RunStatus, type RunStatusKind, type FileProblem } from './verify';
 
 export interface RunRecord {
   experiment: string;
@@ -27,62 +28,49 @@ export interface RunRecord {
   dir: string;
   /** The resolved config stored in config.json (the whole ExperimentConfig of src/experiments). */
   config: StoredConfig;
-  /** config.json as written (backend, versions, data source, …). */
+  /** config.json as written (backend, versions, data source, …); the checkpoint's copy when config.json is damaged. */
   meta: Record<string, unknown>;
+  /** The checkpoint's history (the authority; equal to history.json and history.csv when `complete`). */
   history: History;
-  /** True when the run reached its configured number of epochs and final/ matches its manifest. */
+  /**
+   * True only when the run is finished and verified (`inspectRun` says 'finished'): the checkpoint holds the
+   * configured epochs, final/ matches its manifest and the checkpoint, config.json and both history files agree
+   * with the checkpoint. Only complete runs have final numbers.
+   */
   complete: boolean;
+  /** The verified state: for an incomplete run, what it is, why and the command that fixes it. */
+  status: RunStatus;
 }
 
-/** One stored seed folder as found on disk: its history (checked) and its config.json (null when absent). */
-export interface SeedFolder {
-  seed: number;
-  dir: string;
-  history: History;
-  meta: Record<string, any> | null;
-}
-
-/** Reads one seed folder; null when it is no `seed-<n>` folder or has no history.json yet. Bad JSON throws an error naming the file. */
-export function readSeedFolder(dir: string): SeedFolder | null {
-  const seed = seedOfFolder(path.basename(dir));
-  if (seed === null) return null;
-  const history = readRunHistory(dir);
-  if (!history) return null;
-  return { seed, dir, history, meta: readRunMeta(dir) };
-}
-
-/** Every seed folder with a history under <root>/<experiment>/<profile>, sorted by seed ([] when none). */
-export function readSeedFolders(experiment: string, profile: string, root = resultsRoot()): SeedFolder[] {
-  return listSeedDirs(experiment, profile, root)
-    .map((s) => readSeedFolder(s.dir))
-    .filter((r): r is SeedFolder => r !== null);
-}
-
-function toRecord(f: SeedFolder, profile: string): RunRecord | null {
-  const config = f.meta?.config as StoredConfig | undefined;
-  if (!config) return null; // not written by src/experiments/run.ts (e.g. a hand-made history)
+function toRecord(s: RunStatus): RunRecord | null {
+  const config = s.meta?.config as StoredConfig | undefined;
+  if (!config || typeof config !== 'object' || s.kind === 'unverified') return null; // no runner config: nothing to identify the run by
   return {
-    experiment: config.experiment,
-    profile,
-    seed: config.seed,
-    dir: f.dir,
+    experiment: typeof config.experiment === 'string' ? config.experiment : s.experiment,
+    profile: s.profile,
+    seed: Number.isInteger(config.seed) ? config.seed : s.seed,
+    dir: s.dir,
     config,
-    meta: f.meta!,
-    history: f.history,
-    complete: f.history.length >= config.epochs && checkFinalDir(f.dir).ok,
+    meta: s.meta!,
+    history: s.history ?? [],
+    complete: s.kind === 'finished',
+    status: s,
   };
 }
 
-/** Loads one run folder written by src/experiments/run.ts; null when it has no history or config yet. */
+/**
+ * Loads one run folder written by src/experiments/run.ts, verified (`inspectRun`); null when it holds no run
+ * config (nothing written yet, a hand-made history, a config.json damaged with no copy in a checkpoint). Damage is
+ * reported in `status`, never thrown.
+ */
 export function loadRunDir(dir: string): RunRecord | null {
-  const f = readSeedFolder(dir);
-  return f ? toRecord(f, path.basename(path.dirname(dir))) : null;
+  return toRecord(inspectRun(dir));
 }
 
-/** Every run of an experiment in a profile folder (all seeds), sorted by seed. */
+/** Every run of an experiment in a profile folder (all seeds), sorted by seed, verified (see `loadRunDir`). */
 export function loadRuns(experiment: string, profile = 'quick', root = resultsRoot()): RunRecord[] {
-  return readSeedFolders(experiment, profile, root)
-    .map((f) => toRecord(f, profile))
+  return listSeedDirs(experiment, profile, root)
+    .map((s) => loadRunDir(s.dir))
     .filter((r): r is RunRecord => r !== null);
 }
 
@@ -110,9 +98,9 @@ function seedStats(xs: number[]): { mean: number; std: number; min: number; max:
   return { mean: s.mean, std: s.n > 1 ? s.sd : 0, min: s.min, max: s.max };
 }
 
-/** Final accuracies over the seeds of a set of runs (sample standard deviation). */
+/** Final accuracies over the complete (verified, finished) runs among `runs` (sample standard deviation); null when none is. */
 export function summarizeRuns(runs: RunRecord[]): SeedSummary | null {
-  const done = runs.filter((r) => r.history.length > 0);
+  const done = runs.filter((r) => r.complete && r.history.length > 0);
   if (!done.length) return null;
   const last = done.map((r) => r.history[r.history.length - 1]);
   return {

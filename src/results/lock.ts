@@ -1,6 +1,9 @@
 /**
- * One writer per run folder: an exclusive lock file `<dir>/.lock`, created with O_EXCL, holding the owner's
- * pid, host, process start time and command. A second writer is refused with a message naming the owner
+ * One writer per run folder: an exclusive lock file `<dir>/.lock` holding the owner's pid, host, process start
+ * time and command. It is written whole before it becomes visible: the content goes to a temp file (written,
+ * fsynced, size checked), which is then hard-linked to `.lock` (link fails if a lock exists: the exclusive
+ * create), so a reader never sees an empty or half-written lock from this code; a full disk or an I/O error
+ * while writing it names the lock file and leaves no lock behind. A second writer is refused with a message naming the owner
  * while that owner lives; a lock left by a dead process (same host, pid gone or reused by another program)
  * is taken over. Locks held by another host are never taken over automatically (its processes cannot be
  * checked from here): the message says which file to delete once that host's job is known to be gone.
@@ -13,7 +16,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { fsyncDir, pidAlive } from '../util/fs';
+import { fsyncDir, pidAlive, writeError, writeTempFile } from '../util/fs';
 import { LOCK_FILE, runPaths } from './paths';
 
 export { LOCK_FILE } from './paths';
@@ -91,27 +94,66 @@ function describe(o: LockOwner): string {
   return `pid ${o.pid} on ${o.host} since ${o.since}${o.purpose ? ` (${o.purpose})` : ''}${o.command ? `: ${o.command}` : ''}`;
 }
 
+/**
+ * How old an unreadable lock (empty or not JSON: damaged, or written by a version that wrote it in place) must be
+ * before it counts as stale and is taken over; `acquireRunLock` waits at least this long for one.
+ */
+export const LOCK_STALE_MS = 2000;
+
 const held = new Map<string, RunLock>();
 let exitHook = false;
 
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+function ageMs(file: string): number {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Puts `content` at `file` only if no file is there, whole: a complete temp file hard-linked to `file`.
+ * Returns false when a lock exists. Errors name `file`.
+ */
+function createWhole(file: string, content: string): boolean {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = writeTempFile(file, content);
+    try {
+      fs.linkSync(tmp, file);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      // The temp file vanished before the link (a writer of this folder cleaning temp files): write it again.
+      if (code === 'ENOENT' && attempt < 5) continue;
+      throw writeError(file, e);
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+}
+
 /**
  * Takes the lock of run folder `dir` (created if missing). Throws RunLockedError while another live process
- * holds it; takes over a lock whose owner is dead. Re-entrant within one process is an error (two writers).
+ * holds it; takes over a lock whose owner is dead, and an unreadable one once it is `LOCK_STALE_MS` old (waiting
+ * for that). Re-entrant within one process is an error (two writers).
  */
 export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): RunLock {
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw writeError(dir, e);
+  }
   const file = runPaths(dir).lock;
   const owner = me(opts.purpose);
+  const content = JSON.stringify(owner) + '\n';
   let tookOver: LockOwner | null = null;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
-      try {
-        fs.writeSync(fd, JSON.stringify(owner) + '\n');
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+  // Long enough to see an unreadable lock come of age, with room for a few hand-overs.
+  const deadline = Date.now() + LOCK_STALE_MS + 3000;
+  for (;;) {
+    if (createWhole(file, content)) {
       fsyncDir(dir);
       const lock: RunLock = {
         dir,
@@ -133,23 +175,17 @@ export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): Ru
         });
       }
       return lock;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     if (held.has(file)) throw new RunLockedError(dir, owner, `${dir} is already being written by this process (pid ${process.pid}); one writer per run folder`);
+    if (Date.now() > deadline) break;
     const cur = readRunLock(dir);
     if (cur === null) continue; // released meanwhile
     if (cur === 'unreadable') {
-      // A lock being written this very moment reads as empty: give its writer a moment, then treat it as stale.
-      const age = (() => {
-        try {
-          return Date.now() - fs.statSync(file).mtimeMs;
-        } catch {
-          return 0;
-        }
-      })();
-      if (age < 2000) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+      // Not written by this code (which links a whole file into place): damaged, or an older version writing it
+      // in place this very moment. Wait until it is LOCK_STALE_MS old, then treat it as stale.
+      const age = ageMs(file);
+      if (age < LOCK_STALE_MS) {
+        sleep(Math.min(100, LOCK_STALE_MS - age + 1));
         continue;
       }
     } else {
@@ -161,7 +197,7 @@ export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): Ru
         throw new RunLockedError(dir, cur, `${dir} is locked by a process on another machine (${describe(cur)}). If that job is gone, delete ${file} and run again.`);
       }
     }
-    // Dead owner: move its lock aside under a unique name, check it is still the stale one, then retry O_EXCL.
+    // Stale: move it aside under a unique name, check it is still the stale one, then retry the exclusive create.
     const aside = `${file}.stale-${process.pid}-${Date.now()}`;
     try {
       fs.renameSync(file, aside);
@@ -189,7 +225,7 @@ export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): Ru
     fs.rmSync(aside, { force: true });
     tookOver = cur === 'unreadable' ? null : cur;
   }
-  throw new RunLockedError(dir, null, `could not take the lock ${file} (it keeps changing hands); is another sweep writing ${dir}?`);
+  throw new RunLockedError(dir, null, `could not take the lock ${file} within ${((LOCK_STALE_MS + 3000) / 1000).toFixed(0)} s (it keeps changing hands); is another sweep writing ${dir}?`);
 }
 
 /** Runs `fn` holding the lock of `dir`; released afterwards, also on error. */

@@ -15,7 +15,13 @@ export function metricOf(record: EpochRecord, metric: MetricName): number {
   return record[metric];
 }
 
-/** The value of `metric` after the last epoch (NaN for an empty history or a missing test score). */
+/**
+ * The value of `metric` in the last epoch's record: NaN for an empty history, a missing test score or a value
+ * that is not finite (never an earlier epoch's value). Pass the history of a complete run (`RunRecord.complete`,
+ * verified against its checkpoint) for a number to cite.
+ */
 export function finalMetric(history: History, metric: MetricName): number {
-  return history.length ? metricOf(history[history.length - 1], metric) : NaN;
+  if (!history.length) return NaN;
+  const v = metricOf(history[history.length - 1], metric);
+  return typeof v === 'number' && Number.isFinite(v) ? v : NaN;
 }

@@ -158,3 +158,29 @@ export function listSeedDirs(experiment: string, profile: string, root = results
     .filter((s): s is { seed: number; dir: string } => s.seed !== null)
     .sort((a, b) => a.seed - b.seed);
 }
+
+/** What a fix command does: rewrite derived files from the checkpoint, continue training, or train anew. */
+export type FixAction = 'repair' | 'resume' | 'force';
+
+const quoteArg = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The command line that applies `action` to run folder `dir`: `npm run experiment -- <experiment> --profile
+ * <profile> --seed <n> [--set k=v]… --repair|--resume|--force`, prefixed with `BNN_RESULTS_DIR=<root>` when the
+ * folder is not under the default results root. The profile and `--set` values come from `meta` (config.json or
+ * the checkpoint's copy of it) when known, else from the folder's name (a `<profile>-<hash>` folder then shows
+ * `--set …` for the overrides that made it).
+ */
+export function fixCommand(dir: string, action: FixAction, meta?: Record<string, any> | null): string {
+  const run = runOfDir(dir);
+  if (!run) return `npm run experiment -- <experiment> --${action} (for ${dir})`;
+  const root = path.dirname(path.dirname(path.dirname(path.resolve(dir))));
+  const folder = run.profile;
+  const set: string[] | null = Array.isArray(meta?.set) ? meta!.set.map(String) : null;
+  const hashed = /^(.+)-[0-9a-f]{8}$/.exec(folder);
+  const profile = typeof meta?.config?.profile === 'string' ? meta!.config.profile : hashed ? hashed[1] : folder;
+  const experiment = typeof meta?.config?.experiment === 'string' ? meta!.config.experiment : run.experiment;
+  const sets = set ? set.flatMap((s) => ['--set', quoteArg(s)]) : hashed && profile !== folder ? ['--set', '…'] : [];
+  const env = root !== resultsRoot() ? `BNN_RESULTS_DIR=${quoteArg(root)} ` : '';
+  return `${env}npm run experiment -- ${[experiment, '--profile', profile, '--seed', String(run.seed), ...sets, `--${action}`].join(' ')}`;
+}

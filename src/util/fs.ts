@@ -3,7 +3,9 @@
  * fsync it, check its size, rename it over the target, then fsync the folder so the rename itself lasts.
  * A crash, a full disk or any other error at any moment leaves either the old file or the new one, never a
  * truncated file; the temp file is removed on error. Temp files are named `.<name>.<pid>.<ms>.tmp`, and
- * `removeStaleTemps` deletes the ones a killed process left behind.
+ * `removeStaleTemps` deletes the ones a killed process left behind. Every error names the file it was writing:
+ * a full disk is a `DiskFullError`, any other system error (EIO on fsync, a read-only file system, …) a
+ * `FileWriteError` that keeps the system error's code.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,15 +13,50 @@ import * as path from 'path';
 /** Raised when the disk (or quota) is full; the previous version of the file is untouched. */
 export class DiskFullError extends Error {
   readonly code = 'ENOSPC';
+  readonly path: string;
   constructor(readonly file: string) {
     super(`Disk full while writing ${file}: the previous version of the file is untouched. Free some space on ${path.dirname(file)} and run again (--resume continues where it stopped).`);
+    this.path = file;
   }
+}
+
+/**
+ * Any other system error while writing `file` (EIO, EROFS, EACCES, …): the message names the file and the
+ * system call; `code`, `syscall` and `path` are those of the system error, `path` being the file meant.
+ */
+export class FileWriteError extends Error {
+  readonly code: string | undefined;
+  readonly syscall: string | undefined;
+  readonly path: string;
+  constructor(readonly file: string, readonly cause: NodeJS.ErrnoException) {
+    const what = cause.code === 'EIO' ? 'I/O error' : cause.code ?? 'error';
+    super(`${what} while writing ${file} (${cause.message}); the previous version of the file is untouched. Check the disk holding ${path.dirname(file)} and run again.`);
+    this.code = cause.code;
+    this.syscall = cause.syscall;
+    this.path = file;
+  }
+}
+
+/** `e` as the error to throw for a failed write of `file`: DiskFullError, FileWriteError, or `e` itself when it already names a file. */
+export function writeError(file: string, e: unknown): Error {
+  if (e instanceof DiskFullError || e instanceof FileWriteError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') return new DiskFullError(file);
+  if (err && typeof err.code === 'string') return new FileWriteError(file, err);
+  return err instanceof Error ? err : new Error(String(e));
 }
 
 const TEMP_RE = /^\.(.+)\.(\d+)\.(\d+)\.tmp$/;
 
+/** True for the name of a temp file of `atomicWrite` / `writeTempFile` (`.<name>.<pid>.<n>.tmp`). */
+export function isTempName(name: string): boolean {
+  return TEMP_RE.test(name);
+}
+
+let tempSeq = 0;
 function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  // `<ms><3-digit sequence>`: unique within this process even for two writes in the same millisecond.
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}${String(tempSeq++ % 1000).padStart(3, '0')}.tmp`);
 }
 
 /** Writes all of `buf` to `fd`, looping over short writes (a short write of 0 bytes is a full disk). */
@@ -36,7 +73,7 @@ export function writeFully(fd: number, buf: Uint8Array, file = '?'): void {
   }
 }
 
-/** fsyncs a folder so renames and new entries in it survive a power cut (best effort where unsupported). */
+/** fsyncs a folder so renames and new entries in it survive a power cut (best effort where unsupported); errors name the folder. */
 export function fsyncDir(dir: string): void {
   let fd: number | null = null;
   try {
@@ -44,25 +81,29 @@ export function fsyncDir(dir: string): void {
     fs.fsyncSync(fd);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw e;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw writeError(dir, e);
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }
 }
 
 /**
- * Writes `data` to `file` whole or not at all: a temp file in the same folder (created if missing), every byte
- * written and fsynced, its size checked, renamed over `file`, then the folder fsynced. On ENOSPC/EDQUOT it
- * throws DiskFullError; on any error the temp file is removed and the previous `file` is untouched.
+ * Writes `data` whole into a new temp file beside `file` (created exclusively; every byte written, fsynced, its
+ * size checked) and returns the temp file's path, for the caller to rename or link into place. On any error the
+ * temp file is removed and the error names `file` (DiskFullError / FileWriteError).
  */
-export function atomicWrite(file: string, data: string | Uint8Array): void {
+export function writeTempFile(file: string, data: string | Uint8Array): string {
   const dir = path.dirname(file);
-  fs.mkdirSync(dir, { recursive: true });
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw writeError(file, e);
+  }
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const tmp = tempName(file);
   let fd: number | null = null;
   try {
-    fd = fs.openSync(tmp, 'w');
+    fd = fs.openSync(tmp, 'wx');
     writeFully(fd, buf, tmp);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
@@ -73,8 +114,7 @@ export function atomicWrite(file: string, data: string | Uint8Array): void {
       e.code = 'ENOSPC';
       throw e;
     }
-    fs.renameSync(tmp, file);
-    fsyncDir(dir);
+    return tmp;
   } catch (e) {
     if (fd !== null) {
       try {
@@ -84,10 +124,25 @@ export function atomicWrite(file: string, data: string | Uint8Array): void {
       }
     }
     fs.rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOSPC' || err.code === 'EDQUOT') throw new DiskFullError(file);
-    throw e;
+    throw writeError(file, e);
   }
+}
+
+/**
+ * Writes `data` to `file` whole or not at all: a temp file in the same folder (created if missing), every byte
+ * written and fsynced, its size checked, renamed over `file`, then the folder fsynced. On ENOSPC/EDQUOT it
+ * throws DiskFullError, on any other system error a FileWriteError, both naming `file`; the temp file is removed
+ * and the previous `file` is untouched.
+ */
+export function atomicWrite(file: string, data: string | Uint8Array): void {
+  const tmp = writeTempFile(file, data);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw writeError(file, e);
+  }
+  fsyncDir(path.dirname(file));
 }
 
 /** `atomicWrite` of `value` as indented JSON with a final newline. */
@@ -148,7 +203,7 @@ export function describeFsError(e: unknown, what?: string): string {
       return `${where}: a part of this path is a file, not a folder`;
     case 'ENOSPC':
     case 'EDQUOT':
-      return err instanceof DiskFullError ? err.message : `disk full while writing ${where}; free some space and run again`;
+      return err instanceof DiskFullError ? err.message : `disk full while writing ${where || '(the system named no file)'}; free some space and run again`;
     default:
       return err instanceof Error ? err.message : String(e);
   }
