@@ -21,7 +21,11 @@
 //   maxpool(heap, x, y, dims)               max pooling, NHWC (padding never wins, as in tfjs)
 //     dims (Int32Array): N, H, W, C, Ho, Wo, kh, kw, sh, sw, padTop, padLeft, padBottom, padRight
 //   implementations()                       [ "<kind> <dims>: <oneDNN implementation>" ] for every cached primitive
+//
+// The addon also carries packed inference (packed.cc: the native XNOR-popcount engine; float_net.cc: the float32
+// oneDNN network it is measured against); their entry points are listed there.
 #include <node_api.h>
+#include "addon.h"
 #include <dnnl.hpp>
 #include <cstdint>
 #include <memory>
@@ -359,5 +363,7 @@ NAPI_MODULE_INIT() {
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v);
     napi_set_named_property(env, exports, f.name, v);
   }
+  registerPacked(env, exports);
+  registerFloatNet(env, exports);
   return exports;
 }

@@ -106,6 +106,11 @@ export function loadNativeAddon(): Addon | null {
   return addon;
 }
 
+/** Why `loadNativeAddon()` returned null (not built, failed to load), or null when it loaded or was not tried. */
+export function nativeAddonError(): string | null {
+  return loadError;
+}
+
 /** BNN_NATIVE=0 (or false/off/no) disables the native kernels. */
 export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
   return /^(0|false|off|no)$/i.test((env.BNN_NATIVE ?? '').trim());

@@ -38,7 +38,7 @@ import type { WasmMemory, WasmModule } from '../wasm/asm';
 import { paddingTable, tapPopcounts, unpackKernel, words } from '../xnor';
 import type { PackedSpec, PoolSpec } from './spec';
 import { BATCH_CHUNK, ctrlLength, doneSlot, lastStageDone, readFinal, runImage, Slot, splitPlans, waitAtLeast, writeInput } from './threads';
-import type { EnginePlan, FusedBuild, Run, Share, WorkerData } from './threads';
+import type { EnginePlan, FusedBuild, Run, Share, StageLayout, WorkerData } from './threads';
 
 export type { EnginePlan, FusedBuild } from './threads';
 
@@ -468,9 +468,10 @@ export function fusedSupports(spec: PackedSpec): string | null {
 
 /**
  * Lays out memory for `spec` and generates its module. `mode` picks the binary GEMM; `shared` declares the
- * imported memory shared (for worker threads).
+ * imported memory shared (for worker threads). With `codegen` false only the memory layout is made (`bytes` is
+ * empty; `layout` describes every stage for an engine that runs the same memory with its own code: native.ts).
  */
-export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tune: GemmTune = {}): FusedBuild {
+export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tune: GemmTune = {}, codegen = true): FusedBuild {
   const why = fusedSupports(spec);
   if (why) throw new Error(`buildFused: unsupported model (${why})`);
   let top = 64;
@@ -496,6 +497,7 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
   });
   const fns: Fn[] = [];
   const plans: EnginePlan[] = [];
+  const layout: StageLayout[] = [];
   let final: FusedBuild['final'] | null = null;
   S.forEach((s, i) => {
     const im = img[i];
@@ -519,9 +521,11 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
     let segs = s.kh, segBytes = s.kw * im.pixB, segStride = im.Wp * im.pixB;
     if (segStride === segBytes) (segBytes *= segs), (segs = 1);
     const fnG = new Fn(`gemm${i}`, 4);
+    let gLayout: GemmGeom;
     if (s.input === 'real') {
       const wf = unpackKernel(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }, noutp);
-      genSgemm(fnG, { tab, segs: s.kh, segStride, segBytes: s.kw * im.pixB, wOff: put(wf), KB: noutp * 4, noutp, outOff, P, R }, s.kw * s.inC);
+      gLayout = { tab, segs: s.kh, segStride, segBytes: s.kw * im.pixB, wOff: put(wf), KB: noutp * 4, noutp, outOff, P, R };
+      if (codegen) genSgemm(fnG, gLayout, s.kw * s.inC);
     } else {
       const cw = words(s.inC);
       const cwp = im.pixB / 4;
@@ -530,8 +534,11 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
       for (let o = 0; o < s.outC; o++)
         for (let pos = 0; pos < kk; pos++) for (let j = 0; j < cw; j++) wb[o * KW + pos * cwp + j] = s.weights[(o * kk + pos) * cw + j];
       const gg = { tab, segs, segStride, segBytes, wOff: put(wb), KB: KW * 4, noutp, outOff, P, R };
-      if (mix) genBgemmMix(fnG, gg, tune.RS ?? R / 2);
-      else genBgemm(fnG, gg, mode);
+      gLayout = gg;
+      if (codegen) {
+        if (mode === 'mix') genBgemmMix(fnG, gg, tune.RS ?? R / 2);
+        else genBgemm(fnG, gg, mode);
+      }
     }
     fns.push(fnG);
 
@@ -590,8 +597,14 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
       }
     } else final = { off: finalOff, npix: nq, noutp, outC: s.outC };
     const fnP = new Fn(`post${i}`, 4);
-    genPost(fnP, { srcTab: put(srcA), dstTab: put(dstA), K, window, afterSign: rt.afterSign, noutp, outOff, patTab, sgnOff, tOff, real: s.input === 'real' });
+    const pg: PostGeom = { srcTab: put(srcA), dstTab: put(dstA), K, window, afterSign: rt.afterSign, noutp, outOff, patTab, sgnOff, tOff, real: s.input === 'real' };
+    if (codegen) genPost(fnP, pg);
     fns.push(fnP);
+    const gl = gLayout;
+    layout.push({
+      real: s.input === 'real', npix, npixP, noutp, outC: s.outC, tab: gl.tab, segs: gl.segs, segStride: gl.segStride, segBytes: gl.segBytes,
+      wOff: gl.wOff, KB: gl.KB, outOff, nq, srcTab: pg.srcTab, dstTab: pg.dstTab, K, window, afterSign: rt.afterSign, patTab, sgnOff, tOff, final: last,
+    });
     // a float multiply-add costs about as much as 64 bit ones here (f32x4 vs xor+popcnt on 128 bits, measured order)
     const macs = npix * noutp * kk * (s.input === 'real' ? s.inC * 64 : im.pixB * 8);
     plans.push({ stage: i, gemm: fnG.name, post: fnP.name, npixP, P, noutp, R, nq, macs });
@@ -599,8 +612,9 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
   const pages = Math.ceil(top / 65536) + 1;
   const s0 = S[0];
   return {
-    bytes: assembleFns(fns, pages, shared),
+    bytes: codegen ? assembleFns(fns, pages, shared) : new Uint8Array(0),
     pages,
+    layout,
     init,
     plans,
     input: { off: img[0].off, H: s0.inH, W: s0.inW, C: s0.inC, Wp: img[0].Wp, padTop: s0.padTop, padLeft: s0.padLeft },

@@ -9,16 +9,18 @@
  * and the last conv (1×1 to the classes, no BN) gives integer logits per pixel, followed by a per-pixel softmax.
  *
  * `packGraph(model)` returns a PackedSpec whose `graph` lists the nodes (spec.ts' GraphNode); it is saved by
- * savePacked like a sequential one. `PackedGraphModel` runs it on the fused engine (engine.ts) where it can (channel
- * counts before a concatenation multiples of 16), else on the reference interpreter (reference.ts: XNOR-popcount
- * GEMMs of src/xnor with JS im2col; OR-pool, upsampling and concatenation on 32-bit words in JS).
+ * savePacked like a sequential one. `PackedGraphModel` runs it on the native engine (native.ts) or the fused wasm
+ * engine (engine.ts) where they can (channel counts before a concatenation multiples of 16), else on the reference
+ * interpreter (reference.ts: XNOR-popcount GEMMs of src/xnor with JS im2col; OR-pool, upsampling and concatenation
+ * on 32-bit words in JS).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D } from '../layers';
 import { convGeom, packKernel, words } from '../xnor';
 import type { FusedEngine } from './engine';
 import { bnParams } from './convert';
-import { chooseRuntime } from './packed';
+import { chooseRuntime, runtimeName } from './packed';
+import type { NativeEngine } from './native';
 import type { PackedOptions } from './packed';
 import type { ReferenceRunner } from './reference';
 import { finalOutputs, pooledSize, setPrediction, stagePost } from './spec';
@@ -151,28 +153,39 @@ export interface PackedGraphPrediction extends Predictions {
 }
 
 /**
- * Runs a graph PackedSpec (packGraph): on the fused engine (engine.ts routes bits through OR-pools, upsampling and
- * concatenation straight into the consumers' padded images) when it supports the graph and `kernel` is not 'js',
- * else on the reference interpreter (reference.ts). Options as PackedModel's.
+ * Runs a graph PackedSpec (packGraph): on the native engine by default where it runs (native.ts), or on the fused
+ * engine (engine.ts routes bits through OR-pools, upsampling and concatenation straight into the consumers' padded
+ * images; the native engine runs the same layout) when it supports the graph and `kernel` is not 'js', else on the
+ * reference interpreter (reference.ts). Kernels and options as PackedModel's.
  */
 export class PackedGraphModel {
   private readonly reference: ReferenceRunner | null;
+  readonly native: NativeEngine | null;
   readonly fused: FusedEngine | null;
   readonly kernelName: PackedKernel;
   constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: PackedOptions = {}) {
     if (!spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
     const rt = chooseRuntime('PackedGraphModel', spec, kernel, opts);
     this.kernelName = rt.kernelName;
+    this.native = rt.native;
     this.fused = rt.fused;
     this.reference = rt.reference;
   }
 
-  /** See PackedModel.ready / dispose. */
+  /** See PackedModel.threads / engine / ready / dispose. */
+  get threads(): number {
+    return this.native?.threads ?? this.fused?.threads ?? 1;
+  }
+  get engine(): string {
+    return runtimeName(this, this.threads);
+  }
   async ready(): Promise<boolean> {
+    if (this.native) return this.native.threads > 1;
     return this.fused ? this.fused.ready() : false;
   }
   dispose(): void {
     this.fused?.dispose();
+    this.native?.dispose();
   }
 
   predict(images: tf.Tensor | Float32Array): PackedGraphPrediction {
@@ -186,6 +199,15 @@ export class PackedGraphModel {
     const k = out.c;
     const npx = out.h * out.w;
     const res: PackedGraphPrediction = { logits: new Float32Array(n * npx * k), probs: new Float32Array(n * npx * k), classes: new Int32Array(n * npx) };
+    if (this.native) {
+      const all = this.native.forward(data, n);
+      const len = all.length / n;
+      for (let i = 0; i < n; i++) {
+        const y = this.finishFused(all.subarray(i * len, (i + 1) * len));
+        for (let p = 0; p < npx; p++) setPrediction(res, i * npx + p, y, p * k, k, this.spec.softmax);
+      }
+      return res;
+    }
     const batch = this.fused && n >= 2 ? this.fused.forwardBatch(data, n) : null; // 2 threads: whole images each
     for (let i = 0; i < n; i++) {
       const y = batch ? this.finishFused(batch[i]) : this.forwardOne(data.subarray(i * per, (i + 1) * per));

@@ -6,12 +6,17 @@
  *   convert.ts    packModel: tf.Sequential → PackedSpec          graph.ts   packGraph / PackedGraphModel (UNet)
  *   reference.ts  the reference interpreter (src/xnor's generic GEMMs with JS glue)
  *   engine.ts     the fused engine (one generated wasm module per model), threads.ts + worker.ts its 2-thread runtime
- *   packed.ts     PackedModel: the fused engine where it applies, else the reference interpreter
+ *   native.ts     the native engine (the addon's XNOR-popcount kernels on the fused engine's memory layout), the
+ *                 float32 oneDNN baseline, the machine's popcount peak
+ *   packed.ts     PackedModel: the native engine where the addon runs, else the fused engine where it applies, else
+ *                 the reference interpreter
  *   format.ts     the file layout                                  summary.ts float-vs-packed summary
  * Bit-packing, popcount, padding correction and the generic GEMM kernels are src/xnor's.
  *
  *   const spec = packModel(model);               // bits + folded BN thresholds
- *   const pm = new PackedModel(spec);            // fused wasm engine ('mix' GEMMs), or the reference path
+ *   const pm = new PackedModel(spec);            // native engine, else fused wasm ('mix' GEMMs), else the reference path
+ *   console.log(pm.engine);                      // e.g. "native avx512, 1 thread"
+ *   const pn = new PackedModel(spec, 'native', { threads: 2, isa: 'avx2' });   // a given path (throws if unavailable)
  *   const pm2 = new PackedModel(spec, 'mix', { threads: 2 }); await pm2.ready();   // 2 threads (worker)
  *   const { logits, probs, classes } = pm.predict(images);   // NHWC float32, tensor or flat array
  *   savePacked(spec, 'model.bnnp'); const spec2 = loadPacked('model.bnnp');
@@ -29,5 +34,9 @@ export { FusedEngine, buildFused, fusedSupports, threadsAvailable } from './engi
 export type { GemmMode, GemmTune } from './engine';
 export { encodePacked, decodePacked, savePacked, loadPacked } from './format';
 export { ReferenceRunner } from './reference';
-export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown } from './summary';
-export type { PackedSummary, TestImages } from './summary';
+export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown, engineComparison, comparisonEngines, comparisonMarkdown } from './summary';
+export type { PackedSummary, TestImages, EngineComparison, EngineResult } from './summary';
+export { NativeEngine, FloatOneDnn, NATIVE_ISAS, nativeInference, nativeSupports, isaFromEnv, popcountPeak, binaryMacs } from './native';
+export type { NativeIsa, NativeOptions, NativeInference } from './native';
+export { runtimeName } from './packed';
+export type { PackedRuntime } from './packed';

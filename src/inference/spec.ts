@@ -78,8 +78,11 @@ export interface GraphSpec {
   output: number;
 }
 
-/** Kernels the packed models take: the generic GEMMs of src/xnor, or 'mix' (fused engine: SIMD and i64 rows side by side). */
-export type PackedKernel = KernelName | 'mix';
+/**
+ * Kernels the packed models take: the generic GEMMs of src/xnor, 'mix' (fused wasm engine: SIMD and i64 rows side by
+ * side), or 'native' (the native XNOR-popcount engine of the addon: native.ts).
+ */
+export type PackedKernel = KernelName | 'mix' | 'native';
 
 /** A BatchNorm at inference as tfjs computes it in float32: o = ((y − mean)·inv) + beta. */
 export interface BnParams {

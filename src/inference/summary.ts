@@ -1,8 +1,11 @@
 /**
- * Float-vs-packed comparison for notebooks and the benchmark: accuracy, agreement, size and speed.
+ * Float-vs-packed comparison for notebooks and the benchmark: accuracy, agreement, size and speed (`packedSummary`:
+ * float tfjs against one packed engine; `engineComparison`: every engine this machine has, on the same images).
  */
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { saveModelToMemory } from '../models/io';
+import { FloatOneDnn, nativeInference } from './native';
 import { encodePacked } from './format';
 import { PackedModel } from './packed';
 import { packModel } from './convert';
@@ -184,5 +187,179 @@ export function summaryMarkdown(s: PackedSummary, title: string): string {
     `| images / s, ${b} | ${s.floatImagesPerSec.toFixed(1)} | ${s.packedImagesPerSec.toFixed(1)} (${s.speedup.toFixed(2)}×) |`,
     '',
     `Same predicted class on ${(s.agreement * 100).toFixed(2)} % of the images; largest |float − packed| logit ${s.maxLogitDiff.toExponential(2)}.`,
+  ].join('\n');
+}
+
+/** One engine of `engineComparison`: what it is, its accuracy and stored size, and its speed. */
+export interface EngineResult {
+  /** e.g. "float tfjs (wasm)", "float32 oneDNN, 1 thread", "packed wasm fused mix, 1 thread", "packed native avx512, 1 thread". */
+  name: string;
+  accuracy: number;
+  /** Bytes of the stored model (the float engines: tf.io weights; the packed ones: the packed file). */
+  bytes: number;
+  /** Milliseconds per image at batch 1 (one image per call) and at batch `batchSize` (the whole pass in batches). */
+  msPerImageBatch1: number;
+  msPerImageBatch: number;
+}
+
+/** What `engineComparison` measured, and on which machine. */
+export interface EngineComparison {
+  n: number;
+  batchSize: number;
+  batch1Images: number;
+  /** CPU model, its logical cores and the features the native engine looks at (empty without the addon). */
+  machine: { cpu: string; cores: number; features: string[] };
+  engines: EngineResult[];
+  /** Fraction of images on which every packed engine predicts the float tfjs model's class. */
+  agreement: number;
+  /** Whether the packed engines' logits are identical to each other (they run the same integers). */
+  packedIdentical: boolean;
+  /** Why the native engines are missing, when they are. */
+  nativeSkipped?: string;
+}
+
+/**
+ * The float model and its packed form on every engine this machine has, on the same images: float tfjs (the current
+ * backend), float32 oneDNN (native.ts' FloatOneDnn: the same network with float weights), packed wasm (the fused
+ * engine, 'mix') and packed native (the addon's XNOR-popcount engine, widest instruction set): accuracy, stored size,
+ * ms per image at batch 1 (over the first `batch1Images` images) and at batch `batchSize` (all images). Each timing is
+ * the better of two passes. Engines that need the addon are left out without it (`nativeSkipped` says why).
+ */
+export async function engineComparison(
+  model: tf.LayersModel,
+  test: TestImages,
+  opts: { batchSize?: number; threads?: number; batch1Images?: number } = {},
+): Promise<EngineComparison> {
+  const batchSize = opts.batchSize ?? 50;
+  const threads = opts.threads ?? 1;
+  const spec = packModel(model);
+  const [H, W, C] = spec.inputShape;
+  const per = H * W * C;
+  const x = test.images instanceof Float32Array ? test.images : (test.images.dataSync() as Float32Array);
+  const n = x.length / per;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`engineComparison: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
+  const labels = labelArray(test.labels, n);
+  const k = spec.numClasses;
+  const m1 = Math.max(1, Math.min(n, opts.batch1Images ?? 50));
+  const floatBytes = await floatModelBytes(model);
+  const packedBytes = encodePacked(spec).length;
+  const native = nativeInference();
+
+  type Run = (xs: Float32Array, m: number) => Float32Array;
+  type Made = { run: Run; dispose: () => void; engine?: PackedModel };
+  const candidates: { name: string; bytes: number; make: () => Made | null }[] = [
+    {
+      name: `float tfjs (${tf.getBackend()})`,
+      bytes: floatBytes,
+      make: () => ({ run: (xs, m) => tf.tidy(() => floatLogits(model, tf.tensor4d(xs, [m, H, W, C])).dataSync() as Float32Array), dispose: () => {} }),
+    },
+    {
+      name: `float32 oneDNN, ${threads} thread${threads === 1 ? '' : 's'}`,
+      bytes: floatBytes,
+      make: () => {
+        if (!native.available) return null;
+        const f = new FloatOneDnn(spec, threads);
+        return { run: (xs, m) => f.predict(xs, m), dispose: () => f.dispose() };
+      },
+    },
+    {
+      name: 'packed wasm',
+      bytes: packedBytes,
+      make: () => {
+        const p = new PackedModel(spec, 'mix', { threads });
+        return { run: (xs) => p.predict(xs).logits, dispose: () => p.dispose(), engine: p };
+      },
+    },
+    {
+      name: 'packed native',
+      bytes: packedBytes,
+      make: () => {
+        if (!native.available) return null;
+        const p = new PackedModel(spec, 'native', { threads });
+        return { run: (xs) => p.predict(xs).logits, dispose: () => p.dispose(), engine: p };
+      },
+    },
+  ];
+  const engines: EngineResult[] = [];
+  const logits: Float32Array[] = [];
+  for (const c of candidates) {
+    const e = c.make();
+    if (!e) continue;
+    if (e.engine?.fused) await e.engine.ready();
+    try {
+      const name = e.engine ? `packed ${e.engine.engine}` : c.name;
+      e.run(x.subarray(0, per), 1); // warm-up: compilation, primitive creation
+      const out = new Float32Array(n * k);
+      let batchMs = Infinity;
+      let one = Infinity;
+      for (let pass = 0; pass < 2; pass++) {
+        let t0 = performance.now();
+        for (let s = 0; s < n; s += batchSize) {
+          const m = Math.min(batchSize, n - s);
+          out.set(e.run(x.subarray(s * per, (s + m) * per), m), s * k);
+        }
+        batchMs = Math.min(batchMs, (performance.now() - t0) / n);
+        t0 = performance.now();
+        for (let i = 0; i < m1; i++) e.run(x.subarray(i * per, (i + 1) * per), 1);
+        one = Math.min(one, (performance.now() - t0) / m1);
+      }
+      let ok = 0;
+      for (let i = 0; i < n; i++) if (argmax(out, i * k, k) === labels[i]) ok++;
+      engines.push({ name, accuracy: ok / n, bytes: c.bytes, msPerImageBatch1: one, msPerImageBatch: batchMs });
+      logits.push(out);
+    } finally {
+      e.dispose();
+    }
+  }
+  const packedIdx = engines.map((e, i) => (e.name.startsWith('packed') ? i : -1)).filter((i) => i >= 0);
+  let agree = 0;
+  for (let i = 0; i < n; i++) if (packedIdx.every((j) => argmax(logits[j], i * k, k) === argmax(logits[0], i * k, k))) agree++;
+  const packedIdentical = packedIdx.every((j) => logits[j].every((v, i) => v === logits[packedIdx[0]][i]));
+  return {
+    n,
+    batchSize,
+    batch1Images: m1,
+    machine: { cpu: native.cpu, cores: os.cpus().length, features: native.features },
+    engines,
+    agreement: agree / n,
+    packedIdentical,
+    ...(native.available ? {} : { nativeSkipped: native.reason }),
+  };
+}
+
+function argmax(y: Float32Array, off: number, k: number): number {
+  let b = 0;
+  for (let j = 1; j < k; j++) if (y[off + j] > y[off + b]) b = j;
+  return b;
+}
+
+/** The comparison as the engines of `inferenceComparison` (src/figures): images/s = 1000 / ms per image. */
+export function comparisonEngines(c: EngineComparison): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
+  return c.engines.map((e) => ({
+    name: e.name,
+    accuracy: e.accuracy,
+    bytes: e.bytes,
+    imagesPerSec: { 'batch 1': 1000 / e.msPerImageBatch1, [`batch ${c.batchSize}`]: 1000 / e.msPerImageBatch },
+  }));
+}
+
+/** The comparison as Markdown: the machine, then one row per engine (size, ms per image at both batch sizes, accuracy). */
+export function comparisonMarkdown(c: EngineComparison, title: string): string {
+  const f = c.engines[0];
+  const rows = c.engines.map(
+    (e) =>
+      `| ${e.name} | ${(e.bytes / 1024).toFixed(1)} KiB (${(f.bytes / e.bytes).toFixed(1)}× smaller) | ${e.msPerImageBatch1.toFixed(3)} (${(f.msPerImageBatch1 / e.msPerImageBatch1).toFixed(1)}×) | ` +
+      `${e.msPerImageBatch.toFixed(3)} (${(f.msPerImageBatch / e.msPerImageBatch).toFixed(1)}×) | ${(e.accuracy * 100).toFixed(2)} % |`,
+  );
+  return [
+    `Machine: ${c.machine.cpu}, ${c.machine.cores} logical cores${c.machine.features.length ? `; ${c.machine.features.join(', ')}` : ''}.`,
+    '',
+    `| ${title}, ${c.n} test images | size | ms / image, batch 1 (${c.batch1Images} images) | ms / image, batch ${c.batchSize} | accuracy |`,
+    '|---|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    `(×: against the first row.) Every packed engine predicts the float model's class on ${(c.agreement * 100).toFixed(2)} % of the images; ` +
+      `the packed engines' logits are ${c.packedIdentical ? 'identical' : 'NOT identical'}.` +
+      (c.nativeSkipped ? ` Native engines left out: ${c.nativeSkipped}.` : ''),
   ].join('\n');
 }

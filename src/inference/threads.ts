@@ -45,6 +45,47 @@ export interface FusedBuild {
   input: { off: number; H: number; W: number; C: number; Wp: number; padTop: number; padLeft: number };
   /** Last stage's int32 y [outH·outW][noutp]. */
   final: { off: number; npix: number; noutp: number; outC: number };
+  /** Every stage's memory layout (for engines that run this memory with their own code: native.ts). */
+  layout: StageLayout[];
+}
+
+/**
+ * One stage of a FusedBuild's memory, every offset in bytes from the memory's start (engine.ts' module comment
+ * describes the tables):
+ *   GEMM: conv pixels [0, npix) (npixP with padding entries), each patch `segs` segments of `segBytes` bytes,
+ *   `segStride` apart, starting at int32 `tab`[p]; weights at `wOff`, `KB` bytes per output channel (binary: rows
+ *   [noutp][KB/4] uint32 in patch order; real: float32 [kh·kw·inC][noutp], KB = noutp·4); scratch at `outOff`
+ *   ([npixP][noutp] int32).
+ *   Post: output pixels [0, nq), pool window top-left int32 `srcTab`[q] (conv pixel), window offsets `window`,
+ *   K destinations int32 `dstTab`[q·K + k] (byte address of the pixel's bits in a consumer's padded image, or of
+ *   its int32 row in the final buffer); `afterSign`: pool after BN + sign (OR of bits) rather than before;
+ *   binary: int32 `patTab`[p] = address of conv pixel p's padding-correction row A (int32 [noutp]);
+ *   threshold: sgn and T at `sgnOff`, `tOff` (int32 for binary stages: bit = sgn·y ≥ T; float32 for the real one:
+ *   bit = sgn·y ≥ T in float32), −1 for the final stage.
+ */
+export interface StageLayout {
+  real: boolean;
+  npix: number;
+  npixP: number;
+  noutp: number;
+  outC: number;
+  tab: number;
+  segs: number;
+  segStride: number;
+  segBytes: number;
+  wOff: number;
+  KB: number;
+  outOff: number;
+  nq: number;
+  srcTab: number;
+  dstTab: number;
+  K: number;
+  window: number[];
+  afterSign: boolean;
+  patTab: number;
+  sgnOff: number;
+  tOff: number;
+  final: boolean;
 }
 
 /** One thread's share of a stage: GEMM (pixels, kernel rows) and post-op (output pixels, channels); null = none. */
