@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend';
 import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm, QuantConv2D, QuantDense } from '../src/layers';
+import { dyadic, oddModel, randomizeBn, wideDenseModel } from './helpers/packedModels';
 import { Rng } from '../src/random';
 import { floatLogits, fusedSupports, PackedModel, packModel, signKernels, threadsAvailable } from '../src/inference';
 import type { GemmTune, PackedKernel } from '../src/inference';
@@ -19,22 +20,6 @@ before(async () => {
 });
 after(() => shutdownBackend());
 
-/** Random BN statistics around the pre-activations' range, some with γ < 0 and some hitting BN(y) = 0 exactly. */
-function randomizeBn(model: tf.LayersModel, rng: Rng) {
-  for (const layer of model.layers) {
-    if (!(layer instanceof BatchNorm)) continue;
-    const c = layer.getWeights()[0].shape[0];
-    const w: tf.Tensor[] = [];
-    if (layer.scale) w.push(tf.tensor1d(Array.from({ length: c }, () => (rng.next() < 0.3 ? -1 : 1) * (0.2 + rng.next()))));
-    if (layer.center) w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? 0 : (rng.next() - 0.5) * 2))));
-    w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? rng.int(7) - 3 : (rng.next() - 0.5) * 8))));
-    w.push(tf.tensor1d(Array.from({ length: c }, () => 0.5 + rng.next() * 20)));
-    layer.setWeights(w);
-  }
-}
-
-const dyadic = (n: number, per: number, rng: Rng) => Float32Array.from({ length: n * per }, () => (rng.int(129) - 64) / 64);
-
 function floatRef(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {
   const n = x.length / shape.reduce((a, b) => a * b, 1);
   return tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, ...shape] as [number, number, number, number])).dataSync()) as Float32Array;
@@ -43,40 +28,6 @@ function floatRef(model: tf.LayersModel, x: Float32Array, shape: number[]): Floa
 function assertSame(a: Float32Array, b: Float32Array, what: string) {
   assert.equal(a.length, b.length, what);
   for (let i = 0; i < a.length; i++) assert.equal(a[i], b[i], `${what}: logit ${i}: ${a[i]} vs ${b[i]}`);
-}
-
-/** A model with a wide dense input (4096 bits = 32 v128 steps: the SIMD GEMM's 8-bit sums are widened mid-row). */
-function wideDenseModel(): tf.Sequential {
-  const m = tf.sequential();
-  const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 64, kernelSize: 3, padding: 'same', inputQuantizer: null, ...k, seed: 1, inputShape: [8, 8, 3] }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(tf.layers.flatten());
-  m.add(new QuantDense({ units: 40, inputQuantizer: 'ste_sign', ...k, seed: 2 }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(new QuantDense({ units: 7, inputQuantizer: 'ste_sign', ...k, seed: 3 }));
-  m.add(new BatchNorm({ scale: false, center: true }));
-  return m;
-}
-
-/** Strides, odd sizes, 'same' padding on every side, a pool, partial 32-bit words, channels not multiples of 16. */
-function oddModel(): tf.Sequential {
-  const m = tf.sequential();
-  const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 21, kernelSize: 3, padding: 'same', inputQuantizer: null, ...k, seed: 1, inputShape: [9, 11, 3] }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(new QuantConv2D({ filters: 37, kernelSize: 3, padding: 'same', inputQuantizer: 'ste_sign', ...k, seed: 2 }));
-  m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(new QuantConv2D({ filters: 150, kernelSize: 2, strides: 2, padding: 'same', inputQuantizer: 'ste_sign', ...k, seed: 3 }));
-  m.add(new BatchNorm({ scale: true, center: false }));
-  m.add(new QuantConv2D({ filters: 33, kernelSize: 2, padding: 'valid', inputQuantizer: 'ste_sign', ...k, seed: 4 }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(tf.layers.flatten());
-  m.add(new QuantDense({ units: 6, inputQuantizer: 'ste_sign', ...k, seed: 5 }));
-  m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(tf.layers.activation({ activation: 'softmax' }));
-  return m;
 }
 
 test('fused engine: every GEMM flavour and block size gives the reference path\'s and the float model\'s logits exactly', () => {

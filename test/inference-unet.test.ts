@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend } from '../src/backend';
 import { unet } from '../src/models/unet';
 import { binaryNet } from '../src/models/binarynet';
-import { BatchNorm } from '../src/layers';
+import { randomizeBn } from './helpers/packedModels';
 import { Rng } from '../src/random';
 import { decodePacked, encodePacked, floatLogits, floatModelBytes, fusedSupports, PackedGraphModel, PackedModel, packGraph, signKernels } from '../src/inference';
 
@@ -16,19 +16,6 @@ before(async () => {
   await initBackend({ backend: 'wasm' });
 });
 after(() => shutdownBackend());
-
-function randomizeBn(model: tf.LayersModel, rng: Rng) {
-  for (const layer of model.layers) {
-    if (!(layer instanceof BatchNorm)) continue;
-    const c = layer.getWeights()[0].shape[0];
-    const w: tf.Tensor[] = [];
-    if (layer.scale) w.push(tf.tensor1d(Array.from({ length: c }, () => (rng.next() < 0.3 ? -1 : 1) * (0.2 + rng.next()))));
-    if (layer.center) w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? 0 : (rng.next() - 0.5) * 2))));
-    w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? rng.int(7) - 3 : (rng.next() - 0.5) * 8))));
-    w.push(tf.tensor1d(Array.from({ length: c }, () => 0.5 + rng.next() * 20)));
-    layer.setWeights(w);
-  }
-}
 
 test('binarized UNet (random, latent and signed bop kernels, fused engine and reference path): packed logits equal the float model\'s', async () => {
   const rng = new Rng(31);
