@@ -1,27 +1,41 @@
 /**
- * Inference benchmark: packed binary inference (src/inference: XNOR-popcount on bit-packed weights; the fused
- * engine of engine.ts, one generated wasm module per model, on 1 or 2 threads; and the reference interpreter,
- * reference.ts: JS glue around src/xnor's generic GEMMs) vs the float tfjs model, on the same backend
- * (`initBackend()` default selection: wasm here) and the same machine, batch 1 and batch 50.
+ * Inference benchmark: the full-width BinaryNet as a float network and as a packed binary network, on one machine,
+ * at batch 1 and batch 50, every engine in the same run (method and numbers: bench/INFERENCE.md).
  *
- * Model: full-width BinaryNet (src/models/binarynet.ts, 'bop' kernels), RANDOM weights (glorot init, then
- * sign → ±1 as after Bop's first step; random BN statistics). Speed does not depend on the values.
+ *   float tfjs            the float model on the project's backend (`initBackend()`: wasm here, with the oneDNN
+ *                         training kernels when the addon is built)
+ *   float32 oneDNN        the same network with float32 weights through oneDNN (src/inference/native.ts'
+ *                         FloatOneDnn: convolutions, inner products, max-pools; no int8, no XNOR), 1 and 2 threads
+ *   packed native         the addon's XNOR-popcount engine (widest instruction set; also AVX2 with AVX-512 off),
+ *                         1 and 2 threads
+ *   packed wasm           the fused WebAssembly engine ('mix'), 1 and 2 threads: the portable fallback
+ *   popcount peak         the machine's XNOR-popcount throughput (a register-only xor + popcount + add loop), 1 and 2
+ *                         threads: each packed engine's binary MACs/s are printed as a fraction of it
+ *
+ * Model: full-width BinaryNet (src/models/binarynet.ts, 'bop' kernels), RANDOM weights (glorot init, then sign → ±1
+ * as after Bop's first step; random BN statistics). Speed does not depend on the values.
  *
  *   npm run bench:inference                 # width 1
- *   npm run bench:inference -- --quick      # fewer repetitions
+ *   npm run bench:inference -- --quick      # fewer, shorter rounds
  *   npm run bench:inference -- --width=0.5
  *   npm run bench:inference -- --unet       # also the binarized UNet (--unet-width=1 --unet-size=128)
  *
- * Last line:  packed-vs-float batch1=<speed-up> batch50=<speed-up> size=<float bytes / packed bytes>
+ * Last line:  packed-vs-float-onednn batch1=<r> batch50=<r> size=<r> limit=<fraction>
+ *   r = images/s of the fastest packed engine / images/s of the fastest float32 oneDNN configuration (each side at
+ *   its best thread count) at that batch size; size = float32 weight bytes / packed file bytes; limit = binary
+ *   MACs/s of the batch-1 packed engine / the popcount peak at its thread count.
  */
+import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels } from '../src/backend/wasmKernels';
 import { initBackend, describeBackend } from '../src/backend';
 import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm } from '../src/layers';
 import { Rng } from '../src/random';
-import { encodePacked, floatModelBytes, PackedGraphModel, PackedKernel, PackedModel, packGraph, packModel, signKernels } from '../src/inference';
-import { availableKernels } from '../src/xnor';
+import {
+  binaryMacs, encodePacked, FloatOneDnn, floatModelBytes, nativeInference, PackedGraphModel, PackedModel, packGraph, packModel, popcountPeak,
+  popcountRun, signKernels,
+} from '../src/inference';
+import type { NativeIsa, PackedSpec } from '../src/inference';
 import { unet } from '../src/models/unet';
 
 function arg(name: string, def: string): string {
@@ -29,172 +43,195 @@ function arg(name: string, def: string): string {
   return a ? a.slice(name.length + 3) : process.argv.includes(`--${name}`) ? 'true' : def;
 }
 
-/** Runs `fn` at least `minCalls` times and until `minSec` have passed; images/s (warm up before). */
-function measure(fn: () => void, batch: number, minCalls: number, minSec: number): { ips: number; msPerCall: number; calls: number } {
+/** Runs `fn` at least `minCalls` times and until `minSec` have passed; milliseconds per call. */
+function msPerCall(fn: () => void, minCalls: number, minSec: number): number {
   const t0 = performance.now();
   let calls = 0;
   while (calls < minCalls || performance.now() - t0 < minSec * 1000) {
     fn();
     calls++;
   }
-  const sec = (performance.now() - t0) / 1000;
-  return { ips: (calls * batch) / sec, msPerCall: (sec / calls) * 1000, calls };
+  return (performance.now() - t0) / calls;
+}
+
+const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+
+/** Random signed kernels are already there (signKernels); random BN statistics as a trained model would have. */
+function randomBn(model: tf.LayersModel, rng: Rng): void {
+  for (const layer of model.layers)
+    if (layer instanceof BatchNorm) {
+      const c = layer.getWeights()[0].shape[0];
+      const r = (f: () => number) => tf.tensor1d(Array.from({ length: c }, f));
+      layer.setWeights([r(() => rng.next() - 0.5), r(() => (rng.next() - 0.5) * 10), r(() => 1 + rng.next() * 50)]);
+    }
+}
+
+type Kind = 'float-tfjs' | 'float-onednn' | 'packed-native' | 'packed-wasm' | 'peak';
+interface Engine {
+  label: string;
+  kind: Kind;
+  threads: number;
+  /** One call at batch 1 / batch 50 (null: not measured at that batch size). */
+  run1: () => void;
+  run50: (() => void) | null;
+  /** Best ms per image over the rounds. */
+  b1: number;
+  b50: number;
+  /** peak rows: binary MACs and seconds of the popcount loop in the current window. */
+  peak?: { macs: number; seconds: number };
+  dispose: () => void;
 }
 
 async function main() {
   const quick = arg('quick', 'false') === 'true';
   const width = Number(arg('width', '1'));
   const info = await initBackend();
+  const nat = nativeInference();
   console.log(`backend: ${describeBackend()}`);
-  console.log(`machine: ${require('os').cpus().length} logical cores (${require('os').cpus()[0]?.model ?? '?'}), load average ${require('os').loadavg().map((l: number) => l.toFixed(1)).join(' ')}`);
+  console.log(`machine: ${nat.cpu}, ${os.cpus().length} logical cores (${os.cpus()[0]?.model ?? '?'}); ${nat.available ? `native instruction sets ${nat.isas.join(', ')}; features ${nat.features.join(', ')}` : `native engine unavailable: ${nat.reason}`}; load average ${load()}`);
   console.log(`model: BinaryNet width ${width}, 'bop' kernels, random weights (signed glorot) and random BN statistics`);
 
   const model = binaryNet({ width, seed: 1, kernels: 'bop' });
   signKernels(model);
   const rng = new Rng(1);
-  for (const layer of model.layers)
-    if (layer instanceof BatchNorm) {
-      const c = layer.getWeights()[0].shape[0];
-      const r = (f: () => number) => tf.tensor1d(Array.from({ length: c }, f));
-      layer.setWeights([r(() => rng.next() - 0.5), r(() => (rng.next() - 0.5) * 10), r(() => 1 + rng.next() * 50)]);
-    }
-  const t0 = performance.now();
+  randomBn(model, rng);
   const spec = packModel(model);
-  const packMs = performance.now() - t0;
   const packedBytes = encodePacked(spec).length;
   const floatBytes = await floatModelBytes(model);
-  const params = model.countParams();
-  console.log(`params: ${params} · float (tf.io weights) ${(floatBytes / 1e6).toFixed(2)} MB · packed file ${(packedBytes / 1e6).toFixed(3)} MB · ${(floatBytes / packedBytes).toFixed(2)}× smaller · packing took ${packMs.toFixed(0)} ms`);
+  const macs = binaryMacs(spec);
+  console.log(`params: ${model.countParams()} · float32 weights (tf.io) ${(floatBytes / 1e6).toFixed(2)} MB · packed file ${(packedBytes / 1e6).toFixed(3)} MB · ${(floatBytes / packedBytes).toFixed(2)}× smaller · ${(macs / 1e6).toFixed(1)} M binary MACs per image (the real first layer not counted)`);
 
   const x50 = Float32Array.from({ length: 50 * 3072 }, () => rng.next() * 2 - 1);
   const x1 = x50.subarray(0, 3072);
   const t1 = tf.tensor4d(x1, [1, 32, 32, 3]);
   const t50 = tf.tensor4d(x50, [50, 32, 32, 3]);
-  const floatRun = (t: tf.Tensor) => () => tf.tidy(() => (model.predict(t) as tf.Tensor).dataSync());
+  const floatRun = (t: tf.Tensor) => () => void tf.tidy(() => (model.predict(t) as tf.Tensor).dataSync());
 
-  // agreement on these 50 images (sanity)
-  const pm = new PackedModel(spec);
-  const pc = pm.predict(x50).classes;
-  const fc = tf.tidy(() => tf.argMax(model.predict(t50) as tf.Tensor, 1).dataSync());
-  const agree = pc.reduce((s, c, i) => s + (c === fc[i] ? 1 : 0), 0);
-  console.log(`agreement (argmax) packed vs float on the 50 bench images: ${agree}/50`);
-
-  // Every engine is measured in interleaved rounds (float, then each packed engine, round after round), each round a
-  // window of at least `sec` seconds at batch 1 and one batch of 50; per engine the best round counts. On an idle
-  // machine that is the steady-state speed; on a shared one it is the round least disturbed by other processes,
-  // for the float model and the packed engines alike.
-  const R = quick ? { rounds: 2, sec: 0.3 } : { rounds: 5, sec: 0.6 };
-  type M = { ips: number; msPerCall: number };
-  const configs: { label: string; kernel?: PackedKernel; threads: number; reference?: boolean; slow?: boolean; stock?: boolean }[] = [
-    { label: `float tfjs (${info.name}, ${info.threads} thr)`, threads: info.threads },
-    // the same float model with tfjs-wasm's own XNNPACK convolution for every layer (the project's backend
-    // otherwise runs large ±1×±1 convs by XNOR-popcount even in the float model: src/backend/binaryConv.ts)
-    { label: `float tfjs, stock convs (${info.threads} thr)`, threads: info.threads, stock: true },
-    { label: 'fused mix', kernel: 'mix', threads: 1 },
-    { label: 'fused mix', kernel: 'mix', threads: 2 },
-    { label: 'fused simd', kernel: 'simd', threads: 1 },
-    { label: 'fused i64', kernel: 'i64', threads: 1 },
-    { label: 'reference simd', kernel: 'simd', threads: 1, reference: true },
-    { label: 'reference js', kernel: 'js', threads: 1, reference: true, slow: true },
-  ];
-  const engines: { label: string; run1: () => void; run50: (() => void) | null; model: PackedModel | null; reference: boolean; b1: M; b50: M | null }[] = [];
-  for (const c of configs) {
-    const none = { ips: 0, msPerCall: Infinity };
-    if (!c.kernel) {
-      const stock = !!c.stock && info.name === 'wasm';
-      const wrap = (f: () => void) => (stock ? () => { registerWasmTrainingKernels({ binaryConv: false }); try { f(); } finally { registerWasmTrainingKernels({}); } } : f);
-      if (c.stock && !stock) continue;
-      engines.push({ label: c.label, run1: wrap(floatRun(t1)), run50: wrap(floatRun(t50)), model: null, reference: true, b1: none, b50: none });
-      continue;
+  const engines: Engine[] = [];
+  const none = () => {};
+  engines.push({ label: `float tfjs (${info.name}${info.path ? `, ${info.path}` : ''}, ${info.threads} thr)`, kind: 'float-tfjs', threads: info.threads, run1: floatRun(t1), run50: floatRun(t50), b1: Infinity, b50: Infinity, dispose: none });
+  if (nat.available) {
+    for (const th of [1, 2]) {
+      const f = new FloatOneDnn(spec, th);
+      engines.push({ label: `float32 oneDNN (${th} thr)`, kind: 'float-onednn', threads: th, run1: () => f.forward(x1, 1), run50: () => f.forward(x50, 50), b1: Infinity, b50: Infinity, dispose: () => f.dispose() });
     }
-    if (c.kernel !== 'js' && !availableKernels().includes(c.kernel === 'mix' ? 'simd' : c.kernel)) continue;
-    const m = new PackedModel(spec, c.kernel, { threads: c.threads, reference: c.reference });
-    if (c.threads > 1 && !(await m.ready())) {
-      console.log(`(${c.label}, ${c.threads} threads: shared memory / worker_threads unavailable, skipped)`);
-      continue;
-    }
-    const label = `packed ${c.label} (${m.threads} thr)`;
-    // the JS reference is ~100 ms/img: batch 1 only
-    engines.push({ label, run1: () => m.predict(x1), run50: c.slow ? null : () => m.predict(x50), model: m, reference: !!c.reference, b1: none, b50: c.slow ? null : none });
+    const isas: NativeIsa[] = [nat.isas[0], ...(nat.isas[0] === 'avx512' && nat.isas.includes('avx2') ? ['avx2' as const] : [])];
+    for (const isa of isas)
+      for (const th of isa === nat.isas[0] ? [1, 2] : [1]) {
+        const m = new PackedModel(spec, 'native', { isa, threads: th });
+        engines.push({ label: `packed ${m.engine}`, kind: 'packed-native', threads: th, run1: () => m.predict(x1), run50: () => m.predict(x50), b1: Infinity, b50: Infinity, dispose: () => m.dispose() });
+      }
   }
-  const better = (a: M, b: M) => (b.ips > a.ips ? b : a);
-  for (const e of engines) e.run1(), e.run50?.(); // warm-up (compilation, wasm tier-up)
+  for (const th of [1, 2]) {
+    const m = new PackedModel(spec, 'mix', { threads: th });
+    if (th > 1 && !(await m.ready())) {
+      console.log('(packed wasm, 2 threads: shared memory / worker_threads unavailable, skipped)');
+      continue;
+    }
+    engines.push({ label: `packed ${m.engine}`, kind: 'packed-wasm', threads: th, run1: () => m.predict(x1), run50: () => m.predict(x50), b1: Infinity, b50: Infinity, dispose: () => m.dispose() });
+  }
+  if (nat.available) {
+    // the peak as the engines are timed: calls of about a millisecond (a native batch-1 image) repeated over the window
+    const isa = nat.isas[0];
+    for (const th of [1, 2]) {
+      const iters = Math.max(1000, Math.round((popcountPeak(isa, th, 0.05) * 1e-3) / { avx512: 12 * 512, avx2: 4 * 256, scalar: 8 * 64 }[isa]));
+      const acc = { macs: 0, seconds: 0 };
+      const run = () => {
+        const r = popcountRun(isa, th, iters);
+        acc.macs += r.macs;
+        acc.seconds += r.seconds;
+      };
+      engines.push({ label: `popcount peak ${isa} (${th} thr)`, kind: 'peak', threads: th, run1: run, run50: null, b1: Infinity, b50: Infinity, dispose: none, peak: acc });
+    }
+  }
+
+  // Interleaved rounds: every engine, round after round, each a window of ≥ `sec` s at batch 1 and one of ≥ `sec` s
+  // (at least one call) at batch 50, timed as the mean over the window; per engine the best round counts (on a
+  // shared machine: the round least disturbed by other processes, for the float and the packed engines alike).
+  const R = quick ? { rounds: 3, sec: 0.3 } : { rounds: 6, sec: 0.6 };
+  for (const e of engines) e.run1(), e.run50?.(); // warm-up: compilation, primitive creation
+  const peakBest: Record<number, number> = {};
   for (let r = 0; r < R.rounds; r++)
     for (const e of engines) {
-      const slow = e.run50 === null;
-      e.b1 = better(e.b1, measure(e.run1, 1, slow ? 2 : 3, slow ? 0 : R.sec));
-      if (e.run50 && e.b50) e.b50 = better(e.b50, measure(e.run50, 50, 1, 0));
+      if (e.peak) (e.peak.macs = 0), (e.peak.seconds = 0);
+      e.b1 = Math.min(e.b1, msPerCall(e.run1, 3, R.sec));
+      if (e.peak) peakBest[e.threads] = Math.max(peakBest[e.threads] ?? 0, e.peak.macs / e.peak.seconds);
+      if (e.run50) e.b50 = Math.min(e.b50, msPerCall(e.run50, 1, R.sec) / 50);
     }
-  const f1 = engines[0].b1;
-  const f50 = engines[0].b50!;
-  let stageTimes: Record<string, number> | null = null;
-  const def = engines.find((e) => e.label === 'packed fused mix (1 thr)');
-  if (def?.model) {
-    def.model.timings = {};
-    for (let i = 0; i < 20; i++) def.model.predict(x1);
-    stageTimes = def.model.timings;
-  }
-  for (const e of engines) e.model?.dispose();
-  const rows: [string, M, M | null][] = engines.map((e) => [e.label, e.b1, e.b50]);
-  const best = engines.filter((e) => !e.reference).reduce((a, e) => (e.b1.ips > a.b1.ips ? e : a));
+  for (const e of engines) e.dispose();
+
+  const peak = (th: number) => peakBest[th] ?? NaN;
+  const gmacs = (ms: number) => macs / (ms * 1e-3) / 1e9;
+  const fl = engines.find((e) => e.kind === 'float-tfjs')!;
   console.log('');
-  console.log(`${'engine'.padEnd(34)} ${'batch 1 img/s'.padStart(14)} ${'ms/img'.padStart(8)} ${'×float'.padStart(8)}   ${'batch 50 img/s'.padStart(15)} ${'ms/batch'.padStart(9)} ${'×float'.padStart(8)}`);
-  for (const [name, a, b] of rows)
-    console.log(
-      `${name.padEnd(34)} ${a.ips.toFixed(1).padStart(14)} ${a.msPerCall.toFixed(2).padStart(8)} ${(a.ips / f1.ips).toFixed(2).padStart(8)}   ` +
-        (b ? `${b.ips.toFixed(1).padStart(15)} ${b.msPerCall.toFixed(1).padStart(9)} ${(b.ips / f50.ips).toFixed(2).padStart(8)}` : `${'-'.padStart(15)} ${'-'.padStart(9)} ${'-'.padStart(8)}`),
-    );
-  if (stageTimes) {
-    console.log('');
-    console.log('per-stage time, fused mix 1 thread, batch 1 (ms/img, mean of 20):');
-    console.log('  ' + Object.entries(stageTimes).map(([k, v]) => `${k.replace('quant_', '')} ${(v / 20).toFixed(3)}`).join(' · '));
+  console.log(`${'engine'.padEnd(44)} ${'batch 1 ms/img'.padStart(14)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}   ${'batch 50 ms/img'.padStart(15)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}`);
+  for (const e of engines) {
+    if (e.kind === 'peak') {
+      console.log(`${e.label.padEnd(44)} ${'-'.padStart(14)} ${'-'.padStart(8)} ${(peak(e.threads) / 1e9).toFixed(0).padStart(9)} ${'1'.padStart(8)}`);
+      continue;
+    }
+    const packed = e.kind.startsWith('packed');
+    const cols = (ms: number) =>
+      `${ms.toFixed(3).padStart(ms >= 100 ? 15 : 14)} ${(1000 / ms).toFixed(1).padStart(8)} ${(packed ? gmacs(ms).toFixed(0) : '-').padStart(9)} ${(packed && nat.available ? (gmacs(ms) * 1e9 / peak(e.threads)).toFixed(3) : '-').padStart(8)}`;
+    console.log(`${e.label.padEnd(44)} ${cols(e.b1)}   ${cols(e.b50).padStart(43)}`);
   }
   console.log('');
-  console.log(`load average at the end: ${require('os').loadavg().map((l: number) => l.toFixed(1)).join(' ')}`);
-  console.log(`best of ${R.rounds} interleaved rounds per engine; fastest packed engine at batch 1: ${best.label}; the last line compares it (both batch sizes) with the float model`);
-  tf.dispose([t1, t50]);
+  console.log(`(G bMAC/s: binary multiply-accumulates per second, ${(macs / 1e6).toFixed(1)} M per image; "of peak": against the popcount peak at the same thread count.) Best of ${R.rounds} interleaved rounds; load average at the end ${load()}.`);
+
+  const best = (kind: Kind, key: 'b1' | 'b50') => engines.filter((e) => e.kind === kind).reduce<Engine | null>((a, e) => (!a || e[key] < a[key] ? e : null) ?? a, null);
+  const packedKind: Kind = nat.available ? 'packed-native' : 'packed-wasm';
+  const p1 = best(packedKind, 'b1')!;
+  const p50 = best(packedKind, 'b50')!;
+  const wasm1 = best('packed-wasm', 'b1')!;
+  const wasm50 = best('packed-wasm', 'b50')!;
+  console.log(`packed-vs-float-tfjs batch1=${(fl.b1 / p1.b1).toFixed(2)} batch50=${(fl.b50 / p50.b50).toFixed(2)} (packed wasm alone: batch1=${(fl.b1 / wasm1.b1).toFixed(2)} batch50=${(fl.b50 / wasm50.b50).toFixed(2)})`);
   if (arg('unet', 'false') === 'true') await unetBench(Number(arg('unet-width', '1')), Number(arg('unet-size', '128')));
-  const stockRow = engines.find((e) => e.label.startsWith('float tfjs, stock convs'));
-  if (stockRow) console.log(`(against the float model on stock tfjs-wasm convolutions: batch1=${(best.b1.ips / stockRow.b1.ips).toFixed(2)} batch50=${(best.b50!.ips / stockRow.b50!.ips).toFixed(2)})`);
-  console.log(`packed-vs-float batch1=${(best.b1.ips / f1.ips).toFixed(2)} batch50=${(best.b50!.ips / f50.ips).toFixed(2)} size=${(floatBytes / packedBytes).toFixed(2)}`);
+  tf.dispose([t1, t50]);
+  if (!nat.available) {
+    console.log(`packed-vs-float-onednn unavailable: ${nat.reason}`);
+    return;
+  }
+  const f1 = best('float-onednn', 'b1')!;
+  const f50 = best('float-onednn', 'b50')!;
+  console.log(`batch 1: ${p1.label} (${p1.b1.toFixed(3)} ms) vs ${f1.label} (${f1.b1.toFixed(3)} ms); batch 50: ${p50.label} (${p50.b50.toFixed(3)} ms/img) vs ${f50.label} (${f50.b50.toFixed(3)} ms/img)`);
+  const limit = (gmacs(p1.b1) * 1e9) / peak(p1.threads);
+  console.log(`packed-vs-float-onednn batch1=${(f1.b1 / p1.b1).toFixed(2)} batch50=${(f50.b50 / p50.b50).toFixed(2)} size=${(floatBytes / packedBytes).toFixed(2)} limit=${limit.toFixed(3)}`);
 }
 
 /**
  * `--unet`: the binarized UNet (src/models/unet.ts, random signed kernels and BN statistics), float tfjs vs the
- * packed graph (graph.ts), batch 1, best of 3 rounds; printed before the last line (which stays BinaryNet's).
+ * packed graph (graph.ts) on the native and the wasm engine, batch 1, best of 3 rounds; printed before the last line.
  */
 async function unetBench(width: number, size: number) {
   const model = unet({ binary: true, width, imageSize: size, kernels: 'bop', seed: 1 });
   signKernels(model);
-  const rng = new Rng(2);
-  for (const layer of model.layers)
-    if (layer instanceof BatchNorm) {
-      const c = layer.getWeights()[0].shape[0];
-      const r = (f: () => number) => tf.tensor1d(Array.from({ length: c }, f));
-      layer.setWeights([r(() => rng.next() - 0.5), r(() => (rng.next() - 0.5) * 10), r(() => 1 + rng.next() * 50)]);
-    }
-  const spec = packGraph(model);
+  randomBn(model, new Rng(2));
+  const spec: PackedSpec = packGraph(model);
   const fBytes = await floatModelBytes(model);
   const pBytes = encodePacked(spec).length;
+  const rng = new Rng(3);
   const x = Float32Array.from({ length: size * size * 3 }, () => rng.next() * 2 - 1);
   const t = tf.tensor4d(x, [1, size, size, 3]);
-  const fr = () => tf.tidy(() => (model.predict(t) as tf.Tensor).dataSync());
+  const fr = () => void tf.tidy(() => (model.predict(t) as tf.Tensor).dataSync());
   const fc = tf.tidy(() => tf.argMax(model.predict(t) as tf.Tensor, -1).dataSync());
   const engines: [string, () => void, PackedGraphModel | null][] = [['float tfjs', fr, null]];
-  for (const [label, opts] of [['fused mix, 1 thr', {}], ['fused mix, 2 thr', { threads: 2 }], ['reference simd, 1 thr', { reference: true }]] as const) {
-    const pg = new PackedGraphModel(spec, label.includes('mix') ? 'mix' : 'simd', opts);
-    if ('threads' in opts && !(await pg.ready())) continue;
+  const nat = nativeInference();
+  const configs: ['native' | 'mix', number][] = [['mix', 1], ['mix', 2]];
+  if (nat.available) configs.unshift(['native', 1], ['native', 2]);
+  for (const [kernel, threads] of configs) {
+    const pg = new PackedGraphModel(spec, kernel, { threads });
+    if (threads > 1 && !(await pg.ready())) continue;
     const pc = pg.predict(x).classes;
     const agree = pc.reduce((s, c, i) => s + (c === fc[i] ? 1 : 0), 0) / pc.length;
-    engines.push([`packed ${label} (per-pixel class agreement ${(agree * 100).toFixed(2)}%)`, () => pg.predict(x), pg]);
+    engines.push([`packed ${pg.engine} (per-pixel class agreement ${(agree * 100).toFixed(2)} %)`, () => pg.predict(x), pg]);
   }
   for (const [, f] of engines) f();
   const bestMs = engines.map(() => Infinity);
-  for (let r = 0; r < 3; r++) engines.forEach(([, f], i) => (bestMs[i] = Math.min(bestMs[i], measure(f, 1, 2, 0).msPerCall)));
+  for (let r = 0; r < 3; r++) engines.forEach(([, f], i) => (bestMs[i] = Math.min(bestMs[i], msPerCall(f, 2, 0))));
   console.log('');
   console.log(`binarized UNet width ${width}, ${size}×${size}: float ${(fBytes / 1e6).toFixed(2)} MB vs packed ${(pBytes / 1e6).toFixed(3)} MB (${(fBytes / pBytes).toFixed(2)}× smaller); batch 1, best of 3 rounds:`);
   engines.forEach(([label, , pg], i) => {
-    console.log(`  ${label.padEnd(72)} ${bestMs[i].toFixed(1).padStart(8)} ms/img  ×${(bestMs[0] / bestMs[i]).toFixed(2)}`);
+    console.log(`  ${label.padEnd(78)} ${bestMs[i].toFixed(2).padStart(8)} ms/img  ×${(bestMs[0] / bestMs[i]).toFixed(2)}`);
     pg?.dispose();
   });
   tf.dispose(t);

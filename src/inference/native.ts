@@ -271,6 +271,16 @@ export function popcountPeak(isa: NativeIsa, threads = 1, seconds = 0.3, windowM
   return best;
 }
 
+/**
+ * One run of the popcount loop of popcountPeak: `iterations` steps on each of `threads` threads; the binary MACs done
+ * and the wall-clock seconds (for callers that average over their own windows).
+ */
+export function popcountRun(isa: NativeIsa, threads: number, iterations: number): { macs: number; seconds: number } {
+  const { a, reason } = addon();
+  if (!a) throw new Error(`popcountRun: ${reason}`);
+  return a.popcountPeak(isa, threads, iterations);
+}
+
 /** Binary multiply-accumulates of one image: Σ over ±1-input stages of conv pixels × outC × kh·kw·inC. */
 export function binaryMacs(spec: PackedSpec): number {
   return spec.stages.reduce((s, st) => s + (st.input === 'binary' ? st.convH * st.convW * st.outC * st.kh * st.kw * st.inC : 0), 0);

@@ -137,7 +137,7 @@ export function historyRows(runs: RunRecord[]): Record<string, number | string |
 
 /** The runs' histories as a danfojs DataFrame (danfojs is loaded only when this is called). */
 export function historyFrame(runs: RunRecord[]): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- danfojs is large: loaded on first use
   const dfd = require('danfojs');
   return new dfd.DataFrame(historyRows(runs));
 }
