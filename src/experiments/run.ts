@@ -277,7 +277,7 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const continuing = hasCkpt && (opts.resume || opts.repair) && !opts.force;
   if (hasCkpt && !continuing && !opts.force) {
     const a: FixAction = st.kind === 'unfinalized' ? 'repair' : 'resume';
-    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); \`${fix(a)}\` ${a === 'repair' ? 'rewrites it from the checkpoint' : 'continues it'}, --force starts over`);
+    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass ${a === 'repair' ? '--repair to rewrite it from the checkpoint' : '--resume to continue it'} or --force to start over: \`${fix(a)}\``);
   }
   // --force over existing results: train into a staging folder that replaces them after its first checkpoint.
   let writeDir = dir;

@@ -16,6 +16,7 @@ type Danfo = typeof import('danfojs/dist/danfojs-browser/src/index');
 let danfo: Danfo | null = null;
 /** The danfojs module (`import * as dfd from 'danfojs'` equivalent that also type-checks under node10). */
 export function dfd(): Danfo {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- danfojs is large: loaded on first use
   if (!danfo) danfo = require('danfojs') as Danfo;
   return danfo;
 }

@@ -7,6 +7,7 @@
  */
 import type { History } from '../train/history';
 import type { StoredConfig } from './config';
+import { readRunHistory } from './history';
 import { listExperimentNames, listProfileFolders, listSeedDirs, resultsRoot } from './paths';
 import { stats } from './stats';
 import { inspectRun, type RunStatus } from './verify';
@@ -30,7 +31,11 @@ export interface RunRecord {
   config: StoredConfig;
   /** config.json as written (backend, versions, data source, …); the checkpoint's copy when config.json is damaged. */
   meta: Record<string, unknown>;
-  /** The checkpoint's history (the authority; equal to history.json and history.csv when `complete`). */
+  /**
+   * The checkpoint's history (the authority; equal to history.json and history.csv when `complete`). When the
+   * checkpoint is missing or fails its checks, history.json as it reads ([] if it does not), for progress displays
+   * only: such a run is never `complete` and `status` says what is wrong.
+   */
   history: History;
   /**
    * True only when the run is finished and verified (`inspectRun` says 'finished'): the checkpoint holds the
@@ -40,6 +45,15 @@ export interface RunRecord {
   complete: boolean;
   /** The verified state: for an incomplete run, what it is, why and the command that fixes it. */
   status: RunStatus;
+}
+
+/** history.json of a run folder whose checkpoint cannot be verified, as it reads ([] when missing or damaged). */
+function unverifiedProgress(dir: string): History {
+  try {
+    return readRunHistory(dir) ?? [];
+  } catch {
+    return [];
+  }
 }
 
 function toRecord(s: RunStatus): RunRecord | null {
@@ -52,7 +66,7 @@ function toRecord(s: RunStatus): RunRecord | null {
     dir: s.dir,
     config,
     meta: s.meta!,
-    history: s.history ?? [],
+    history: s.history ?? unverifiedProgress(s.dir),
     complete: s.kind === 'finished',
     status: s,
   };

@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { fsyncDir, pidAlive, writeError, writeTempFile } from '../util/fs';
-import { LOCK_FILE, runPaths } from './paths';
+import { runPaths } from './paths';
 
 export { LOCK_FILE } from './paths';
 
