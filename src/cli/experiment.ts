@@ -1,5 +1,5 @@
 /**
- * npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…
+ * npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume | --repair | --force] [--set key=value]…
  * npm run experiment -- --list
  *
  * Runs one experiment headless and writes its results (see src/experiments/run.ts).
@@ -41,11 +41,13 @@ async function list() {
 }
 
 const USAGE = [
-  'usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume] [--force] [--set key=value]…',
+  'usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume | --repair | --force] [--set key=value]…',
   '       npm run experiment -- --list',
   '  --seed N       an integer 0..4294967295 (default: the profile\'s first seed)',
-  '  --resume       continue an interrupted run from its checkpoint; also repairs a finished run\'s history files and final model',
-  '  --force        train again; the previous results are replaced once the new run has written its first checkpoint',
+  '  --resume       continue an interrupted run from its checkpoint; first rewrites from it every file that differs (as --repair)',
+  '  --repair       rewrite config.json, history.json, history.csv and final/ from the checkpoint where they differ, saying which; trains nothing',
+  '  --force        train again; the previous results are replaced once the new run has written its first checkpoint (a --force',
+  '                 stopped before that is rolled back by the next command that writes the folder)',
   '  --set k=v      override a profile setting (repeatable); overridden configs are written to their own folder',
 ];
 
@@ -61,7 +63,7 @@ function fsMessage(e: unknown, root: string): string {
 async function main() {
   let args;
   try {
-    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'force', 'help'], values: ['profile', 'seed', 'set'], repeatable: ['set'] });
+    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'repair', 'force', 'help'], values: ['profile', 'seed', 'set'], repeatable: ['set'] });
   } catch (e) {
     fail(`${(e as Error).message} (--help for usage)`);
   }
@@ -75,6 +77,9 @@ async function main() {
   if (args.flags.has('list')) return list();
   if (args.positional.length > 1) fail(`one experiment at a time; got ${args.positional.join(', ')}`);
   if (args.flags.has('resume') && args.flags.has('force')) fail('--resume and --force exclude each other: --resume continues the stored run, --force replaces it');
+  if (args.flags.has('repair') && (args.flags.has('resume') || args.flags.has('force'))) {
+    fail(`--repair and --${args.flags.has('resume') ? 'resume' : 'force'} exclude each other: --repair rewrites the stored run's files from its checkpoint and trains nothing`);
+  }
   const name = args.positional[0];
   const profile = args.values.get('profile')?.[0] ?? 'quick';
   const seedRaw = args.values.get('seed')?.[0];
@@ -96,12 +101,18 @@ async function main() {
   const unwritable = checkWritableDir(root);
   if (unwritable) fail(`cannot write results: ${unwritable}`);
   try {
-    const r = await runExperiment({ experiment: name, profile, seed, set, resume: args.flags.has('resume'), force: args.flags.has('force') });
+    const r = await runExperiment({ experiment: name, profile, seed, set, resume: args.flags.has('resume'), force: args.flags.has('force'), repair: args.flags.has('repair') });
     const last = r.history[r.history.length - 1];
-    console.log(
-      `done: ${r.config.experiment}/${r.config.profile}/seed-${r.config.seed} final train acc ${(last.accuracy * 100).toFixed(2)}% val acc ${(last.valAccuracy * 100).toFixed(2)}% ` +
-        `(${r.reused ? 'reused' : `${r.wallSeconds.toFixed(0)} s`}, ${r.backend}); results in ${r.dir}`,
-    );
+    const what = `${r.config.experiment}/${r.config.profile}/seed-${r.config.seed}`;
+    const fixed = r.repaired?.length ? `; rewrote ${r.repaired.length} file(s) from the checkpoint` : '';
+    if (!last || r.history.length < r.config.epochs) {
+      console.log(`${what}: interrupted after epoch ${r.history.length} of ${r.config.epochs}, no final numbers yet${fixed}; --resume continues it. Results in ${r.dir}`);
+    } else {
+      console.log(
+        `done: ${what} final train acc ${(last.accuracy * 100).toFixed(2)}% val acc ${(last.valAccuracy * 100).toFixed(2)}% ` +
+          `(${r.reused ? 'reused' : `${r.wallSeconds.toFixed(0)} s`}, ${r.backend}${fixed}); results in ${r.dir}`,
+      );
+    }
   } catch (e) {
     fail(fsMessage(e, root), 1);
   }

@@ -15,7 +15,8 @@ import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
 import { repoRoot } from '../util/paths';
 import { parseArgs, type ParsedArgs } from './args';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
-import { toCsv, toMarkdown } from '../figures/tables';
+import { leftOutCsv, leftOutMarkdown, toCsv, toMarkdown } from '../figures/tables';
+import { leftOutRuns } from '../figures/load';
 
 const USAGE = 'usage: npm run figures -- [name…] [--format png,svg,pdf,html] [--profile smoke|quick|paper] [--out DIR] [--results DIR] [--list]';
 
@@ -92,6 +93,7 @@ export async function exportFigures(a: FiguresArgs, log: (s: string) => void = c
     }
     if (b.name === 'summary') written.push(...writeVerdicts(a.outDir, a.profile, a.results));
   }
+  if (names.includes('summary')) written.push(...writeLeftOut(a, built.some((b) => b.name === 'summary'), log));
   if (built.length && a.formats.length && a.formats.every((f) => f === 'html')) {
     for (const b of built) {
       written.push(writeHtml(b.figure, path.join(a.outDir, b.name)));
@@ -111,6 +113,22 @@ export async function exportFigures(a: FiguresArgs, log: (s: string) => void = c
     }
   }
   return { written, skipped, failed };
+}
+
+/**
+ * Lists the runs the summary left out (interrupted, unfinalized, damaged: why, and the command that fixes each)
+ * in the log, in summary.md (appended; written when the summary had no run to show) and in summary-left-out.csv.
+ */
+function writeLeftOut(a: FiguresArgs, summaryWritten: boolean, log: (s: string) => void): string[] {
+  const left = leftOutRuns(a.profile, a.results, getReportFigure('summary').runs.map((r) => r.experiment));
+  for (const r of left) log(`– summary leaves out ${r.experiment}/${r.profile}/seed-${r.seed}: ${r.kind}: ${r.why}${r.fix ? ` (fix: ${r.fix})` : ''}`);
+  if (!summaryWritten && !left.length) return [];
+  const md = path.join(a.outDir, 'summary.md');
+  if (summaryWritten) fs.appendFileSync(md, `\n\n${leftOutMarkdown(left, a.profile)}`);
+  else fs.writeFileSync(md, `# Summary (${a.profile} profile)\n\nNo finished run to summarize.\n\n${leftOutMarkdown(left, a.profile)}`);
+  const csv = path.join(a.outDir, 'summary-left-out.csv');
+  fs.writeFileSync(csv, leftOutCsv(left));
+  return summaryWritten ? [csv] : [md, csv];
 }
 
 /** Appends the verdict per claim to summary.md and writes summary-verdicts.csv. */
