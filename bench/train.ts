@@ -22,6 +22,7 @@
  * built, then the pure-wasm path; without the addon the first pair is the pure-wasm path too)
  */
 import { spawnSync } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, describeBackend, backendInfo } from '../src/backend';
@@ -166,7 +167,7 @@ function kernelBench(compareDir: string | null, rounds: number): void {
   const mem = new WebAssembly.Memory({ initial: 8192, maximum: 16384, shared: true });
   const sides: { name: string; k: TrainKernels }[] = [{ name: 'this', k: trainKernelsFor(mem)! }];
   if (compareDir) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- another checkout's module, its path known at run time
     const other = require(path.resolve(compareDir, 'src', 'wasm', 'trainKernels')) as { trainKernelsFor(m: object): TrainKernels | null };
     sides.unshift({ name: path.basename(path.resolve(compareDir)), k: other.trainKernelsFor(mem)! });
   }
@@ -259,12 +260,12 @@ async function main() {
   const batch = Number(arg('batch', '50'));
   const widths = arg('widths', '1,0.5,0.25').split(',').map(Number);
   const backends = arg('backends', 'wasm').split(',');
-  const defThreads = Math.min(8, require('os').cpus().length);
+  const defThreads = Math.min(8, os.cpus().length);
   const threadList = arg('threads', String(defThreads)).split(',').map(Number);
   const binaryArg = arg('binary', '');
   const binary = (['int8', 'float', 'xnor'] as const).find((m) => m === binaryArg);
   const stepsFor = (w: number) => (quick ? 2 : w >= 1 ? 3 : w >= 0.5 ? 4 : 6);
-  console.log(`bench:train — BinaryNet (project model, Bop+Adam), batch ${batch}, node ${process.version}, ${require('os').cpus().length} CPUs (${require('os').cpus()[0].model})`);
+  console.log(`bench:train — BinaryNet (project model, Bop+Adam), batch ${batch}, node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model})`);
   const repeat = Number(arg('repeat', '1'));
   // best ms/step at the first thread count, over repeats: 'fast' = the first backend's default path (native when
   // built), 'wasm' = the pure-wasm path (BNN_NATIVE=0)

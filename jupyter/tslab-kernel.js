@@ -44,7 +44,7 @@ const normalizeJoin = tspath.normalizeJoin;
 const exists = (f) => {
   try {
     return fs.statSync(f).isFile();
-  } catch (e) {
+  } catch {
     return false;
   }
 };
@@ -55,7 +55,7 @@ tspath.normalizeJoin = function (...parts) {
     const isDir = (() => {
       try {
         return fs.statSync(joined).isDirectory();
-      } catch (e) {
+      } catch {
         return false;
       }
     })();

@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { KERNEL_NAME, jupyterEnv, jupyterPython, pythonCheck } from '../src/lab/jupyter';

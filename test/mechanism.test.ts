@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { binaryNet } from '../src/models/binarynet';
-import { BatchNorm, SeededDropout, dropoutLayers } from '../src/layers';
+import { BatchNorm, SeededDropout } from '../src/layers';
 import { settleBatchNorm } from '../src/train/settle';
 import type { SplitSource } from '../src/train/split';
 import { Rng } from '../src/random';

@@ -241,7 +241,7 @@ test('status: each task from its results folder and log, Slurm state beside it',
   const base = tmp('bnn-sweep-status-');
   const results = path.join(base, 'results');
   const c = createSweep({ profile: 'smoke', only: ['cifar10-bop', 'cifar10-bop-dropout', 'cifar10-adam-baseline', 'cifar10-bop-lr-decay'], seeds: [0], resultsRoot: results, sweepsDir: base, id: 'st', slurm: {} });
-  const [t0, t1, t2, t3] = c.tasks;
+  const [t0, , t2, t3] = c.tasks;
   const rec = (epoch: number) => ({ epoch, step: epoch * 4, loss: 1, accuracy: 0.5, valLoss: 1, valAccuracy: 0.25, gamma: null, threshold: null, lr: 0.01, seconds: 0.1, flipRatio: {} });
   const config = (t: typeof t0) => ({ config: resolveConfig(t.experiment, 'smoke', 0), configHash: 'x' });
   // task 0: two of its epochs written, Slurm says RUNNING

@@ -20,7 +20,7 @@ function tsFiles(dir: string): string[] {
 }
 
 test('src/ compiles under tslab\'s compiler options (TypeScript 5.0, not strict, node10, declarations)', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- tslab's own TypeScript, not the project's
   const ts = require('@tslab/typescript-for-tslab') as typeof import('typescript');
   assert.match(ts.version, /^5\.0\./);
   const options: import('typescript').CompilerOptions = {

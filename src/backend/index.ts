@@ -24,7 +24,7 @@ import { initWasmThreaded, unrefWasmWorkers } from './nodeWasmThreads';
 import { registerWasmTrainingKernels, WasmKernelOptions } from './wasmKernels';
 import { registerNativeKernels, NativeKernelOptions, NativeStatus } from './native';
 // the real module object, so that os.cpus() is the one nodeWasmThreads patches
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a namespace import would be a frozen copy
 const os: typeof import('os') = require('os');
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -66,7 +66,7 @@ let tfNodeInfo: BackendInfo | null = null;
 
 function pkgVersion(pkg: string): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional package's version, if installed
     return require(`${pkg}/package.json`).version as string;
   } catch {
     return 'unknown';
@@ -105,6 +105,7 @@ async function initTensorflow(threads: number | undefined): Promise<BackendInfo>
   const errors: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional native backends, tried in turn
       require(pkg);
     } catch (e) {
       errors.push(`${pkg}: ${String((e as Error).message).split('\n')[0]}`);
@@ -147,7 +148,7 @@ async function initWasm(threads: number | undefined, kernels: WasmKernelOptions 
   }
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the wasm backend is chosen
     wasm = require('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
     throw new Error(`wasm backend unavailable: cannot load @tensorflow/tfjs-backend-wasm (${(e as Error).message}). ` +

@@ -96,7 +96,7 @@ export function loadNativeAddon(): Addon | null {
   // cores that wasm's own threads need next (the user's settings win)
   if (process.env.OMP_WAIT_POLICY == null && process.env.GOMP_SPINCOUNT == null) process.env.GOMP_SPINCOUNT = '10000';
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the built addon, which may be missing
     addon = require(ADDON_PATH) as Addon;
     addon.info();
   } catch (e) {

@@ -19,7 +19,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 // the real module object (a namespace import is a frozen wrapper; we must patch os.cpus on the module itself)
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the module object itself, patched below
 const os: typeof import('os') = require('os');
 
 const PRELUDE =
@@ -63,7 +63,7 @@ class FileBlob {
  * other `setBackend('wasm')` in this process. Returns the thread count the backend reports.
  */
 export async function initWasmThreaded(threads: number): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the threaded wasm backend starts
   const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const g = globalThis as any;
   const origBlob = g.Blob;

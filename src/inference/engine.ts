@@ -518,7 +518,8 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
     }
     const tab = put(tabA);
     const outOff = alloc(npixP * noutp * 4);
-    let segs = s.kh, segBytes = s.kw * im.pixB, segStride = im.Wp * im.pixB;
+    let segs = s.kh, segBytes = s.kw * im.pixB;
+    const segStride = im.Wp * im.pixB;
     if (segStride === segBytes) (segBytes *= segs), (segs = 1);
     const fnG = new Fn(`gemm${i}`, 4);
     let gLayout: GemmGeom;
@@ -633,6 +634,7 @@ export function threadsAvailable(): boolean {
   try {
     if (typeof SharedArrayBuffer === 'undefined' || !WA?.Memory) return false;
     new WA.Memory({ initial: 1, maximum: 1, shared: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a probe: does this runtime have worker threads?
     require('worker_threads');
     return true;
   } catch {
@@ -642,6 +644,7 @@ export function threadsAvailable(): boolean {
 
 /** The worker's module (worker.ts), started with tsx's CommonJS hook so that it runs as TypeScript. */
 function startWorker(data: WorkerData): WorkerLike {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the threaded engine starts
   const { Worker } = require('worker_threads') as { Worker: new (file: string, o: object) => WorkerLike };
   const file = require.resolve(path.join(__dirname, 'worker'));
   const execArgv = /\.[cm]?ts$/.test(file) ? ['--require', require.resolve('tsx/cjs')] : [];

@@ -40,6 +40,7 @@ export function findChromium(): string | null {
 export async function launchChromium(opts: { executablePath?: string } = {}): Promise<Browser> {
   const exe = opts.executablePath ?? findChromium();
   if (!exe || !fs.existsSync(exe)) throw new Error(`Chromium not found${exe ? ` at ${exe}` : ''}. ${CHROMIUM_HELP}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a browser is launched
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
   return chromium.launch({ executablePath: exe, headless: true, args: CHROMIUM_ARGS });
 }
