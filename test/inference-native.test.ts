@@ -15,7 +15,7 @@ import { unet } from '../src/models/unet';
 import { Rng } from '../src/random';
 import { BatchNorm, QuantConv2D, QuantDense } from '../src/layers';
 import {
-  binaryMacs, FloatOneDnn, floatLogits, isaFromEnv, NativeEngine, nativeInference, nativeSupports, PackedGraphModel, PackedModel, packGraph,
+  binaryMacs, comparisonEngines, comparisonMarkdown, engineComparison, FloatOneDnn, floatLogits, isaFromEnv, NativeEngine, nativeInference, nativeSupports, PackedGraphModel, PackedModel, packGraph,
   packModel, popcountPeak, signKernels,
 } from '../src/inference';
 import type { NativeIsa, PackedSpec } from '../src/inference';
@@ -221,12 +221,53 @@ test('float32 oneDNN network: the same logits as the packed model (dyadic inputs
   model.dispose();
 });
 
-test('popcount peak and binary MACs: a positive throughput per instruction set; MACs counted by hand on BinaryNet', { skip }, () => {
+test('popcount peak: a positive throughput on every instruction set', { skip }, () => {
   for (const isa of isas()) assert.ok(popcountPeak(isa, 1, 0.02) > 1e9, isa);
+});
+
+test('binary MACs of BinaryNet, counted by hand', () => {
   const { model, spec } = binaryNetSpec(1, 9, new Rng(9));
   // conv1 ('valid', 30×30) takes the real image and is not binary; conv2..conv6 are 3×3 'same' on 30, 15, 15, 7, 7
   // pixels (2×2 pools after conv2, 4, 6); then dense 3·3·512 → 1024 → 1024 → 10
   const want = 30 * 30 * 128 * 9 * 128 + 15 * 15 * 256 * 9 * 128 + 15 * 15 * 256 * 9 * 256 + 7 * 7 * 512 * 9 * 256 + 7 * 7 * 512 * 9 * 512 + 4608 * 1024 + 1024 * 1024 + 1024 * 10;
   assert.equal(binaryMacs(spec), want);
+  model.dispose();
+});
+
+test('engineComparison: every engine this machine has on the same images (native ones only with the addon), identical packed logits, the machine named', async (t) => {
+  const rng = new Rng(10);
+  const { model } = binaryNetSpec(1 / 16, 10, rng);
+  const n = 12;
+  const x = dyadic(n, 3072, rng);
+  const labels = Int32Array.from({ length: n }, () => rng.int(10));
+  const c = await engineComparison(model, { images: x, labels }, { batchSize: 5, batch1Images: 3 });
+  t.diagnostic(c.engines.map((e) => e.name).join(' · '));
+  const names = c.engines.map((e) => e.name);
+  assert.match(names[0], /^float tfjs \(wasm\)$/);
+  if (native.available) {
+    assert.equal(names.length, 4);
+    assert.match(names[1], /^float32 oneDNN, 1 thread$/);
+    assert.match(names[3], /^packed native (avx512|avx2|scalar), 1 thread$/);
+    assert.equal(c.nativeSkipped, undefined);
+    assert.deepEqual(c.machine.features, native.features);
+  } else {
+    assert.equal(names.length, 2);
+    assert.ok(c.nativeSkipped);
+  }
+  assert.ok(names.some((s) => /^packed wasm fused mix, 1 thread$/.test(s)));
+  assert.equal(c.packedIdentical, true);
+  assert.equal(c.agreement, 1); // dyadic inputs: every engine computes the float model's integers
+  const acc = c.engines[0].accuracy;
+  for (const e of c.engines) {
+    assert.equal(e.accuracy, acc, e.name);
+    assert.ok(e.msPerImageBatch1 > 0 && e.msPerImageBatch > 0 && e.bytes > 0, e.name);
+  }
+  assert.ok(c.engines[names.length - 1].bytes * 8 < c.engines[0].bytes, 'packed much smaller');
+  const md = comparisonMarkdown(c, 'tiny');
+  assert.match(md, new RegExp(`^Machine: ${c.machine.cpu.replace(/[()]/g, '.')}, ${c.machine.cores} logical cores`));
+  assert.match(md, /\| tiny, 12 test images \| size \| ms \/ image, batch 1 \(3 images\) \| ms \/ image, batch 5 \| accuracy \|/);
+  const fig = comparisonEngines(c);
+  assert.deepEqual(Object.keys(fig[0].imagesPerSec), ['batch 1', 'batch 5']);
+  assert.equal(fig[0].imagesPerSec['batch 1'], 1000 / c.engines[0].msPerImageBatch1);
   model.dispose();
 });

@@ -18,6 +18,7 @@
  * disabled by BNN_NATIVE=0; `nativeInference()` says whether it is and, if not, why. Without it PackedModel runs the
  * fused wasm engine (engine.ts), the portable fallback.
  */
+import * as fs from 'fs';
 import * as os from 'os';
 import { loadNativeAddon, nativeAddonError, nativeDisabledByEnv } from '../backend/native';
 import { words } from '../xnor';
@@ -50,7 +51,7 @@ export interface NativeInference {
   reason?: string;
   /** Usable instruction sets, widest first. */
   isas: NativeIsa[];
-  /** CPU features the engine looks at (popcnt, avx2, avx512f, avx512bw, avx512vl, avx512vpopcntdq, ...). */
+  /** CPU features the engine looks at (popcnt, avx2, avx512f, avx512bw, avx512vl, avx512vpopcntdq, ...): from CPUID, or without the addon from the OS where it says (Linux). */
   features: string[];
   /** CPU model: the CPUID brand string, else the OS's name for it. */
   cpu: string;
@@ -65,11 +66,23 @@ function addon(): { a: InferenceAddon | null; reason?: string } {
   return { a };
 }
 
+/** The CPU features the native engine looks at, from the OS (Linux' /proc/cpuinfo) when the addon is not there to ask. */
+function osFeatures(): string[] {
+  try {
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    const names: [string, string][] = [['popcnt', 'popcnt'], ['avx2', 'avx2'], ['fma', 'fma'], ['avx512f', 'avx512f'], ['avx512bw', 'avx512bw'],
+      ['avx512vl', 'avx512vl'], ['avx512_vpopcntdq', 'avx512vpopcntdq'], ['avx512_vnni', 'avx512vnni']];
+    return names.filter(([f]) => flags.has(f)).map(([, n]) => n);
+  } catch {
+    return [];
+  }
+}
+
 /** See NativeInference. */
 export function nativeInference(): NativeInference {
   const { a, reason } = addon();
   const osCpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
-  if (!a) return { available: false, reason, isas: [], features: [], cpu: osCpu };
+  if (!a) return { available: false, reason, isas: [], features: osFeatures(), cpu: osCpu };
   const c = a.packedCpu();
   return { available: true, isas: c.isas, features: c.features, cpu: c.brand || osCpu };
 }
