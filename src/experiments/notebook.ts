@@ -969,8 +969,10 @@ export function publishedGapText(table: SummaryTableRow[], profile: string): str
 }
 
 /**
- * The final `cifar10-bop` model (first seed) run as float tfjs and as packed XNOR-popcount (src/inference) on the
- * first `images` test images: a Markdown table (accuracy, agreement, size, speed) and the float-vs-packed figure.
+ * The final `cifar10-bop` model (first seed) on every inference engine this machine has (src/inference's
+ * `engineComparison`: float tfjs, float32 oneDNN, packed wasm, packed native), on the first `images` test images: the
+ * machine (CPU model and features), a Markdown table (size, ms per image at batch 1 and 50, accuracy) and the
+ * engines' figure. `threads`: the float32 oneDNN and packed engines' threads (the float tfjs model uses its backend's).
  */
 export async function showPackedInference(runs: SectionRun[], profile: string, opts: { images: number; threads: number }): Promise<void> {
   const bopRun = runs.find((r) => r.experiment === 'cifar10-bop');
@@ -978,7 +980,7 @@ export async function showPackedInference(runs: SectionRun[], profile: string, o
     console.log('skipped: cifar10-bop is not among the summarized runs');
     return;
   }
-  const { packedSummary, summaryEngines, summaryMarkdown } = await import('../inference');
+  const { engineComparison, comparisonEngines, comparisonMarkdown } = await import('../inference');
   const { loadModel } = await import('../models/io');
   const res = bopRun.results[0];
   const ds = await loadCifar10({ subset: { test: res.config.testPerClass ?? undefined } });
@@ -986,13 +988,13 @@ export async function showPackedInference(runs: SectionRun[], profile: string, o
   const { x, y } = classificationSource(ds.test).batch(Int32Array.from({ length: n }, (_, i) => i), null);
   const model = await loadModel(path.join(res.dir, 'final'));
   try {
-    const s = await packedSummary(model, { images: x as tf.Tensor4D, labels: y }, { threads: opts.threads });
+    const c = await engineComparison(model, { images: x as tf.Tensor4D, labels: y }, { threads: opts.threads });
     const lastVal = res.history[res.history.length - 1].valAccuracy;
     showMarkdown(
-      summaryMarkdown(s, `cifar10-bop seed ${res.config.seed} (${profile})`) +
+      comparisonMarkdown(c, `cifar10-bop seed ${res.config.seed} (${profile})`) +
         (n === ds.test.n ? ` The float accuracy on these images should equal the run's final validation accuracy: ${pctOf(lastVal)}.` : ` (First ${n} of the ${ds.test.n} test images.)`),
     );
-    showFigure(inferenceComparison(summaryEngines(s), { title: `Float vs packed XNOR inference, cifar10-bop (${profile})` }));
+    showFigure(inferenceComparison(comparisonEngines(c), { title: `Float vs packed XNOR inference, cifar10-bop (${profile}), ${c.machine.cpu}` }));
   } finally {
     tf.dispose([x, y]);
     model.dispose();
