@@ -235,7 +235,8 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
         held.lock = acquireRunLock(dir, { purpose: `${label} (cleaning)` });
         for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
       } catch (e) {
-        if (!(e instanceof RunLockedError)) throw e;
+        // Someone writes it now (their leftovers are theirs), or it cannot be written (read-only): reuse as is.
+        if (!(e instanceof RunLockedError)) log?.(`${label}: could not clean ${left.join(', ')} (${(e as Error).message})`);
       }
     }
     if (opts.repair) log?.(`${label}: nothing to repair: the run is finished and every file agrees with its checkpoint`);
