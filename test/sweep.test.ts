@@ -22,6 +22,7 @@ import {
   sweepStatus,
 } from '../src/sweep';
 import { attemptFile, taskStart } from '../src/sweep/taskstart';
+import { parseSweepArgv } from '../src/cli/sweep';
 
 const ROOT = path.resolve(__dirname, '..');
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
@@ -86,6 +87,31 @@ test('the task list: every registry entry × its seeds for the profile, sameAs e
   assert.deepEqual(parseSeeds('0,1,2'), [0, 1, 2]);
   assert.deepEqual(parseSeeds('3-5,1'), [3, 4, 5, 1]);
   assert.throws(() => parseSeeds('a'), /non-negative integers/);
+  assert.throws(() => parseSeeds('0,,1'), /without empty entries/);
+  assert.throws(() => parseSeeds('4294967296', 0xffffffff), /seeds go from 0 to 4294967295/);
+});
+
+test('sweep options: each checked by its rule before anything is written', () => {
+  const ok = parseSweepArgv(['--profile', 'paper', '--slurm', '--cpus-per-task', '4', '--time', '3-00:00:00', '--seeds', '0-2', '--only', 'cifar10-bop, svhn-bop', '--backend', 'tensorflow']);
+  assert.equal(ok.slurm.cpusPerTask, 4);
+  assert.equal(ok.slurm.time, '3-00:00:00');
+  assert.deepEqual(ok.seeds, [0, 1, 2]);
+  assert.deepEqual(ok.only, ['cifar10-bop', 'svhn-bop']);
+  assert.equal(ok.estimate, true);
+  assert.equal(parseSweepArgv(['--profile', 'smoke', '--slurm', '--no-estimate']).estimate, false);
+  const bad: [string[], RegExp][] = [
+    [['--cpus-per-task', '0x4'], /--cpus-per-task 0x4: must be an integer ≥ 1 written in decimal digits/],
+    [['--gpus-per-task', '1e0'], /--gpus-per-task 1e0: must be an integer ≥ 1 written in decimal digits/],
+    [['--max-running', '0'], /--max-running 0: must be an integer ≥ 1/],
+    [['--time', '99:99'], /--time 99:99: 99 seconds; allowed: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS/],
+    [['--time', '1:60:00'], /--time 1:60:00: 60 minutes/],
+    [['--backend', 'gpu'], /--backend gpu: allowed: tensorflow, wasm, cpu/],
+    [['--only', 'cifar10-bop,'], /--only cifar10-bop,: expected a comma-separated list of experiment names, without empty entries/],
+    [['--seeds', '1,x'], /--seeds 1,x: expected non-negative integers/],
+    [['--results', ''], /--results "": needs a value/],
+  ];
+  for (const [extra, re] of bad) assert.throws(() => parseSweepArgv(['--profile', 'paper', '--slurm', ...extra]), re, extra.join(' '));
+  assert.throws(() => parseSweepArgv(['--profile', 'tiny', '--slurm']), /--profile tiny: allowed: paper, quick, smoke/);
 });
 
 test('quoting: shell words, #SBATCH values as sbatch reads them, literal % in Slurm file names', () => {
@@ -114,7 +140,8 @@ test('--dry-run: tasks.tsv from the registry, the array job with its options, pa
   fs.writeFileSync(path.join(fakeBin, 'sbatch'), `#!/bin/sh\nprintf '%s\\n' "$@" >> ${shQuote(calls)}\necho 4242\n`, { mode: 0o755 });
   const env = { BNN_RESULTS_DIR: results, BNN_SWEEPS_DIR: sweeps, BNN_SBATCH: path.join(fakeBin, 'sbatch'), PATH: `${fakeBin}:${process.env.PATH}` };
   const args = ['--profile', 'paper', '--slurm', '--partition', 'gpu', '--gpus-per-task', '1', '--cpus-per-task', '4', '--time', '72:00:00', '--max-running', '6', '--backend', 'tensorflow', '--sbatch-arg=--account=bnn', '--id', 'paper run'];
-  const r = cli([...args, '--dry-run'], env);
+  // (--no-estimate: probing the paper-size models on this machine takes a minute; test/cli-estimate.test.ts times them)
+  const r = cli([...args, '--dry-run', '--no-estimate'], env);
   assert.equal(r.status, 0, r.stderr);
   const dir = path.join(sweeps, 'paper run');
   const script = path.join(dir, 'job.sbatch');
@@ -151,7 +178,7 @@ test('--dry-run: tasks.tsv from the registry, the array job with its options, pa
   assert.equal(spawnSync('bash', ['-n', script]).status, 0, 'the script parses');
 
   // the same sweep id again is refused; submit records the job id
-  const again = cli([...args, '--dry-run'], env);
+  const again = cli([...args, '--dry-run', '--no-estimate'], env);
   assert.notEqual(again.status, 0);
   assert.match(again.stderr, /sweep paper run exists/);
   const sub = cli(['submit', 'paper run'], env);
@@ -164,6 +191,7 @@ test('--dry-run: tasks.tsv from the registry, the array job with its options, pa
   for (const [bad, re] of [
     [['--profile', 'paper', '--slurm', '--gpus-per-task', '0'], /--gpus-per-task 0: must be an integer ≥ 1/],
     [['--profile', 'paper', '--slurm', '--time', 'tomorrow'], /--time tomorrow/],
+    [['--profile', 'paper', '--slurm', '--time', '99:99'], /--time 99:99: 99 seconds; allowed: minutes, MM:SS, HH:MM:SS/],
     [['--profile', 'paper'], /pass --slurm/],
     [['--slurm'], /--profile is required/],
     [['--profile', 'paper', '--slurm', '--only', 'cifar10-nope'], /Unknown experiment 'cifar10-nope'/],

@@ -54,14 +54,68 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
 }
 
 /**
- * A non-negative integer option written in plain decimal digits ("7", not "", "1e3", "0x10", "7.0", " 7"),
- * at most `max`. Throws `--<name> <raw>: …`.
+ * The syntax rules every option of the command-line tools parses by (one rule per type):
+ *   integer  decimal digits only: "7", "007"; not "", "7.0", "1e3", "0x10", "+7", " 7"
+ *   number   decimal or scientific notation: "1", "0.5", ".5", "3e-4", "-2"; not "0x10", "0b1", "Infinity", "1_000"
+ *   enum     one of a listed set of words, exactly
+ *   list     comma-separated items, none empty, each by its own rule
  */
-export function parseIntegerOption(name: string, raw: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (!/^[0-9]+$/.test(raw)) throw new Error(`--${name} ${raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw}: must be an integer ≥ 0 written in decimal digits`);
+export const INTEGER_SYNTAX = /^[0-9]+$/;
+export const NUMBER_SYNTAX = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/** A raw value as it appears in an error message (quoted when empty or holding blanks). */
+export function showValue(raw: string): string {
+  return raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw;
+}
+
+/**
+ * An integer option written in plain decimal digits ("7", not "", "1e3", "0x10", "7.0", " 7"), from `min` to
+ * `max`. Throws `--<name> <raw>: …` naming what is allowed.
+ */
+export function parseIntegerOption(name: string, raw: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
+  const allowed = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+  if (!INTEGER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be ${allowed} written in decimal digits`);
   const v = Number(raw);
-  if (!Number.isSafeInteger(v) || v > max) throw new Error(`--${name} ${raw}: must be an integer from 0 to ${max}`);
+  if (!Number.isSafeInteger(v) || v > max || v < min) throw new Error(`--${name} ${raw}: must be ${allowed}`);
   return v;
+}
+
+/** Bounds of a number option; `*Exclusive` makes that bound open. */
+export interface NumberRange {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+}
+
+function describeRange(r: NumberRange): string {
+  const lo = r.min === undefined ? null : `${r.minExclusive ? '>' : '≥'} ${r.min}`;
+  const hi = r.max === undefined ? null : `${r.maxExclusive ? '<' : '≤'} ${r.max}`;
+  return lo && hi ? `a number ${lo} and ${hi}` : lo || hi ? `a number ${lo ?? hi}` : 'a finite number';
+}
+
+/** A number option in decimal or scientific notation ("0.5", "3e-4"), within `range`. Throws `--<name> <raw>: …`. */
+export function parseNumberOption(name: string, raw: string, range: NumberRange = {}): number {
+  const allowed = describeRange(range);
+  if (!NUMBER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be ${allowed} in decimal or scientific notation (e.g. 30, 0.5, 3e-4)`);
+  const v = Number(raw);
+  const tooLow = range.min !== undefined && (range.minExclusive ? v <= range.min : v < range.min);
+  const tooHigh = range.max !== undefined && (range.maxExclusive ? v >= range.max : v > range.max);
+  if (!Number.isFinite(v) || tooLow || tooHigh) throw new Error(`--${name} ${raw}: must be ${allowed}`);
+  return v;
+}
+
+/** One of `allowed`, exactly. Throws `--<name> <raw>: allowed: a, b, c`. */
+export function parseEnumOption<T extends string>(name: string, raw: string, allowed: readonly T[], more = ''): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} ${showValue(raw)}: allowed: ${allowed.join(', ')}${more}`);
+  return raw as T;
+}
+
+/** A comma-separated list, each item trimmed and parsed by `item`; an empty list or an empty item is an error. */
+export function parseListOption<T>(name: string, raw: string, item: (s: string) => T, what = 'items'): T[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  if (parts.some((s) => s === '')) throw new Error(`--${name} ${showValue(raw)}: expected a comma-separated list of ${what}, without empty entries`);
+  return parts.map(item);
 }
 
 /** Seeds are 32-bit (src/random.ts seeds its generator with the low 32 bits). */

@@ -4,45 +4,25 @@
  *
  * Runs one experiment headless and writes its results (see src/experiments/run.ts).
  */
-import { describeBackend, initBackend } from '../backend';
-import { experimentNames, getExperiment, PROFILES, profileConfig } from '../experiments/registry';
-import { calibrate, estimateSeconds } from '../experiments/estimate';
+import { experimentNames } from '../experiments/registry';
+import { listExperiments } from './estimates';
 import { resolveConfig, runExperiment } from '../experiments/run';
 import { resultsRoot } from '../results';
 import { checkWritableDir, describeFsError } from '../util/fs';
+import { canonicalOverridesFor } from '../experiments/overrides';
 import { fail, MAX_SEED, parseArgs, parseIntegerOption } from './args';
 
-function fmt(s: number): string {
-  if (!Number.isFinite(s)) return 'n/a';
-  if (s < 90) return `${Math.round(s)} s`;
-  if (s < 5400) return `${Math.round(s / 60)} min`;
-  if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h`;
-  return `${(s / 86400).toFixed(1)} days`;
-}
-
-async function list() {
-  await initBackend();
-  console.log(`${describeBackend()}; calibrating…`);
-  const cal = await calibrate();
-  console.log(`measured ${cal.imagesPerSecond.toFixed(1)} training images/s at width ${cal.width}\n`);
-  const rows: string[][] = [['experiment', 'section', 'profile', 'epochs', 'width', 'train imgs', 'seeds', 'est. time/seed']];
-  for (const name of experimentNames()) {
-    const e = getExperiment(name);
-    for (const p of PROFILES) {
-      const c = profileConfig(name, p, 0);
-      const perClass = c.trainPerClass;
-      const nTrain = c.dataset === 'cifar10' ? (perClass ?? 5000) * 10 : c.dataset === 'svhn' ? (perClass !== null ? perClass * 10 : 73257) : c.trainLimit ?? 3680;
-      const nVal = c.dataset === 'cifar10' ? (c.testPerClass ?? 1000) * 10 : c.dataset === 'svhn' ? (c.testPerClass !== null ? c.testPerClass * 10 : 30000) : c.testLimit ?? 3669;
-      rows.push([name, e.section, p, String(c.epochs), String(c.width), String(nTrain), e.seeds[p].join(','), e.sameAs ? `= ${e.sameAs}` : fmt(estimateSeconds(c, cal, nTrain, nVal))]);
-    }
+async function list(profile?: string) {
+  try {
+    await listExperiments(profile);
+  } catch (e) {
+    fail((e as Error).message, 1);
   }
-  const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) console.log(r.map((x, i) => x.padEnd(w[i])).join('  '));
 }
 
 const USAGE = [
   'usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume | --repair | --force] [--set key=value]…',
-  '       npm run experiment -- --list',
+  '       npm run experiment -- --list [--profile quick|paper|smoke]',
   '  --seed N       an integer 0..4294967295 (default: the profile\'s first seed)',
   '  --resume       continue an interrupted run from its checkpoint; first rewrites from it every file that differs (as --repair)',
   '  --repair       rewrite config.json, history.json, history.csv and final/ from the checkpoint where they differ, saying which; trains nothing',
@@ -74,7 +54,7 @@ async function main() {
     if (!args.flags.has('help')) process.exit(2);
     return;
   }
-  if (args.flags.has('list')) return list();
+  if (args.flags.has('list')) return list(args.values.get('profile')?.[0]);
   if (args.positional.length > 1) fail(`one experiment at a time; got ${args.positional.join(', ')}`);
   if (args.flags.has('resume') && args.flags.has('force')) fail('--resume and --force exclude each other: --resume continues the stored run, --force replaces it');
   if (args.flags.has('repair') && (args.flags.has('resume') || args.flags.has('force'))) {
@@ -89,7 +69,13 @@ async function main() {
   } catch (e) {
     fail((e as Error).message);
   }
-  const set = args.values.get('set') ?? [];
+  let set: string[] = [];
+  try {
+    // one spelling per setting, so that equal values name the same run folder (src/experiments/overrides.ts)
+    set = canonicalOverridesFor(name, profile, args.values.get('set') ?? []);
+  } catch (e) {
+    fail((e as Error).message);
+  }
   try {
     // Validate everything before touching the disk.
     const c = resolveConfig(name, profile, seed, set);

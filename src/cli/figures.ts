@@ -13,12 +13,13 @@ import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, writeHtml } from '../figures/export';
 import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
 import { repoRoot } from '../util/paths';
-import { parseArgs, type ParsedArgs } from './args';
+import { parseArgs, parseEnumOption, showValue, parseListOption, type ParsedArgs } from './args';
+import { PROFILES } from '../experiments/registry';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
 import { leftOutCsv, leftOutMarkdown, toCsv, toMarkdown } from '../figures/tables';
 import { leftOutRuns } from '../figures/load';
 
-const USAGE = 'usage: npm run figures -- [name…] [--format png,svg,pdf,html] [--profile smoke|quick|paper] [--out DIR] [--results DIR] [--list]';
+const USAGE = 'usage: npm run figures -- [name…] [--format png,svg,pdf,html] [--profile smoke|quick|paper|<profile>-<hash>] [--out DIR] [--results DIR] [--list]';
 
 export interface FiguresArgs {
   names: string[];
@@ -39,20 +40,32 @@ export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs
   }
   if (p.flags.has('help')) throw new Error(USAGE);
   const one = (k: string) => p.values.get(k)?.[0];
-  const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') ?? (process.env.BNN_PROFILE || 'quick'), outDir: path.join(root, 'figures'), list: p.flags.has('list') };
-  const formats = one('format') ?? one('formats');
-  if (formats !== undefined) {
-    const fs_ = formats
-      .split(',')
-      .map((f) => f.trim().toLowerCase())
-      .filter(Boolean);
-    for (const f of fs_) if (!EXPORT_FORMATS.includes(f as ExportFormat)) throw new Error(`unknown format "${f}" (use ${EXPORT_FORMATS.join(', ')})`);
-    a.formats = fs_ as ExportFormat[];
+  if (p.values.has('format') && p.values.has('formats')) throw new Error(`--format and --formats are the same option; give it once\n${USAGE}`);
+  try {
+    const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') !== undefined ? parseProfileFolder('--profile ', one('profile')!) : process.env.BNN_PROFILE ? parseProfileFolder('BNN_PROFILE=', process.env.BNN_PROFILE) : 'quick', outDir: path.join(root, 'figures'), list: p.flags.has('list') };
+    const formatKey = p.values.has('format') ? 'format' : 'formats';
+    const formats = one(formatKey);
+    if (formats !== undefined) a.formats = [...new Set(parseListOption(formatKey, formats.toLowerCase(), (f) => parseEnumOption(formatKey, f, EXPORT_FORMATS), `formats (${EXPORT_FORMATS.join(', ')})`))];
+    for (const k of ['out', 'results']) if (one(k) === '') throw new Error(`--${k} "": needs a folder`);
+    if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
+    if (one('results') !== undefined) a.results = path.resolve(one('results')!);
+    for (const n of a.names) getReportFigure(n); // throws listing the known names
+    return a;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
-  if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
-  if (one('results') !== undefined) a.results = path.resolve(one('results')!);
-  for (const n of a.names) getReportFigure(n); // throws listing the known names
-  return a;
+}
+
+/**
+ * A profile folder name (`what` names where it came from: '--profile ' or 'BNN_PROFILE='): a profile (smoke, quick, paper), or the folder of runs made with `--set` overrides,
+ * `<profile>-<8 hex digits>` (src/results/paths.ts profileFolder). BNN_PROFILE is checked by the same rule.
+ */
+export function parseProfileFolder(what: string, raw: string): string {
+  const m = /^([a-z]+)(?:-[0-9a-f]{8})?$/.exec(raw);
+  if (!m || !(PROFILES as readonly string[]).includes(m[1])) {
+    throw new Error(`${what}${showValue(raw)}: allowed: ${PROFILES.join(', ')}, or the folder of --set runs such as quick-1a2b3c4d`);
+  }
+  return raw;
 }
 
 /** Exports the selected figures; returns the number of explicitly requested figures that could not be built. */

@@ -16,12 +16,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as crypto from 'crypto';
+import * as os from 'os';
 import { spawn } from 'child_process';
 import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
-import { KERNEL_NAME, INSTALL_HELP, ensureJupyterDirs, jupyterEnv, jupyterPython, pythonCheck } from '../lab/jupyter';
+import { KERNEL_NAME, INSTALL_HELP, endProcessGroups, ensureJupyterDirs, jupyterEnv, jupyterPython, processesWithEnv, pythonCheck } from '../lab/jupyter';
 import { repoRoot } from '../util/paths';
-import { parseArgs, type ParsedArgs } from './args';
+import { parseArgs, parseEnumOption, parseIntegerOption, type ParsedArgs } from './args';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -38,7 +40,7 @@ export interface NotebookArgs {
   help?: boolean;
 }
 
-const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
+const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS (≥ 1, per cell)] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
 /** Parses the command line (throws with the usage on bad input). */
 export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookArgs {
@@ -49,26 +51,27 @@ export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookAr
     throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
   const one = (k: string) => p.values.get(k)?.[0];
-  const a: NotebookArgs = {
-    names: p.positional,
-    profile: one('profile') ?? (process.env.BNN_PROFILE || 'quick'),
-    timeout: -1,
-    outDir: path.join(root, 'notebooks', 'executed'),
-    keepGoing: p.flags.has('keep-going'),
-    list: p.flags.has('list'),
-    render: p.flags.has('render'),
-    execute: !p.flags.has('no-execute'),
-    help: p.flags.has('help'),
-  };
-  if (one('timeout') !== undefined) {
-    const v = Number(one('timeout'));
-    if (!Number.isFinite(v)) throw new Error(`--timeout must be a number of seconds\n${USAGE}`);
-    a.timeout = v;
+  try {
+    const a: NotebookArgs = {
+      names: p.positional,
+      profile: one('profile') !== undefined ? parseEnumOption('profile', one('profile')!, PROFILES) : process.env.BNN_PROFILE ? parseEnumOption('profile', process.env.BNN_PROFILE, PROFILES, ' (from BNN_PROFILE)') : 'quick',
+      timeout: -1,
+      outDir: path.join(root, 'notebooks', 'executed'),
+      keepGoing: p.flags.has('keep-going'),
+      list: p.flags.has('list'),
+      render: p.flags.has('render'),
+      execute: !p.flags.has('no-execute'),
+      help: p.flags.has('help'),
+    };
+    // seconds per cell, a whole number ≥ 1 (nbclient's timeout is an int; without the option: no limit)
+    if (one('timeout') !== undefined) a.timeout = parseIntegerOption('timeout', one('timeout')!, 7 * 86400, 1);
+    if (one('out') === '') throw new Error('--out "": needs a folder');
+    if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
+    if (!a.execute && !a.render) throw new Error('--no-execute only makes sense with --render');
+    return a;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
-  if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
-  if (!a.execute && !a.render) throw new Error(`--no-execute only makes sense with --render\n${USAGE}`);
-  if (!PROFILES.includes(a.profile)) throw new Error(`unknown profile "${a.profile}" (use ${PROFILES.join(', ')})`);
-  return a;
 }
 
 /** Notebooks in notebooks/ (sorted), templates (`_*.ipynb`) excluded unless `withTemplates`. */
@@ -96,16 +99,30 @@ export function resolveNotebook(name: string, root = repoRoot()): string {
   throw new Error(`no notebook "${name}" in notebooks/ (available: ${choices})`);
 }
 
+/** The environment variable that marks a notebook run's runner and, through it, every kernel the runner starts. */
+export const RUN_MARKER = 'BNN_NOTEBOOK_RUN';
+
+/** How long the runner's output may stay open after the runner exited before it is cut (the kernels are ended first). */
+const CLOSE_WAIT_MS = 5000;
+
 /**
  * Runs the given notebooks through jupyter/run_notebooks.py; resolves to its exit code. Output
  * (one line per notebook, failure details) is streamed to this process's stdout/stderr.
+ *
+ * The runner gets a process group of its own and a marker variable (RUN_MARKER) that its kernels inherit. When the
+ * runner ends in any way, every process still carrying the marker — a kernel orphaned by a runner that was killed —
+ * is ended with its process group (SIGTERM, then SIGKILL), so the call returns within a bounded time instead of
+ * waiting on the pipes an orphaned kernel holds open. A runner killed by a signal gives code 128 + the signal's number
+ * and a message naming it and the kernels ended. A kernel that dies while the runner lives is reported by the runner
+ * ("kernel died", code 1). SIGINT / SIGTERM to this process end the runner and its kernels the same way.
  */
 export function runNotebooks(files: string[], opts: { profile: string; timeout?: number; outDir: string; keepGoing?: boolean; root?: string; quiet?: boolean }): Promise<{ code: number; output: string }> {
   const root = opts.root ?? repoRoot();
   const python = jupyterPython();
   const missing = pythonCheck(python, 'import nbclient, nbformat');
   if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
-  const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile };
+  const marker = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+  const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile, [RUN_MARKER]: marker };
   ensureJupyterDirs(env as Record<string, string>);
   // Executed copies go to a staging folder first; only successful ones replace the previous copies.
   fs.mkdirSync(opts.outDir, { recursive: true });
@@ -127,21 +144,57 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
     ...files,
   ];
   return new Promise((resolve, reject) => {
-    const child = spawn(python, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(python, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
-      if (!opts.quiet) process.stdout.write(d);
-    });
-    child.stderr.on('data', (d) => {
-      output += d;
-      if (!opts.quiet) process.stderr.write(d);
-    });
+    const closed = new Promise<'closed'>((r) => child.once('close', () => r('closed')));
+    const say = (text: string, stream: NodeJS.WriteStream = process.stdout) => {
+      output += text;
+      if (!opts.quiet) stream.write(text);
+    };
+    child.stdout.on('data', (d) => say(String(d)));
+    child.stderr.on('data', (d) => say(String(d), process.stderr));
+    let interrupted: NodeJS.Signals | null = null;
+    const onSignal = (sig: NodeJS.Signals) => {
+      interrupted = sig;
+      say(`${sig}: ending the notebook runner and its kernel\n`, process.stderr);
+      if (child.pid) void endProcessGroups([child.pid, ...processesWithEnv(RUN_MARKER, marker).map((p) => p.pgid)], 1000);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const unlisten = () => {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    };
     child.on('error', (e) => {
+      unlisten();
       fs.rmSync(staging, { recursive: true, force: true });
       reject(e);
     });
-    child.on('close', (code, signal) => {
+    const onExit = async (exitCode: number | null, signal: NodeJS.Signals | null) => {
+      // The runner is gone. Whatever still carries its marker (its kernel, when the runner was killed) is ended
+      // with its process group, so that the pipes it inherited close.
+      const left = processesWithEnv(RUN_MARKER, marker);
+      const ended = await endProcessGroups([...(child.pid ? [child.pid] : []), ...left.map((p) => p.pgid)]);
+      const cut = new Promise<'cut'>((r) => setTimeout(() => r('cut'), CLOSE_WAIT_MS).unref());
+      if ((await Promise.race([closed, cut])) === 'cut') {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+      unlisten();
+      let code = exitCode ?? 1;
+      const kernels = left.filter((p) => p.pgid !== child.pid);
+      const endedText = kernels.length
+        ? `; ended the kernel it left running (${kernels.map((p) => `pid ${p.pid}, process group ${p.pgid}`).join('; ')})`
+        : ended.length > 1 || (ended.length === 1 && ended[0] !== child.pid)
+          ? '; ended the processes it left running'
+          : '';
+      if (signal) {
+        code = 128 + (os.constants.signals[signal] ?? 0);
+        say(`error: the notebook runner (${path.basename(python)} run_notebooks.py, pid ${child.pid}) was killed by ${signal}${interrupted ? ` (this command got ${interrupted})` : ''}${endedText}. Notebooks it finished before are in place; rerun the others.\n`, process.stderr);
+      } else if (kernels.length) {
+        say(`note: the notebook runner exited with code ${exitCode}${endedText}\n`, process.stderr);
+        if (code === 0) code = 1;
+      }
       let moved: string;
       try {
         moved = placeExecuted(staging, opts.outDir, root);
@@ -149,11 +202,11 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
         moved = `could not move the executed notebooks out of ${staging}: ${(e as Error).message}\n`;
         code = code || 1;
       }
-      if (moved) {
-        output += moved;
-        if (!opts.quiet) process.stdout.write(moved);
-      }
-      resolve({ code: code ?? (signal ? 128 : 1), output });
+      if (moved) say(moved);
+      resolve({ code, output });
+    };
+    child.on('exit', (exitCode, signal) => {
+      onExit(exitCode, signal).catch(reject);
     });
   });
 }
@@ -216,7 +269,7 @@ async function main(): Promise<void> {
     console.log(`Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`);
     const { code } = await runNotebooks(files, { profile: a.profile, timeout: a.timeout, outDir: a.outDir, keepGoing: a.keepGoing, root });
     process.exitCode = code;
-    if (code !== 0 && !a.keepGoing) return;
+    if (code !== 0 && (!a.keepGoing || code >= 128)) return;
   }
   if (a.render) {
     const executed = files.map((f) => path.join(a.outDir, path.basename(f))).filter((f) => fs.existsSync(f));

@@ -118,7 +118,27 @@ export const SETTABLE: Record<string, 'number' | 'int' | 'bool' | 'schedule-init
 
 /** Applies `key=value` overrides; throws a one-line error naming the key or value and what is allowed. */
 export function applyOverrides(config: ExperimentConfig, sets: string[]): ExperimentConfig {
+  // Values: integers in decimal digits only ("20", not "0x14", "2e1" or "20.0"); numbers in decimal or scientific
+  // notation ("0.5", "3e-4", not "0x1", "Infinity"); booleans true/false; `null` where the key allows it (the same
+  // rules as the command-line options, src/cli/args.ts). A key given twice (gamma and gamma.initial are one key) and
+  // a key this run's dataset, model or optimizer does not read are errors, so config.json never records a setting
+  // that changed nothing.
+  const INT = /^-?[0-9]+$/;
+  const NUM = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+  const who = `${config.experiment} (${config.dataset}, ${config.model}, ${config.optimizer})`;
+  const readBy: Record<string, [boolean, string]> = {
+    imageSize: [config.dataset === 'pets', `only the Oxford-IIIT Pet runs resize their images; ${config.dataset} images are 32×32`],
+    trainLimit: [config.dataset === 'pets', 'trainLimit sizes the Oxford-IIIT Pet runs; CIFAR-10 and SVHN take trainPerClass'],
+    testLimit: [config.dataset === 'pets', 'testLimit sizes the Oxford-IIIT Pet runs; CIFAR-10 and SVHN take testPerClass'],
+    trainPerClass: [config.dataset !== 'pets', 'trainPerClass sizes CIFAR-10 and SVHN; the Pet runs take trainLimit'],
+    testPerClass: [config.dataset !== 'pets', 'testPerClass sizes CIFAR-10 and SVHN; the Pet runs take testLimit'],
+    holdoutPerClass: [config.dataset === 'cifar10', 'the held-out split is CIFAR-10 only (SVHN validates on extra, the Pet runs on their test split)'],
+    dropout: [config.model === 'binarynet', 'the UNet has no dropout layers; dropout applies to BinaryNet'],
+    threshold: [config.optimizer === 'bop', 'only Bop has a threshold τ'],
+    xavierLrScaling: [config.optimizer === 'adam', "Xavier learning-rate scaling is the latent-weight baseline's (Adam on binary kernels); Bop does not read it"],
+  };
   const out: ExperimentConfig = JSON.parse(JSON.stringify(config));
+  const seen = new Map<string, string>();
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new Error(`--set '${s}': expected key=value, e.g. --set epochs=20`);
@@ -126,27 +146,38 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
     const raw = s.slice(eq + 1).trim();
     const kind = SETTABLE[key];
     if (!kind) throw new Error(`--set: unknown key '${key}'. Allowed: ${Object.keys(SETTABLE).join(', ')}`);
+    const one = key.replace(/\.initial$/, '');
+    if (seen.has(one)) throw new Error(`--set ${key} is given twice (${seen.get(one)}, ${s.trim()}); give each key once`);
+    seen.set(one, s.trim());
+    const [applies, why] = readBy[key] ?? [true, ''];
+    if (!applies) throw new Error(`--set ${key}=${raw}: ${who} does not read ${key} (${why}); leave it out`);
     const num = () => {
+      if (!NUM.test(raw)) throw new Error(`--set ${key}=${raw}: not a number; allowed: decimal or scientific notation, e.g. ${key}=0.5 or ${key}=3e-4`);
       const v = Number(raw);
-      if (raw === '' || !Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: not a number`);
+      if (!Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: a finite number`);
       return v;
     };
     const int = () => {
-      const v = num();
-      if (!Number.isInteger(v)) throw new Error(`--set ${key}=${raw}: must be an integer`);
+      if (!INT.test(raw)) {
+        if (NUM.test(raw)) throw new Error(`--set ${key}=${raw}: must be an integer written in decimal digits, e.g. ${key}=20`);
+        throw new Error(`--set ${key}=${raw}: not a number; allowed: an integer written in decimal digits, e.g. ${key}=20`);
+      }
+      const v = Number(raw);
+      if (!Number.isSafeInteger(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: an integer up to ${Number.MAX_SAFE_INTEGER}`);
       return v;
     };
     const [base, field] = key.split('.') as [keyof ExperimentConfig, string | undefined];
+    const target = out as unknown as Record<string, unknown>;
     if (kind === 'bool') {
       if (raw !== 'true' && raw !== 'false') throw new Error(`--set ${key}=${raw}: must be true or false`);
-      (out as unknown as Record<string, unknown>)[base] = raw === 'true';
+      target[base] = raw === 'true';
     } else if (kind === 'nullable-int') {
-      (out as unknown as Record<string, unknown>)[base] = raw === 'null' ? null : int();
+      target[base] = raw === 'null' ? null : int();
     } else if (kind === 'int') {
-      (out as unknown as Record<string, unknown>)[base] = int();
+      target[base] = int();
     } else if (kind === 'number' && !field) {
-      (out as unknown as Record<string, unknown>)[base] = num();
-    } else {
+      target[base] = num();
+    } else if (kind === 'schedule-initial' || kind === 'schedule-every' || kind === 'number') {
       const sched = out[base] as DecaySchedule | null;
       if (!sched) throw new Error(`--set ${key}: this experiment has no ${base} (its optimizer is ${out.optimizer})`);
       if (kind === 'schedule-initial') sched.initial = num();
@@ -154,6 +185,8 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
         sched.everyEpochs = raw === 'null' ? null : num();
         sched.everySteps = null;
       } else sched.decay = num();
+    } else {
+      throw new Error(`--set ${key}: no parser for values of kind '${kind as string}' (src/experiments/config.ts applyOverrides)`);
     }
   }
   return out;

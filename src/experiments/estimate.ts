@@ -1,50 +1,398 @@
 /**
- * Rough run-time estimates for `--list`: measures a few training steps of a small BinaryNet on the current
- * backend and scales by the model's multiply-accumulates per image (which grow with width²).
+ * Run-time estimates from measurement, for `npm run experiment -- --list` and the sweep's plan.
+ *
+ * A probe times a few training steps of the run's own model and optimizer at the run's own width, batch size and
+ * image size (its *shape*: model, width, batch, image size) on random data of the dataset's shape, and a few
+ * evaluation batches, on the current backend. Probes are cached per machine under the results root,
+ * `<results>/.probes/<machine>.json`, keyed by the shape; a machine is its CPU model, core count and backend
+ * description (package, threads, native path), so a different node or backend measures again. Delete the file to
+ * measure again on the same machine.
+ *
+ * A probe keeps to a time budget (default 10 s of timed steps; `probe` says how): when a full batch would not fit
+ * it (the paper-size UNet on a CPU) it times a smaller batch and scales the step time by batch / probe batch
+ * (per-image cost is near constant once a batch fills the cores; it is higher at small batches, so the scaled
+ * estimate errs long). The first step of each batch size is a warm-up and is not timed.
+ *
+ * The estimate of a run (one seed), with s the seconds per training step and e the seconds per evaluated image:
+ *
+ *   epochs × (⌊nTrain / batch⌋ · s + nVal · e)  +  (2 · nTest + ⌊nTrain / batch⌋ · batch) · e
+ *
+ * the last term the final test score after the last epoch, raw and settled (BN statistics recomputed over the
+ * training set in forward passes, src/train/settle.ts). Data loading, augmentation and checkpoint writes are not
+ * timed (a few per cent of a step on CIFAR-sized images).
  */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { binaryNet } from '../models/binarynet';
-import { AdamOptimizer } from '../optimizers';
+import { describeBackend, initBackend } from '../backend';
+import { petsCandidates, readPetsList } from '../data/pets';
 import { Rng } from '../random';
-import { train } from '../train/loop';
-import { ExperimentConfig } from './config';
+import { resultsRoot } from '../results/paths';
+import { evaluate, train } from '../train/loop';
+import { atomicWriteJson } from '../util/fs';
+import { modelComponent } from './components';
+import type { ExperimentConfig, ModelName } from './config';
+import type { RunData } from './datasets';
+import { buildOptimizer } from './run';
 
-/** Multiply-accumulates of one BinaryNet forward pass at this width (32×32×3 input). */
-export function binaryNetMacs(width: number): number {
-  const u = (n: number) => Math.max(1, Math.round(n * width));
-  const c = [u(128), u(128), u(256), u(256), u(512), u(512)];
-  const hw = [30 * 30, 30 * 30, 15 * 15, 15 * 15, 7 * 7, 7 * 7];
-  let macs = 0;
-  let cin = 3;
-  c.forEach((co, i) => {
-    macs += hw[i] * 9 * cin * co;
-    cin = co;
-  });
-  return macs + 9 * cin * u(1024) + u(1024) * u(1024) + u(1024) * 10;
+/** What a probe measures: one model at one width, batch size and (square) image size. */
+export interface ProbeShape {
+  model: ModelName;
+  width: number;
+  batchSize: number;
+  imageSize: number;
 }
 
-/** Measured training images/s at width 0.125 (batch 50) on the current backend. */
-export async function calibrate(): Promise<{ imagesPerSecond: number; width: number }> {
-  const width = 0.125;
-  const n = 150;
-  const split = {
+/** The machine a probe ran on: CPU model, cores, backend (package, threads, native path). */
+export interface Machine {
+  cpu: string;
+  cores: number;
+  backend: string;
+}
+
+/** One probe's measurement. */
+export interface Probe {
+  shape: ProbeShape;
+  /** The experiment whose model and optimizer were timed (the first of the catalog with this shape). */
+  experiment: string;
+  /** The batch the timed steps ran at (the shape's, or less when a full batch would not fit the budget). */
+  probeBatch: number;
+  /** Timed steps (after one warm-up step) and their mean, in seconds, at `probeBatch`. */
+  steps: number;
+  stepSeconds: number;
+  /** Seconds per training step at the shape's batch size (stepSeconds × batchSize / probeBatch). */
+  secondsPerStep: number;
+  /** Seconds per image of evaluation (inference mode, at 4 × `probeBatch`, at most 500). */
+  evalSecondsPerImage: number;
+  /** Wall seconds the whole probe took (model build, warm-up, timed steps, evaluation). */
+  probeSeconds: number;
+  machine: Machine;
+  /** When it was measured (ISO 8601). */
+  measuredAt: string;
+}
+
+/** The cache file of one machine: its probes by shape key. */
+interface ProbeFile {
+  version: number;
+  machine: Machine;
+  probes: Record<string, Probe>;
+}
+
+/** Seconds of timed steps a probe aims at (warm-ups, model builds and evaluation come on top). */
+export const DEFAULT_BUDGET_SECONDS = 10;
+
+/** Bump when what a probe measures changes: older cache files are then measured again. */
+export const PROBE_VERSION = 1;
+
+/** Input side of a config's images: the UNet's `imageSize`; BinaryNet's datasets are 32×32. */
+function inputSize(c: ExperimentConfig): number {
+  return c.model === 'unet' ? c.imageSize : 32;
+}
+
+/** The shape a config's run trains at. */
+export function probeShape(c: ExperimentConfig): ProbeShape {
+  return { model: c.model, width: c.width, batchSize: c.batchSize, imageSize: inputSize(c) };
+}
+
+/** A shape as one short key, e.g. `binarynet w1 b50 32px`. */
+export function shapeKey(s: ProbeShape): string {
+  return `${s.model} w${s.width} b${s.batchSize} ${s.imageSize}px`;
+}
+
+/** This machine as the probe cache keys it (call after initBackend, so the backend is the one runs use). */
+export function currentMachine(): Machine {
+  const cpus = os.cpus();
+  return { cpu: (cpus[0]?.model ?? 'unknown CPU').trim(), cores: cpus.length, backend: describeBackend() };
+}
+
+/** The probe cache file of a machine under the results root: `<root>/.probes/<sha256 of the machine, 16 hex>.json`. */
+export function probeCacheFile(machine: Machine, root = resultsRoot()): string {
+  const id = crypto.createHash('sha256').update(JSON.stringify([machine.cpu, machine.cores, machine.backend])).digest('hex').slice(0, 16);
+  return path.join(root, '.probes', `${id}.json`);
+}
+
+function readProbeFile(file: string, machine: Machine): ProbeFile {
+  const empty: ProbeFile = { version: PROBE_VERSION, machine, probes: {} };
+  try {
+    const f = JSON.parse(fs.readFileSync(file, 'utf8')) as ProbeFile;
+    if (f.version !== PROBE_VERSION || JSON.stringify(f.machine) !== JSON.stringify(machine) || typeof f.probes !== 'object' || !f.probes) return empty;
+    // keep only well-formed entries (a damaged entry is measured again)
+    for (const [k, p] of Object.entries(f.probes)) {
+      if (!(p && p.secondsPerStep > 0 && p.evalSecondsPerImage > 0 && Number.isFinite(p.secondsPerStep) && Number.isFinite(p.evalSecondsPerImage))) delete f.probes[k];
+    }
+    return f;
+  } catch {
+    return empty;
+  }
+}
+
+/** Random data of a shape: images in [-1, 1], one-hot targets (10 classes, or 3 per pixel for segmentation). */
+function syntheticData(c: ExperimentConfig, n: number): RunData {
+  const size = inputSize(c);
+  const seg = c.model === 'unet';
+  const classes = seg ? 3 : 10;
+  const source = {
     n,
-    batch: (idx: Int32Array) => tf.tidy(() => ({ x: tf.randomUniform([idx.length, 32, 32, 3], -1, 1, 'float32', 1), y: tf.oneHot(tf.zeros([idx.length], 'int32'), 10) })),
+    batch: (idx: Int32Array) =>
+      tf.tidy(() => ({
+        x: tf.randomUniform([idx.length, size, size, 3], -1, 1, 'float32', 1),
+        y: tf.cast(tf.oneHot(tf.randomUniform(seg ? [idx.length, size, size] : [idx.length], 0, classes, 'int32', 2), classes), 'float32'),
+      })),
   };
-  const model = binaryNet({ width, seed: 0, kernels: 'latent' });
-  const opt = new AdamOptimizer({ lr: 1e-3 });
-  await train({ model, optimizer: opt, train: { n: 50, batch: split.batch }, val: { n: 10, batch: split.batch }, epochs: 1, batchSize: 50, rng: new Rng(0), log: null });
-  const t0 = Date.now();
-  await train({ model, optimizer: opt, train: split, val: { n: 10, batch: split.batch }, epochs: 1, batchSize: 50, rng: new Rng(0), log: null });
-  const s = (Date.now() - t0) / 1000;
-  opt.dispose();
-  model.dispose();
-  return { imagesPerSecond: n / s, width };
+  return { train: source, val: source, test: null, nTrain: n, inputShape: [size, size, 3], numClasses: classes, source: 'random (probe)' };
 }
 
-/** Estimated seconds for a config (training ≈ 3× a forward pass; evaluation ≈ 1×). */
-export function estimateSeconds(c: ExperimentConfig, cal: { imagesPerSecond: number; width: number }, nTrain: number, nVal: number): number {
-  if (c.model !== 'binarynet') return NaN;
-  const perImage = (binaryNetMacs(c.width) / binaryNetMacs(cal.width)) / cal.imagesPerSecond;
-  return c.epochs * (nTrain * perImage + (nVal * perImage) / 3);
+/** Aborts a probe's training pass from its step hook (caught by `timeSteps`). */
+class EnoughSteps extends Error {}
+
+/**
+ * Multiply-accumulates of one forward pass of one image through `model`, from its layers: a convolution
+ * kernel [kh, kw, cin, cout] costs outH·outW·kh·kw·cin·cout, a dense kernel [in, out] in·out (pooling,
+ * normalization and activations are not counted).
+ */
+export function macsPerImage(model: tf.LayersModel): number {
+  let macs = 0;
+  for (const l of model.layers) {
+    const k = (l as unknown as { kernel?: { shape: number[] } }).kernel;
+    if (!k) continue;
+    const out = l.outputShape as number[];
+    if (k.shape.length === 4) macs += out[1] * out[2] * k.shape[0] * k.shape[1] * k.shape[2] * k.shape[3];
+    else if (k.shape.length === 2) macs += k.shape[0] * k.shape[1];
+  }
+  return macs;
+}
+
+/** A model, its optimizer and task, built once for a probe. */
+interface Subject {
+  c: ExperimentConfig;
+  model: tf.LayersModel;
+  optimizer: ReturnType<typeof buildOptimizer>;
+  task: ReturnType<typeof modelComponent>['task'];
+}
+
+/**
+ * Times training steps of the subject at `batch` on random data: one warm-up step (a new batch size allocates
+ * and builds its kernels), then up to `maxSteps` timed steps while their total stays under `budgetSeconds` (at
+ * least one); with three or more, the first timed step is dropped too (it may still be warming up). Then one
+ * warm-up and one timed evaluation batch of four training batches (at most 500 images, a run's evaluation batch).
+ */
+async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeconds: number): Promise<{ steps: number; stepSeconds: number; evalSecondsPerImage: number }> {
+  const data = syntheticData(s.c, batch * (maxSteps + 1));
+  const marks: number[] = [];
+  try {
+    await train({
+      model: s.model,
+      optimizer: s.optimizer,
+      train: data.train,
+      val: { n: batch, batch: data.val.batch },
+      epochs: 1,
+      batchSize: batch,
+      rng: new Rng(0),
+      task: s.task,
+      log: null,
+      settle: false,
+      onStep: ({ step }) => {
+        marks.push(performance.now());
+        // marks[0] ends the warm-up step; stop once the timed steps have used the budget
+        if (step >= 2 && (marks[marks.length - 1] - marks[0]) / 1000 >= budgetSeconds) throw new EnoughSteps();
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof EnoughSteps)) throw e;
+  }
+  const from = marks.length - 1 >= 3 ? 1 : 0;
+  const steps = marks.length - 1 - from;
+  const stepSeconds = (marks[marks.length - 1] - marks[from]) / 1000 / steps;
+  // evaluation batches are larger in a run (500); four training batches is nearer that and still cheap
+  const evalBatch = Math.min(500, 4 * batch);
+  const one = { n: evalBatch, batch: data.val.batch };
+  evaluate(s.model, one, s.task, evalBatch);
+  const t0 = performance.now();
+  evaluate(s.model, one, s.task, evalBatch);
+  return { steps, stepSeconds, evalSecondsPerImage: (performance.now() - t0) / 1000 / evalBatch };
+}
+
+/** Multiply-accumulates per step of the first look at a shape (about 8 images of the full-width BinaryNet). */
+const LOOK_MACS = 4e9;
+
+/**
+ * Measures one shape on this machine with config `c`'s model and optimizer (see the module comment); about
+ * `budgetSeconds` of timed steps plus warm-ups, the model build and evaluation.
+ *
+ * A first look times a batch of about LOOK_MACS multiply-accumulates (the whole batch when the shape is that
+ * small, one image of the paper-size UNet). When that was not the full batch, the images per second it
+ * measured (a small batch uses the cores less well, so this errs slow) pick the largest batch whose warm-up and
+ * two steps fit what is left of the budget; that batch is timed and scaled to the full one.
+ */
+export async function probe(c: ExperimentConfig, budgetSeconds = DEFAULT_BUDGET_SECONDS): Promise<Probe> {
+  await initBackend();
+  const t0 = performance.now();
+  const shape = probeShape(c);
+  const component = modelComponent(c.model);
+  const size = inputSize(c);
+  const model = component.build(c, { inputShape: [size, size, 3], numClasses: c.model === 'unet' ? 3 : 10 } as RunData);
+  const subject: Subject = { c, model, optimizer: buildOptimizer(c, model, 1000), task: component.task };
+  try {
+    const lookBatch = Math.max(1, Math.min(shape.batchSize, Math.floor(LOOK_MACS / Math.max(1, macsPerImage(model)))));
+    let probeBatch = lookBatch;
+    let m = await timeSteps(subject, lookBatch, lookBatch === shape.batchSize ? 8 : 2, lookBatch === shape.batchSize ? budgetSeconds : budgetSeconds / 4);
+    if (lookBatch < shape.batchSize) {
+      const left = budgetSeconds - (performance.now() - t0) / 1000;
+      const fits = Math.floor((left / 3) * (lookBatch / m.stepSeconds));
+      const b = Math.min(shape.batchSize, fits);
+      if (b >= 1.5 * lookBatch) {
+        probeBatch = b;
+        m = await timeSteps(subject, b, 8, Math.max(0.5, left - (2 * m.stepSeconds * b) / lookBatch));
+      }
+    }
+    return {
+      shape,
+      experiment: c.experiment,
+      probeBatch,
+      steps: m.steps,
+      stepSeconds: m.stepSeconds,
+      secondsPerStep: (m.stepSeconds * shape.batchSize) / probeBatch,
+      evalSecondsPerImage: m.evalSecondsPerImage,
+      probeSeconds: (performance.now() - t0) / 1000,
+      machine: currentMachine(),
+      measuredAt: new Date().toISOString(),
+    };
+  } finally {
+    subject.optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/**
+ * The probe of `c`'s shape on this machine: from the cache under `root` when there is one, else measured now and
+ * added to the cache. `cached` says which.
+ */
+export async function probeFor(c: ExperimentConfig, opts: { root?: string; budgetSeconds?: number } = {}): Promise<{ probe: Probe; cached: boolean; file: string }> {
+  await initBackend();
+  const machine = currentMachine();
+  const file = probeCacheFile(machine, opts.root);
+  const key = shapeKey(probeShape(c));
+  const hit = readProbeFile(file, machine).probes[key];
+  if (hit) return { probe: hit, cached: true, file };
+  const p = await probe(c, opts.budgetSeconds);
+  const now = readProbeFile(file, machine); // re-read: another process may have added probes meanwhile
+  now.probes[key] = p;
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    atomicWriteJson(file, now);
+  } catch {
+    // an unwritable results folder only costs measuring again next time
+  }
+  return { probe: p, cached: false, file };
+}
+
+/** Images in the official test list of the Pets copy found (null when none is found). */
+function petsTestCount(): number | null {
+  for (const d of petsCandidates()) {
+    const f = path.join(d, 'annotations', 'test.txt');
+    if (fs.existsSync(f)) return readPetsList(f).length;
+  }
+  return null;
+}
+
+/** Images a run trains on, validates on every epoch, and scores once at the end (from its config, no data read). */
+export function runSizes(c: ExperimentConfig): { nTrain: number; nVal: number; nTest: number } {
+  if (c.dataset === 'cifar10') {
+    const nTrain = (c.trainPerClass ?? 5000) * 10;
+    if (c.holdoutPerClass != null) return { nTrain, nVal: c.holdoutPerClass * 10, nTest: c.holdoutPerClass * 10 };
+    return { nTrain, nVal: (c.testPerClass ?? 1000) * 10, nTest: 10_000 };
+  }
+  if (c.dataset === 'svhn') return { nTrain: c.trainPerClass != null ? c.trainPerClass * 10 : 73_257, nVal: c.testPerClass != null ? c.testPerClass * 10 : 30_000, nTest: 26_032 };
+  let trainAvail = 3680;
+  let testAvail = 3669;
+  for (const d of petsCandidates()) {
+    const f = path.join(d, 'annotations', 'trainval.txt');
+    if (fs.existsSync(f)) {
+      trainAvail = readPetsList(f).length;
+      testAvail = petsTestCount() ?? testAvail;
+      break;
+    }
+  }
+  const nTest = c.testLimit != null ? Math.min(c.testLimit, testAvail) : testAvail;
+  return { nTrain: c.trainLimit != null ? Math.min(c.trainLimit, trainAvail) : trainAvail, nVal: nTest, nTest };
+}
+
+/** Estimated seconds of one run (one seed) of config `c` from a probe of its shape (formula in the module comment). */
+export function estimateSeconds(c: ExperimentConfig, p: Probe, sizes = runSizes(c)): number {
+  const steps = Math.floor(sizes.nTrain / c.batchSize);
+  const perEpoch = steps * p.secondsPerStep + sizes.nVal * p.evalSecondsPerImage;
+  return c.epochs * perEpoch + (2 * sizes.nTest + steps * c.batchSize) * p.evalSecondsPerImage;
+}
+
+/** A duration for tables: "45 s", "12 min", "3.4 h", "3.7 days"; "n/a" when not finite. */
+export function formatEstimate(s: number): string {
+  if (!Number.isFinite(s)) return 'n/a';
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 2 * 86400) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86400).toFixed(1)} days`;
+}
+
+/** One line naming a probe: shape, what was timed, the result and where it came from. */
+export function describeProbe(p: Probe, cached: boolean): string {
+  const scaled = p.probeBatch !== p.shape.batchSize ? `, timed at batch ${p.probeBatch} and scaled ×${(p.shape.batchSize / p.probeBatch).toFixed(2)}` : '';
+  return (
+    `${shapeKey(p.shape)}: ${p.secondsPerStep.toFixed(3)} s/step (${((p.shape.batchSize / p.secondsPerStep) || 0).toFixed(1)} img/s training${scaled}), ` +
+    `${(1 / p.evalSecondsPerImage).toFixed(0)} img/s evaluation; ${p.steps} timed step(s) of ${p.experiment}, ${p.probeSeconds.toFixed(1)} s probe${cached ? `, cached ${p.measuredAt.slice(0, 10)}` : ', measured now'}`
+  );
+}
+
+/** Estimates of many runs: the seconds of each, and the probes they came from (one per distinct shape). */
+export interface Estimates {
+  /** Seconds per config, in the order given (NaN where its probe failed). */
+  seconds: number[];
+  /** Shape key of each config. */
+  shapes: string[];
+  probes: { key: string; probe: Probe | null; cached: boolean; error?: string }[];
+  machine: Machine;
+  /** The probe cache file of this machine. */
+  file: string;
+}
+
+/**
+ * Estimates every config from the probe of its shape, probing each distinct shape once (with the first config of
+ * that shape) or reading it from the cache; `log` hears about each probe measured now (they take seconds).
+ */
+export async function estimateConfigs(configs: ExperimentConfig[], opts: { root?: string; budgetSeconds?: number; log?: (line: string) => void } = {}): Promise<Estimates> {
+  await initBackend();
+  const machine = currentMachine();
+  const file = probeCacheFile(machine, opts.root);
+  const byShape = new Map<string, { probe: Probe | null; cached: boolean; error?: string }>();
+  const shapes = configs.map((c) => shapeKey(probeShape(c)));
+  for (const [i, c] of configs.entries()) {
+    if (byShape.has(shapes[i])) continue;
+    const cachedNow = readProbeFile(file, machine).probes[shapes[i]];
+    if (!cachedNow) opts.log?.(`probing ${shapes[i]} (${c.experiment}, ${c.profile})…`);
+    try {
+      const r = await probeFor(c, opts);
+      byShape.set(shapes[i], { probe: r.probe, cached: r.cached });
+    } catch (e) {
+      byShape.set(shapes[i], { probe: null, cached: false, error: (e as Error).message.split('\n')[0] });
+    }
+  }
+  return {
+    seconds: configs.map((c, i) => {
+      const p = byShape.get(shapes[i])!.probe;
+      return p ? estimateSeconds(c, p) : NaN;
+    }),
+    shapes,
+    probes: [...byShape].map(([key, v]) => ({ key, ...v })),
+    machine,
+    file,
+  };
+}
+
+/** The lines that say where estimates came from: the machine, the cache file, and one line per probe. */
+export function describeEstimates(e: Estimates, rel: (f: string) => string = (f) => f): string[] {
+  return [
+    `estimates from probes on this machine (${e.machine.cpu}, ${e.machine.cores} cores; ${e.machine.backend}), cached in ${rel(e.file)} (delete it to measure again):`,
+    ...e.probes.map((p) => `  ${p.probe ? describeProbe(p.probe, p.cached) : `${p.key}: probe failed: ${p.error}`}`),
+  ];
 }

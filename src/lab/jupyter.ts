@@ -87,3 +87,80 @@ export function labCommand(a: LabArgs, root = repoRoot()): { cmd: string; args: 
   if (err) throw new Error(`${INSTALL_HELP}\n(${py}: ${err.split('\n').pop()})`);
   return { cmd: py, args: ['-m', 'notebook', `--notebook-dir=${root}`, ...common, ...a.extra], ui: 'notebook' };
 }
+
+/** A process found by `processesWithEnv`: its id and its process group. */
+export interface ProcessRef {
+  pid: number;
+  pgid: number;
+}
+
+/**
+ * The processes of this user whose environment holds `name=value` (Linux: read from /proc/<pid>/environ and the
+ * process group from /proc/<pid>/stat; elsewhere none are found). A notebook run marks its runner with a variable
+ * of its own, which the kernels Jupyter starts inherit; this is how it finds a kernel that outlived its runner
+ * (Jupyter starts each kernel in a session of its own, so the runner's process group does not hold it).
+ */
+export function processesWithEnv(name: string, value: string): ProcessRef[] {
+  const want = Buffer.from(`${name}=${value}\0`);
+  const out: ProcessRef[] = [];
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const d of pids) {
+    const pid = Number(d);
+    if (pid === process.pid) continue;
+    try {
+      const env = fs.readFileSync(`/proc/${d}/environ`);
+      if (!(env.indexOf(want) === 0 || env.indexOf(Buffer.concat([Buffer.from('\0'), want])) >= 0)) continue;
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold blanks and parentheses
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z') continue; // a zombie holds nothing
+      out.push({ pid, pgid: Number(fields[2]) });
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+  return out;
+}
+
+/** Whether process group `pgid` has a live member (signal 0 to the group). */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Ends whole process groups: SIGTERM to each, then, for those with a member left after `graceMs`, SIGKILL.
+ * Resolves once every group is empty or `graceMs` after the SIGKILL (bounded: 2 × graceMs plus polling).
+ * Returns the groups that were signalled.
+ */
+export async function endProcessGroups(pgids: number[], graceMs = 2000): Promise<number[]> {
+  const groups = [...new Set(pgids)].filter((g) => Number.isInteger(g) && g > 1 && g !== process.pid && groupAlive(g));
+  const signal = (sig: NodeJS.Signals) => {
+    for (const g of groups) {
+      try {
+        process.kill(-g, sig);
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const settle = async () => {
+    for (const t0 = Date.now(); Date.now() - t0 < graceMs && groups.some(groupAlive); ) await new Promise((r) => setTimeout(r, 50));
+  };
+  signal('SIGTERM');
+  await settle();
+  if (groups.some(groupAlive)) {
+    signal('SIGKILL');
+    await settle();
+  }
+  return groups;
+}

@@ -19,7 +19,7 @@ import { planSweep, type PlanOptions, type SweepTask } from './plan';
 import { checkPath, jobScript, logFile, parseTasksTsv, sbatchOptions, shQuote, type SlurmOptions, type SweepSpec, tasksTsv } from './sbatch';
 import { queryTaskStates, submit, type TaskStates } from './slurm';
 
-export { parseSeeds, planSweep, type SweepTask } from './plan';
+export { planSweep, type SweepTask } from './plan';
 export * from './sbatch';
 export { expandArrayTasks, parseTaskStates, queryTaskStates } from './slurm';
 
@@ -76,13 +76,13 @@ export function createSweep(o: CreateOptions): CreatedSweep {
   if (fs.existsSync(path.join(dir, 'sweep.json'))) {
     throw new Error(`sweep ${id} exists (${dir}); pick another --id, or submit it again with: npm run sweep -- submit ${shQuote(id)}`);
   }
-  const { tasks, notes } = planSweep(o);
+  const { tasks, notes, set } = planSweep(o);
   const spec: SweepSpec = {
     id,
     dir,
     repo: repoRoot(),
     profile: o.profile,
-    set: o.set ?? [],
+    set,
     resultsRoot: path.resolve(o.resultsRoot),
     dataDir: o.dataDir ? path.resolve(o.dataDir) : undefined,
     backend: o.backend,

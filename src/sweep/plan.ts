@@ -5,6 +5,7 @@
  * --seed <s> --resume` writing its usual run folder under the results root.
  */
 import { experimentNames, getExperiment } from '../experiments/registry';
+import { canonicalOverridesFor } from '../experiments/overrides';
 import { resolveConfig, runDir } from '../experiments/run';
 
 export interface SweepTask {
@@ -32,21 +33,8 @@ export interface Plan {
   tasks: SweepTask[];
   /** Lines about entries left out (sameAs) or replaced. */
   notes: string[];
-}
-
-/** Parses "0,1,2" (or "0-2") into seeds; throws a one-line error. */
-export function parseSeeds(text: string): number[] {
-  const out: number[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new Error(`--seeds ${text}: expected non-negative integers such as 0,1,2 or 0-2`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a) throw new Error(`--seeds ${text}: range ${part} is empty`);
-    for (let s = a; s <= b; s++) if (!out.includes(s)) out.push(s);
-  }
-  if (!out.length) throw new Error(`--seeds ${text}: no seeds`);
-  return out;
+  /** The `--set` overrides in canonical form (every task runs with these). */
+  set: string[];
 }
 
 /** The tasks of a sweep, validated (unknown experiment or profile, bad --set: a one-line error). */
@@ -67,13 +55,23 @@ export function planSweep(o: PlanOptions): Plan {
     if (!names.includes(name)) names.push(name);
   }
   const tasks: SweepTask[] = [];
+  // One spelling per setting (src/experiments/overrides.ts), checked against every experiment: a key one of them
+  // does not read is an error naming it (leave that experiment out with --only).
+  let set: string[] = [];
+  for (const name of names) {
+    try {
+      set = canonicalOverridesFor(name, o.profile, o.set ?? []);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}${names.length > 1 ? ' (--only selects the experiments of a sweep)' : ''}`);
+    }
+  }
   for (const name of names) {
     const e = getExperiment(name);
     const seeds = o.seeds ?? e.seeds[o.profile as keyof typeof e.seeds];
     if (!seeds) throw new Error(`Unknown profile '${o.profile}'`);
     for (const seed of seeds) {
-      const config = resolveConfig(name, o.profile, seed, o.set ?? []);
-      tasks.push({ index: tasks.length, experiment: name, profile: o.profile, seed, dir: runDir(config, o.set ?? [], o.resultsRoot) });
+      const config = resolveConfig(name, o.profile, seed, set);
+      tasks.push({ index: tasks.length, experiment: name, profile: o.profile, seed, dir: runDir(config, set, o.resultsRoot) });
     }
   }
   if (!tasks.length) throw new Error('the sweep has no tasks');
@@ -84,5 +82,5 @@ export function planSweep(o: PlanOptions): Plan {
     if (other) throw new Error(`tasks ${other.index} and ${t.index} would both write ${t.dir}`);
     seen.set(t.dir, t);
   }
-  return { tasks, notes };
+  return { tasks, notes, set };
 }

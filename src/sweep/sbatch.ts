@@ -63,6 +63,60 @@ export function checkPath(what: string, p: string): void {
   if (/[\t\n\r\\]/.test(p)) throw new Error(`${what} ${JSON.stringify(p)} contains a tab, newline or backslash; pick a folder without them`);
 }
 
+/** Parses "0,1,2" (or "0-2") into seeds, each at most `max` (decimal digits only); throws a one-line error. */
+export function parseSeeds(text: string, max = Number.MAX_SAFE_INTEGER): number[] {
+  const out: number[] = [];
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((s) => s === '')) throw new Error(`--seeds ${JSON.stringify(text)}: expected non-negative integers such as 0,1,2 or 0-2, without empty entries`);
+  for (const part of parts) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new Error(`--seeds ${text}: expected non-negative integers such as 0,1,2 or 0-2`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a > max || b > max) throw new Error(`--seeds ${text}: seeds go from 0 to ${max}`);
+    if (b < a) throw new Error(`--seeds ${text}: range ${part} is empty`);
+    if (b - a >= 10_000) throw new Error(`--seeds ${text}: range ${part} has more than 10,000 seeds`);
+    for (let s = a; s <= b; s++) if (!out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+export const SLURM_TIME_FORMATS = 'minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (minutes and seconds below 60, hours after a day count below 24), not 0';
+
+/**
+ * A Slurm time limit (sbatch --time) in seconds. The forms are Slurm's: "minutes", "minutes:seconds",
+ * "hours:minutes:seconds", "days-hours", "days-hours:minutes", "days-hours:minutes:seconds", each field decimal
+ * digits; seconds and minutes after a colon are < 60, hours after a day count < 24, and the limit is > 0
+ * ("UNLIMITED" and "infinite" are not accepted: a sweep task should end). Throws `--time <raw>: …`.
+ */
+export function parseSlurmTime(raw: string, option = 'time'): number {
+  const bad = (why: string) => new Error(`--${option} ${raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw}: ${why}; allowed: ${SLURM_TIME_FORMATS}`);
+  const m = /^(?:([0-9]+)-)?([0-9]+)(?::([0-9]+))?(?::([0-9]+))?$/.exec(raw);
+  if (!m) throw bad('not a Slurm time');
+  const [, d, a, b, c] = m;
+  const n = (x: string | undefined) => (x === undefined ? 0 : Number(x));
+  let seconds: number;
+  if (d !== undefined) {
+    // days-hours[:minutes[:seconds]]
+    if (n(a) >= 24) throw bad(`${a} hours after a day count`);
+    if (b !== undefined && n(b) >= 60) throw bad(`${b} minutes`);
+    if (c !== undefined && n(c) >= 60) throw bad(`${c} seconds`);
+    seconds = ((n(d) * 24 + n(a)) * 60 + n(b)) * 60 + n(c);
+  } else if (c !== undefined) {
+    // hours:minutes:seconds
+    if (n(b) >= 60) throw bad(`${b} minutes`);
+    if (n(c) >= 60) throw bad(`${c} seconds`);
+    seconds = (n(a) * 60 + n(b)) * 60 + n(c);
+  } else if (b !== undefined) {
+    // minutes:seconds
+    if (n(b) >= 60) throw bad(`${b} seconds`);
+    seconds = n(a) * 60 + n(b);
+  } else seconds = n(a) * 60;
+  if (!Number.isSafeInteger(seconds)) throw bad('too long');
+  if (seconds === 0) throw bad('a zero time limit');
+  return seconds;
+}
+
 export function checkSlurmOptions(o: SlurmOptions): void {
   const posInt = (k: string, v: number | undefined) => {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`--${k} ${v}: must be an integer ≥ 1`);
@@ -71,7 +125,7 @@ export function checkSlurmOptions(o: SlurmOptions): void {
   posInt('cpus-per-task', o.cpusPerTask);
   posInt('max-running', o.maxRunning);
   if (o.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(o.partition)) throw new Error(`--partition ${JSON.stringify(o.partition)}: not a partition name`);
-  if (o.time !== undefined && !/^(\d+-)?\d+(:\d{1,2}){0,2}$/.test(o.time)) throw new Error(`--time ${o.time}: expected HH:MM:SS, D-HH:MM:SS or minutes`);
+  if (o.time !== undefined) parseSlurmTime(o.time);
   for (const x of o.extra ?? []) {
     if (!x.startsWith('-') || /[\n\r]/.test(x)) throw new Error(`--sbatch-arg ${JSON.stringify(x)}: expected one sbatch option such as --account=proj`);
   }
