@@ -12,7 +12,7 @@
  * history.csv into place, so rename 5 is the next one); the full disk is a 64 kB tmpfs (root). Tests that need
  * them are skipped, saying so, where they are missing.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -33,6 +33,7 @@ const data = path.join(tmp, 'data');
 writeCifarFixture(path.join(data, 'cifar10', 'cifar-10-batches-bin'), 20, 10);
 process.env.BNN_DATA_DIR = data;
 process.env.BNN_THREADS = '1';
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const EXP = 'cifar10-bop';
 // The smoke profile as it is (2 epochs): its run folder is <root>/cifar10-bop/smoke/seed-<n>.
