@@ -32,8 +32,8 @@ import { binaryNet } from '../src/models/binarynet';
 import { BatchNorm } from '../src/layers';
 import { Rng } from '../src/random';
 import {
-  binaryMacs, encodePacked, FloatOneDnn, floatModelBytes, nativeInference, PackedGraphModel, PackedModel, packGraph, packModel, popcountPeak,
-  popcountRun, signKernels,
+  binaryMacs, encodePacked, FloatOneDnn, floatModelBytes, nativeInference, PackedGraphModel, PackedModel, packGraph, packModel, popcountRun,
+  signKernels,
 } from '../src/inference';
 import type { NativeIsa, PackedSpec } from '../src/inference';
 import { unet } from '../src/models/unet';
@@ -131,13 +131,12 @@ async function main() {
     engines.push({ label: `packed ${m.engine}`, kind: 'packed-wasm', threads: th, run1: () => m.predict(x1), run50: () => m.predict(x50), b1: Infinity, b50: Infinity, dispose: () => m.dispose() });
   }
   if (nat.available) {
-    // the peak as the engines are timed: calls of about a millisecond (a native batch-1 image) repeated over the window
+    // the peak as the engines are timed: windows of a millisecond (about a native batch-1 image) over the round's window
     const isa = nat.isas[0];
     for (const th of [1, 2]) {
-      const iters = Math.max(1000, Math.round((popcountPeak(isa, th, 0.05) * 1e-3) / { avx512: 12 * 512, avx2: 4 * 256, scalar: 8 * 64 }[isa]));
       const acc = { macs: 0, seconds: 0 };
       const run = () => {
-        const r = popcountRun(isa, th, iters);
+        const r = popcountRun(isa, th, 0.001);
         acc.macs += r.macs;
         acc.seconds += r.seconds;
       };

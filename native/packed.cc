@@ -28,8 +28,9 @@
 //                                            pool windows' offsets; io: input and final buffer geometry)
 //   packedRun(handle, images, n, out)        images Float32Array [n][H·W·C] → out Int32Array [n][npix·outC]
 //   packedFree(handle)                       frees the engine now (otherwise the garbage collector does)
-//   popcountPeak(isa, threads, iterations)   { macs, seconds }: a register-only loop of the isa's XNOR-popcount
-//                                            step (xor, popcount, add) on every thread: the machine's ceiling
+//   popcountPeak(isa, threads, chunk, sec)   { macs, seconds }: a register-only loop of the isa's XNOR-popcount
+//                                            step (xor, popcount, add) on every thread for `sec` seconds, in chunks
+//                                            of `chunk` steps: the machine's ceiling
 #include "addon.h"
 #include <omp.h>
 #include <algorithm>
@@ -878,35 +879,43 @@ napi_value FreeFn(napi_env env, napi_callback_info info) {
 }
 
 napi_value PeakFn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value a[3];
+  size_t argc = 4;
+  napi_value a[4];
   napi_get_cb_info(env, info, &argc, a, nullptr, nullptr);
   const std::string isaName = argc >= 1 ? str(env, a[0]) : "";
   const int isa = parseIsa(isaName);
   int32_t threads = 1;
   int64_t iters = 0;
+  double seconds = 0;
   if (argc >= 2) napi_get_value_int32(env, a[1], &threads);
   if (argc >= 3) napi_get_value_int64(env, a[2], &iters);
+  if (argc >= 4) napi_get_value_double(env, a[3], &seconds);
   if (isa < 0 || !cpuHas(static_cast<Isa>(isa))) return throwError(env, "popcountPeak: isa '" + isaName + "' is not available on this CPU"), nullptr;
-  if (threads < 1 || threads > 256 || iters < 1) return throwError(env, "popcountPeak(isa, threads 1..256, iterations ≥ 1)"), nullptr;
+  if (threads < 1 || threads > 256 || iters < 1 || !(seconds > 0 && seconds <= 60))
+    return throwError(env, "popcountPeak(isa, threads 1..256, chunk iterations ≥ 1, seconds in (0, 60])"), nullptr;
+  // every thread runs chunks of `iters` steps until the deadline; only chunks finished by then count, so a thread the
+  // OS deschedules contributes less, as it would to an engine in the same window
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  const auto deadline = t0 + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
   double macs = 0;
-  const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : macs)
   {
+    for (;;) {
 #if BNN_X86
-    if (isa == kAvx512) macs += peak512(iters);
-    else if (isa == kAvx2) macs += peak256(iters);
-    else macs += peakScalarPopcnt(iters);
+      const double m = isa == kAvx512 ? peak512(iters) : isa == kAvx2 ? peak256(iters) : peakScalarPopcnt(iters);
 #else
-    macs += peakScalarGeneric(iters);
+      const double m = peakScalarGeneric(iters);
 #endif
+      if (clock::now() > deadline) break;
+      macs += m;
+    }
   }
-  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   napi_value o, v;
   napi_create_object(env, &o);
   napi_create_double(env, macs, &v);
   napi_set_named_property(env, o, "macs", v);
-  napi_create_double(env, sec, &v);
+  napi_create_double(env, seconds, &v);
   napi_set_named_property(env, o, "seconds", v);
   return o;
 }

@@ -37,7 +37,7 @@ interface InferenceAddon {
   packedCreate(memory: Uint8Array, stages: Int32Array, windows: Int32Array, io: Int32Array, isa: NativeIsa, threads: number): Handle;
   packedRun(h: Handle, images: Float32Array, n: number, out: Int32Array): void;
   packedFree(h: Handle): void;
-  popcountPeak(isa: NativeIsa, threads: number, iterations: number): { macs: number; seconds: number };
+  popcountPeak(isa: NativeIsa, threads: number, chunk: number, seconds: number): { macs: number; seconds: number };
   floatNetCreate(stages: Int32Array, weights: Float32Array[], sgn: Float32Array[], st: Float32Array[], threads: number): Handle;
   floatNetRun(h: Handle, images: Float32Array, n: number, out: Float32Array): void;
   floatNetInfo(h: Handle): string[];
@@ -261,37 +261,33 @@ export class FloatOneDnn {
   }
 }
 
+/** Steps of the popcount loop per chunk (about 10 µs on each path; a window counts only whole chunks). */
+const PEAK_CHUNK: Record<NativeIsa, number> = { avx512: 2000, avx2: 2000, scalar: 4000 };
+
 /**
- * The machine's XNOR-popcount throughput on `isa` with `threads` threads, in binary multiply-accumulates per second:
- * a register-only loop (xor, popcount, add on the widest registers of that path; native/packed.cc) in windows of
- * about `windowMs`, repeated for about `seconds`; the best window counts (on a shared machine: the least disturbed).
+ * One window of the popcount loop of popcountPeak: `threads` threads for `seconds`; the binary MACs done in whole
+ * chunks within it, and the window's length (for callers that average over their own windows).
  */
-export function popcountPeak(isa: NativeIsa, threads = 1, seconds = 0.3, windowMs = 2): number {
+export function popcountRun(isa: NativeIsa, threads: number, seconds: number): { macs: number; seconds: number } {
   const { a, reason } = addon();
-  if (!a) throw new Error(`popcountPeak: ${reason}`);
-  let iters = 1000;
-  let r = a.popcountPeak(isa, threads, iters);
-  while (r.seconds < windowMs / 2000) {
-    iters = Math.ceil(iters * Math.min(16, ((windowMs / 1000) / Math.max(r.seconds, 1e-7)) * 1.1));
-    r = a.popcountPeak(isa, threads, iters);
-  }
-  let best = r.macs / r.seconds;
-  const t0 = performance.now();
-  while (performance.now() - t0 < seconds * 1000) {
-    r = a.popcountPeak(isa, threads, iters);
-    best = Math.max(best, r.macs / r.seconds);
-  }
-  return best;
+  if (!a) throw new Error(`popcountRun: ${reason}`);
+  return a.popcountPeak(isa, threads, PEAK_CHUNK[isa], seconds);
 }
 
 /**
- * One run of the popcount loop of popcountPeak: `iterations` steps on each of `threads` threads; the binary MACs done
- * and the wall-clock seconds (for callers that average over their own windows).
+ * The machine's XNOR-popcount throughput on `isa` with `threads` threads, in binary multiply-accumulates per second:
+ * a register-only loop (xor, popcount, add on the widest registers of that path; native/packed.cc) on every thread,
+ * in windows of `windowMs`, repeated for about `seconds`; the best window counts (on a shared machine: the least
+ * disturbed).
  */
-export function popcountRun(isa: NativeIsa, threads: number, iterations: number): { macs: number; seconds: number } {
-  const { a, reason } = addon();
-  if (!a) throw new Error(`popcountRun: ${reason}`);
-  return a.popcountPeak(isa, threads, iterations);
+export function popcountPeak(isa: NativeIsa, threads = 1, seconds = 0.3, windowMs = 2): number {
+  let best = 0;
+  const t0 = performance.now();
+  do {
+    const r = popcountRun(isa, threads, windowMs / 1000);
+    best = Math.max(best, r.macs / r.seconds);
+  } while (performance.now() - t0 < seconds * 1000);
+  return best;
 }
 
 /** Binary multiply-accumulates of one image: Σ over ±1-input stages of conv pixels × outC × kh·kw·inC. */
