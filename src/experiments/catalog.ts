@@ -571,6 +571,7 @@ export const SECTIONS: Section[] = [
         source: `${RR} §4.1 (one run)`,
         published: 'report: train 96, validation 91',
         test: { kind: 'gap', experiment: 'cifar10-bop', expect: 'greater' },
+        regime: [{ kind: 'coverage', experiment: 'cifar10-bop', atLeast: 1, why: 'the report\'s gap comes after its whole 500-epoch run, once the network fits its training set' }],
       },
       {
         id: 'lr-decay-no-better',
@@ -578,6 +579,7 @@ export const SECTIONS: Section[] = [
         tag: 'project',
         source: 'this project (the KTH script decays it)',
         test: { kind: 'difference', a: 'cifar10-bop', b: 'cifar10-bop-lr-decay', metric: 'testAccuracy', expect: 'notLess', margin: 0.01 },
+        regime: [{ kind: 'afterDecay', experiment: 'cifar10-bop-lr-decay', schedule: 'lr', epochsAtLeast: 1, why: 'the contrast needs epochs after the learning rate has decayed' }],
       },
     ],
   },
