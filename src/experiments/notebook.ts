@@ -37,6 +37,7 @@ import { curvesFigure, type CurveKind, type CurveKindOptions } from './figures';
 import { calibrationOf, derivationNotes, experimentNames, getExperiment, Profile, profileConfig, trainExamples, type CalibrationFactors, type Sizing } from './registry';
 import { collectResults, finalsFromRuns, verdictMarkdown } from './report';
 import { configHash, resolveConfig, runDir, runExperiment, RunResult } from './run';
+import { gammaPhases } from './derive';
 import { mechanismFigure, mechanismMarkdown, mechanismRows } from './mechanism';
 import { unetSizeTable, type UnetSizeRow } from './unet';
 import { meanFlipRatio, profileVerdicts, type FinalValues, type Verdict } from './verdict';
@@ -365,6 +366,12 @@ export function sectionIntro(sectionId: string, profile: string): string {
 /** A γ·T value for prose: three significant digits, exponent notation below 1e-3. */
 const gt = (x: number) => (x !== 0 && Math.abs(x) < 1e-3 ? x.toExponential(1) : String(Number(x.toPrecision(3))));
 
+/** γ·T of every phase of an experiment's γ schedule over the paper's whole run, on the catalog's paper steps per epoch. */
+export function paperGammaT(name: string): number[] {
+  const e = getExperiment(name);
+  return e.paper.gamma ? gammaPhases(e.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch).map((p) => p.gammaT) : [];
+}
+
 const DATASET_WORD: Record<string, string> = { cifar10: 'CIFAR-10', svhn: 'SVHN', pets: 'Oxford-IIIT Pet' };
 const MODEL_WORD: Record<string, string> = { binarynet: 'BinaryNet', unet: 'UNet' };
 
@@ -415,9 +422,8 @@ export function scaleMarkdown(of: string | string[] | null, profile: string): st
     out.push('', 'γ·T per γ phase (time constants of *m*) and τ against the noise of *m*, as each config records them:', '');
     for (const m of bop) {
       const d = profileConfig(m, profile, 0).derivation!;
-      const paper = profileConfig(m, 'paper', 0).derivation!;
       out.push(
-        `* \`${m}\`: γ·T ${d.gammaT.map(gt).join(', ')} (the paper's run: ${paper.gammaT.map(gt).join(', ')}); ` +
+        `* \`${m}\`: γ·T ${d.gammaT.map(gt).join(', ')} (the paper's run: ${paperGammaT(m).map(gt).join(', ')}); ` +
           `covers ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps` +
           (d.tauRelative != null ? `; τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : ''),
       );
@@ -447,11 +453,10 @@ export function regimeText(runs: SectionRun[], only?: string[]): string {
       const c = r.results[0].config;
       const d = c.derivation;
       if (!d) return `${r.experiment}: no derivation recorded (a run of an older version)`;
-      const paper = profileConfig(r.experiment, 'paper', 0).derivation!;
-      const share = d.paperStepsCovered / d.paperStepsTotal;
+      const share = (d.paperStepsCovered / d.paperStepsTotal) * 100;
       return (
-        `${r.experiment}: ${n(d.runSteps)} steps (${d.stepsPerEpoch} per epoch) cover ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps (${(share * 100).toFixed(0)} %)` +
-        (d.gammaT.length ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paper.gammaT.map(gt).join(', ')})` : '') +
+        `${r.experiment}: ${n(d.runSteps)} steps (${d.stepsPerEpoch} per epoch) cover ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps (${share >= 10 ? share.toFixed(0) : share.toPrecision(2)} %)` +
+        (d.gammaT.length ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paperGammaT(r.experiment).map(gt).join(', ')})` : '') +
         (d.tauRelative != null ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : '')
       );
     })
@@ -538,7 +543,7 @@ export function sectionVerdictMarkdown(sectionId: string, runs: SectionRun[], pr
   const seeds = [...new Set(runs.map((r) => r.results.length))].sort((a, b) => a - b);
   return (
     verdictMarkdown(verdicts, profile) +
-    `\n\n${seeds.join(' to ') || 0} seed(s) per run. The test accuracy is the whole test split, scored once after the last epoch with BN statistics settled on the training set.` +
+    `\n\n${seeds.length ? `${seeds.join(' to ')} seed(s) per run. ` : ''}The test accuracy is the whole test split, scored once after the last epoch with BN statistics settled on the training set.` +
     (profile === 'paper' ? '' : ` These are verdicts at the ${profile} profile's scale, not at the paper's: they say whether the effect shows up in a short, narrow run.`)
   );
 }

@@ -11,7 +11,7 @@
  *   perClass    "1,500 (training|test) images per class"
  *   seeds       "three seeds", "3 seeds", "one seed"
  *   width       "1/8 width", "1/8-width", "quarter-width", "width 0.125"
- *   batch       "batch 50", "batch size 50"
+ *   batch       "batch 50", "batch size 50" (not in a clause about inference speed)
  *   gammaT      the numbers that follow "γ·T" in its clause (up to the first unit-bearing number)
  *
  * and must be among the values the catalog gives for that kind (`proseFacts`), narrowed by what the clause names:
@@ -252,7 +252,9 @@ function statedNumbers(text: string): Stated[] {
     const v = s ? (s.includes('/') ? 1 / Number(s.split('/')[1]) : Number(s)) : m[2] === 'quarter' ? 0.25 : 0.5;
     push('width', m[0], v, m.index!, m[0].length);
   }
-  for (const m of text.matchAll(/\bbatch(?: size)? (\d+)\b/g)) push('batch', m[1], num(m[1]), m.index!, m[0].length);
+  // a training batch: not the batch of an inference timing (packed / float inference, per-image speed)
+  if (!/inference|packed|XNOR|milliseconds|per image|images \/ s|throughput/i.test(text))
+    for (const m of text.matchAll(/\bbatch(?: size)? (\d+)\b/g)) push('batch', m[1], num(m[1]), m.index!, m[0].length);
   // γ·T: the numbers after it, until one that carries a unit (a step or epoch count belongs to another rule)
   for (const m of text.matchAll(/γ\s*·?\s*T/g)) {
     const rest = text.slice(m.index! + m[0].length, m.index! + m[0].length + 80);
