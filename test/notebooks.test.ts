@@ -276,8 +276,8 @@ test('every numbered notebook runs headless on the smoke profile (temp results d
     // Summary: one table with the published numbers, one figure, packed inference of the trained Bop model.
     assert.match(texts['07-summary'], /§3\.1 cifar10-bop.*91\.30/s);
     assert.equal(figures('07-summary').length, 2, '07: the summary figure and the float-vs-packed figure');
-    assert.match(texts['07-summary'], /packed \((mix|simd|i64|js), \d threads?\)/, '07: packed inference table');
-    assert.match(texts['07-summary'], /images \/ s, batch 1/, '07: batch-1 throughput');
+    assert.match(texts['07-summary'], /packed wasm fused (mix|simd|i64|js), \d threads?/, '07: packed inference table');
+    assert.match(texts['07-summary'], /ms \/ image, batch 1/, '07: batch-1 speed');
     assert.match(texts['07-summary'], /reused/, '07: reuses the runs of 01–06');
 
     // Results went to the temp dir, complete, and the UNet runs wrote their prediction samples.
