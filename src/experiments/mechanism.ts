@@ -131,8 +131,9 @@ export function bnStatisticsGap(model: tf.LayersModel, split: SplitSource, batch
   const batches = Math.min(all, opts.batches ?? all);
   if (!(batches >= 1)) throw new Error(`bnStatisticsGap: batch size ${batchSize} is larger than the split (${split.n} examples)`);
   const test = bns.map(movingMoments);
-  const on = averagedBatchMoments(model, split, batchSize, batches, true);
   const off = averagedBatchMoments(model, split, batchSize, batches, false);
+  // without dropout layers the two passes are the same computation: run it once
+  const on = dropoutLayers(model).length ? averagedBatchMoments(model, split, batchSize, batches, true) : off;
   return bns.map((bn, i) => {
     const g = momentGap(on[i], test[i], bn.epsilon);
     const c = momentGap(off[i], test[i], bn.epsilon);
