@@ -9,8 +9,9 @@
  *   packed native         the addon's XNOR-popcount engine (widest instruction set; also AVX2 with AVX-512 off),
  *                         1 and 2 threads
  *   packed wasm           the fused WebAssembly engine ('mix'), 1 and 2 threads: the portable fallback
- *   popcount peak         the machine's XNOR-popcount throughput (a register-only xor + popcount + add loop), 1 and 2
- *                         threads: each packed engine's binary MACs/s are printed as a fraction of it
+ *   popcount peak         the machine's XNOR-popcount throughput: calls that do one image's binary MACs with a
+ *                         register-only xor + popcount + add loop (no loads), 1 and 2 threads, timed like the engines:
+ *                         each packed engine's binary MACs/s are printed as a fraction of it
  *
  * Model: full-width BinaryNet (src/models/binarynet.ts, 'bop' kernels), RANDOM weights (glorot init, then sign → ±1
  * as after Bop's first step; random BN statistics). Speed does not depend on the values.
@@ -77,8 +78,6 @@ interface Engine {
   /** Best ms per image over the rounds. */
   b1: number;
   b50: number;
-  /** peak rows: binary MACs and seconds of the popcount loop in the current window. */
-  peak?: { macs: number; seconds: number };
   dispose: () => void;
 }
 
@@ -131,17 +130,14 @@ async function main() {
     engines.push({ label: `packed ${m.engine}`, kind: 'packed-wasm', threads: th, run1: () => m.predict(x1), run50: () => m.predict(x50), b1: Infinity, b50: Infinity, dispose: () => m.dispose() });
   }
   if (nat.available) {
-    // the peak as the engines are timed: windows of a millisecond (about a native batch-1 image) over the round's window
+    // the peak timed as the engines are: calls of one image's (or 50 images') binary MACs done by the register-only
+    // popcount loop
     const isa = nat.isas[0];
-    for (const th of [1, 2]) {
-      const acc = { macs: 0, seconds: 0 };
-      const run = () => {
-        const r = popcountRun(isa, th, 0.001);
-        acc.macs += r.macs;
-        acc.seconds += r.seconds;
-      };
-      engines.push({ label: `popcount peak ${isa} (${th} thr)`, kind: 'peak', threads: th, run1: run, run50: null, b1: Infinity, b50: Infinity, dispose: none, peak: acc });
-    }
+    for (const th of [1, 2])
+      engines.push({
+        label: `popcount peak ${isa} (${th} thr)`, kind: 'peak', threads: th, run1: () => popcountRun(isa, th, 0, macs), run50: () => popcountRun(isa, th, 0, 50 * macs),
+        b1: Infinity, b50: Infinity, dispose: none,
+      });
   }
 
   // Interleaved rounds: every engine, round after round, each a window of ≥ `sec` s at batch 1 and one of ≥ `sec` s
@@ -149,33 +145,31 @@ async function main() {
   // shared machine: the round least disturbed by other processes, for the float and the packed engines alike).
   const R = quick ? { rounds: 3, sec: 0.3 } : { rounds: 6, sec: 0.6 };
   for (const e of engines) e.run1(), e.run50?.(); // warm-up: compilation, primitive creation
-  const peakBest: Record<number, number> = {};
   for (let r = 0; r < R.rounds; r++)
     for (const e of engines) {
-      if (e.peak) (e.peak.macs = 0), (e.peak.seconds = 0);
       e.b1 = Math.min(e.b1, msPerCall(e.run1, 3, R.sec));
-      if (e.peak) peakBest[e.threads] = Math.max(peakBest[e.threads] ?? 0, e.peak.macs / e.peak.seconds);
       if (e.run50) e.b50 = Math.min(e.b50, msPerCall(e.run50, 1, R.sec) / 50);
     }
   for (const e of engines) e.dispose();
 
-  const peak = (th: number) => peakBest[th] ?? NaN;
+  // binary MACs/s of the popcount loop at each thread count and batch size (its calls do 1 or 50 images' MACs)
+  const peak = (th: number, key: 'b1' | 'b50' = 'b1') => {
+    const p = engines.find((e) => e.kind === 'peak' && e.threads === th);
+    return p ? macs / (p[key] * 1e-3) : NaN;
+  };
   const gmacs = (ms: number) => macs / (ms * 1e-3) / 1e9;
   const fl = engines.find((e) => e.kind === 'float-tfjs')!;
   console.log('');
   console.log(`${'engine'.padEnd(44)} ${'batch 1 ms/img'.padStart(14)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}   ${'batch 50 ms/img'.padStart(15)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}`);
   for (const e of engines) {
-    if (e.kind === 'peak') {
-      console.log(`${e.label.padEnd(44)} ${'-'.padStart(14)} ${'-'.padStart(8)} ${(peak(e.threads) / 1e9).toFixed(0).padStart(9)} ${'1'.padStart(8)}`);
-      continue;
-    }
-    const packed = e.kind.startsWith('packed');
-    const cols = (ms: number) =>
-      `${ms.toFixed(3).padStart(ms >= 100 ? 15 : 14)} ${(1000 / ms).toFixed(1).padStart(8)} ${(packed ? gmacs(ms).toFixed(0) : '-').padStart(9)} ${(packed && nat.available ? (gmacs(ms) * 1e9 / peak(e.threads)).toFixed(3) : '-').padStart(8)}`;
-    console.log(`${e.label.padEnd(44)} ${cols(e.b1)}   ${cols(e.b50).padStart(43)}`);
+    const binary = e.kind !== 'float-tfjs' && e.kind !== 'float-onednn';
+    const cols = (ms: number, key: 'b1' | 'b50') =>
+      `${ms.toFixed(3).padStart(ms >= 100 ? 15 : 14)} ${(e.kind === 'peak' ? '-' : (1000 / ms).toFixed(1)).padStart(8)} ${(binary ? gmacs(ms).toFixed(0) : '-').padStart(9)} ` +
+      `${(binary && nat.available ? ((gmacs(ms) * 1e9) / peak(e.threads, key)).toFixed(3) : '-').padStart(8)}`;
+    console.log(`${e.label.padEnd(44)} ${cols(e.b1, 'b1')}   ${cols(e.b50, 'b50').padStart(43)}`);
   }
   console.log('');
-  console.log(`(G bMAC/s: binary multiply-accumulates per second, ${(macs / 1e6).toFixed(1)} M per image; "of peak": against the popcount peak at the same thread count.) Best of ${R.rounds} interleaved rounds; load average at the end ${load()}.`);
+  console.log(`(G bMAC/s: binary multiply-accumulates per second, ${(macs / 1e6).toFixed(1)} M per image; "of peak": against the popcount peak at the same thread count and batch size; its ms/img: the time the loop takes for one image's MACs.) Best of ${R.rounds} interleaved rounds; load average at the end ${load()}.`);
 
   const best = (kind: Kind, key: 'b1' | 'b50') => engines.filter((e) => e.kind === kind).reduce<Engine | null>((a, e) => (!a || e[key] < a[key] ? e : null) ?? a, null);
   const packedKind: Kind = nat.available ? 'packed-native' : 'packed-wasm';

@@ -28,9 +28,9 @@
 //                                            pool windows' offsets; io: input and final buffer geometry)
 //   packedRun(handle, images, n, out)        images Float32Array [n][H·W·C] → out Int32Array [n][npix·outC]
 //   packedFree(handle)                       frees the engine now (otherwise the garbage collector does)
-//   popcountPeak(isa, threads, chunk, sec)   { macs, seconds }: a register-only loop of the isa's XNOR-popcount
-//                                            step (xor, popcount, add) on every thread for `sec` seconds, in chunks
-//                                            of `chunk` steps: the machine's ceiling
+//   popcountPeak(isa, threads, steps, sec)   { macs, seconds }: a register-only loop of the isa's XNOR-popcount
+//                                            step (xor, popcount, add) on every thread, for `sec` seconds in chunks
+//                                            of `steps` (or, sec = 0, `steps` in all): the machine's ceiling
 #include "addon.h"
 #include <omp.h>
 #include <algorithm>
@@ -891,31 +891,41 @@ napi_value PeakFn(napi_env env, napi_callback_info info) {
   if (argc >= 3) napi_get_value_int64(env, a[2], &iters);
   if (argc >= 4) napi_get_value_double(env, a[3], &seconds);
   if (isa < 0 || !cpuHas(static_cast<Isa>(isa))) return throwError(env, "popcountPeak: isa '" + isaName + "' is not available on this CPU"), nullptr;
-  if (threads < 1 || threads > 256 || iters < 1 || !(seconds > 0 && seconds <= 60))
-    return throwError(env, "popcountPeak(isa, threads 1..256, chunk iterations ≥ 1, seconds in (0, 60])"), nullptr;
-  // every thread runs chunks of `iters` steps until the deadline; only chunks finished by then count, so a thread the
-  // OS deschedules contributes less, as it would to an engine in the same window
+  if (threads < 1 || threads > 256 || iters < 1 || !(seconds >= 0 && seconds <= 60))
+    return throwError(env, "popcountPeak(isa, threads 1..256, iterations ≥ 1, seconds in [0, 60])"), nullptr;
+  // seconds > 0: every thread runs chunks of `iters` steps until the deadline; only chunks finished by then count, so
+  // a thread the OS deschedules contributes less. seconds = 0: `iters` steps in all (a fixed amount of work, timed by
+  // the wall clock like an engine's call), claimed by the threads in chunks as the engine claims its tiles.
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   const auto deadline = t0 + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+  auto step = [&](long n) {
+#if BNN_X86
+    return isa == kAvx512 ? peak512(n) : isa == kAvx2 ? peak256(n) : peakScalarPopcnt(n);
+#else
+    return peakScalarGeneric(n);
+#endif
+  };
   double macs = 0;
+  const long chunk = 2000, chunks = static_cast<long>((iters + chunk - 1) / chunk);
 #pragma omp parallel num_threads(threads) reduction(+ : macs)
   {
-    for (;;) {
-#if BNN_X86
-      const double m = isa == kAvx512 ? peak512(iters) : isa == kAvx2 ? peak256(iters) : peakScalarPopcnt(iters);
-#else
-      const double m = peakScalarGeneric(iters);
-#endif
-      if (clock::now() > deadline) break;
-      macs += m;
-    }
+    if (seconds == 0) {
+#pragma omp for schedule(dynamic, 1)
+      for (long c = 0; c < chunks; c++) macs += step(std::min<long>(chunk, static_cast<long>(iters) - c * chunk));
+    } else
+      for (;;) {
+        const double m = step(static_cast<long>(iters));
+        if (clock::now() > deadline) break;
+        macs += m;
+      }
   }
+  const double wall = std::chrono::duration<double>(clock::now() - t0).count();
   napi_value o, v;
   napi_create_object(env, &o);
   napi_create_double(env, macs, &v);
   napi_set_named_property(env, o, "macs", v);
-  napi_create_double(env, seconds, &v);
+  napi_create_double(env, seconds == 0 ? wall : seconds, &v);
   napi_set_named_property(env, o, "seconds", v);
   return o;
 }

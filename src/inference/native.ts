@@ -264,13 +264,18 @@ export class FloatOneDnn {
 /** Steps of the popcount loop per chunk (about 10 µs on each path; a window counts only whole chunks). */
 const PEAK_CHUNK: Record<NativeIsa, number> = { avx512: 2000, avx2: 2000, scalar: 4000 };
 
+/** Binary MACs of one step of the popcount loop on each path (native/packed.cc: 12 zmm, 4 ymm, 8 × 64-bit chains). */
+export const PEAK_STEP_MACS: Record<NativeIsa, number> = { avx512: 12 * 512, avx2: 4 * 256, scalar: 8 * 64 };
+
 /**
- * One window of the popcount loop of popcountPeak: `threads` threads for `seconds`; the binary MACs done in whole
- * chunks within it, and the window's length (for callers that average over their own windows).
+ * The popcount loop of popcountPeak on `threads` threads, either for `seconds` (the MACs done in whole chunks within
+ * the window, and the window's length) or, with `work`, a fixed amount of binary MACs that the threads claim in chunks
+ * as the engine claims its tiles (the MACs and the wall-clock seconds: timed like an engine's call).
  */
-export function popcountRun(isa: NativeIsa, threads: number, seconds: number): { macs: number; seconds: number } {
+export function popcountRun(isa: NativeIsa, threads: number, seconds: number, work?: number): { macs: number; seconds: number } {
   const { a, reason } = addon();
   if (!a) throw new Error(`popcountRun: ${reason}`);
+  if (work !== undefined) return a.popcountPeak(isa, threads, Math.max(1, Math.round(work / PEAK_STEP_MACS[isa])), 0);
   return a.popcountPeak(isa, threads, PEAK_CHUNK[isa], seconds);
 }
 
