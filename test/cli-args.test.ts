@@ -34,7 +34,7 @@ test('the figures and notebooks CLIs parse through it: the same errors, with the
   assert.throws(() => parseFiguresArgs(['--help']), /^Error: usage: npm run figures/);
   assert.deepEqual(parseFiguresArgs(['--formats=svg', '--list'], '/p').formats, ['svg']);
   assert.throws(() => parseNotebookArgs(['--timeout', '5', '--timeout', '6']), /--timeout is given twice.*\nusage: npm run notebooks/);
-  assert.throws(() => parseNotebookArgs(['--timeout', 'soon']), /--timeout soon: must be an integer from 1 to \d+ written in decimal digits\nusage: npm run notebooks/);
+  assert.throws(() => parseNotebookArgs(['--timeout', 'soon']), /--timeout soon: must be an integer ≥ 1 written in decimal digits \(at most \d+\)\nusage: npm run notebooks/);
   assert.equal(parseNotebookArgs(['-h']).help, true);
 });
 
@@ -84,7 +84,7 @@ test('figures: --profile is a profile or a --set folder, --format a non-empty li
   assert.throws(() => parseFiguresArgs(['--profile', 'quick-xyz']), /--profile quick-xyz: allowed/);
   assert.equal(parseFiguresArgs(['--profile', 'smoke-0a1b2c3d'], '/p').profile, 'smoke-0a1b2c3d');
   assert.throws(() => parseFiguresArgs(['--format=']), /--format "": expected a comma-separated list of formats \(png, svg, pdf, html\)/);
-  assert.throws(() => parseFiguresArgs(['--format=png,jpg']), /--format jpg: allowed: png, svg, pdf, html/);
+  assert.throws(() => parseFiguresArgs(['--format=png,jpg']), /unknown format "jpg" \(--format; allowed: png, svg, pdf, html\)/);
   assert.throws(() => parseFiguresArgs(['--format=png', '--formats=svg']), /same option; give it once/);
   assert.deepEqual(parseFiguresArgs(['--format=PNG,svg,png'], '/p').formats, ['png', 'svg']);
   assert.throws(() => parseFiguresArgs(['--out=']), /--out "": needs a folder/);
@@ -92,12 +92,13 @@ test('figures: --profile is a profile or a --set folder, --format a non-empty li
   process.env.BNN_PROFILE = 'tiny';
   try {
     assert.throws(() => parseFiguresArgs([]), /BNN_PROFILE=tiny: allowed/);
-    assert.throws(() => parseNotebookArgs([]), /--profile tiny: allowed: smoke, quick, paper \(from BNN_PROFILE\)/);
+    assert.throws(() => parseNotebookArgs([]), /unknown profile "tiny" \(BNN_PROFILE; allowed: smoke, quick, paper\)/);
   } finally {
     if (env === undefined) delete process.env.BNN_PROFILE;
     else process.env.BNN_PROFILE = env;
   }
-  for (const bad of ['-5', '0', '1.5', '1e3', '0x10']) assert.throws(() => parseNotebookArgs(['--timeout', bad]), /--timeout .*: must be an integer from 1 to 604800/, bad);
+  for (const bad of ['-5', '1.5', '1e3', '0x10']) assert.throws(() => parseNotebookArgs(['--timeout', bad]), /--timeout .*: must be an integer ≥ 1 written in decimal digits \(at most 604800\)/, bad);
+  assert.throws(() => parseNotebookArgs(['--timeout', '0']), /--timeout 0: must be an integer from 1 to 604800/);
   assert.equal(parseNotebookArgs(['--timeout', '300']).timeout, 300);
   assert.equal(parseNotebookArgs([]).timeout, -1);
 });

@@ -31,7 +31,7 @@ test('bad options: named with their value and what is allowed, non-zero exit, no
   const cases: [string, string[], RegExp][] = [
     ['figures', ['--profile', 'tiny', '--out', out, '--format', 'html'], /--profile tiny: allowed: paper, quick, smoke, or the folder of --set runs/],
     ['sweep', ['--profile', 'smoke', '--slurm', '--time', '99:99', '--dry-run'], /--time 99:99: 99 seconds; allowed: minutes, MM:SS, HH:MM:SS/],
-    ['notebooks', ['--timeout', '-5', '--out', out], /--timeout -5: must be an integer from 1 to 604800 written in decimal digits/],
+    ['notebooks', ['--timeout', '-5', '--out', out], /--timeout -5: must be an integer ≥ 1 written in decimal digits \(at most 604800\)/],
     ['experiment', ['cifar10-bop', '--profile', 'smoke', '--set', 'imageSize=16'], /--set imageSize=16: cifar10-bop \(cifar10, binarynet, bop\) does not read imageSize/],
   ];
   try {

@@ -74,7 +74,7 @@ export function showValue(raw: string): string {
  */
 export function parseIntegerOption(name: string, raw: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const allowed = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
-  if (!INTEGER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be ${allowed} written in decimal digits`);
+  if (!INTEGER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be an integer ≥ ${min} written in decimal digits${max === Number.MAX_SAFE_INTEGER ? '' : ` (at most ${max})`}`);
   const v = Number(raw);
   if (!Number.isSafeInteger(v) || v > max || v < min) throw new Error(`--${name} ${raw}: must be ${allowed}`);
   return v;

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, writeHtml } from '../figures/export';
 import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
 import { repoRoot } from '../util/paths';
-import { parseArgs, parseEnumOption, showValue, parseListOption, type ParsedArgs } from './args';
+import { parseArgs, showValue, parseListOption, type ParsedArgs } from './args';
 import { PROFILES } from '../experiments/registry';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
 import { leftOutCsv, leftOutMarkdown, toCsv, toMarkdown } from '../figures/tables';
@@ -45,7 +45,7 @@ export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs
     const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') !== undefined ? parseProfileFolder('--profile ', one('profile')!) : process.env.BNN_PROFILE ? parseProfileFolder('BNN_PROFILE=', process.env.BNN_PROFILE) : 'quick', outDir: path.join(root, 'figures'), list: p.flags.has('list') };
     const formatKey = p.values.has('format') ? 'format' : 'formats';
     const formats = one(formatKey);
-    if (formats !== undefined) a.formats = [...new Set(parseListOption(formatKey, formats.toLowerCase(), (f) => parseEnumOption(formatKey, f, EXPORT_FORMATS), `formats (${EXPORT_FORMATS.join(', ')})`))];
+    if (formats !== undefined) a.formats = [...new Set(parseListOption(formatKey, formats.toLowerCase(), (f) => exportFormat(formatKey, f), `formats (${EXPORT_FORMATS.join(', ')})`))];
     for (const k of ['out', 'results']) if (one(k) === '') throw new Error(`--${k} "": needs a folder`);
     if (one('out') !== undefined) a.outDir = path.resolve(one('out')!);
     if (one('results') !== undefined) a.results = path.resolve(one('results')!);
@@ -54,6 +54,12 @@ export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
+}
+
+/** One export format of --format (`key` names the option as given). */
+function exportFormat(key: string, raw: string): ExportFormat {
+  if (!EXPORT_FORMATS.includes(raw as ExportFormat)) throw new Error(`unknown format ${JSON.stringify(raw)} (--${key}; allowed: ${EXPORT_FORMATS.join(', ')})`);
+  return raw as ExportFormat;
 }
 
 /**

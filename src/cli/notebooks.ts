@@ -23,7 +23,7 @@ import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
 import { KERNEL_NAME, INSTALL_HELP, endProcessGroups, ensureJupyterDirs, jupyterEnv, jupyterPython, processesWithEnv, pythonCheck } from '../lab/jupyter';
 import { repoRoot } from '../util/paths';
-import { parseArgs, parseEnumOption, parseIntegerOption, type ParsedArgs } from './args';
+import { parseArgs, parseIntegerOption, type ParsedArgs } from './args';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
 
@@ -42,6 +42,12 @@ export interface NotebookArgs {
 
 const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS (≥ 1, per cell)] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
+/** The notebooks' profile (they read it as BNN_PROFILE): one of PROFILES; `from` names where it came from. */
+function notebookProfile(raw: string, from: '--profile' | 'BNN_PROFILE'): string {
+  if (!PROFILES.includes(raw)) throw new Error(`unknown profile ${JSON.stringify(raw)} (${from}; allowed: ${PROFILES.join(', ')})`);
+  return raw;
+}
+
 /** Parses the command line (throws with the usage on bad input). */
 export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookArgs {
   let p: ParsedArgs;
@@ -54,7 +60,7 @@ export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookAr
   try {
     const a: NotebookArgs = {
       names: p.positional,
-      profile: one('profile') !== undefined ? parseEnumOption('profile', one('profile')!, PROFILES) : process.env.BNN_PROFILE ? parseEnumOption('profile', process.env.BNN_PROFILE, PROFILES, ' (from BNN_PROFILE)') : 'quick',
+      profile: one('profile') !== undefined ? notebookProfile(one('profile')!, '--profile') : process.env.BNN_PROFILE ? notebookProfile(process.env.BNN_PROFILE, 'BNN_PROFILE') : 'quick',
       timeout: -1,
       outDir: path.join(root, 'notebooks', 'executed'),
       keepGoing: p.flags.has('keep-going'),
@@ -195,6 +201,8 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
         say(`note: the notebook runner exited with code ${exitCode}${endedText}\n`, process.stderr);
         if (code === 0) code = 1;
       }
+      // stopped by the user (Ctrl-C) or a job scheduler: exit as the signal says, whatever the runner made of it
+      if (interrupted) code = 128 + (os.constants.signals[interrupted as NodeJS.Signals] ?? 0);
       let moved: string;
       try {
         moved = placeExecuted(staging, opts.outDir, root);

@@ -8,7 +8,7 @@
  * description (package, threads, native path), so a different node or backend measures again. Delete the file to
  * measure again on the same machine.
  *
- * A probe keeps to a time budget (default 10 s of timed steps; `probe` says how): when a full batch would not fit
+ * A probe keeps to a time budget (default 15 s; `probe` says how): when a full batch would not fit
  * it (the paper-size UNet on a CPU) it times a smaller batch and scales the step time by batch / probe batch
  * (per-image cost is near constant once a batch fills the cores; it is higher at small batches, so the scaled
  * estimate errs long). The first step of each batch size is a warm-up and is not timed.
@@ -80,8 +80,8 @@ interface ProbeFile {
   probes: Record<string, Probe>;
 }
 
-/** Seconds of timed steps a probe aims at (warm-ups, model builds and evaluation come on top). */
-export const DEFAULT_BUDGET_SECONDS = 10;
+/** Seconds a probe aims at (model build, warm-ups and timed steps; evaluation comes on top). */
+export const DEFAULT_BUDGET_SECONDS = 15;
 
 /** Bump when what a probe measures changes: older cache files are then measured again. */
 export const PROBE_VERSION = 1;
@@ -218,17 +218,28 @@ async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeco
 const LOOK_MACS = 4e9;
 
 /**
- * Measures one shape on this machine with config `c`'s model and optimizer (see the module comment); about
- * `budgetSeconds` of timed steps plus warm-ups, the model build and evaluation.
+ * How much less time per image a full batch is assumed to take than the first look's small batch when choosing
+ * the batch to time (measured on a 2-core CPU: BinaryNet at batch 50 about 4× less than at batch 4; the UNet at
+ * 128 px about 1.2× less). The probe's result does not depend on it, only which batch it times.
+ */
+const BATCH_GAIN = 0.5;
+
+/** A warm-up step (the first at a batch size) takes about this many steady steps. */
+const WARMUP_STEPS = 3;
+
+/**
+ * Measures one shape on this machine with config `c`'s model and optimizer (see the module comment), aiming at
+ * `budgetSeconds` of wall time in all (the model build, warm-ups, timed steps; evaluation comes on top).
  *
  * A first look times a batch of about LOOK_MACS multiply-accumulates (the whole batch when the shape is that
- * small, one image of the paper-size UNet). When that was not the full batch, the images per second it
- * measured (a small batch uses the cores less well, so this errs slow) pick the largest batch whose warm-up and
- * two steps fit what is left of the budget; that batch is timed and scaled to the full one.
+ * small, one image of the paper-size UNet). When that was not the full batch, the time per image it measured
+ * (times BATCH_GAIN) picks the largest batch whose warm-up and two steps fit what is left of the budget; that
+ * batch is timed and scaled to the full one.
  */
 export async function probe(c: ExperimentConfig, budgetSeconds = DEFAULT_BUDGET_SECONDS): Promise<Probe> {
   await initBackend();
   const t0 = performance.now();
+  const left = () => budgetSeconds - (performance.now() - t0) / 1000;
   const shape = probeShape(c);
   const component = modelComponent(c.model);
   const size = inputSize(c);
@@ -236,15 +247,15 @@ export async function probe(c: ExperimentConfig, budgetSeconds = DEFAULT_BUDGET_
   const subject: Subject = { c, model, optimizer: buildOptimizer(c, model, 1000), task: component.task };
   try {
     const lookBatch = Math.max(1, Math.min(shape.batchSize, Math.floor(LOOK_MACS / Math.max(1, macsPerImage(model)))));
+    const whole = lookBatch === shape.batchSize;
     let probeBatch = lookBatch;
-    let m = await timeSteps(subject, lookBatch, lookBatch === shape.batchSize ? 8 : 2, lookBatch === shape.batchSize ? budgetSeconds : budgetSeconds / 4);
-    if (lookBatch < shape.batchSize) {
-      const left = budgetSeconds - (performance.now() - t0) / 1000;
-      const fits = Math.floor((left / 3) * (lookBatch / m.stepSeconds));
-      const b = Math.min(shape.batchSize, fits);
+    let m = await timeSteps(subject, lookBatch, whole ? 8 : 2, whole ? left() : 0);
+    if (!whole) {
+      const perImage = (m.stepSeconds / lookBatch) * BATCH_GAIN;
+      const b = Math.min(shape.batchSize, Math.floor(left() / (WARMUP_STEPS + 2) / perImage));
       if (b >= 1.5 * lookBatch) {
         probeBatch = b;
-        m = await timeSteps(subject, b, 8, Math.max(0.5, left - (2 * m.stepSeconds * b) / lookBatch));
+        m = await timeSteps(subject, b, 8, Math.max(0.5, left() - WARMUP_STEPS * perImage * b));
       }
     }
     return {
