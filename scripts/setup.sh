@@ -36,7 +36,10 @@ if [ ! -f /usr/include/dnnl.hpp ] && [ ! -f /usr/include/oneapi/dnnl/dnnl.hpp ] 
     echo "setup: oneDNN not found; for the native training kernels install oneDNN's headers and library (Debian/Ubuntu: libdnnl-dev) and a C++ compiler, then re-run this script. Continuing with the pure-wasm kernels." >&2
   fi
 fi
-native_stale=$(find native -maxdepth 1 \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) -newer native/build/Release/bnn_native.node 2>/dev/null | head -1)
+native_stale=""
+if [ -f native/build/Release/bnn_native.node ]; then   # find fails (and set -e stops) when the module is not there yet
+  native_stale=$(find native -maxdepth 1 \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) -newer native/build/Release/bnn_native.node | head -1)
+fi
 if [ ! -f native/build/Release/bnn_native.node ] || [ -n "$native_stale" ]; then
   if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then
     echo "setup: no C++ compiler; skipping the native kernels (training uses pure wasm)" >&2
