@@ -38,7 +38,7 @@ if [ ! -f /usr/include/dnnl.hpp ] && [ ! -f /usr/include/oneapi/dnnl/dnnl.hpp ] 
 fi
 native_stale=""
 if [ -f native/build/Release/bnn_native.node ]; then   # find fails (and set -e stops) when the module is not there yet
-  native_stale=$(find native -maxdepth 1 \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) -newer native/build/Release/bnn_native.node | head -1)
+  native_stale=$(find native -maxdepth 1 \( -name '*.cc' -o -name '*.h' -o -name binding.gyp \) -newer native/build/Release/bnn_native.node | head -1 || true)
 fi
 if [ ! -f native/build/Release/bnn_native.node ] || [ -n "$native_stale" ]; then
   if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then
