@@ -629,7 +629,10 @@ export const SECTIONS: Section[] = [
         source: `${RR} §4.3`,
         published: 'report: validation 10 (chance), train 35',
         test: { kind: 'level', experiment: 'cifar10-bop-constant-gamma', metric: 'testAccuracy', expect: 'below', value: 0.15 },
-        regime: [{ kind: 'coverage', experiment: 'cifar10-bop-constant-gamma', atLeast: 1, why: 'the report saw the collapse over its whole 500-epoch run' }],
+        regime: [
+          { kind: 'coverage', experiment: 'cifar10-bop-constant-gamma', atLeast: 1, why: 'the report saw the collapse over its whole 500-epoch run' },
+          { kind: 'gammaT', experiment: 'cifar10-bop-constant-gamma', phase: 'total', atLeast: 50, why: 'the report held γ = 1e-4 for 500,000 steps (γ·T = 50); a calibrated γ below the derived one holds it for fewer time constants' },
+        ],
       },
     ],
   },
