@@ -64,7 +64,7 @@ export interface Probe {
   stepSeconds: number;
   /** Seconds per training step at the shape's batch size (stepSeconds × batchSize / probeBatch). */
   secondsPerStep: number;
-  /** Seconds per image of evaluation (inference mode, at 4 × `probeBatch`, at most 500). */
+  /** Seconds per image of evaluation (inference mode, at up to 4 × `probeBatch` images, at most 500). */
   evalSecondsPerImage: number;
   /** Wall seconds the whole probe took (model build, warm-up, timed steps, evaluation). */
   probeSeconds: number;
@@ -175,10 +175,9 @@ interface Subject {
 /**
  * Times training steps of the subject at `batch` on random data: one warm-up step (a new batch size allocates
  * and builds its kernels), then up to `maxSteps` timed steps while their total stays under `budgetSeconds` (at
- * least one); with three or more, the first timed step is dropped too (it may still be warming up). Then one
- * warm-up and one timed evaluation batch of four training batches (at most 500 images, a run's evaluation batch).
+ * least one); with three or more, the first timed step is dropped too (it may still be warming up).
  */
-async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeconds: number): Promise<{ steps: number; stepSeconds: number; evalSecondsPerImage: number }> {
+async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeconds: number): Promise<{ steps: number; stepSeconds: number }> {
   const data = syntheticData(s.c, batch * (maxSteps + 1));
   const marks: number[] = [];
   try {
@@ -205,13 +204,22 @@ async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeco
   const from = marks.length - 1 >= 3 ? 1 : 0;
   const steps = marks.length - 1 - from;
   const stepSeconds = (marks[marks.length - 1] - marks[from]) / 1000 / steps;
-  // evaluation batches are larger in a run (500); four training batches is nearer that and still cheap
-  const evalBatch = Math.min(500, 4 * batch);
+  return { steps, stepSeconds };
+}
+
+/**
+ * Seconds per image of evaluation: one warm-up and one timed pass over a batch of up to four training batches
+ * (nearer a run's evaluation batch of 500, and at most that), fewer where one pass would take more than about
+ * 1.5 s (inference costs about a third of a training step per image).
+ */
+function timeEvaluation(s: Subject, batch: number, stepSeconds: number): number {
+  const evalBatch = Math.max(1, Math.min(500, 4 * batch, Math.floor((4.5 * batch) / stepSeconds)));
+  const data = syntheticData(s.c, evalBatch);
   const one = { n: evalBatch, batch: data.val.batch };
   evaluate(s.model, one, s.task, evalBatch);
   const t0 = performance.now();
   evaluate(s.model, one, s.task, evalBatch);
-  return { steps, stepSeconds, evalSecondsPerImage: (performance.now() - t0) / 1000 / evalBatch };
+  return (performance.now() - t0) / 1000 / evalBatch;
 }
 
 /** Multiply-accumulates per step of the first look at a shape (about 8 images of the full-width BinaryNet). */
@@ -265,7 +273,7 @@ export async function probe(c: ExperimentConfig, budgetSeconds = DEFAULT_BUDGET_
       steps: m.steps,
       stepSeconds: m.stepSeconds,
       secondsPerStep: (m.stepSeconds * shape.batchSize) / probeBatch,
-      evalSecondsPerImage: m.evalSecondsPerImage,
+      evalSecondsPerImage: timeEvaluation(subject, probeBatch, m.stepSeconds),
       probeSeconds: (performance.now() - t0) / 1000,
       machine: currentMachine(),
       measuredAt: new Date().toISOString(),
