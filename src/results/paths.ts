@@ -140,9 +140,9 @@ export function calibrationGridFile(profile: string, root = resultsRoot(), exper
   return path.join(root, CALIBRATION_DIR, profile, `${experiment}-grid.json`);
 }
 
-/** Experiments present under the results root (folder names, not the calibration folder), sorted; [] when the root does not exist. */
+/** Experiments present under the results root (folder names, not the calibration folder or hidden caches), sorted; [] when the root does not exist. */
 export function listExperimentNames(root = resultsRoot()): string[] {
-  return subfolders(root).filter((n) => n !== CALIBRATION_DIR);
+  return subfolders(root).filter((n) => n !== CALIBRATION_DIR && !n.startsWith(".")); // .probes and other hidden caches are not experiments
 }
 
 /** Profile folders stored for an experiment, sorted. */
