@@ -139,10 +139,11 @@ export function runTorch(python: string, args: string[], onEpoch: (rec: Record<s
 export interface TsSeed {
   seed: number;
   /**
-   * 'ok': finished with the current config; 'stale': finished with another config, or without both test scores;
-   * 'running': not finished (or interrupted); 'missing': no run folder.
+   * 'ok': finished and verified (src/results: `complete`) with the current config; 'stale': finished with another
+   * config, or without both test scores; 'not final': running, interrupted or damaged (the note says which and
+   * why); 'missing': no run folder.
    */
-  status: 'ok' | 'stale' | 'running' | 'missing';
+  status: 'ok' | 'stale' | 'not final' | 'missing';
   settled: number;
   raw: number;
   note?: string;
@@ -157,19 +158,19 @@ function differingFields(a: Record<string, unknown>, b: Record<string, unknown>)
 /**
  * The stored TypeScript runs of experiment `name` in `profile` for `seeds`: settled (`extra.testAccuracy`) and raw
  * (`extra.testAccuracyRaw`) final test accuracy of each finished run whose config hash is that of the current
- * resolved config; others are reported with their status.
+ * resolved config (`resolve`, default the registry's `resolveConfig`); others are reported with their status.
  */
-export function tsSeeds(name: string, profile: string, seeds: number[], root = resultsRoot()): TsSeed[] {
+export function tsSeeds(name: string, profile: string, seeds: number[], root = resultsRoot(), resolve: (name: string, profile: string, seed: number) => ExperimentConfig = resolveConfig): TsSeed[] {
   const folder = getExperiment(name).sameAs ?? name;
   const runs = loadRuns(folder, profile, root);
   return seeds.map((seed) => {
     const r = runs.find((x) => x.seed === seed);
     if (!r) return { seed, status: 'missing', settled: NaN, raw: NaN };
-    const want = resolveConfig(folder, profile, seed);
+    const want = resolve(folder, profile, seed);
     const last = r.history[r.history.length - 1]?.extra ?? {};
     const settled = typeof last.testAccuracy === 'number' ? last.testAccuracy : NaN;
     const raw = typeof last.testAccuracyRaw === 'number' ? last.testAccuracyRaw : NaN;
-    if (!r.complete) return { seed, status: 'running', settled: NaN, raw: NaN, note: `epoch ${r.history.length}/${r.config.epochs}` };
+    if (!r.complete) return { seed, status: 'not final', settled: NaN, raw: NaN, note: `${r.status.kind}${r.status.why ? `: ${r.status.why}` : ''}` };
     if (r.meta.configHash !== configHash(want)) {
       const diff = differingFields(r.config as unknown as Record<string, unknown>, want as unknown as Record<string, unknown>);
       return { seed, status: 'stale', settled: NaN, raw: NaN, note: `stored config differs from the current one (${diff.join(', ') || 'derivation'})` };

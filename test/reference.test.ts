@@ -140,7 +140,7 @@ test('torch_bop.py pieces: settling, layer order, kernel kinds, Keras BN and Ada
   assert.deepEqual(p.stdout.trim().split('\n'), ['ok settle', 'ok layer order', 'ok kernels', 'ok adam', 'ok bop', 'ok batchnorm']);
 });
 
-test('smoke cross-check end to end: a TypeScript run and its PyTorch twin, settled and raw, stale runs named, PyTorch runs reused', { skip: (!torchOk && NO_TORCH) || (!hasCifar && 'CIFAR-10 not fetched (npm run data -- cifar10)') }, async () => {
+test('smoke cross-check end to end: a TypeScript run and its PyTorch twin, settled and raw, stale and damaged runs named, PyTorch runs reused', { skip: (!torchOk && NO_TORCH) || (!hasCifar && 'CIFAR-10 not fetched (npm run data -- cifar10)') }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-ref-'));
   const results = path.join(dir, 'results');
   try {
@@ -172,18 +172,21 @@ test('smoke cross-check end to end: a TypeScript run and its PyTorch twin, settl
     const md = fs.readFileSync(path.join(results, 'crosscheck', 'smoke.md'), 'utf8');
     assert.match(md, new RegExp(`\\| ${name} \\| settled \\| ${(torchRun.final.test_acc * 100).toFixed(2)} ± – \\(n=1\\) \\| ${(last.testAccuracy * 100).toFixed(2)} ± – \\(n=1\\) \\| – \\| needs ≥ 2 seeds a side \\|`));
 
-    // a stored run trained with another config is named, not counted; the PyTorch run is reused
+    // a stored run trained with another config than the current one (e.g. before a calibration changed) is named, not counted
+    const otherNow = (n: string, p: string, seed: number) => ({ ...resolveConfig(n, p, seed), bnMomentum: 0.99 });
+    assert.deepEqual(tsSeeds(name, 'smoke', [0], results, otherNow)[0], { seed: 0, status: 'stale', settled: NaN, raw: NaN, note: 'stored config differs from the current one (bnMomentum)' });
+    // a run whose files no longer agree with its checkpoint is not final, and says why
     const cfgFile = path.join(run.dir, 'config.json');
     const meta = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
-    fs.writeFileSync(cfgFile, JSON.stringify({ ...meta, config: { ...meta.config, bnMomentum: 0.99 }, configHash: '0000000000000000' }));
-    // (the verified reader no longer counts a run whose config.json disagrees with its checkpoint: named, not counted)
-    const stale = tsSeeds(name, 'smoke', [0], results)[0];
-    assert.notEqual(stale.status, 'ok');
-    assert.ok(Number.isNaN(stale.settled) && Number.isNaN(stale.raw), 'never counted');
+    fs.writeFileSync(cfgFile, JSON.stringify({ ...meta, config: { ...meta.config, bnMomentum: 0.99 } }));
+    const damaged = tsSeeds(name, 'smoke', [0], results)[0];
+    assert.equal(damaged.status, 'not final');
+    assert.match(damaged.note!, /^damaged: .*config\.json/);
+    // the PyTorch run is reused; the table names the TypeScript seed's state
     const again = cli();
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /PyTorch run reused/);
-    assert.match(fs.readFileSync(path.join(results, 'crosscheck', 'smoke.md'), 'utf8'), /\| cifar10-report-baseline \| 0 \| [0-9.]+ \/ [0-9.]+ \| – \(/);
+    assert.match(fs.readFileSync(path.join(results, 'crosscheck', 'smoke.md'), 'utf8'), /– \(not final: damaged: /);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
