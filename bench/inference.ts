@@ -11,7 +11,7 @@
  *   packed wasm           the fused WebAssembly engine ('mix'), 1 and 2 threads: the portable fallback
  *   popcount peak         the machine's XNOR-popcount throughput: calls that do one image's binary MACs with a
  *                         register-only xor + popcount + add loop (no loads), 1 and 2 threads, timed like the engines:
- *                         each packed engine's binary MACs/s are printed as a fraction of it
+ *                         each packed engine's binary MACs per CPU-second are printed as a fraction of the loop's
  *
  * Model: full-width BinaryNet (src/models/binarynet.ts, 'bop' kernels), RANDOM weights (glorot init, then sign → ±1
  * as after Bop's first step; random BN statistics). Speed does not depend on the values.
@@ -23,8 +23,9 @@
  *
  * Last line:  packed-vs-float-onednn batch1=<r> batch50=<r> size=<r> limit=<fraction>
  *   r = images/s of the fastest packed engine / images/s of the fastest float32 oneDNN configuration (each side at
- *   its best thread count) at that batch size; size = float32 weight bytes / packed file bytes; limit = binary
- *   MACs/s of the batch-1 packed engine / the popcount peak at its thread count.
+ *   its best thread count; wall clock) at that batch size; size = float32 weight bytes / packed file bytes;
+ *   limit = binary MACs per CPU-second of the batch-1 packed engine / the popcount loop's at its thread count.
+ * The line before it compares the 1-thread configurations by CPU time (a cross-check the machine's load hardly sways).
  */
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
@@ -44,15 +45,21 @@ function arg(name: string, def: string): string {
   return a ? a.slice(name.length + 3) : process.argv.includes(`--${name}`) ? 'true' : def;
 }
 
-/** Runs `fn` at least `minCalls` times and until `minSec` have passed; milliseconds per call. */
-function msPerCall(fn: () => void, minCalls: number, minSec: number): number {
+/**
+ * Runs `fn` at least `minCalls` times and until `minSec` have passed; milliseconds per call of wall-clock time and of
+ * the process's CPU time (all its threads: for a 1-thread engine, its own compute time whatever the machine's load).
+ */
+function msPerCall(fn: () => void, minCalls: number, minSec: number): { wall: number; cpu: number } {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   let calls = 0;
   while (calls < minCalls || performance.now() - t0 < minSec * 1000) {
     fn();
     calls++;
   }
-  return (performance.now() - t0) / calls;
+  const wall = (performance.now() - t0) / calls;
+  const c = process.cpuUsage(c0);
+  return { wall, cpu: (c.user + c.system) / 1000 / calls };
 }
 
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
@@ -75,9 +82,11 @@ interface Engine {
   /** One call at batch 1 / batch 50 (null: not measured at that batch size). */
   run1: () => void;
   run50: (() => void) | null;
-  /** Best ms per image over the rounds. */
+  /** Best ms per image over the rounds: wall clock, and CPU time of the process (c1, c50). */
   b1: number;
   b50: number;
+  c1?: number;
+  c50?: number;
   dispose: () => void;
 }
 
@@ -143,33 +152,43 @@ async function main() {
   // Interleaved rounds: every engine, round after round, each a window of ≥ `sec` s at batch 1 and one of ≥ `sec` s
   // (at least one call) at batch 50, timed as the mean over the window; per engine the best round counts (on a
   // shared machine: the round least disturbed by other processes, for the float and the packed engines alike).
-  const R = quick ? { rounds: 3, sec: 0.3 } : { rounds: 6, sec: 0.6 };
+  const R = quick ? { rounds: 3, sec: 0.3 } : { rounds: 8, sec: 0.4 };
   for (const e of engines) e.run1(), e.run50?.(); // warm-up: compilation, primitive creation
   for (let r = 0; r < R.rounds; r++)
     for (const e of engines) {
-      e.b1 = Math.min(e.b1, msPerCall(e.run1, 3, R.sec));
-      if (e.run50) e.b50 = Math.min(e.b50, msPerCall(e.run50, 1, R.sec) / 50);
+      const m1 = msPerCall(e.run1, 3, R.sec);
+      e.b1 = Math.min(e.b1, m1.wall);
+      e.c1 = Math.min(e.c1 ?? Infinity, m1.cpu);
+      if (e.run50) {
+        const m50 = msPerCall(e.run50, 1, R.sec);
+        e.b50 = Math.min(e.b50, m50.wall / 50);
+        e.c50 = Math.min(e.c50 ?? Infinity, m50.cpu / 50);
+      }
     }
   for (const e of engines) e.dispose();
 
-  // binary MACs/s of the popcount loop at each thread count and batch size (its calls do 1 or 50 images' MACs)
-  const peak = (th: number, key: 'b1' | 'b50' = 'b1') => {
-    const p = engines.find((e) => e.kind === 'peak' && e.threads === th);
-    return p ? macs / (p[key] * 1e-3) : NaN;
-  };
+  // CPU ms of the popcount loop for one image's binary MACs, at each thread count and batch size (its calls do 1 or 50
+  // images' MACs): the fraction of the peak an engine reaches is this over its own CPU ms per image (binary MACs per
+  // CPU-second achieved / possible; CPU time, unlike wall time, hardly depends on the machine's load)
+  const peakCpu = (th: number, key: 'c1' | 'c50') => engines.find((e) => e.kind === 'peak' && e.threads === th)?.[key] ?? NaN;
   const gmacs = (ms: number) => macs / (ms * 1e-3) / 1e9;
   const fl = engines.find((e) => e.kind === 'float-tfjs')!;
   console.log('');
-  console.log(`${'engine'.padEnd(44)} ${'batch 1 ms/img'.padStart(14)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}   ${'batch 50 ms/img'.padStart(15)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}`);
+  const head = (b: string) => `${`${b} ms/img`.padStart(15)} ${'cpu ms'.padStart(8)} ${'img/s'.padStart(8)} ${'G bMAC/s'.padStart(9)} ${'of peak'.padStart(8)}`;
+  console.log(`${'engine'.padEnd(44)} ${head('batch 1')}   ${head('batch 50')}`);
   for (const e of engines) {
     const binary = e.kind !== 'float-tfjs' && e.kind !== 'float-onednn';
-    const cols = (ms: number, key: 'b1' | 'b50') =>
-      `${ms.toFixed(3).padStart(ms >= 100 ? 15 : 14)} ${(e.kind === 'peak' ? '-' : (1000 / ms).toFixed(1)).padStart(8)} ${(binary ? gmacs(ms).toFixed(0) : '-').padStart(9)} ` +
-      `${(binary && nat.available ? ((gmacs(ms) * 1e9) / peak(e.threads, key)).toFixed(3) : '-').padStart(8)}`;
-    console.log(`${e.label.padEnd(44)} ${cols(e.b1, 'b1')}   ${cols(e.b50, 'b50').padStart(43)}`);
+    const cols = (ms: number, cpu: number | undefined, key: 'c1' | 'c50') =>
+      `${ms.toFixed(3).padStart(15)} ${(cpu ?? NaN).toFixed(3).padStart(8)} ${(e.kind === 'peak' ? '-' : (1000 / ms).toFixed(1)).padStart(8)} ${(binary ? gmacs(ms).toFixed(0) : '-').padStart(9)} ` +
+      `${(binary && nat.available ? (peakCpu(e.threads, key) / cpu!).toFixed(3) : '-').padStart(8)}`;
+    console.log(`${e.label.padEnd(44)} ${cols(e.b1, e.c1, 'c1')}   ${cols(e.b50, e.c50, 'c50')}`);
   }
   console.log('');
-  console.log(`(G bMAC/s: binary multiply-accumulates per second, ${(macs / 1e6).toFixed(1)} M per image; "of peak": against the popcount peak at the same thread count and batch size; its ms/img: the time the loop takes for one image's MACs.) Best of ${R.rounds} interleaved rounds; load average at the end ${load()}.`);
+  console.log(
+    `(ms/img: wall clock; cpu ms: CPU time of the process per image, all its threads (a 1-thread engine's own compute time, whatever the load); ` +
+      `G bMAC/s: binary multiply-accumulates per second (wall clock), ${(macs / 1e6).toFixed(1)} M per image; "of peak": binary MACs per CPU-second against the popcount peak's ` +
+      `at the same thread count and batch size (its rows: the loop doing one image's MACs).) Best of ${R.rounds} interleaved rounds; load average at the end ${load()}.`,
+  );
 
   const best = (kind: Kind, key: 'b1' | 'b50') => engines.filter((e) => e.kind === kind).reduce<Engine | null>((a, e) => (!a || e[key] < a[key] ? e : null) ?? a, null);
   const packedKind: Kind = nat.available ? 'packed-native' : 'packed-wasm';
@@ -187,7 +206,12 @@ async function main() {
   const f1 = best('float-onednn', 'b1')!;
   const f50 = best('float-onednn', 'b50')!;
   console.log(`batch 1: ${p1.label} (${p1.b1.toFixed(3)} ms) vs ${f1.label} (${f1.b1.toFixed(3)} ms); batch 50: ${p50.label} (${p50.b50.toFixed(3)} ms/img) vs ${f50.label} (${f50.b50.toFixed(3)} ms/img)`);
-  const limit = (gmacs(p1.b1) * 1e9) / peak(p1.threads);
+  const limit = peakCpu(p1.threads, 'c1') / p1.c1!;
+  // a cross-check that the load does not sway: 1-thread configurations compared by CPU time
+  const one = (kind: Kind) => engines.find((e) => e.kind === kind && e.threads === 1 && (kind !== 'packed-native' || e.label.includes(nat.isas[0])))!;
+  const pn = one('packed-native');
+  const fo = one('float-onednn');
+  console.log(`cpu-time, 1 thread: packed native vs float32 oneDNN batch1=${(fo.c1! / pn.c1!).toFixed(2)} batch50=${(fo.c50! / pn.c50!).toFixed(2)}`);
   console.log(`packed-vs-float-onednn batch1=${(f1.b1 / p1.b1).toFixed(2)} batch50=${(f50.b50 / p50.b50).toFixed(2)} size=${(floatBytes / packedBytes).toFixed(2)} limit=${limit.toFixed(3)}`);
 }
 
@@ -220,7 +244,7 @@ async function unetBench(width: number, size: number) {
   }
   for (const [, f] of engines) f();
   const bestMs = engines.map(() => Infinity);
-  for (let r = 0; r < 3; r++) engines.forEach(([, f], i) => (bestMs[i] = Math.min(bestMs[i], msPerCall(f, 2, 0))));
+  for (let r = 0; r < 3; r++) engines.forEach(([, f], i) => (bestMs[i] = Math.min(bestMs[i], msPerCall(f, 2, 0).wall)));
   console.log('');
   console.log(`binarized UNet width ${width}, ${size}×${size}: float ${(fBytes / 1e6).toFixed(2)} MB vs packed ${(pBytes / 1e6).toFixed(3)} MB (${(fBytes / pBytes).toFixed(2)}× smaller); batch 1, best of 3 rounds:`);
   engines.forEach(([label, , pg], i) => {

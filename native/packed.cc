@@ -19,8 +19,8 @@
 // from 0; each ±1 product is exact, so a fused multiply-add gives the same sum), then bit = sgn·y ≥ sgn·t in
 // float32. The last stage writes its integer y; JS applies the float BN. Every path gives the same integers.
 //
-// Threads: one image on T threads splits every stage's tiles (claimed from a counter; no barrier between stages: see
-// runSplit); a batch on T threads gives whole images to each thread, each with its own copy of the activations.
+// Threads: one image on T threads splits every stage's tiles (chunks claimed from a counter; no barrier between
+// stages: see runSplit); a batch on T threads gives whole images to each thread, each with its own copy of the activations.
 //
 //   packedCpu()                              { isas: usable ones, widest first; features; brand }
 //   packedCreate(memory, stages, windows, io, isa, threads)   a handle (memory: the initial bytes, Uint8Array;
@@ -129,6 +129,8 @@ struct Phase {
   int stage;
   bool route;
   int tiles;
+  int chunk;   // tiles per claim
+  int chunks;  // claims (and done marks) of the phase
   int doneOff;
 };
 const int kRouteChunk = 16;
@@ -605,12 +607,18 @@ void runPhaseTile(const Engine& E, const Phase& ph, uint8_t* mem, int t) {
   else runTile(E, S, mem, t);
 }
 
+void runChunk(const Engine& E, const Phase& ph, uint8_t* mem, int c) {
+  for (int t = c * ph.chunk; t < std::min(ph.tiles, (c + 1) * ph.chunk); t++) runPhaseTile(E, ph, mem, t);
+}
+
 // One image on E.threads threads, without barriers: the phases (each stage's GEMM tiles, then its pooling) in order;
-// each thread claims tiles from the phase's counter, then runs every tile of the phase not yet marked done, even one
-// another thread claimed (tiles are idempotent: a second run writes the same bytes), so a thread that the OS
-// deschedules mid-tile never holds the others up; the next phase starts once every tile of this one is done. The
-// one wait is the join at the end (no late write may reach the next image).
+// each thread claims chunks of tiles from the phase's counter; once none is left it waits briefly for the chunks
+// others are running and then runs itself any chunk still not marked done (tiles are idempotent: a second run writes
+// the same bytes), so a thread that the OS deschedules mid-chunk holds the others up by at most the wait; the next
+// phase starts once every chunk of this one is done. The one join is at the end (no late write may reach the next
+// image).
 void runSplit(const Engine& E, uint8_t* mem, const float* img, int32_t* out) {
+  using clock = std::chrono::steady_clock;
   writeInput(E, mem, img);
   const uint32_t ep = ++E.epoch;
   for (size_t i = 0; i < E.phases.size(); i++) E.claims[i].store(0, std::memory_order_relaxed);
@@ -618,15 +626,26 @@ void runSplit(const Engine& E, uint8_t* mem, const float* img, int32_t* out) {
   for (size_t i = 0; i < E.phases.size(); i++) {
     const Phase& ph = E.phases[i];
     std::atomic<uint32_t>* done = E.done.get() + ph.doneOff;
-    for (int t; (t = E.claims[i].fetch_add(1, std::memory_order_relaxed)) < ph.tiles;) {
-      runPhaseTile(E, ph, mem, t);
-      done[t].store(ep, std::memory_order_release);
+    const auto t0 = clock::now();
+    for (int c; (c = E.claims[i].fetch_add(1, std::memory_order_relaxed)) < ph.chunks;) {
+      runChunk(E, ph, mem, c);
+      done[c].store(ep, std::memory_order_release);
     }
-    for (int t = 0; t < ph.tiles; t++)
-      if (done[t].load(std::memory_order_acquire) != ep) {
-        runPhaseTile(E, ph, mem, t);
-        done[t].store(ep, std::memory_order_release);
+    // wait for the chunks in flight about as long as this thread's own took, then take over what is left
+    const auto patience = std::max<clock::duration>(clock::now() - t0, std::chrono::microseconds(20));
+    const auto until = clock::now() + patience;
+    for (int c = 0; c < ph.chunks; c++) {
+      while (done[c].load(std::memory_order_acquire) != ep && clock::now() < until)
+#if BNN_X86
+        _mm_pause();
+#else
+        ;
+#endif
+      if (done[c].load(std::memory_order_acquire) != ep) {
+        runChunk(E, ph, mem, c);
+        done[c].store(ep, std::memory_order_release);
       }
+    }
   }
   readFinal(E, mem, out);
 }
@@ -761,12 +780,18 @@ std::unique_ptr<Engine> build(const uint8_t* mem0, size_t bytes, const int32_t* 
 #else
   E->bin = binaryTileGeneric, E->real = realTileScalar;
 #endif
+  // claims: about 8 per thread and phase (fewer claims: less traffic on the shared counters and done marks)
   int nDone = 0;
+  auto addPhase = [&](int stage, bool isRoute, int tiles) {
+    const int chunk = std::max(1, tiles / (8 * threads));
+    const int chunks = (tiles + chunk - 1) / chunk;
+    E->phases.push_back({stage, isRoute, tiles, chunk, chunks, nDone});
+    nDone += chunks;
+  };
   for (size_t i = 0; i < E->stages.size(); i++) {
     const Stage& S = E->stages[i];
-    E->phases.push_back({static_cast<int>(i), false, tileCount(*E, S), nDone});
-    nDone += E->phases.back().tiles;
-    if (!S.direct) E->phases.push_back({static_cast<int>(i), true, (S.nq + kRouteChunk - 1) / kRouteChunk, nDone}), nDone += E->phases.back().tiles;
+    addPhase(static_cast<int>(i), false, tileCount(*E, S));
+    if (!S.direct) addPhase(static_cast<int>(i), true, (S.nq + kRouteChunk - 1) / kRouteChunk);
   }
   E->claims.reset(new std::atomic<int>[E->phases.size()]);
   E->done.reset(new std::atomic<uint32_t>[nDone]);

@@ -742,10 +742,12 @@ export class FusedEngine {
     for (let s0 = 0; s0 < n; s0 += BATCH_CHUNK) {
       const m = Math.min(BATCH_CHUNK, n - s0);
       this.inBuf.set(data.subarray(s0 * per, (s0 + m) * per));
-      Atomics.store(ctrl, Slot.batchCount, m);
-      Atomics.store(ctrl, Slot.batchNext, 0);
+      // the done counter before the claim counter: a worker still in the previous hand-over may claim (and finish) an
+      // image of this one as soon as batchNext is 0, and its count must not be reset after that
       Atomics.store(ctrl, Slot.batchDone, 0);
+      Atomics.store(ctrl, Slot.batchCount, m);
       Atomics.store(ctrl, Slot.batchMode, 1);
+      Atomics.store(ctrl, Slot.batchNext, 0);
       Atomics.store(ctrl, Slot.seq, ++this.seq);
       Atomics.notify(ctrl, Slot.seq);
       for (let i = Atomics.add(ctrl, Slot.batchNext, 1); i < m; i = Atomics.add(ctrl, Slot.batchNext, 1)) {
