@@ -266,6 +266,7 @@ test('engineComparison: every engine this machine has on the same images (native
   const md = comparisonMarkdown(c, 'tiny');
   assert.match(md, new RegExp(`^Machine: ${c.machine.cpu.replace(/[()]/g, '.')}, ${c.machine.cores} logical cores`));
   assert.match(md, /\| tiny, 12 test images \| size \| ms \/ image, batch 1 \(3 images\) \| ms \/ image, batch 5 \| accuracy \|/);
+  if (native.available) assert.match(md, /Packed native against float32 oneDNN: [\d.]+× faster at batch 1, [\d.]+× at batch 5, [\d.]+× smaller\./);
   const fig = comparisonEngines(c);
   assert.deepEqual(Object.keys(fig[0].imagesPerSec), ['batch 1', 'batch 5']);
   assert.equal(fig[0].imagesPerSec['batch 1'], 1000 / c.engines[0].msPerImageBatch1);

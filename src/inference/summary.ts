@@ -344,7 +344,10 @@ export function comparisonEngines(c: EngineComparison): { name: string; accuracy
   }));
 }
 
-/** The comparison as Markdown: the machine, then one row per engine (size, ms per image at both batch sizes, accuracy). */
+/**
+ * The comparison as Markdown: the machine, packed native against float32 oneDNN (where both ran), then one row per
+ * engine (size, ms per image at both batch sizes, accuracy).
+ */
 export function comparisonMarkdown(c: EngineComparison, title: string): string {
   const f = c.engines[0];
   const ratio = (i: number, r: number, what: string) => (i === 0 ? '' : ` (${r.toFixed(1)}×${what})`);
@@ -353,9 +356,13 @@ export function comparisonMarkdown(c: EngineComparison, title: string): string {
       `| ${e.name} | ${(e.bytes / 1024).toFixed(1)} KiB${ratio(i, f.bytes / e.bytes, ' smaller')} | ${e.msPerImageBatch1.toFixed(3)}${ratio(i, f.msPerImageBatch1 / e.msPerImageBatch1, '')} | ` +
       `${e.msPerImageBatch.toFixed(3)}${ratio(i, f.msPerImageBatch / e.msPerImageBatch, '')} | ${(e.accuracy * 100).toFixed(2)} % |`,
   );
+  const fo = c.engines.find((e) => e.name.startsWith('float32 oneDNN'));
+  const pn = c.engines.find((e) => e.name.startsWith('packed native'));
+  const vs = fo && pn ? [`Packed native against float32 oneDNN: ${(fo.msPerImageBatch1 / pn.msPerImageBatch1).toFixed(1)}× faster at batch 1, ${(fo.msPerImageBatch / pn.msPerImageBatch).toFixed(1)}× at batch ${c.batchSize}, ${(fo.bytes / pn.bytes).toFixed(1)}× smaller.`, ''] : [];
   return [
     `Machine: ${c.machine.cpu}, ${c.machine.cores} logical cores${c.machine.features.length ? `; ${c.machine.features.join(', ')}` : ''}.`,
     '',
+    ...vs,
     `| ${title}, ${c.n} test images | size | ms / image, batch 1 (${c.batch1Images} images) | ms / image, batch ${c.batchSize} | accuracy |`,
     '|---|---:|---:|---:|---:|',
     ...rows,
