@@ -35,6 +35,7 @@ import { loadModel } from '../models/io';
 import { finalMetric } from '../results/metrics';
 import { mean } from '../results/stats';
 import type { History } from '../train/history';
+import { averageBatchStatistics } from '../train/settle';
 import type { SplitSource } from '../train/split';
 import { axisStyle, baseLayout, PALETTE, PANEL_WIDTH, PLOT_CONFIG } from '../figures/style';
 import type { Figure, Trace } from '../figures/types';
@@ -82,24 +83,11 @@ function averagedBatchMoments(model: tf.LayersModel, split: SplitSource, batchSi
   const drops = dropoutLayers(model);
   const saved = model.getWeights().map((w) => w.clone());
   const rngStates = drops.map((d) => d.rng.getState());
-  const suspended = drops.map((d) => d.suspended);
   try {
-    for (const d of drops) d.suspended = !dropoutOn;
-    for (let k = 0; k < batches; k++) {
-      for (const bn of bns) bn.momentumOverride = k / (k + 1);
-      const idx = new Int32Array(batchSize).map((_, i) => k * batchSize + i);
-      tf.tidy(() => {
-        const { x } = split.batch(idx, null);
-        model.apply(x, { training: true });
-      });
-    }
+    averageBatchStatistics(model, split, batchSize, batches, dropoutOn);
     return bns.map(movingMoments);
   } finally {
-    for (const bn of bns) bn.momentumOverride = null;
-    drops.forEach((d, i) => {
-      d.suspended = suspended[i];
-      d.rng.setState(rngStates[i]);
-    });
+    drops.forEach((d, i) => d.rng.setState(rngStates[i]));
     model.setWeights(saved);
     tf.dispose(saved);
   }

@@ -21,12 +21,24 @@ import type { SplitSource } from './split';
 
 /** Recomputes every BN layer's moving statistics on `split` as the module comment says; returns the batches used (0: no BN layer). */
 export function settleBatchNorm(model: tf.LayersModel, split: SplitSource, batchSize: number): number {
-  const bns = batchNormLayers(model);
-  if (!bns.length) return 0;
+  if (!batchNormLayers(model).length) return 0;
   const batches = Math.floor(split.n / batchSize);
   if (batches < 1) throw new Error(`settleBatchNorm: batch size ${batchSize} is larger than the split (${split.n} examples)`);
+  averageBatchStatistics(model, split, batchSize, batches, false);
+  return batches;
+}
+
+/**
+ * The pass behind settling: the first `batches` full batches of `split` in order, in training mode, each BN layer's
+ * moving statistics left at the plain average of its batch statistics (momentum k/(k+1) for the k-th batch). Dropout
+ * is suspended unless `dropoutOn` (then it draws from its generators as in training). Every layer's momentum and
+ * suspension are restored afterwards.
+ */
+export function averageBatchStatistics(model: tf.LayersModel, split: SplitSource, batchSize: number, batches: number, dropoutOn: boolean): void {
+  const bns = batchNormLayers(model);
   const drops = dropoutLayers(model);
-  for (const d of drops) d.suspended = true;
+  const suspended = drops.map((d) => d.suspended);
+  for (const d of drops) d.suspended = !dropoutOn;
   try {
     for (let k = 0; k < batches; k++) {
       // momentum k/(k+1): the first batch replaces the statistics, the k-th enters with weight 1/(k+1)
@@ -39,7 +51,6 @@ export function settleBatchNorm(model: tf.LayersModel, split: SplitSource, batch
     }
   } finally {
     for (const bn of bns) bn.momentumOverride = null;
-    for (const d of drops) d.suspended = false;
+    drops.forEach((d, i) => (d.suspended = suspended[i]));
   }
-  return batches;
 }
