@@ -92,7 +92,6 @@ tspath.normalizeJoin = function (...parts) {
   m.loaded = true;
   require.cache[executorPath] = m;
 })();
-process.env.BNN_PROJECT_ROOT = root;
 /*
  * tslab's TypeScript watch program allows a single pending rebuild timer and throws "Unexpected pending
  * rebuildTimer" (failing the next cell) when a real file-system watcher fires between cells, e.g. when a file

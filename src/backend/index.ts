@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initWasmThreaded, unrefWasmWorkers } from './nodeWasmThreads';
 import { registerWasmTrainingKernels, WasmKernelOptions } from './wasmKernels';
 import { registerNativeKernels, NativeKernelOptions, NativeStatus } from './native';
+import { envBackend, envThreads } from '../util/env';
 // the real module object, so that os.cpus() is the one nodeWasmThreads patches
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a namespace import would be a frozen copy
 const os: typeof import('os') = require('os');
@@ -75,20 +76,16 @@ function pkgVersion(pkg: string): string {
 
 /** Parse BNN_BACKEND (undefined when unset/empty); throws on an unknown value. */
 export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): BackendName | undefined {
-  const v = (env.BNN_BACKEND ?? '').trim().toLowerCase();
+  const v = envBackend(env)?.toLowerCase();
   if (!v) return undefined;
   if (v === 'node' || v === 'tfjs-node' || v === 'tensorflow') return 'tensorflow';
   if (v === 'wasm' || v === 'cpu') return v;
-  throw new Error(`BNN_BACKEND='${env.BNN_BACKEND}' is not one of tensorflow|wasm|cpu (unset it to auto-select).`);
+  throw new Error(`BNN_BACKEND='${envBackend(env)}' is not one of tensorflow|wasm|cpu (unset it to auto-select).`);
 }
 
 /** Parse BNN_THREADS (undefined when unset/empty); throws unless a positive integer. */
 export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
-  const v = (env.BNN_THREADS ?? '').trim();
-  if (!v) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`BNN_THREADS='${v}' must be a positive integer (e.g. 1 or 2).`);
-  return n;
+  return envThreads(env);
 }
 
 /** Default wasm thread count: the logical cores (measured faster on 2 cores, see bench/README.md), at most 8. */
@@ -205,7 +202,7 @@ export async function initBackend(opts: InitBackendOptions = {}): Promise<Backen
     try {
       current = await initOne(forced, threads, opts.kernels, opts.native);
     } catch (e) {
-      const src = opts.backend ? `initBackend({backend: '${forced}'})` : `BNN_BACKEND=${process.env.BNN_BACKEND}`;
+      const src = opts.backend ? `initBackend({backend: '${forced}'})` : `BNN_BACKEND=${envBackend()}`;
       throw new Error(`${src} requested, but it is unavailable: ${(e as Error).message}`);
     }
     return current;

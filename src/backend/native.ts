@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { convGeometry } from './wasmKernels';
 import type { HeapBackend } from './wasmKernels';
 import { binaryConv2d, BinConvGeom } from './binaryConv';
+import { envNativeOff } from '../util/env';
 
 type Info = tf.TensorInfo;
 type KernelArgs = Parameters<tf.KernelFunc>[0];
@@ -113,7 +114,7 @@ export function nativeAddonError(): string | null {
 
 /** BNN_NATIVE=0 (or false/off/no) disables the native kernels. */
 export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  return /^(0|false|off|no)$/i.test((env.BNN_NATIVE ?? '').trim());
+  return envNativeOff(env) !== null;
 }
 
 let status: NativeStatus = { path: 'wasm', skipped: 'native kernels not registered' };
@@ -323,7 +324,7 @@ export function registerNativeKernels(threads: number, options: NativeKernelOpti
   opts = { binaryConv: options.binaryConv ?? 'int8', binaryConvMinPixels: options.binaryConvMinPixels ?? 512 };
   if (nativeDisabledByEnv()) {
     enabled = false;
-    status = { path: 'wasm', skipped: `native kernels disabled (BNN_NATIVE=${process.env.BNN_NATIVE})` };
+    status = { path: 'wasm', skipped: `native kernels disabled (BNN_NATIVE=${envNativeOff()})` };
     return nativeStatus();
   }
   const a = loadNativeAddon();

@@ -8,6 +8,7 @@ import { spawn } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { repoRoot } from '../util/paths';
+import { envThreads } from '../util/env';
 
 export interface RunJob {
   experiment: string;
@@ -60,7 +61,7 @@ export async function runJobs(list: RunJob[], opts: { jobs?: number; log?: (line
       const job = list[i];
       const tag = `[${job.experiment} s${job.seed}]`;
       const t0 = Date.now();
-      const env = { ...process.env, ...opts.env, BNN_THREADS: process.env.BNN_THREADS ?? String(threads) };
+      const env = { ...process.env, ...opts.env, BNN_THREADS: String(envThreads() ?? threads) };
       let lastErr = '';
       const code = await new Promise<number>((resolve) => {
         const child = spawn(process.execPath, jobArgs(job), { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,7 +2,7 @@
  * Native packed inference (the oneDNN Node-API addon, native/packed.cc and native/float_net.cc):
  *
  *   NativeEngine      the packed model on native XNOR-popcount kernels. It runs the memory layout of the fused wasm
- *                     engine (engine.ts' buildFused without code generation: padded bit images, patch tables, padding
+ *                     engine (layout.ts' buildFused without code generation: padded bit images, patch tables, padding
  *                     correction rows, integer thresholds, routes) with C++ kernels for AVX-512 VPOPCNTDQ, AVX2
  *                     (nibble-lookup popcount) or scalar popcnt, picked at run time from CPUID (the widest the CPU
  *                     has; `isa` or BNN_PACKED_ISA=avx2|scalar forces a narrower one). Pooling works on the output
@@ -26,6 +26,7 @@ import { buildFused, fusedSupports } from './engine';
 import type { FusedBuild } from './threads';
 import { finalOutputs } from './spec';
 import type { PackedSpec } from './spec';
+import { envNativeOff, envPackedIsa } from '../util/env';
 
 /** Instruction sets of the native engine, widest first. */
 export const NATIVE_ISAS = ['avx512', 'avx2', 'scalar'] as const;
@@ -58,7 +59,7 @@ export interface NativeInference {
 }
 
 function addon(): { a: InferenceAddon | null; reason?: string } {
-  if (nativeDisabledByEnv()) return { a: null, reason: `native code disabled (BNN_NATIVE=${process.env.BNN_NATIVE})` };
+  if (nativeDisabledByEnv()) return { a: null, reason: `native code disabled (BNN_NATIVE=${envNativeOff()})` };
   const a = loadNativeAddon() as unknown as InferenceAddon | null;
   if (!a) return { a: null, reason: nativeAddonError() ?? 'native addon unavailable' };
   if (typeof a.packedCreate !== 'function' || typeof a.floatNetCreate !== 'function')
@@ -92,10 +93,10 @@ export function nativeInference(): NativeInference {
  * one of them throws, naming it.
  */
 export function isaFromEnv(env: NodeJS.ProcessEnv = process.env): NativeIsa | undefined {
-  const v = (env.BNN_PACKED_ISA ?? '').trim().toLowerCase();
+  const v = envPackedIsa(env)?.toLowerCase();
   if (!v) return undefined;
   if (!(NATIVE_ISAS as readonly string[]).includes(v))
-    throw new Error(`BNN_PACKED_ISA=${env.BNN_PACKED_ISA}: expected one of ${NATIVE_ISAS.join(', ')} (or unset for the widest this CPU has)`);
+    throw new Error(`BNN_PACKED_ISA=${envPackedIsa(env)}: expected one of ${NATIVE_ISAS.join(', ')} (or unset for the widest this CPU has)`);
   return v as NativeIsa;
 }
 

@@ -2,10 +2,11 @@
  * Headless Chromium, driven by playwright-core: finding the binary and launching it quietly and offline. Used
  * to export figures (./export) and to open executed notebooks (./render).
  *
- * Chromium: env CHROMIUM_PATH, else /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome.
+ * Chromium: env BNN_CHROMIUM, else /usr/bin/chromium, /usr/bin/chromium-browser, /usr/bin/google-chrome.
  */
 import * as fs from 'fs';
 import type { Browser } from 'playwright-core';
+import { envChromium } from '../util/env';
 
 /** Flags for a quiet, offline headless Chromium. */
 export const CHROMIUM_ARGS = [
@@ -23,13 +24,13 @@ const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/
 
 export const CHROMIUM_HELP =
   'Headless Chromium is needed to export figures. Install it with `sudo apt-get install chromium` (Debian/Ubuntu) ' +
-  'or point CHROMIUM_PATH at a Chrome/Chromium binary (e.g. CHROMIUM_PATH=/usr/bin/google-chrome npm run figures). ' +
+  'or point BNN_CHROMIUM at a Chrome/Chromium binary (e.g. BNN_CHROMIUM=/usr/bin/google-chrome npm run figures). ' +
   'The figures can still be viewed interactively in the notebooks without it.';
 
 /** Path of the Chromium binary, or null when none is found. */
 export function findChromium(): string | null {
-  const env = process.env.CHROMIUM_PATH;
-  if (env) return fs.existsSync(env) ? env : null;
+  const exe = envChromium();
+  if (exe) return fs.existsSync(exe) ? exe : null;
   return CANDIDATES.find((c) => fs.existsSync(c)) ?? null;
 }
 

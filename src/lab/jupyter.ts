@@ -9,12 +9,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { repoRoot } from '../util/paths';
+import { envPython } from '../util/env';
 
 export const KERNEL_NAME = 'tslab-bnn';
 
 /** The Python that has Jupyter: env BNN_PYTHON, else /usr/bin/python3 (Debian's), else python3. */
 export function jupyterPython(): string {
-  if (process.env.BNN_PYTHON) return process.env.BNN_PYTHON;
+  const python = envPython();
+  if (python) return python;
   return fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 }
 
@@ -29,7 +31,6 @@ export function jupyterEnv(root = repoRoot()): Record<string, string> {
     JUPYTER_RUNTIME_DIR: path.join(local, 'runtime'),
     // Keep the kernel's node on PATH even when started from a GUI launcher.
     PATH: [path.dirname(process.execPath), process.env.PATH ?? ''].join(path.delimiter),
-    BNN_PROJECT_ROOT: root,
   };
 }
 
