@@ -154,7 +154,7 @@ export interface PackedGraphPrediction extends Predictions {
 
 /**
  * Runs a graph PackedSpec (packGraph): on the native engine by default where it runs (native.ts), or on the fused
- * engine (engine.ts routes bits through OR-pools, upsampling and concatenation straight into the consumers' padded
+ * engine (layout.ts routes bits through OR-pools, upsampling and concatenation straight into the consumers' padded
  * images; the native engine runs the same layout) when it supports the graph and `kernel` is not 'js', else on the
  * reference interpreter (reference.ts). Kernels and options as PackedModel's.
  */

@@ -5,7 +5,8 @@
  *   spec.ts       the packed model's types and post-ops (BN folded into exact thresholds)
  *   convert.ts    packModel: tf.Sequential → PackedSpec          graph.ts   packGraph / PackedGraphModel (UNet)
  *   reference.ts  the reference interpreter (src/xnor's generic GEMMs with JS glue)
- *   engine.ts     the fused engine (one generated wasm module per model), threads.ts + worker.ts its 2-thread runtime
+ *   engine.ts     the fused engine (one generated wasm module per model): layout.ts its memory layout, codegen.ts its
+ *                 generated GEMMs and post-ops, threads.ts + worker.ts its 2-thread runtime
  *   native.ts     the native engine (the addon's XNOR-popcount kernels on the fused engine's memory layout), the
  *                 float32 oneDNN baseline, the machine's popcount peak
  *   packed.ts     PackedModel: the native engine where the addon runs, else the fused engine where it applies, else

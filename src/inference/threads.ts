@@ -12,7 +12,11 @@
  *
  * A batch on 2 threads: whole images; the worker runs a second copy of the model in its own memory and both threads
  * claim images from a shared counter (no per-stage synchronisation).
+ *
+ * Starting the worker (`startWorker`) and probing whether this runtime can (`threadsAvailable`) are here too.
  */
+import * as path from 'path';
+import { WA } from '../wasm/asm';
 
 /** A generated wasm function: GEMM (pixels p0..p1, kernel rows o0..o1) or post-op (output pixels, channels). */
 export type Run = (a: number, b: number, c: number, d: number) => void;
@@ -34,7 +38,7 @@ export interface EnginePlan {
   macs: number;
 }
 
-/** A model built for the fused engine (engine.ts' buildFused). */
+/** A model built for the fused engine (layout.ts' buildFused). */
 export interface FusedBuild {
   bytes: Uint8Array;
   pages: number;
@@ -50,7 +54,7 @@ export interface FusedBuild {
 }
 
 /**
- * One stage of a FusedBuild's memory, every offset in bytes from the memory's start (engine.ts' module comment
+ * One stage of a FusedBuild's memory, every offset in bytes from the memory's start (layout.ts' module comment
  * describes the tables):
  *   GEMM: conv pixels [0, npix) (npixP with padding entries), each patch `segs` segments of `segBytes` bytes,
  *   `segStride` apart, starting at int32 `tab`[p]; weights at `wOff`, `KB` bytes per output channel (binary: rows
@@ -219,4 +223,35 @@ export interface WorkerData {
   /** Batch hand-overs: BATCH_CHUNK input images, their last-stage outputs. */
   inBuf: SharedArrayBuffer;
   outBuf: SharedArrayBuffer;
+}
+
+// ------------------------------------------------------------------ the worker thread
+
+/** The part of a worker_threads Worker the engine uses. */
+export interface WorkerLike {
+  unref(): void;
+  terminate(): Promise<number>;
+  on(ev: string, f: (...a: unknown[]) => void): void;
+}
+
+/** Whether this runtime can run the engine on 2 threads (worker_threads, SharedArrayBuffer, shared wasm memory). */
+export function threadsAvailable(): boolean {
+  try {
+    if (typeof SharedArrayBuffer === 'undefined' || !WA?.Memory) return false;
+    new WA.Memory({ initial: 1, maximum: 1, shared: true });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a probe: does this runtime have worker threads?
+    require('worker_threads');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker's module (worker.ts), started with tsx's CommonJS hook so that it runs as TypeScript. */
+export function startWorker(data: WorkerData): WorkerLike {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the threaded engine starts
+  const { Worker } = require('worker_threads') as { Worker: new (file: string, o: object) => WorkerLike };
+  const file = require.resolve(path.join(__dirname, 'worker'));
+  const execArgv = /\.[cm]?ts$/.test(file) ? ['--require', require.resolve('tsx/cjs')] : [];
+  return new Worker(file, { workerData: data, execArgv });
 }
