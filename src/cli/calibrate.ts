@@ -13,6 +13,7 @@ import type { CalibrationFactors } from '../experiments/registry';
 import { defaultJobs, runJobs } from '../experiments/parallel';
 import { meanFlipRatio } from '../experiments/verdict';
 import { fail, parseArgs, parseIntegerOption } from './args';
+import { DEFAULT_PROFILE } from '../util/env';
 
 const USAGE = 'usage: npm run calibrate -- [--profile quick|smoke] [--experiments a,b] [--jobs N] [--seeds 0,1] [--holdout N] [--no-write]';
 
@@ -51,7 +52,7 @@ async function main() {
     fail(`${(e as Error).message}\n${USAGE}`);
   }
   if (args.flags.has('help')) return console.log(USAGE);
-  const profile = args.values.get('profile')?.[0] ?? 'quick';
+  const profile = args.values.get('profile')?.[0] ?? DEFAULT_PROFILE;
   if (profile !== 'quick' && profile !== 'smoke') fail(`--profile ${profile}: calibrate quick or smoke (the paper profile uses the paper's own settings)`);
   const int = (k: string, d: number) => (args.values.has(k) ? parseIntegerOption(k, args.values.get(k)![0]) : d);
   const names = args.values.get('experiments')?.[0]?.split(',').map((s) => s.trim()) ?? PLANS.map((p) => p.experiment);

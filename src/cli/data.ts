@@ -5,6 +5,7 @@
  */
 import { PREPARERS } from '../data/prepare';
 import { dataRoot } from '../data/paths';
+import { envDataDir } from '../util/env';
 
 const USAGE = 'usage: npm run data -- <cifar10|svhn|pets|all> [--from DIR] [--keep-archives]';
 
@@ -29,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (names.length !== 1 || !(names[0] === 'all' || names[0] in PREPARERS)) throw new Error(`name one dataset. ${USAGE}`);
   const list = names[0] === 'all' ? Object.keys(PREPARERS) : names;
-  console.log(`Data cache: ${dataRoot()}${process.env.BNN_DATA_DIR ? ' (BNN_DATA_DIR)' : ''}`);
+  console.log(`Data cache: ${dataRoot()}${envDataDir() ? ' (BNN_DATA_DIR)' : ''}`);
   let failed = 0;
   for (const name of list) {
     const t0 = Date.now();

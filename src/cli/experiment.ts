@@ -9,6 +9,7 @@ import { listExperiments } from './estimates';
 import { resolveConfig, runExperiment } from '../experiments/run';
 import { resultsRoot } from '../results';
 import { checkWritableDir, describeFsError } from '../util/fs';
+import { DEFAULT_PROFILE } from '../util/env';
 import { canonicalOverridesFor } from '../experiments/overrides';
 import { fail, MAX_SEED, parseArgs, parseIntegerOption } from './args';
 
@@ -61,7 +62,7 @@ async function main() {
     fail(`--repair and --${args.flags.has('resume') ? 'resume' : 'force'} exclude each other: --repair rewrites the stored run's files from its checkpoint and trains nothing`);
   }
   const name = args.positional[0];
-  const profile = args.values.get('profile')?.[0] ?? 'quick';
+  const profile = args.values.get('profile')?.[0] ?? DEFAULT_PROFILE;
   const seedRaw = args.values.get('seed')?.[0];
   let seed: number | undefined;
   try {

@@ -13,6 +13,7 @@ import * as path from 'path';
 import { EXPORT_FORMATS, type ExportFormat, writeHtml } from '../figures/export';
 import { CHROMIUM_HELP, FigureExporter, findChromium } from '../lab/export';
 import { repoRoot } from '../util/paths';
+import { DEFAULT_PROFILE, envProfile } from '../util/env';
 import { parseArgs, showValue, parseListOption, type ParsedArgs } from './args';
 import { PROFILES } from '../experiments/registry';
 import { REPORT_FIGURES, buildReportFigure, getReportFigure } from '../experiments/figures';
@@ -42,7 +43,7 @@ export function parseFiguresArgs(argv: string[], root = repoRoot()): FiguresArgs
   const one = (k: string) => p.values.get(k)?.[0];
   if (p.values.has('format') && p.values.has('formats')) throw new Error(`--format and --formats are the same option; give it once\n${USAGE}`);
   try {
-    const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') !== undefined ? parseProfileFolder('--profile ', one('profile')!) : process.env.BNN_PROFILE ? parseProfileFolder('BNN_PROFILE=', process.env.BNN_PROFILE) : 'quick', outDir: path.join(root, 'figures'), list: p.flags.has('list') };
+    const a: FiguresArgs = { names: p.positional, formats: ['png', 'svg', 'pdf'], profile: one('profile') !== undefined ? parseProfileFolder('--profile ', one('profile')!) : parseProfileFolder('BNN_PROFILE=', envProfile() ?? DEFAULT_PROFILE), outDir: path.join(root, 'figures'), list: p.flags.has('list') };
     const formatKey = p.values.has('format') ? 'format' : 'formats';
     const formats = one(formatKey);
     if (formats !== undefined) a.formats = [...new Set(parseListOption(formatKey, formats.toLowerCase(), (f) => exportFormat(formatKey, f), `formats (${EXPORT_FORMATS.join(', ')})`))];

@@ -23,6 +23,7 @@ import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
 import { KERNEL_NAME, INSTALL_HELP, endProcessGroups, ensureJupyterDirs, jupyterEnv, jupyterPython, processesWithEnv, pythonCheck } from '../lab/jupyter';
 import { repoRoot } from '../util/paths';
+import { DEFAULT_PROFILE, envProfile, NOTEBOOK_RUN_VAR } from '../util/env';
 import { parseArgs, parseIntegerOption, type ParsedArgs } from './args';
 
 export const PROFILES = ['smoke', 'quick', 'paper'];
@@ -60,7 +61,7 @@ export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookAr
   try {
     const a: NotebookArgs = {
       names: p.positional,
-      profile: one('profile') !== undefined ? notebookProfile(one('profile')!, '--profile') : process.env.BNN_PROFILE ? notebookProfile(process.env.BNN_PROFILE, 'BNN_PROFILE') : 'quick',
+      profile: one('profile') !== undefined ? notebookProfile(one('profile')!, '--profile') : notebookProfile(envProfile() ?? DEFAULT_PROFILE, 'BNN_PROFILE'),
       timeout: -1,
       outDir: path.join(root, 'notebooks', 'executed'),
       keepGoing: p.flags.has('keep-going'),
@@ -106,7 +107,7 @@ export function resolveNotebook(name: string, root = repoRoot()): string {
 }
 
 /** The environment variable that marks a notebook run's runner and, through it, every kernel the runner starts. */
-export const RUN_MARKER = 'BNN_NOTEBOOK_RUN';
+export const RUN_MARKER = NOTEBOOK_RUN_VAR;
 
 /** How long the runner's output may stay open after the runner exited before it is cut (the kernels are ended first). */
 const CLOSE_WAIT_MS = 5000;

@@ -13,6 +13,7 @@ import { spawnSync } from 'child_process';
 import { describeBackend, initBackend } from '../backend';
 import { dataRoot, resolveCifar10 } from '../data';
 import { repoRoot } from '../util/paths';
+import { DEFAULT_PROFILE } from '../util/env';
 import { resolvePetsDir } from '../data/pets';
 import { SVHN_FILES } from '../data/svhn';
 import { EXPERIMENTS, Profile } from '../experiments/catalog';
@@ -40,7 +41,7 @@ function tsx(script: string, args: string[]): number {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2), { flags: ['force', 'no-notebooks', 'no-figures'], values: ['profile', 'only', 'jobs'] });
-  const profile = args.values.get('profile')?.[0] ?? 'quick';
+  const profile = args.values.get('profile')?.[0] ?? DEFAULT_PROFILE;
   const only = args.values.get('only')?.[0]?.split(',');
   const jobs = args.values.has('jobs') ? parseIntegerOption('jobs', args.values.get('jobs')![0]) : defaultJobs();
   const t0 = Date.now();

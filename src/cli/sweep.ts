@@ -19,6 +19,7 @@ import { resultsRoot } from '../results/paths';
 import { parseSeeds, parseSlurmTime, parseTasksTsv, shQuote, type SlurmOptions } from '../sweep/sbatch';
 import { fail, MAX_SEED, parseArgs, parseEnumOption, parseIntegerOption, parseListOption, type ParsedArgs } from './args';
 import { PROFILES } from '../experiments/catalog';
+import { envDataDir } from '../util/env';
 
 const USAGE = [
   'usage: npm run sweep -- --profile paper|quick|smoke [--only name,…] [--seeds 0,1,2] [--set key=value]… --slurm',
@@ -159,7 +160,7 @@ async function main(): Promise<void> {
       seeds: o.seeds,
       set: o.set,
       resultsRoot: resultsRoot(o.results),
-      dataDir: process.env.BNN_DATA_DIR || undefined,
+      dataDir: envDataDir(),
       backend: o.backend,
       id: o.id,
       sweepsDir: o.sweepsDir,

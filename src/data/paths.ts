@@ -9,10 +9,11 @@
  */
 import * as path from 'path';
 import { repoRoot } from '../util/paths';
+import { envDataDir } from '../util/env';
 
 /** The dataset cache root: env BNN_DATA_DIR, else `<repo>/data`. */
 export function dataRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.BNN_DATA_DIR ? path.resolve(env.BNN_DATA_DIR) : path.join(repoRoot(), 'data');
+  return envDataDir(env) ?? path.join(repoRoot(), 'data');
 }
 
 /** Rounds a byte count for messages: "162.2 MB". */

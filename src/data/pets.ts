@@ -16,6 +16,7 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { dataRoot } from './paths';
 import { repoRoot } from '../util/paths';
+import { envPetsSample } from '../util/env';
 import { atomicWrite } from '../util/fs';
 import { SegmentationDataset, SegmentationSplit } from './types';
 
@@ -133,7 +134,8 @@ function isPetsDir(d: string): boolean {
  * `shared/data/oxford-iiit-pet-sample` beside the project or beside one of its parent folders; null if none.
  */
 export function sharedPetsSample(env: NodeJS.ProcessEnv = process.env, from = repoRoot()): string | null {
-  if (env.BNN_PETS_SAMPLE) return path.resolve(env.BNN_PETS_SAMPLE);
+  const sample = envPetsSample(env);
+  if (sample) return sample;
   for (let d = path.resolve(from); ; d = path.dirname(d)) {
     const c = path.join(path.dirname(d), 'shared', 'data', 'oxford-iiit-pet-sample');
     if (isPetsDir(c)) return c;

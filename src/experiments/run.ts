@@ -29,6 +29,7 @@ import { Rng } from '../random';
 import { EpochRecord, History } from '../train/history';
 import { train } from '../train/loop';
 import { repoRoot } from '../util/paths';
+import { DEFAULT_PROFILE } from '../util/env';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
 import { checkpointRunMeta, readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
 import { readRunMeta, writeRunMeta } from '../results/config';
@@ -113,7 +114,7 @@ export interface RunResult {
 }
 
 /** Resolves the config of a run (profile + overrides + seed), validated; throws one-line errors. */
-export function resolveConfig(experiment: string, profile = 'quick', seed?: number, set: string[] = []): ExperimentConfig {
+export function resolveConfig(experiment: string, profile: string = DEFAULT_PROFILE, seed?: number, set: string[] = []): ExperimentConfig {
   const e = getExperiment(experiment);
   const s = seed ?? (e.seeds[profile as Profile] ?? [0])[0];
   // Sizing overrides (epochs, width, subset sizes…) go in before the profile is derived, so its schedules, γ and τ
@@ -197,7 +198,7 @@ interface Held {
 async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunResult> {
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
   const entry = getExperiment(opts.experiment);
-  const profile = opts.profile ?? 'quick';
+  const profile = opts.profile ?? DEFAULT_PROFILE;
   if ([opts.resume, opts.force, opts.repair].filter(Boolean).length > 1) throw new Error('--resume, --force and --repair exclude each other: --resume continues the stored run, --repair rewrites its files from its checkpoint, --force replaces it');
   if (entry.sameAs) {
     const own = resolveConfig(opts.experiment, profile, opts.seed, opts.set);

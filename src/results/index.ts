@@ -11,6 +11,7 @@ import { readRunHistory } from './history';
 import { listExperimentNames, listProfileFolders, listSeedDirs, resultsRoot } from './paths';
 import { stats } from './stats';
 import { inspectRun, type RunStatus } from './verify';
+import { DEFAULT_PROFILE } from '../util/env';
 
 export * from './paths';
 export * from './stats';
@@ -82,7 +83,7 @@ export function loadRunDir(dir: string): RunRecord | null {
 }
 
 /** Every run of an experiment in a profile folder (all seeds), sorted by seed, verified (see `loadRunDir`). */
-export function loadRuns(experiment: string, profile = 'quick', root = resultsRoot()): RunRecord[] {
+export function loadRuns(experiment: string, profile: string = DEFAULT_PROFILE, root = resultsRoot()): RunRecord[] {
   return listSeedDirs(experiment, profile, root)
     .map((s) => loadRunDir(s.dir))
     .filter((r): r is RunRecord => r !== null);

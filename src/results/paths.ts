@@ -19,11 +19,12 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../util/paths';
+import { envResultsDir } from '../util/env';
 
 /** Results root: explicit `root` > env BNN_RESULTS_DIR > <project>/results. */
 export function resultsRoot(root?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (root) return path.resolve(root);
-  return env.BNN_RESULTS_DIR ? path.resolve(env.BNN_RESULTS_DIR) : path.join(repoRoot(), 'results');
+  return envResultsDir(env) ?? path.join(repoRoot(), 'results');
 }
 
 export const CONFIG_FILE = 'config.json';

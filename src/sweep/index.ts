@@ -12,6 +12,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../util/paths';
+import { envSbatch, envSweepsDir } from '../util/env';
 import { resolveConfig } from '../experiments/run';
 import { loadRunDir, lockOwnerState, readRunLock, runPaths } from '../results';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
@@ -26,7 +27,7 @@ export { expandArrayTasks, parseTaskStates, queryTaskStates } from './slurm';
 /** Where sweep folders go: explicit > env BNN_SWEEPS_DIR > <project>/sweeps. */
 export function sweepsRoot(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (explicit) return path.resolve(explicit);
-  return env.BNN_SWEEPS_DIR ? path.resolve(env.BNN_SWEEPS_DIR) : path.join(repoRoot(), 'sweeps');
+  return envSweepsDir(env) ?? path.join(repoRoot(), 'sweeps');
 }
 
 export interface SweepMeta {
@@ -134,7 +135,7 @@ export function loadSweep(idOrDir: string, sweepsDir?: string): LoadedSweep {
 }
 
 /** Submits a sweep's job.sbatch and records the job id in sweep.json. */
-export function submitSweep(dir: string, sbatch = process.env.BNN_SBATCH || 'sbatch'): string {
+export function submitSweep(dir: string, sbatch = envSbatch()): string {
   const metaFile = path.join(dir, 'sweep.json');
   const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SweepMeta;
   const jobId = submit(path.join(dir, 'job.sbatch'), sbatch);
