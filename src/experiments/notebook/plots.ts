@@ -1,0 +1,91 @@
+/**
+ * What a section notebook draws and tabulates from its runs: the curves, the comparison with the published
+ * numbers, where and how each run ran, and the live chart replayed.
+ */
+import { accuracyCurves, summaryRows, type SummaryRow } from '../../figures/builders';
+import { liveChart, showFigure, showHtml } from '../../figures/display';
+import { summaryTable, toHtml } from '../../figures/tables';
+import type { RunSeries } from '../../figures/types';
+import { metricOf } from '../../results/metrics';
+import type { History } from '../../train/history';
+import { curvesFigure, type CurveKind, type CurveKindOptions } from '../figures';
+import { getExperiment } from '../registry';
+import { pctOf } from './format';
+import { runOf, type SectionRun } from './section';
+
+/**
+ * Rows for the "this run vs the published numbers" table: the last epoch's value per seed against every
+ * published number of the run (one row per number; a run without one gets a single row saying so).
+ */
+export function comparisonRows(runs: SectionRun[]): SummaryRow[] {
+  return runs.flatMap((r) => {
+    const refs = getExperiment(r.experiment).references;
+    if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }], (rec) => metricOf(rec, 'testAccuracy'));
+    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, measuredMetric(ref.metric))));
+  });
+}
+
+/**
+ * What a published number is compared with: a published final validation accuracy (the test split, in the paper's
+ * and the report's code) with the run's final score, the settled accuracy on the whole test split; a train
+ * accuracy with the last epoch's.
+ */
+export function measuredMetric(published: 'valAccuracy' | 'accuracy' | 'testAccuracy'): 'testAccuracy' | 'accuracy' {
+  return published === 'accuracy' ? 'accuracy' : 'testAccuracy';
+}
+
+/** One paragraph per seed: seed, profile, backend, final / best accuracies, training time, and where it is stored. */
+export function describeRuns(runs: SectionRun[]): string {
+  const lines: string[] = [];
+  for (const r of runs)
+    for (const res of r.results) {
+      const h = res.history;
+      const last = h[h.length - 1];
+      const best = h.reduce((b, e) => (e.valAccuracy > b.valAccuracy ? e : b), h[0]);
+      const seconds = h.reduce((s, e) => s + e.seconds, 0);
+      const test = last.extra?.testAccuracy;
+      const raw = last.extra?.testAccuracyRaw;
+      lines.push(
+        `${r.experiment} · seed ${res.config.seed} · profile ${res.config.profile} · ${res.backend}\n` +
+          `    ${h.length} epochs: final train ${pctOf(last.accuracy)}, final val ${pctOf(last.valAccuracy)}, best val ${pctOf(best.valAccuracy)} (epoch ${best.epoch}); ` +
+          (typeof test === 'number' ? `test ${pctOf(test)} settled${typeof raw === 'number' ? ` (raw ${pctOf(raw)})` : ''}; ` : '') +
+          `${seconds.toFixed(1)} s of training${res.reused ? ' (stored results reused, not retrained)' : `, ${res.wallSeconds.toFixed(1)} s wall in this session`} · ${res.dir}`,
+      );
+    }
+  return lines.join('\n');
+}
+
+/**
+ * Shows one figure of a kind (./figures `curvesFigure`: accuracy, loss, flips, hyperparameters, miou) over the
+ * runs, or over those named in `only`; prints "skipped" when there are none (a section whose data is missing).
+ */
+export function showCurves(runs: SectionRun[], kind: CurveKind, opts: CurveKindOptions & { only?: string[] } = {}): void {
+  const { only, ...figOpts } = opts;
+  if (!runs.length) {
+    console.log(`skipped (${figOpts.title ?? kind}): no runs`);
+    return;
+  }
+  const picked = only ? only.map((n) => runOf(runs, n)) : runs;
+  showFigure(curvesFigure(kind, picked.map((r) => r.series), figOpts));
+}
+
+/** The runs' final accuracies against every published number (`comparisonRows`), then where and how each run ran (`describeRuns`). */
+export function showComparison(runs: SectionRun[], profile: string): void {
+  if (!runs.length) {
+    console.log('skipped: no runs');
+    return;
+  }
+  showHtml(toHtml(summaryTable(comparisonRows(runs)), `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`));
+  console.log(describeRuns(runs));
+}
+
+/** Replays a run's first history into a live accuracy chart, one epoch every `delayMs` (what training loops do per epoch). */
+export async function replayLive(run: RunSeries, delayMs = 50): Promise<void> {
+  const chart = liveChart();
+  const seen: History = [];
+  for (const rec of run.histories[0]) {
+    seen.push(rec);
+    chart.update(accuracyCurves([{ label: `${run.label} (replay)`, optimizer: run.optimizer, histories: [seen] }], { title: `Live: epoch ${rec.epoch}` }));
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+}
