@@ -157,6 +157,20 @@ test('every config records its derivation; --set re-derives γ·T; the UNets fol
   assert.ok(g.length >= 3 && g.slice(3).every((x) => x < 0.001), 'three phases (a last step or two may fall after the third decay by rounding)');
   close(g[0], 0.57, 0.05);
   close(g[1], 0.057, 0.05);
-  close(u.derivation!.tauRelative!, 1);
   assert.ok(u.gamma!.everySteps! < u.derivation!.runSteps, 'the run reaches its γ decays');
+  // τ: the Bop arm at the measured noise of m, the variant at the report's τ carried by rule 3 (≈ 1 % of that noise)
+  close(u.derivation!.tauOverNoise!, 1);
+  const r = profileConfig('pets-unet-binary-bop-report-tau', 'quick', 0);
+  close(r.derivation!.tauRelative!, 1);
+  assert.ok(r.derivation!.tauOverNoise! < 0.05, `report τ against the noise of m: ${r.derivation!.tauOverNoise}`);
+  assert.deepEqual(r.gamma, u.gamma, 'the two UNet Bop arms differ in τ only');
+});
+
+test('constant γ holds the derived γ over the whole report run: γ·T 50, as the report; compared with its decayed, untuned twin', () => {
+  const c = profileConfig('cifar10-bop-constant-gamma', 'quick', 0);
+  const twin = profileConfig('cifar10-bop-untuned', 'quick', 0);
+  close(c.derivation!.gammaT.reduce((a, b) => a + b, 0), 50, 1e-6);
+  assert.equal(c.derivation!.paperStepsCovered, c.derivation!.paperStepsTotal);
+  assert.equal(c.gamma!.initial, twin.gamma!.initial);
+  assert.equal(c.threshold, twin.threshold);
 });

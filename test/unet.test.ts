@@ -281,7 +281,7 @@ test('registry: the three §4.5 runs with the notebooks\' settings; smoke run on
   assert.deepEqual(getExperiment('pets-unet-fp-adam-lr0.1').paper.lr, { initial: 0.1, decay: 0.1, everyEpochs: 100 });
   assert.deepEqual([ad.paper.binary, ad.paper.optimizer, ad.paper.lr], [true, 'adam', { initial: 1e-2, decay: 0.1, everyEpochs: 100 }]);
   assert.deepEqual([bop.paper.optimizer, bop.paper.threshold, bop.paper.gamma, bop.paper.lr.initial, bop.paper.lr.decay], ['bop', 1e-8, { initial: 1e-4, decay: 0.1, everyEpochs: 100 }, 1e-2, 1]);
-  assert.ok(typeof DATASETS.pets === 'function' && typeof MODELS.unet.build === 'function' && MODELS.unet.task.name === 'segmentation');
+  assert.ok(typeof DATASETS.pets.load === 'function' && typeof MODELS.unet.build === 'function' && MODELS.unet.task.name === 'segmentation');
 
   let petsDir: string | null = null;
   try {

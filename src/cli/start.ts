@@ -7,32 +7,18 @@
  * the final accuracies beside the published numbers and a verdict per claim, exports the figures, executes the
  * notebooks and checks in headless Chromium that they render.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { describeBackend, initBackend } from '../backend';
-import { dataRoot, resolveCifar10 } from '../data';
 import { repoRoot } from '../util/paths';
 import { DEFAULT_PROFILE } from '../util/env';
-import { resolvePetsDir } from '../data/pets';
-import { SVHN_FILES } from '../data/svhn';
+import { datasetEntry, hasData } from '../experiments/datasets';
 import { EXPERIMENTS, Profile } from '../experiments/catalog';
 import { getExperiment } from '../experiments/registry';
 import { resultsRoot } from '../results';
 import { defaultJobs, RunJob, runJobs } from '../experiments/parallel';
 import { FINDING_HEADER, findingCells, findingRows, sectionVerdicts, seedsNeededLines, textTable, verdictCells, verdictHeader, verdictNotes } from '../experiments/report';
 import { fail, parseArgs, parseIntegerOption } from './args';
-
-function hasData(dataset: string): boolean {
-  try {
-    if (dataset === 'cifar10') return !!resolveCifar10();
-    if (dataset === 'pets') return !!resolvePetsDir();
-    if (dataset === 'svhn') return Object.values(SVHN_FILES).every((f) => fs.existsSync(path.join(dataRoot(), 'svhn', f.file)));
-  } catch {
-    return false;
-  }
-  return false;
-}
 
 function tsx(script: string, args: string[]): number {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), script), ...args], { stdio: 'inherit', cwd: repoRoot() });
@@ -61,7 +47,7 @@ async function main() {
     const e = getExperiment(name);
     if (e.sameAs) continue; // its runs are the other entry's
     if (!hasData(e.paper.dataset)) {
-      skipped.push(`${name}: no ${e.paper.dataset} data here (\`npm run data -- ${e.paper.dataset}\` fetches it)`);
+      skipped.push(`${name}: no ${datasetEntry(e.paper.dataset).title} data here (\`npm run data -- ${e.paper.dataset}\` fetches it)`);
       continue;
     }
     for (const seed of e.seeds[profile as Profile] ?? [0]) list.push({ experiment: name, profile, seed, force: args.flags.has('force') });

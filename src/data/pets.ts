@@ -162,10 +162,23 @@ export function resolvePetsDir(dir?: string): string {
   return found;
 }
 
+/** The official Oxford-IIIT Pet split sizes: the `trainval` and `test` lists. */
+export const PETS_SIZES = { train: 3680, test: 3669 } as const;
+
 /** Training images of the Pets copy that `loadPets()` would load (its trainval list), or null when none is found. */
 export function petsTrainCount(): number | null {
+  return petsCounts()?.train ?? null;
+}
+
+/** Images in the trainval and test lists of the Pets copy that `loadPets()` would load, or null when none is found. */
+export function petsCounts(): { train: number; test: number } | null {
   const found = petsCandidates().find(isPetsDir);
-  return found ? readPetsList(path.join(found, 'annotations', 'trainval.txt')).length : null;
+  if (!found) return null;
+  const count = (list: string) => {
+    const f = path.join(found, 'annotations', list);
+    return fs.existsSync(f) ? readPetsList(f).length : 0;
+  };
+  return { train: count('trainval.txt'), test: count('test.txt') };
 }
 
 /** Reads a split list (trainval.txt / test.txt): the first token of each non-comment line. */

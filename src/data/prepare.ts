@@ -360,4 +360,3 @@ export async function preparePets(opts: PrepareOptions = {}): Promise<PrepareRes
   return { dataset: 'pets', status: 'fetched', location: dir, source };
 }
 
-export const PREPARERS: Record<string, (o: PrepareOptions) => Promise<PrepareResult>> = { cifar10: prepareCifar10, svhn: prepareSvhn, pets: preparePets };

@@ -22,6 +22,11 @@ export const SVHN_FILES = {
 } as const;
 export const SVHN_URL = 'http://ufldl.stanford.edu/housenumbers/';
 
+/** The SVHN files missing from `<root>/svhn` (none: SVHN is there). */
+export function svhnMissingFiles(root = dataRoot()): string[] {
+  return Object.values(SVHN_FILES).map((f) => path.join(root, 'svhn', f.file)).filter((f) => !fs.existsSync(f));
+}
+
 export interface LoadSvhnOptions {
   /** Folder holding the .mat files (default `<dataRoot>/svhn`). */
   dir?: string;

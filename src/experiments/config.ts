@@ -89,6 +89,11 @@ export interface Derivation {
   gammaT: number[];
   /** τ over the stationary noise of m relative to the paper's (1 = the paper's ratio); null without τ. */
   tauRelative?: number | null;
+  /**
+   * τ over the noise of m at the end of the first γ phase, from the sizing's measured gradient noise (./derive
+   * `noiseOfM`); absent when the sizing records no measurement.
+   */
+  tauOverNoise?: number | null;
 }
 
 /** What a user may change with --set, and how to parse it. */

@@ -102,7 +102,16 @@ export function scaleTau(tauPaper: number, gammaPaper: number, gammaSmall: numbe
   return tauPaper * (1 / width) * Math.sqrt(batchPaper / batchSmall) * Math.sqrt(gammaSmall / gammaPaper);
 }
 
-/** Standard deviation of m at stationarity for white gradient noise σ_g: σ_g·√(γ/(2 − γ)) ≈ σ_g·√(γ/2). */
-export function stationaryNoiseOfM(sigmaG: number, gamma: number): number {
-  return sigmaG * Math.sqrt(gamma / (2 - gamma));
+/**
+ * Standard deviation of m after `steps` steps from m₀ = 0 under white gradient noise σ_g (m_t = (1 − γ)·m + γ·g):
+ *
+ *     σ_m(T) = σ_g·γ·√(Σ_{j<T} (1 − γ)^{2j}) = σ_g·√(γ/(2 − γ))·√(1 − (1 − γ)^{2T})
+ *
+ * which tends to the stationary σ_g·√(γ/(2 − γ)) ≈ σ_g·√(γ/2) once γ·T ≫ 1 and is ≈ σ_g·γ·√T while γ·T ≪ 1 (m still
+ * sums the gradients: the regime of the report's UNet, γ·T = 0.57 in its first phase). `steps` = ∞: stationary.
+ */
+export function noiseOfM(sigmaG: number, gamma: number, steps = Infinity): number {
+  if (!(sigmaG >= 0) || !(gamma > 0 && gamma < 1) || !(steps >= 0)) throw new Error(`noiseOfM: needs σ_g ≥ 0, 0 < γ < 1, steps ≥ 0 (got ${sigmaG}, ${gamma}, ${steps})`);
+  const fill = Number.isFinite(steps) ? 1 - Math.pow(1 - gamma, 2 * steps) : 1;
+  return sigmaG * Math.sqrt(gamma / (2 - gamma)) * Math.sqrt(fill);
 }

@@ -10,6 +10,7 @@
  *   afterDecay  the γ or lr schedule decays within the run (./derive `decayEverySteps` with derivation.stepsPerEpoch)
  *               and (runSteps − first decay step) / stepsPerEpoch ≥ epochsAtLeast
  *   tauActive   1/within ≤ derivation.tauRelative ≤ within (τ/σ_m within a factor `within` of the paper's)
+ *   tauVsNoise  derivation.tauOverNoise ≥ atLeast (τ against the measured noise of m at the end of the first γ phase)
  *
  * Every config of the experiment (one per finished seed) must meet a requirement; a config without a derivation
  * record fails it ("rerun it"). An experiment without finished runs is judged on the config its profile resolves to
@@ -66,6 +67,11 @@ function measure(r: RegimeRequirement, c: ExperimentConfig): { met: boolean; mea
     const after = (d.runSteps - every) / d.stepsPerEpoch;
     return { met: after >= r.epochsAtLeast * (1 - 1e-9), measured: `${r.experiment}: its ${name} first decays at step ${every} of ${d.runSteps}, ${num(after)} epochs before the end` };
   }
+  if (r.kind === 'tauVsNoise') {
+    const t = d.tauOverNoise;
+    if (t == null) return { met: false, measured: `${r.experiment}: no measured gradient noise in its derivation record (a Bop sizing with gradientNoise records it)` };
+    return { met: t >= r.atLeast * (1 - 1e-9), measured: `${r.experiment}: τ is ${num(t)}× the noise of m at the end of its first γ phase` };
+  }
   // tauActive
   const t = d.tauRelative;
   if (t == null) return { met: false, measured: `${r.experiment} has no τ (not a Bop run)` };
@@ -77,6 +83,7 @@ function required(r: RegimeRequirement): string {
   if (r.kind === 'coverage') return `≥ ${num(r.atLeast)} of it`;
   if (r.kind === 'gammaT') return `γ·T ≥ ${num(r.atLeast)}`;
   if (r.kind === 'afterDecay') return `≥ ${num(r.epochsAtLeast)} epoch(s) after the first ${r.schedule === 'gamma' ? 'γ' : 'lr'} decay`;
+  if (r.kind === 'tauVsNoise') return `τ ≥ ${num(r.atLeast)}× that noise`;
   return `within ×${num(r.within)} of it (${num(1 / r.within)}–${num(r.within)})`;
 }
 

@@ -30,7 +30,7 @@ export async function writeUnetPredictions(dir: string, config?: ExperimentConfi
   if (!config && !meta) throw new Error(`${runPaths(dir).config} not found: writeUnetPredictions needs a finished UNet run folder`);
   const c: ExperimentConfig = config ?? meta!.config;
   if (c.model !== 'unet') throw new Error(`${dir}: writeUnetPredictions needs a UNet run, this one is model '${c.model}'`);
-  const data = await DATASETS.pets(c);
+  const data = await DATASETS.pets.load(c);
   const model = await loadModel(runPaths(dir).final);
   const n = Math.min(count, data.val.n);
   const idx = Int32Array.from({ length: n }, (_, i) => i);
