@@ -279,8 +279,9 @@ test('registry: builds figures from stored results, reports missing experiments'
   assert.deepEqual(svhn.missing, ['svhn-report-baseline', 'svhn-adam-baseline', 'svhn-bop']);
   assert.equal(buildReportFigure('fig1-baseline-vs-bop', { profile: 'paper', root: ROOT }).figure, null);
   const sum = buildReportFigure('summary', ctx);
-  assert.equal(sum.table!.length, 5);
-  assert.equal(sum.table!.find((r) => r.run === 'cifar10-bop')!.reported, 91.3);
+  // a row per run and published number (src/experiments/published.ts): 1 + 3 + 2 + none + none
+  assert.equal(sum.table!.length, 8);
+  assert.equal(sum.table!.find((r) => r.run === '§3.1 cifar10-bop')!.reported, 91.3);
   assert.ok(buildReportFigure('segmentation-grid', ctx).figure);
   assert.throws(() => buildReportFigure('fig99', ctx), /unknown figure "fig99"; known figures: fig1-baseline-vs-bop/);
   assert.equal(new Set(REPORT_FIGURES.map((f) => f.name)).size, REPORT_FIGURES.length);

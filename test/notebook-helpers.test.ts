@@ -21,7 +21,6 @@ import {
   flipPhases,
   flipPhaseText,
   hasFinishedRuns,
-  measuredMetric,
   notebookVerdicts,
   paperGammaT,
   regimeText,
@@ -35,10 +34,10 @@ import {
   runOf,
   sectionFindings,
   summaryExperiments,
-  summaryTableRows,
   type SectionRun,
 } from '../src/experiments/notebook';
 import { planFor, type GridResult, type GridResultPoint } from '../src/experiments/calibrate';
+import { measuredMetric, publishedRows } from '../src/experiments/published';
 import { getExperiment, profileConfig, type CalibrationFactors } from '../src/experiments/registry';
 import { sectionOf } from '../src/experiments/catalog';
 import { runExperiment } from '../src/experiments/run';
@@ -185,7 +184,7 @@ test('summary: the catalog\'s experiments but named variants, sameAs summarized 
   assert.ok(log.some((l) => l === 'cifar10-bop-constant-lr: same config as cifar10-bop in the original code; summarized as cifar10-bop'));
   assert.deepEqual(summaryExperiments(['cifar10-bop', 'cifar10-bop-lr-decay'], () => {}), ['cifar10-bop', 'cifar10-bop-lr-decay']);
   // the published validation numbers against the final score (the settled test accuracy), not the last epoch's validation
-  const rows = summaryTableRows([run('cifar10-bop', [scored(0.5, { valAccuracy: 0.3 })]), run('cifar10-bop-lr-decay', [scored(0.4, { valAccuracy: 0.2 })])]);
+  const rows = publishedRows([run('cifar10-bop', [scored(0.5, { valAccuracy: 0.3 })]), run('cifar10-bop-lr-decay', [scored(0.4, { valAccuracy: 0.2 })])]);
   assert.deepEqual(rows.map((r) => [r.label, r.reported]), [
     ['§3.1 cifar10-bop', 0.913],
     ['§3.1 cifar10-bop', 0.916],

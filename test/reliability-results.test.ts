@@ -86,7 +86,7 @@ async function copyOf(name: string, seeds = [0, 1]): Promise<[string, string[]]>
   return [root, dirs];
 }
 const read = (f: string) => fs.readFileSync(f);
-const lastValAccuracy = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8')).at(-1).valAccuracy as number;
+const finalScore = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8')).at(-1).extra.testAccuracy as number;
 
 /** What every reader says of `root`, where seed 0 is the damaged or unfinished run and seed 1 a finished one. */
 async function readers(root: string, label: string) {
@@ -116,11 +116,11 @@ async function assertLeftOut(root: string, label: string, kind: string, why: Reg
   assert.deepEqual(Object.keys(r.finals[EXP]?.valAccuracy ?? {}), ['1'], `${label}: final values of the finished seed only`);
   assert.deepEqual(r.figures?.seeds.map((s) => s.seed), [1], `${label}: the figures draw the finished seed only`);
   // the summary row is seed 1's alone
-  const row = r.summaryCsv.split('\n').find((l) => l.startsWith(`${EXP},`));
+  const row = r.summaryCsv.split('\n').find((l) => l.startsWith(`§3.1 ${EXP},`));
   assert.ok(row, `${label}: summary row`);
   const [, , seeds, mean] = row!.split(',');
   assert.equal(seeds, '1');
-  assert.equal(Number(mean), Math.round(lastValAccuracy(ref.dirs[1]) * 10000) / 100);
+  assert.equal(Number(mean), Math.round(finalScore(ref.dirs[1]) * 10000) / 100);
   // … and the summary says what it left out, why, and how to fix it
   const left = r.leftOutCsv.split('\n').find((l) => l.startsWith(`${EXP},smoke,0,`));
   assert.ok(left, `${label}: listed in summary-left-out.csv: ${r.leftOutCsv}`);

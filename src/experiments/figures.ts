@@ -1,32 +1,18 @@
 /**
  * The registry of the report's figures, read from the catalog (./catalog): every section's `figures` entry names
- * the experiments it draws and what it draws; legend labels are the experiments' `label`s, published numbers their
- * `references`. This module only binds that data to the builders of src/figures. Used by `npm run figures` and by
+ * the experiments it draws and what it draws; legend labels are the experiments' `label`s, the summary's published
+ * numbers are ./published's. This module only binds that data to the builders of src/figures. Used by `npm run figures` and by
  * notebooks:
  *
  *   showFigure(reportFigure('fig1-baseline-vs-bop', { profile: PROFILE }));
  *
  * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
  */
-import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, summaryFigure, type CurveOptions } from '../figures/builders';
-import { buildFigure, loadPredictions, summaryFromRuns, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
-import { summaryTable } from '../figures/tables';
+import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, type CurveOptions } from '../figures/builders';
+import { buildFigure, loadPredictions, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
 import type { Figure, RunSeries } from '../figures/types';
-import { EXPERIMENTS, experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
-
-/**
- * The published validation accuracy of each experiment, for the summary figure and table: the paper's number,
- * else the reproducibility report's, else the first given (catalog `references` with metric valAccuracy).
- */
-export function publishedByExperiment(): Record<string, { value: number; source: string }> {
-  const out: Record<string, { value: number; source: string }> = {};
-  for (const e of EXPERIMENTS) {
-    const vals = e.references.filter((r) => r.metric === 'valAccuracy');
-    const r = vals.find((x) => x.tag === 'paper') ?? vals.find((x) => x.tag === 'report') ?? vals[0];
-    if (r) out[e.name] = { value: r.value, source: r.source };
-  }
-  return out;
-}
+import { experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
+import { publishedFigure, publishedTable, type PublishedRun } from './published';
 
 /**
  * The stored-results reference of a catalog experiment: its results folder (its own, or the `sameAs` one's), its
@@ -88,14 +74,20 @@ export function figureFromCatalog(section: Section, f: FigureEntry): ReportFigur
   return { name: f.name, title: f.title, description: f.description, runs: names.map(experimentRef), minRuns: f.minRuns, build: builderOf(f) };
 }
 
-/** Every stored run beside its published number: not one section's, so it is the registry's own entry. */
+/** Stored runs as the published comparison takes them: the results folder (a catalog experiment's name) and the series. */
+const publishedRunsOf = (runs: LoadedRun[]): PublishedRun[] => runs.map((r) => ({ experiment: r.data.experiment, series: r.series }));
+
+/**
+ * Every stored run beside its published numbers (./published: the table of the summary notebook, row for row): not
+ * one section's, so it is the registry's own entry.
+ */
 const SUMMARY: ReportFigure = {
   name: 'summary',
   title: 'Final accuracies vs reported',
-  description: 'Final validation/test accuracy (mean, min–max over seeds) of every stored run, next to the reported numbers.',
+  description: 'Final test accuracy, settled (train accuracy against a published train number; mean, min–max over seeds) of every stored run, next to the published numbers.',
   runs: [{ experiment: '*' }],
-  build: (runs, ctx) => summaryFigure(summaryFromRuns(runs, ctx.reported), { title: 'Final accuracy: this reproduction vs reported' }),
-  table: (runs, ctx) => summaryTable(summaryFromRuns(runs, ctx.reported)),
+  build: (runs) => publishedFigure(publishedRunsOf(runs), 'Final accuracy: this reproduction vs reported'),
+  table: (runs) => publishedTable(publishedRunsOf(runs)),
 };
 
 /** The figures of the report, section by section as the catalog lists them, then the summary. */
@@ -108,12 +100,9 @@ export function getReportFigure(name: string): ReportFigure {
   return f;
 }
 
-/**
- * Builds a registry figure from stored results (the catalog's published numbers unless `ctx.reported` is given).
- * Returns `{figure: null, missing}` when required runs are absent.
- */
+/** Builds a registry figure from stored results. Returns `{figure: null, missing}` when required runs are absent. */
 export function buildReportFigure(name: string, ctx: BuildContext): BuiltFigure {
-  return buildFigure(getReportFigure(name), { ...ctx, reported: ctx.reported ?? publishedByExperiment() });
+  return buildFigure(getReportFigure(name), ctx);
 }
 
 /** Notebook helper: the figure of a registry entry, or an Error naming the missing experiments. */

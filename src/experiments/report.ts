@@ -8,6 +8,7 @@ import type { History } from '../train/history';
 import { Claim, EXPERIMENTS, Metric, SECTIONS, Section } from './catalog';
 import type { ExperimentConfig } from './config';
 import { readGrid } from './calibrate';
+import { publishedComparisons } from './published';
 import type { ConfigsByExperiment } from './regime';
 import { getExperiment } from './registry';
 import { mean, variance } from '../results/stats';
@@ -122,7 +123,9 @@ export function findingRows(profile: string, root = resultsRoot()): FindingRow[]
       testStd: sdOf(xs('testAccuracy')),
       testRaw: m('testAccuracyRaw'),
       testRawStd: sdOf(xs('testAccuracyRaw')),
-      published: e.references.map((r) => `${(r.value * 100).toFixed(2)} ${r.metric === 'accuracy' ? 'train' : 'val'} (${r.tag})`).join('; '),
+      published: publishedComparisons(e.name)
+        .flatMap((c) => (c.reference ? [`${(c.reference.value * 100).toFixed(2)} ${c.measured === 'accuracy' ? 'train' : 'val'} (${c.reference.tag})`] : []))
+        .join('; '),
     };
   });
 }

@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { summaryRows, type SegmentationSample, type SummaryRow } from './builders';
+import type { SegmentationSample } from './builders';
 import { listExperiments, loadRun, matchExperiments, toSeries, type RunData } from './load';
 import type { SummaryTableRow } from './tables';
 import type { Figure, RunSeries } from './types';
@@ -18,17 +18,12 @@ export interface RunRef {
   experiment: string;
   label?: string;
   optimizer?: string;
-  /** Reported final accuracy (fraction) for the summary, and where it comes from. */
-  reported?: number;
-  reportedSource?: string;
 }
 
 export interface BuildContext {
   profile: string;
   /** Results root (default: see load.ts). */
   root?: string;
-  /** Published final accuracy per experiment (fraction) and its source, for the summary (the CLI passes the catalog's). */
-  reported?: Record<string, { value: number; source: string }>;
 }
 
 export interface LoadedRun {
@@ -47,18 +42,6 @@ export interface ReportFigure {
   build(runs: LoadedRun[], ctx: BuildContext): Figure;
   /** Optional table written next to the figure (CSV / Markdown). */
   table?(runs: LoadedRun[], ctx: BuildContext): SummaryTableRow[];
-}
-
-/** Summary rows (final valAccuracy per seed) with the published numbers (`reported`, by experiment) attached. */
-export function summaryFromRuns(runs: LoadedRun[], reported: BuildContext['reported'] = {}): SummaryRow[] {
-  const rows = summaryRows(
-    runs.map((r) => ({
-      ...r.series,
-      reported: r.ref.reported ?? reported[r.data.experiment]?.value ?? null,
-      reportedSource: r.ref.reportedSource ?? reported[r.data.experiment]?.source,
-    })),
-  );
-  return rows;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { flipMetric } from '../../figures/aggregate';
 import { finalMetric } from '../../results/metrics';
 import { sectionOf } from '../catalog';
-import { getExperiment } from '../registry';
+import { publishedValue } from '../published';
 import type { UnetSizeRow } from '../unet';
 import { pctOf, ppOf } from './format';
 import { runOf, type SectionRun } from './section';
@@ -24,12 +24,6 @@ export function finalFlipRatio(run: SectionRun): number {
   return per.reduce((a, b) => a + b, 0) / Math.max(1, per.length);
 }
 
-/** A published final validation accuracy of an experiment (catalog `references`) by whom: the paper or the report. */
-function publishedValue(name: string, tag: 'paper' | 'report', metric: 'valAccuracy' | 'accuracy' = 'valAccuracy'): number {
-  const r = getExperiment(name).references.find((x) => x.tag === tag && x.metric === metric);
-  if (!r) throw new Error(`${name}: the catalog has no ${tag} number (${metric})`);
-  return r.value;
-}
 const paperValue = (name: string) => publishedValue(name, 'paper');
 
 /** Mean over seeds of the final score: the settled accuracy on the whole test split (`extra.testAccuracy`); NaN when a seed lacks it. */

@@ -2,37 +2,15 @@
  * What a section notebook draws and tabulates from its runs: the curves, the comparison with the published
  * numbers, where and how each run ran, and the live chart replayed.
  */
-import { accuracyCurves, summaryRows, type SummaryRow } from '../../figures/builders';
+import { accuracyCurves } from '../../figures/builders';
 import { liveChart, showFigure, showHtml } from '../../figures/display';
 import { summaryTable, toHtml } from '../../figures/tables';
 import type { RunSeries } from '../../figures/types';
-import { metricOf } from '../../results/metrics';
 import type { History } from '../../train/history';
 import { curvesFigure, type CurveKind, type CurveKindOptions } from '../figures';
-import { getExperiment } from '../registry';
+import { publishedRows } from '../published';
 import { pctOf } from './format';
 import { runOf, type SectionRun } from './section';
-
-/**
- * Rows for the "this run vs the published numbers" table: the last epoch's value per seed against every
- * published number of the run (one row per number; a run without one gets a single row saying so).
- */
-export function comparisonRows(runs: SectionRun[]): SummaryRow[] {
-  return runs.flatMap((r) => {
-    const refs = getExperiment(r.experiment).references;
-    if (!refs.length) return summaryRows([{ ...r.series, reported: null, reportedSource: 'no published number' }], (rec) => metricOf(rec, 'testAccuracy'));
-    return refs.flatMap((ref) => summaryRows([{ ...r.series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, measuredMetric(ref.metric))));
-  });
-}
-
-/**
- * What a published number is compared with: a published final validation accuracy (the test split, in the paper's
- * and the report's code) with the run's final score, the settled accuracy on the whole test split; a train
- * accuracy with the last epoch's.
- */
-export function measuredMetric(published: 'valAccuracy' | 'accuracy' | 'testAccuracy'): 'testAccuracy' | 'accuracy' {
-  return published === 'accuracy' ? 'accuracy' : 'testAccuracy';
-}
 
 /** One paragraph per seed: seed, profile, backend, final / best accuracies, training time, and where it is stored. */
 export function describeRuns(runs: SectionRun[]): string {
@@ -69,13 +47,17 @@ export function showCurves(runs: SectionRun[], kind: CurveKind, opts: CurveKindO
   showFigure(curvesFigure(kind, picked.map((r) => r.series), figOpts));
 }
 
-/** The runs' final accuracies against every published number (`comparisonRows`), then where and how each run ran (`describeRuns`). */
+/**
+ * The runs' final accuracies against every published number (../published `publishedRows`: the settled test accuracy
+ * against a published validation number, the last epoch's train accuracy against a train number), labelled by the
+ * runs' titles; then where and how each run ran (`describeRuns`).
+ */
 export function showComparison(runs: SectionRun[], profile: string): void {
   if (!runs.length) {
     console.log('skipped: no runs');
     return;
   }
-  showHtml(toHtml(summaryTable(comparisonRows(runs)), `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`));
+  showHtml(toHtml(summaryTable(publishedRows(runs, (_, r) => r.series.label)), `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`));
   console.log(describeRuns(runs));
 }
 

@@ -5,14 +5,13 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { classificationSource, loadCifar10 } from '../../data';
-import { inferenceComparison, summaryFigure, summaryRows, type SummaryRow } from '../../figures/builders';
+import { inferenceComparison } from '../../figures/builders';
 import { showFigure, showHtml, showMarkdown } from '../../figures/display';
-import { summaryTable, toHtml, type SummaryTableRow } from '../../figures/tables';
-import { metricOf } from '../../results/metrics';
+import { toHtml, type SummaryTableRow } from '../../figures/tables';
+import { publishedFigure, publishedTable } from '../published';
 import { experimentNames, getExperiment } from '../registry';
 import { missingData } from './data';
 import { pctOf } from './format';
-import { measuredMetric } from './plots';
 import type { SectionRun } from './section';
 
 /**
@@ -32,30 +31,19 @@ export function summaryExperiments(requested?: string[], log: (line: string) => 
   return out;
 }
 
-/** Summary rows labelled "<section> <experiment>": one per run and published number (a run without one: one row, no number); the final score as `comparisonRows`. */
-export function summaryTableRows(runs: SectionRun[]): SummaryRow[] {
-  return runs.flatMap((r) => {
-    const refs = getExperiment(r.experiment).references;
-    const series = { ...r.series, label: `${getExperiment(r.experiment).section} ${r.experiment}` };
-    if (!refs.length) return summaryRows([{ ...series, reported: null, reportedSource: '' }], (rec) => metricOf(rec, 'testAccuracy'));
-    return refs.flatMap((ref) => summaryRows([{ ...series, reported: ref.value, reportedSource: ref.source }], (rec) => metricOf(rec, measuredMetric(ref.metric))));
-  });
-}
-
-/** Shows the summary table (final accuracy, mean / min / max over seeds, vs every published number) and returns it. */
+/**
+ * Shows the summary table and returns it: every run in catalog order, labelled "<section> <experiment>", against
+ * every published number (../published `publishedTable`, the table figures/summary.md shows).
+ */
 export function showSummaryTable(runs: SectionRun[], profile: string): SummaryTableRow[] {
-  const table = summaryTable(summaryTableRows(runs));
+  const table = publishedTable(runs);
   showHtml(toHtml(table, `Final accuracy (${profile} profile, mean / min / max over seeds; test split, settled, against published validation numbers; train against train) vs published`));
   return table;
 }
 
-/** One marker per run (mean, min–max over seeds) with its first published number as an open diamond. */
+/** One marker per run (mean, min–max over seeds) with its headline published number as an open diamond (../published `publishedFigure`). */
 export function showSummaryFigure(runs: SectionRun[], profile: string): void {
-  const rows = runs.map((r) => {
-    const ref = getExperiment(r.experiment).references[0];
-    return summaryRows([{ ...r.series, label: r.experiment, reported: ref ? ref.value : null, reportedSource: ref?.source }], (rec) => metricOf(rec, measuredMetric(ref ? ref.metric : 'testAccuracy')))[0];
-  });
-  showFigure(summaryFigure(rows, { title: `Final accuracy, ${profile} profile, vs reported`, yTitle: 'Final test (pixel) accuracy, settled' }));
+  showFigure(publishedFigure(runs, `Final accuracy, ${profile} profile, vs reported`));
 }
 
 /** Computed, not quoted: how far each run with a published number is from it, and the largest gap. */
