@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { DecaySchedule, ExperimentConfig } from './config';
 import { EXPERIMENTS, ExperimentEntry, PROFILES, Profile, Sizing } from './catalog';
-import { compressSchedule, gammaPhases, Phase, scaleTau, timeAxis, TimeAxis } from './derive';
+import { compressSchedule, gammaPhases, noiseOfM, Phase, scaleTau, timeAxis, TimeAxis } from './derive';
 import { availableSizes, datasetEntry } from './datasets';
 
 export { PROFILES } from './catalog';
@@ -134,6 +134,27 @@ function gammaTOf(c: ExperimentConfig, stepsPerEpoch: number): number[] {
 }
 
 /**
+ * The noise of m at the end of the first γ phase of a config (./derive `noiseOfM`), from the gradient noise measured
+ * for its sizing (`Sizing.gradientNoise`), carried to the config's width and batch size by rule 3 of ./derive
+ * (σ_g ∝ 1/width, ∝ 1/√batch); null when the sizing records no measurement or the config has no γ.
+ */
+function firstPhaseNoiseOfM(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpoch: number): number | null {
+  // the sizing the gradient noise was measured on: the catalog's, before any --set
+  const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
+  const g = size?.gradientNoise;
+  if (!size || !g || !c.gamma || !(c.gamma.initial > 0 && c.gamma.initial < 1) || !(c.width > 0 && c.batchSize > 0)) return null;
+  const sigmaG = g.sigmaG * (size.width / c.width) * Math.sqrt((size.batchSize ?? c.batchSize) / c.batchSize);
+  const first = gammaPhases(c.gamma, c.epochs * stepsPerEpoch, stepsPerEpoch)[0];
+  return noiseOfM(sigmaG, c.gamma.initial, first.steps);
+}
+
+/** τ over the noise of m at the end of the first γ phase (`Derivation.tauOverNoise`); null without a measurement. */
+function tauOverNoiseOf(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpoch: number): number | null {
+  const n = firstPhaseNoiseOfM(c, e, stepsPerEpoch);
+  return n === null || c.threshold === null ? null : Number((c.threshold / n).toPrecision(6));
+}
+
+/**
  * τ over the stationary noise of m, relative to the paper's ratio (./derive rule 3): τ_run / τ_matched, where
  * τ_matched is the paper's τ carried to this run's width, batch and first-phase γ. 1 = the paper's ratio; ≪ 1: the
  * sign of m alone decides the flips.
@@ -180,7 +201,7 @@ export function profileConfig(name: string, profile: string, seed: number, sizin
   const steps = size.epochs * spe;
   const withDerivation = (c: ExperimentConfig, rule: 'dynamics' | 'epochs', covered: number): ExperimentConfig => ({
     ...c,
-    derivation: { rule, stepsPerEpoch: spe, runSteps: steps, paperStepsCovered: Math.round(covered), paperStepsTotal, gammaT: gammaTOf(c, spe), tauRelative: tauRelativeOf(c, e) },
+    derivation: { rule, stepsPerEpoch: spe, runSteps: steps, paperStepsCovered: Math.round(covered), paperStepsTotal, gammaT: gammaTOf(c, spe), tauRelative: tauRelativeOf(c, e), ...(size.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, spe) } : {}) },
   });
   if ((size.rule ?? 'epochs') === 'epochs') {
     const factor = size.epochs / e.paper.epochs;
@@ -198,6 +219,9 @@ export function profileConfig(name: string, profile: string, seed: number, sizin
     const tau = scaleTau(base.threshold, refGamma, refGamma / axis.scale, sized.width, base.batchSize, sized.batchSize);
     out.gamma = { ...g, initial: g.initial * (f.gamma ?? 1) };
     out.threshold = tau * (f.tau ?? 1);
+    // τ placed against the measured noise of m instead of carried from the paper's τ (Sizing.gradientNoise)
+    const over = size.gradientNoise?.tauOverNoise;
+    if (over !== undefined) out.threshold = over * firstPhaseNoiseOfM(out, e, spe)! * (f.tau ?? 1);
   }
   return withDerivation(out, 'dynamics', axis.paperSteps);
 }
@@ -209,7 +233,9 @@ export function profileConfig(name: string, profile: string, seed: number, sizin
 export function rederive(c: ExperimentConfig): ExperimentConfig {
   if (!c.derivation) return c;
   const e = getExperiment(c.experiment);
-  return { ...c, derivation: { ...c.derivation, gammaT: gammaTOf(c, c.derivation.stepsPerEpoch), tauRelative: c.derivation.rule === 'paper' ? (c.threshold === null ? null : Number((c.threshold / e.paper.threshold!).toPrecision(6))) : tauRelativeOf(c, e) } };
+  const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
+  const noise = size?.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, c.derivation.stepsPerEpoch) } : {};
+  return { ...c, derivation: { ...c.derivation, gammaT: gammaTOf(c, c.derivation.stepsPerEpoch), tauRelative: c.derivation.rule === 'paper' ? (c.threshold === null ? null : Number((c.threshold / e.paper.threshold!).toPrecision(6))) : tauRelativeOf(c, e), ...noise } };
 }
 
 /** One line per profile rule, for the notebooks: the time axis, the phases kept and dropped, γ·T and τ. */
