@@ -27,14 +27,13 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { describeBackend, initBackend } from '../backend';
-import { petsCandidates, readPetsList } from '../data/pets';
 import { Rng } from '../random';
 import { resultsRoot } from '../results/paths';
 import { evaluate, train } from '../train/loop';
 import { atomicWriteJson } from '../util/fs';
 import { modelComponent } from './components';
 import type { ExperimentConfig, ModelName } from './config';
-import type { RunData } from './datasets';
+import { availableSizes, datasetEntry, type RunData } from './datasets';
 import { buildOptimizer } from './run';
 
 /** What a probe measures: one model at one width, batch size and (square) image size. */
@@ -307,35 +306,19 @@ export async function probeFor(c: ExperimentConfig, opts: { root?: string; budge
   return { probe: p, cached: false, file };
 }
 
-/** Images in the official test list of the Pets copy found (null when none is found). */
-function petsTestCount(): number | null {
-  for (const d of petsCandidates()) {
-    const f = path.join(d, 'annotations', 'test.txt');
-    if (fs.existsSync(f)) return readPetsList(f).length;
-  }
-  return null;
-}
-
 /** Images a run trains on, validates on every epoch, and scores once at the end (from its config, no data read). */
 export function runSizes(c: ExperimentConfig): { nTrain: number; nVal: number; nTest: number } {
-  if (c.dataset === 'cifar10') {
-    const nTrain = (c.trainPerClass ?? 5000) * 10;
-    if (c.holdoutPerClass != null) return { nTrain, nVal: c.holdoutPerClass * 10, nTest: c.holdoutPerClass * 10 };
-    return { nTrain, nVal: (c.testPerClass ?? 1000) * 10, nTest: 10_000 };
+  const d = datasetEntry(c.dataset);
+  const found = availableSizes(c.dataset);
+  if (d.task === 'segmentation') {
+    const nTest = c.testLimit != null ? Math.min(c.testLimit, found.test) : found.test;
+    return { nTrain: c.trainLimit != null ? Math.min(c.trainLimit, found.train) : found.train, nVal: nTest, nTest };
   }
-  if (c.dataset === 'svhn') return { nTrain: c.trainPerClass != null ? c.trainPerClass * 10 : 73_257, nVal: c.testPerClass != null ? c.testPerClass * 10 : 30_000, nTest: 26_032 };
-  let trainAvail = 3680;
-  let testAvail = 3669;
-  for (const d of petsCandidates()) {
-    const f = path.join(d, 'annotations', 'trainval.txt');
-    if (fs.existsSync(f)) {
-      trainAvail = readPetsList(f).length;
-      testAvail = petsTestCount() ?? testAvail;
-      break;
-    }
-  }
-  const nTest = c.testLimit != null ? Math.min(c.testLimit, testAvail) : testAvail;
-  return { nTrain: c.trainLimit != null ? Math.min(c.trainLimit, trainAvail) : trainAvail, nVal: nTest, nTest };
+  const nTrain = c.trainPerClass != null ? c.trainPerClass * d.classes : found.train;
+  if (c.holdoutPerClass != null) return { nTrain, nVal: c.holdoutPerClass * d.classes, nTest: c.holdoutPerClass * d.classes };
+  const perClass = c.testPerClass != null ? c.testPerClass * d.classes : null;
+  // validation: a split of its own (SVHN's images of extra), else the test split
+  return { nTrain, nVal: perClass ?? d.sizes.val ?? found.test, nTest: found.test };
 }
 
 /** Estimated seconds of one run (one seed) of config `c` from a probe of its shape (formula in the module comment). */
