@@ -14,7 +14,8 @@
  * Adam / MaxPoolGrad and an exact Sign (fused.ts), BatchMatMul transpose shim, cpu delegates for the rest).
  * Over those, when the native addon is built (scripts/setup.sh), oneDNN convolutions, their gradients and GEMMs
  * run in place on the wasm heap (native.ts): path 'wasm+onednn'; BNN_NATIVE=0 forces path 'wasm'. BackendInfo
- * (`path`, `native`) and describeBackend() say which path is used and why native was skipped.
+ * (`path`, `native`) and describeBackend() say which path is used, why native was skipped, and which kernel runs
+ * each convolution (decided by convKernel.ts' `convKernelOrder`).
  *
  * Process exit: the wasm pool workers are unref()'d, so a script ends when its work ends (no process.exit needed).
  * `shutdownBackend()` additionally terminates them (e.g. before a test file finishes, to be safe).
@@ -23,6 +24,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initWasmThreaded, unrefWasmWorkers } from './nodeWasmThreads';
 import { registerWasmTrainingKernels, WasmKernelOptions } from './wasmKernels';
 import { registerNativeKernels, NativeKernelOptions, NativeStatus } from './native';
+import { describeKernelPath } from './convKernel';
 import { envBackend, envThreads } from '../util/env';
 // the real module object, so that os.cpus() is the one nodeWasmThreads patches
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- a namespace import would be a frozen copy
@@ -228,7 +230,8 @@ export function backendInfo(): BackendInfo | null {
 
 /**
  * One line, e.g. "backend=wasm (tfjs-backend-wasm 4.22.0, SIMD, 2 threads) path=wasm+onednn (oneDNN 2.6.3 (OpenMP),
- * 2 threads)" or "… path=wasm (native kernels disabled (BNN_NATIVE=0))".
+ * 2 threads; Conv2D: ±1 × ±1 by oneDNN int8, else oneDNN float)" or "… path=wasm (native kernels disabled
+ * (BNN_NATIVE=0); Conv2D: …)": the path part, which kernel runs each convolution, is convKernel.ts'.
  */
 export function describeBackend(): string {
   if (!current) {
@@ -240,7 +243,7 @@ export function describeBackend(): string {
   const parts = [`${pkg} ${current.version}`];
   if (current.simd != null) parts.push(current.simd ? 'SIMD' : 'no SIMD');
   parts.push(`${current.threads} thread${current.threads === 1 ? '' : 's'}`);
-  const path = current.path ? ` path=${current.path}${current.native ? ` (${current.native})` : ''}` : '';
+  const path = current.path ? ` ${describeKernelPath(current.path, current.native)}` : '';
   return `backend=${current.name} (${parts.join(', ')})${path}`;
 }
 

@@ -6,7 +6,7 @@
  *
  *   Conv2D                 real-valued inputs (the first layer) by oneDNN in float; ±1 inputs with ±1
  *                          filters as an exact int8 convolution (VNNI where the CPU has it), see
- *                          NativeKernelOptions.binaryConv
+ *                          NativeKernelOptions.binaryConv; the order of kernels is convKernel.ts'
  *   Conv2DBackpropFilter   oneDNN backward-weights
  *   Conv2DBackpropInput    oneDNN backward-data (also the forward of conv2dTranspose)
  *   BatchMatMul            dnnl_sgemm, or oneDNN matmul for big transposed products (dense layers, their grads)
@@ -23,9 +23,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { convGeometry } from './wasmKernels';
-import type { HeapBackend } from './wasmKernels';
-import { binaryConv2d, BinConvGeom } from './binaryConv';
+import { convGeometry, pair } from './convGrads';
+import { convCallOf, convKernelOrder, convPolicy, setConvPolicy, xnorConv } from './convKernel';
+import type { HeapBackend } from './heap';
 import { envNativeOff } from '../util/env';
 
 type Info = tf.TensorInfo;
@@ -59,8 +59,6 @@ export interface NativeKernelOptions {
    * exact integers. Default 'int8' (measured fastest, bench/README.md).
    */
   binaryConv?: 'int8' | 'float' | 'xnor';
-  /** Smallest N·outH·outW for the XNOR path (as wasmKernels' binaryConvMinPixels; default 512). */
-  binaryConvMinPixels?: number;
 }
 
 /** Repository root (src/backend/ -> ../..). */
@@ -119,7 +117,14 @@ export function nativeDisabledByEnv(env: NodeJS.ProcessEnv = process.env): boole
 
 let status: NativeStatus = { path: 'wasm', skipped: 'native kernels not registered' };
 let enabled = false;
-let opts: Required<NativeKernelOptions> = { binaryConv: 'int8', binaryConvMinPixels: 512 };
+let binaryChoice: NonNullable<NativeKernelOptions['binaryConv']> = 'int8';
+
+/** Switches the registered kernels on or off, and tells convKernel.ts' policy. */
+function setEnabled(on: boolean): boolean {
+  enabled = on;
+  setConvPolicy({ native: on ? binaryChoice : null });
+  return on;
+}
 
 /** The path in use on the wasm backend (after registerNativeKernels). */
 export function nativeStatus(): NativeStatus {
@@ -137,12 +142,6 @@ export function nativeImplementations(): string[] {
 const heapOf = (b: NativeBackend): Uint8Array => b.wasm.HEAPU8;
 const off = (b: NativeBackend, i: Info): number => b.dataIdMap.get(i.dataId).memoryOffset;
 const size = (s: number[]) => s.reduce((a, v) => a * v, 1);
-
-function pair(v: number | number[] | undefined): [number, number] {
-  if (v == null) return [1, 1];
-  if (typeof v === 'number') return [v, v];
-  return [v[0], v.length > 1 ? v[1] : v[0]];
-}
 
 interface ConvAttrs {
   strides: number | number[]; pad: unknown; dataFormat?: string; dilations?: number | number[];
@@ -178,35 +177,20 @@ function runConv(b: NativeBackend, kinds: number[], a: Info, w: Info, outShape: 
   return null;
 }
 
-function binaryConv(args: KernelArgs, dims: Int32Array): Info | null {
-  const { x, filter } = args.inputs as { x: Info; filter: Info };
-  const b = args.backend as unknown as NativeBackend;
-  const [N, H, W, Ci, outH, outW, Co, kh, kw, sh, sw, padTop, padLeft] = Array.from(dims);
-  if (Ci < 8 || N * outH * outW < opts.binaryConvMinPixels) return null;
-  const g: BinConvGeom = { N, H, W, Ci, kh, kw, Co, sh, sw, padTop, padLeft, outH, outW };
-  const f32 = (i: Info) => new Float32Array(b.wasm.HEAPU8.buffer, off(b, i), size(i.shape));
-  let out: Info | null = null;
-  const ok = binaryConv2d(f32(x), f32(filter), g, () => {
-    out = b.makeOutput([N, outH, outW, Co], 'float32');
-    return f32(out);
-  });
-  if (ok) return out;
-  if (out) b.disposeData((out as Info).dataId);
-  return null;
-}
-
+/** Conv2D by the native kernels of convKernel.ts' order for this call; null: the wasm kernel underneath goes on. */
 function conv2dNative(args: KernelArgs): Info | null {
   const { x, filter } = args.inputs as { x: Info; filter: Info };
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const dims = convDims(x.shape, filter.shape, args.attrs as unknown as ConvAttrs);
-  if (!dims) return null;
-  if (opts.binaryConv === 'xnor') {
-    const r = binaryConv(args, dims);
+  const { call, g } = convCallOf(args);
+  if (!g) return null;
+  const order = convKernelOrder(convPolicy(), call);
+  const b = args.backend as unknown as NativeBackend;
+  if (order[0] === 'xnor') {
+    const r = xnorConv(b, x, filter, g);
     if (r) return r;
   }
-  // int8 first: declines at the first value that is not ±1 (the first layer's real input, real initial kernels)
-  return runConv(args.backend as unknown as NativeBackend, opts.binaryConv === 'int8' ? [3, 0] : [0], x, filter,
-    [dims[0], dims[4], dims[5], dims[6]], dims);
+  const kinds = order.filter((k) => k === 'onednn-int8' || k === 'onednn-float').map((k) => (k === 'onednn-int8' ? 3 : 0));
+  const dims = convDims(x.shape, filter.shape, args.attrs as unknown as ConvAttrs);
+  return kinds.length && dims ? runConv(b, kinds, x, filter, [dims[0], dims[4], dims[5], dims[6]], dims) : null;
 }
 
 /** Whether `dy` has the convolution's output shape [N, outH, outW, outC] (dims[4..6] of convDims). */
@@ -214,22 +198,25 @@ function matchesOutput(dy: Info, dims: ArrayLike<number>): boolean {
   return dy.shape.length === 4 && dy.shape[1] === dims[4] && dy.shape[2] === dims[5] && dy.shape[3] === dims[6];
 }
 
+/**
+ * A convolution gradient by oneDNN (`kind` 1: backward-weights, dW [kh,kw,Ci,Co] from x and dy; 2: backward-data,
+ * dx from dy and the filter): `a` and `b` are the addon's operands, `xShape` and `fShape` the forward conv's shapes.
+ */
+function convGradNative(args: KernelArgs, kind: 1 | 2, a: Info, b: Info, dy: Info, xShape: number[], fShape: number[]): Info | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const dims = convDims(xShape, fShape, args.attrs as unknown as ConvAttrs);
+  if (!dims || !matchesOutput(dy, dims)) return null;
+  return runConv(args.backend as unknown as NativeBackend, [kind], a, b, (kind === 1 ? fShape : xShape).slice(), dims);
+}
+
 function filterGradNative(args: KernelArgs): Info | null {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
-  const a = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
-  const dims = convDims(x.shape, a.filterShape, a);
-  if (!dims || !matchesOutput(dy, dims)) return null;
-  return runConv(args.backend as unknown as NativeBackend, [1], x, dy, a.filterShape.slice(), dims);
+  return convGradNative(args, 1, x, dy, dy, x.shape, (args.attrs as unknown as { filterShape: number[] }).filterShape);
 }
 
 function inputGradNative(args: KernelArgs): Info | null {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
-  const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
-  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') return null;
-  const dims = convDims(a.inputShape, filter.shape, a);
-  if (!dims || !matchesOutput(dy, dims)) return null;
-  return runConv(args.backend as unknown as NativeBackend, [2], dy, filter, a.inputShape.slice(), dims);
+  return convGradNative(args, 2, dy, filter, dy, (args.attrs as unknown as { inputShape: number[] }).inputShape, filter.shape);
 }
 
 function matMulNative(args: KernelArgs): Info | null {
@@ -321,21 +308,21 @@ function install(backendName: string): void {
  * count. Returns the path in use: 'wasm+onednn', or 'wasm' with the reason (BNN_NATIVE=0, not built, …).
  */
 export function registerNativeKernels(threads: number, options: NativeKernelOptions = {}, backendName = 'wasm'): NativeStatus {
-  opts = { binaryConv: options.binaryConv ?? 'int8', binaryConvMinPixels: options.binaryConvMinPixels ?? 512 };
+  binaryChoice = options.binaryConv ?? 'int8';
   if (nativeDisabledByEnv()) {
-    enabled = false;
+    setEnabled(false);
     status = { path: 'wasm', skipped: `native kernels disabled (BNN_NATIVE=${envNativeOff()})` };
     return nativeStatus();
   }
   const a = loadNativeAddon();
   if (!a) {
-    enabled = false;
+    setEnabled(false);
     status = { path: 'wasm', skipped: loadError ?? 'native addon unavailable' };
     return nativeStatus();
   }
   a.setThreads(threads);
   install(backendName);
-  enabled = true;
+  setEnabled(true);
   const i = a.info();
   status = { path: 'wasm+onednn', detail: `oneDNN ${i.version} (${i.runtime}), ${threads} thread${threads === 1 ? '' : 's'}` };
   return nativeStatus();
@@ -346,11 +333,5 @@ export function registerNativeKernels(threads: number, options: NativeKernelOpti
  * one process; off = every call goes to the wasm kernel underneath). Returns whether they are now on.
  */
 export function setNativeKernels(on: boolean): boolean {
-  enabled = on && addon != null && underneath.size > 0 && !nativeDisabledByEnv();
-  return enabled;
-}
-
-/** Whether the native kernels currently run (registered, loaded, not switched off). */
-export function nativeKernelsEnabled(): boolean {
-  return enabled;
+  return setEnabled(on && addon != null && underneath.size > 0 && !nativeDisabledByEnv());
 }
