@@ -15,6 +15,10 @@ export interface QuantConv2DArgs extends QuantArgsBase {
 /**
  * y = conv2d(q_in(x), q_k(K), strides, padding), K of shape [k, k, C_in, filters]. Output side per spatial axis:
  * ⌈n / s⌉ with 'same' padding, ⌊(n − k) / s⌋ + 1 with 'valid'.
+ *
+ * Which kernel computes the conv2d (oneDNN int8 or XNOR-popcount for ±1 inputs with ±1 kernels, else a float
+ * convolution) is decided per call by `convKernelOrder` in src/backend/convKernel.ts; each run logs the choice in
+ * its `path=` line. Every choice gives the same values.
  */
 export class QuantConv2D extends QuantizerBase {
   static className = 'QuantConv2D';
