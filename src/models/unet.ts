@@ -52,69 +52,68 @@ export const UNET_DOWN_FILTERS = [64, 128, 256, 512];
 export const UNET_UP_FILTERS = [256, 128, 64, 32];
 export const UNET_ENTRY_FILTERS = 32;
 
-/** Builds the conv or binarized UNet (functional tf.LayersModel; input [S,S,3], output softmax [S,S,numClasses]). */
-export function unet(config: UNetConfig): tf.LayersModel {
-  const width = config.width ?? 1;
-  const size = config.imageSize ?? 128;
-  const numClasses = config.numClasses ?? 3;
-  const seed = config.seed ?? 0;
-  const kernels = config.kernels ?? 'bop';
-  const binary = config.binary;
-  if (typeof binary !== 'boolean') throw new Error(`unet: binary must be true or false, got ${JSON.stringify(binary)}`);
-  if (!(width > 0)) throw new Error(`unet: width must be > 0, got ${width}`);
-  if (!Number.isInteger(size) || size < 16 || size % 16 !== 0) throw new Error(`unet: imageSize must be a multiple of 16 (four 2× pools), got ${size}`);
-  if (!Number.isInteger(numClasses) || numClasses < 2) throw new Error(`unet: numClasses must be an integer ≥ 2, got ${numClasses}`);
-  if (kernels !== 'bop' && kernels !== 'latent') throw new Error(`unet: kernels must be 'bop' or 'latent', got '${kernels}'`);
-  const units = (n: number) => Math.max(1, Math.round(n * width));
+type Resolved = Required<UNetConfig>;
+
+/** The config with its defaults, checked (errors name the value and what is allowed). */
+function resolveUNetConfig(config: UNetConfig): Resolved {
+  const c: Resolved = { binary: config.binary, width: config.width ?? 1, imageSize: config.imageSize ?? 128, numClasses: config.numClasses ?? 3, seed: config.seed ?? 0, kernels: config.kernels ?? 'bop' };
+  if (typeof c.binary !== 'boolean') throw new Error(`unet: binary must be true or false, got ${JSON.stringify(c.binary)}`);
+  if (!(c.width > 0)) throw new Error(`unet: width must be > 0, got ${c.width}`);
+  if (!Number.isInteger(c.imageSize) || c.imageSize < 16 || c.imageSize % 16 !== 0) throw new Error(`unet: imageSize must be a multiple of 16 (four 2× pools), got ${c.imageSize}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 2) throw new Error(`unet: numClasses must be an integer ≥ 2, got ${c.numClasses}`);
+  if (c.kernels !== 'bop' && c.kernels !== 'latent') throw new Error(`unet: kernels must be 'bop' or 'latent', got '${c.kernels}'`);
+  return c;
+}
+
+/**
+ * The UNet's layer makers for one variant, numbering convolutions (names and kernel seeds: seed·1000 + n) and BN
+ * layers in the order they are made: `conv` (3×3 'same' conv → BN; binarized: ste_sign input unless `realInput`),
+ * `block` (two convs, then a 2× max-pool when `pool`) and `head` (the 1×1 conv to the classes, no BN).
+ */
+function unetLayers(c: Resolved) {
   const kernelArgs =
-    kernels === 'bop'
+    c.kernels === 'bop'
       ? { kernelQuantizer: null, binaryKernel: true, kernelConstraint: null }
       : { kernelQuantizer: 'ste_sign' as const, binaryKernel: true, kernelConstraint: 'weight_clip' as const };
-
   let li = 0; // conv counter (names and seeds)
   let bi = 0; // BN counter
   const bn = (x: tf.SymbolicTensor) =>
-    new BatchNorm({ momentum: 0.99, epsilon: 1e-3, center: true, scale: !binary, name: `bn_${++bi}` }).apply(x) as tf.SymbolicTensor;
-  /** One 3×3 'same' conv → BN; binarized: ste_sign input unless `realInput`. */
+    new BatchNorm({ momentum: 0.99, epsilon: 1e-3, center: true, scale: !c.binary, name: `bn_${++bi}` }).apply(x) as tf.SymbolicTensor;
+  const quant = (x: tf.SymbolicTensor, filters: number, kernelSize: number, realInput: boolean) =>
+    new QuantConv2D({ name: `quant_conv2d_${li}`, filters, kernelSize, padding: 'same', inputQuantizer: realInput ? null : 'ste_sign', ...kernelArgs, useBias: false, seed: c.seed * 1000 + li }).apply(x) as tf.SymbolicTensor;
   const conv = (x: tf.SymbolicTensor, filters: number, opts: { realInput?: boolean } = {}) => {
     li++;
-    let y: tf.SymbolicTensor;
-    if (binary) {
-      y = new QuantConv2D({
-        name: `quant_conv2d_${li}`,
-        filters,
-        kernelSize: 3,
-        padding: 'same',
-        inputQuantizer: opts.realInput ? null : 'ste_sign',
-        ...kernelArgs,
-        useBias: false,
-        seed: seed * 1000 + li,
-      }).apply(x) as tf.SymbolicTensor;
-    } else {
-      y = tf.layers
-        .conv2d({
-          name: `conv2d_${li}`,
-          filters,
-          kernelSize: 3,
-          padding: 'same',
-          activation: 'relu',
-          useBias: true,
-          kernelInitializer: tf.initializers.heNormal({ seed: seed * 1000 + li }),
-        })
-        .apply(x) as tf.SymbolicTensor;
-    }
+    const y = c.binary
+      ? quant(x, filters, 3, opts.realInput ?? false)
+      : (tf.layers
+          .conv2d({ name: `conv2d_${li}`, filters, kernelSize: 3, padding: 'same', activation: 'relu', useBias: true, kernelInitializer: tf.initializers.heNormal({ seed: c.seed * 1000 + li }) })
+          .apply(x) as tf.SymbolicTensor);
     return bn(y);
   };
   const block = (x: tf.SymbolicTensor, filters: number, pool: boolean, name: string) => {
-    let y = conv(x, filters);
-    y = conv(y, filters);
+    let y = conv(conv(x, filters), filters);
     if (pool) y = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(y) as tf.SymbolicTensor;
     return y;
   };
+  const head = (x: tf.SymbolicTensor) => {
+    li++;
+    return c.binary
+      ? quant(x, c.numClasses, 1, false)
+      : (tf.layers
+          .conv2d({ name: `conv2d_${li}`, filters: c.numClasses, kernelSize: 1, padding: 'same', useBias: true, kernelInitializer: tf.initializers.glorotUniform({ seed: c.seed * 1000 + li }) })
+          .apply(x) as tf.SymbolicTensor);
+  };
+  return { conv, block, head };
+}
 
-  const input = tf.input({ shape: [size, size, 3], name: 'image' });
+/** Builds the conv or binarized UNet (functional tf.LayersModel; input [S,S,3], output softmax [S,S,numClasses]). */
+export function unet(config: UNetConfig): tf.LayersModel {
+  const c = resolveUNetConfig(config);
+  const units = (n: number) => Math.max(1, Math.round(n * c.width));
+  const { conv, block, head } = unetLayers(c);
+  const input = tf.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
   // Entry: binarized = one conv with real input; full precision = a block of two convs (as the conv notebook).
-  const entry = binary ? conv(input, units(UNET_ENTRY_FILTERS), { realInput: true }) : block(input, units(UNET_ENTRY_FILTERS), false, 'entry');
+  const entry = c.binary ? conv(input, units(UNET_ENTRY_FILTERS), { realInput: true }) : block(input, units(UNET_ENTRY_FILTERS), false, 'entry');
   const skips: tf.SymbolicTensor[] = [entry];
   let x = entry;
   UNET_DOWN_FILTERS.forEach((f, i) => {
@@ -127,23 +126,8 @@ export function unet(config: UNetConfig): tf.LayersModel {
     const cat = tf.layers.concatenate({ axis: 3, name: `up${j + 1}_concat` }).apply([up, skips[3 - j]]) as tf.SymbolicTensor;
     x = block(cat, units(f), false, `up${j + 1}`);
   });
-  li++;
-  const logits = binary
-    ? (new QuantConv2D({
-        name: `quant_conv2d_${li}`,
-        filters: numClasses,
-        kernelSize: 1,
-        padding: 'same',
-        inputQuantizer: 'ste_sign',
-        ...kernelArgs,
-        useBias: false,
-        seed: seed * 1000 + li,
-      }).apply(x) as tf.SymbolicTensor)
-    : (tf.layers
-        .conv2d({ name: `conv2d_${li}`, filters: numClasses, kernelSize: 1, padding: 'same', useBias: true, kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 1000 + li }) })
-        .apply(x) as tf.SymbolicTensor);
-  const output = tf.layers.activation({ activation: 'softmax', name: 'softmax' }).apply(logits) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: output, name: binary ? `unet_binary_${kernels}` : 'unet_fp' });
+  const output = tf.layers.activation({ activation: 'softmax', name: 'softmax' }).apply(head(x)) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: c.binary ? `unet_binary_${c.kernels}` : 'unet_fp' });
 }
 
 /** Parameter counts of a model: binary kernels (1 bit each), other trainable and non-trainable (BN moving stats) values. */
