@@ -9,6 +9,7 @@ import * as path from 'path';
 import { SVHN_FILES } from '../src/data';
 import type { ExperimentConfig } from '../src/experiments/config';
 import {
+  catalogFigureOf,
   dataStatusMarkdown,
   finalExtraMean,
   finalFlipRatio,
@@ -38,6 +39,7 @@ import {
 } from '../src/experiments/notebook';
 import { planFor, type GridResult, type GridResultPoint } from '../src/experiments/calibrate';
 import { measuredMetric, publishedRows } from '../src/experiments/published';
+import { REPORT_FIGURES, sectionFigure } from '../src/experiments/figures';
 import { getExperiment, profileConfig, type CalibrationFactors } from '../src/experiments/registry';
 import { sectionOf } from '../src/experiments/catalog';
 import { runExperiment } from '../src/experiments/run';
@@ -373,4 +375,27 @@ test('notebookVerdicts: this notebook\'s runs judged with the profile\'s family;
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("catalogFigureOf: a section's figure by name, over the notebook's runs, as the catalog declares it", () => {
+  const runs = [run('cifar10-bop', [{}, {}]), run('cifar10-bop-dropout', [{}])];
+  for (const r of runs) for (const x of r.results) (x.config as { profile: string }).profile = 'smoke';
+  const { section, figure } = sectionFigure('fig4-5-dropout');
+  assert.equal(section.id, '§4.2');
+  const r = catalogFigureOf(runs, 'fig4-5-dropout');
+  assert.ok('figure' in r);
+  assert.equal(r.figure.layout.title.text ?? r.figure.layout.title, `${figure.title} (smoke)`);
+  // legend labels are the catalog's `label`s, in the figure's order; the named variant without runs is left out (minRuns 1)
+  const names = [...new Set(r.figure.data.filter((d) => d.showlegend !== false).map((d) => d.name))];
+  assert.deepEqual(names, [getExperiment('cifar10-bop').label, getExperiment('cifar10-bop-dropout').label]);
+  // flips of several runs: the last layer only; of one run: every layer
+  const flips = catalogFigureOf([run('cifar10-bop', [{ flipRatio: { a: 0.1, b: 0.2 } }])], 'flip-ratio');
+  assert.ok('figure' in flips && flips.figure.data.length === 2);
+  assert.deepEqual(catalogFigureOf([], 'fig4-5-dropout'), { skipped: 'skipped (fig4-5-dropout): no runs' });
+  // a figure that needs both arms, with one here
+  const one = catalogFigureOf([runs[0]], 'fig1-baseline-vs-bop');
+  assert.ok('skipped' in one && /it draws cifar10-adam-baseline, cifar10-bop; this notebook ran cifar10-bop$/.test(one.skipped), JSON.stringify(one));
+  assert.throws(() => sectionFigure('fig99'), /unknown figure "fig99"; the sections' figures: fig1-baseline-vs-bop/);
+  // every catalog figure is found, and no notebook figure takes a catalog figure's name
+  for (const f of REPORT_FIGURES.filter((x) => x.name !== 'summary')) assert.equal(sectionFigure(f.name).figure.title, f.title);
 });

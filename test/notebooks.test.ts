@@ -18,6 +18,7 @@ import { jupyterPython, pythonCheck } from '../src/lab/jupyter';
 import { repoRoot } from '../src/util/paths';
 import { PLOTLY_MIME } from '../src/figures/display';
 import { listNotebooks } from '../src/cli/notebooks';
+import { sectionFigure } from '../src/experiments/figures';
 import { resolveCifar10, dataRoot, SVHN_FILES } from '../src/data';
 
 const ROOT = repoRoot();
@@ -93,7 +94,8 @@ function requiredCalls(s: string): RegExp[] {
     ...(s === '04-constant-gamma' ? [/regimeText\(runs, \['cifar10-bop', 'cifar10-bop-constant-gamma'\]\)/] : []),
     ...(s === '06-unet-segmentation' ? [/regimeText\(runs, \['pets-unet-binary-bop'\]\)/, /flipPhaseText\(runs, 'pets-unet-binary-bop'\)/] : []),
     /const runs = await runSection\(EXPERIMENTS, \{ profile: PROFILE, seeds: SEEDS, set: OVERRIDES \}\)/,
-    /showCurves\(runs, 'accuracy'/,
+    // figures by name: the catalog's declaration (kind, title, axes, experiments), never titles typed in a cell
+    /showCatalogFigure\(runs, '/,
     /showComparison\(runs, PROFILE\)/,
     /sectionFindings\(SECTION, runs, PROFILE/,
     /sectionVerdictMarkdown\(SECTION, runs, PROFILE\)/,
@@ -120,6 +122,9 @@ test('section notebooks: a config cell, then one call into src/ per step, and no
     assert.doesNotMatch(all, /from '\.\/src\/(optimizers|layers|quantizers|train\/loop)/, `${s}: must not build optimizers/layers/loops itself`);
     assert.doesNotMatch(all, /\.(fit|trainOnBatch|minimize)\(|tf\.sequential|tf\.layers\./, `${s}: no training code in the notebook`);
     for (const re of requiredCalls(s)) assert.match(all, re, `${s}: calls ${re.source.replace(/\\/g, '')}`);
+    // A section notebook draws its section's figures by name, each declared once (src/experiments/figures.ts `sectionFigure`).
+    for (const m of all.matchAll(/showCatalogFigure\(runs, '([^']+)'\)/g)) assert.equal(sectionFigure(m[1]).section.notebook, s, `${s}: figure ${m[1]} is another section's`);
+    if (/^0[1-6]-/.test(s)) assert.doesNotMatch(all, /\btitle:|showCurves\(|curvesFigure\(/, `${s}: a figure declared in a cell; draw the catalog's by name (showCatalogFigure)`);
     code.forEach((c, i) => {
       const id = (cells[i] as Cell & { id?: string }).id ?? `#${i}`;
       for (const r of CELL_RULES) assert.doesNotMatch(c, r.re, `${s}, cell ${id}: ${r.name} (${r.why}):\n${c}`);
@@ -142,7 +147,7 @@ test('the cell rules catch the copies and computations they are for, and pass th
   assert.deepEqual(caught('console.log(sectionFindings(SECTION, runs, PROFILE, { sizes }));'), ['a shorthand property']);
   for (const ok of [
     "const { PROFILE, EXPERIMENTS } = notebookConfig(SECTION, { seeds: SEEDS, overrides: OVERRIDES });",
-    "showCurves(runs, 'flips', { only: ['cifar10-bop'], title: `Bop: flip metric per layer (${PROFILE})`, layers: 'all' });",
+    "showCatalogFigure(runs, 'flip-ratio');",
     'console.log(sectionFindings(SECTION, runs, PROFILE, { sizes: sizes }));',
     'showMarkdown(sectionVerdictMarkdown(SECTION, runs, PROFILE));',
   ])

@@ -1,10 +1,9 @@
 /**
  * The registry of the report's figures, read from the catalog (./catalog): every section's `figures` entry names
  * the experiments it draws and what it draws; legend labels are the experiments' `label`s, the summary's published
- * numbers are ./published's. This module only binds that data to the builders of src/figures. Used by `npm run figures` and by
- * notebooks:
- *
- *   showFigure(reportFigure('fig1-baseline-vs-bop', { profile: PROFILE }));
+ * numbers are ./published's. This module only binds that data to the builders of src/figures. `npm run figures`
+ * draws an entry from stored results (`buildReportFigure`); a notebook draws the same entry, by name, over its own
+ * runs (`sectionFigure`, `entryFigure`; ./notebook `showCatalogFigure(runs, 'fig4-5-dropout')`).
  *
  * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
  */
@@ -27,18 +26,19 @@ export function experimentRef(name: string): RunRef {
 const seriesOf = (runs: LoadedRun[]) => runs.map((r) => r.series);
 
 /** The per-epoch kinds of figure (every kind of a catalog `FigureEntry` but the segmentation grid). */
-export type CurveKind = Exclude<FigureEntry['kind'], 'segmentation'>;
+type CurveKind = Exclude<FigureEntry['kind'], 'segmentation'>;
 
 /** Options of `curvesFigure`: the builders' options, the trace names of accuracy / mIoU, which layers' flips. */
-export type CurveKindOptions = CurveOptions & { trainName?: string; valName?: string; layers?: 'all' | 'last' | string[] };
+type CurveKindOptions = CurveOptions & { trainName?: string; valName?: string; layers?: 'all' | 'last' | string[] };
 
 /**
  * The figure of one kind over some runs: accuracy or loss curves (train dashed, validation solid, mean over seeds
- * with a min–max band), the flip metric per binary layer (every layer unless `layers` says otherwise), the γ /
+ * with a min–max band), the flip metric per binary layer (unless `layers` says otherwise: every layer of one run,
+ * the last layer of several, as the paper's Fig. 1), the γ /
  * learning-rate schedules, or mean IoU. The one mapping from a kind to its builder, for the registry and the
  * notebooks.
  */
-export function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKindOptions = {}): Figure {
+function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKindOptions = {}): Figure {
   const { trainName, valName, layers, ...curve } = opts;
   switch (kind) {
     case 'accuracy':
@@ -46,7 +46,7 @@ export function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKi
     case 'loss':
       return lossCurves(series, curve);
     case 'flips':
-      return flipRatioCurves(series, { ...curve, layers: layers ?? 'all' });
+      return flipRatioCurves(series, { ...curve, layers });
     case 'hyperparameters':
       return hyperparameterCurves(series, curve);
     case 'miou':
@@ -56,6 +56,12 @@ export function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKi
   }
 }
 
+/** The figure a catalog entry of a curve kind draws over some runs' series, with its axis names, titled `title` (default: the entry's). */
+export function entryFigure(f: FigureEntry, series: RunSeries[], title = f.title): Figure {
+  if (f.kind === 'segmentation') throw new Error(`figure "${f.name}" is a segmentation grid: it draws a run's predictions.json, not curves`);
+  return curvesFigure(f.kind, series, { title, ...f.axes });
+}
+
 /** The builder of a catalog figure entry: what its `kind` draws, with its title and axis names. */
 function builderOf(f: FigureEntry): ReportFigure['build'] {
   if (f.kind === 'segmentation')
@@ -63,8 +69,7 @@ function builderOf(f: FigureEntry): ReportFigure['build'] {
       const samples = loadPredictions(runs[0].data);
       return segmentationGrid(samples.samples, { title: `${f.title} (${runs[0].series.label})`, classNames: samples.classNames });
     };
-  const kind = f.kind;
-  return (runs) => curvesFigure(kind, seriesOf(runs), { title: f.title, ...f.axes });
+  return (runs) => entryFigure(f, seriesOf(runs));
 }
 
 /** A catalog figure entry as a buildable figure: its experiments (default: the section's) as stored-results refs. */
@@ -72,6 +77,52 @@ export function figureFromCatalog(section: Section, f: FigureEntry): ReportFigur
   const names = f.experiments ?? section.experiments;
   if (!names.length) throw new Error(`figure "${f.name}" of ${section.id} draws no experiment`);
   return { name: f.name, title: f.title, description: f.description, runs: names.map(experimentRef), minRuns: f.minRuns, build: builderOf(f) };
+}
+
+/**
+ * Figures the section notebooks draw that the catalog's sections do not list: declared once, here, in the catalog's
+ * `FigureEntry` form, by section, and drawn by name like the catalog's (`sectionFigure`); their place is their
+ * section's `figures` in ./catalog. `npm run figures` draws the catalog's only.
+ */
+const NOTEBOOK_FIGURES: Record<string, FigureEntry[]> = {
+  '§3.1': [
+    {
+      name: 'fig1-untuned',
+      kind: 'accuracy',
+      title: 'CIFAR-10 BinaryNet: Adam baseline vs Bop, both untuned',
+      description: 'Training and validation accuracy per epoch of both arms at the settings the profile derives, neither calibrated.',
+      experiments: ['cifar10-adam-baseline-untuned', 'cifar10-bop-untuned'],
+      minRuns: 1,
+    },
+  ],
+  '§4.1': [
+    { name: 'learning-rate-schedules', kind: 'hyperparameters', title: 'Effect of the learning rate: γ and the Adam learning rate', description: 'γ (the same in both runs) and the BN betas\' Adam lr, constant vs decayed.', minRuns: 1 },
+    { name: 'learning-rate-flips', kind: 'flips', title: 'Effect of the learning rate: flip metric of the last layer', description: 'πₜ of the last binary layer with the Adam lr constant or decayed.', minRuns: 1 },
+  ],
+  '§4.2': [{ name: 'dropout-flips', kind: 'flips', title: 'Effect of dropout: flip metric of the last layer', description: 'πₜ of the last binary layer with and without dropout.', minRuns: 1 }],
+  '§4.3': [
+    { name: 'constant-gamma-schedules', kind: 'hyperparameters', title: 'Constant vs decayed γ: γ and the Adam learning rate', description: 'The γ schedules of both runs and the BN betas\' Adam lr.', minRuns: 1 },
+    { name: 'constant-gamma-flips', kind: 'flips', title: 'Constant vs decayed γ: flip metric of the last layer', description: 'πₜ of the last binary layer with γ decayed or constant (the paper\'s Fig. 1 shows the last layer).', minRuns: 1 },
+    { name: 'constant-gamma-flips-per-layer', kind: 'flips', title: 'Constant γ: flip metric per layer', description: 'πₜ of every binary layer of the constant-γ run.', experiments: ['cifar10-bop-constant-gamma'] },
+  ],
+  '§4.4': [
+    { name: 'svhn-loss', kind: 'loss', title: 'SVHN: loss, Adam baselines vs Bop', description: 'Training and validation loss on SVHN.', minRuns: 1 },
+    { name: 'svhn-flips', kind: 'flips', title: 'SVHN Bop: flip metric per layer', description: 'πₜ of every binary layer of the SVHN Bop run.', experiments: ['svhn-bop'] },
+    { name: 'svhn-schedules', kind: 'hyperparameters', title: 'SVHN: γ and the Adam learning rate', description: 'γ (Bop) and the Adam learning rate per epoch on SVHN.', minRuns: 1 },
+  ],
+  '§4.5': [
+    { name: 'unet-loss', kind: 'loss', title: 'UNets: training and test loss', description: 'Training and test loss of the three UNets.', minRuns: 1 },
+    { name: 'unet-flips', kind: 'flips', title: 'Binarized UNet with Bop: flip metric per layer', description: 'πₜ of every binary layer of the binarized UNet trained with Bop.', experiments: ['pets-unet-binary-bop'] },
+    { name: 'unet-schedules', kind: 'hyperparameters', title: 'UNets: γ and the Adam learning rate', description: 'γ (Bop) and the Adam learning rate per epoch of the UNets.', minRuns: 1 },
+  ],
+};
+
+/** A figure by name, the catalog's or a notebook figure (`NOTEBOOK_FIGURES`), with its section; throws listing the names. */
+export function sectionFigure(name: string): { section: Section; figure: FigureEntry } {
+  const all = SECTIONS.flatMap((section) => [...section.figures, ...(NOTEBOOK_FIGURES[section.id] ?? [])].map((figure) => ({ section, figure })));
+  const found = all.find((x) => x.figure.name === name);
+  if (!found) throw new Error(`unknown figure "${name}"; the sections' figures: ${all.map((x) => x.figure.name).join(', ')}`);
+  return found;
 }
 
 /** Stored runs as the published comparison takes them: the results folder (a catalog experiment's name) and the series. */
@@ -103,13 +154,4 @@ export function getReportFigure(name: string): ReportFigure {
 /** Builds a registry figure from stored results. Returns `{figure: null, missing}` when required runs are absent. */
 export function buildReportFigure(name: string, ctx: BuildContext): BuiltFigure {
   return buildFigure(getReportFigure(name), ctx);
-}
-
-/** Notebook helper: the figure of a registry entry, or an Error naming the missing experiments. */
-export function reportFigure(name: string, ctx: BuildContext): Figure {
-  const r = buildReportFigure(name, ctx);
-  if (!r.figure) {
-    throw new Error(`figure "${name}": no stored results for ${r.missing.join(', ')} (profile "${ctx.profile}"); run \`npm run experiment\` for them first`);
-  }
-  return r.figure;
 }

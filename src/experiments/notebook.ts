@@ -9,7 +9,7 @@
  *   await notebookSetup({ profile: PROFILE, experiments: EXPERIMENTS, seeds: SEEDS, set: OVERRIDES });
  *   showMarkdown(sectionIntro(SECTION, PROFILE));
  *   const runs = await runSection(EXPERIMENTS, { profile: PROFILE, seeds: SEEDS, set: OVERRIDES });
- *   showCurves(runs, 'accuracy', { title: `Fig. 1 (${PROFILE})` });
+ *   showCatalogFigure(runs, 'fig1-baseline-vs-bop');
  *   showComparison(runs, PROFILE);
  *   console.log(sectionFindings(SECTION, runs, PROFILE));
  *   showMarkdown(sectionVerdictMarkdown(SECTION, runs, PROFILE));
@@ -19,7 +19,8 @@
  *   section    the runs of a section, trained or reused in the kernel (`SectionRun`)
  *   intro      the section's claims, runs, published numbers and derivation
  *   scale      the profile's sizes, γ·T per phase, the runs' regime and flips per γ phase
- *   plots      the curves, the comparison with the published numbers, the runs described, the live chart
+ *   plots      the catalog's figures by name, the comparison with the published numbers, the runs described, the
+ *              live chart
  *   findings   the numbers each section's text talks about
  *   verdicts   the claims judged on the notebook's runs
  *   sections   §4.2's dropout mechanism, §4.5's UNet sizes and predictions

@@ -2,7 +2,7 @@
  * How a figure of the report is built from stored results: the runs it needs (`RunRef`, experiment folder names
  * under results/, see load.ts; `*` globs pick up sweeps, e.g. `cifar10-lr-*`), a builder, and an optional table.
  * Which figures the report has, and which experiments each draws, is catalog data: the registry is
- * src/experiments/figures.ts (REPORT_FIGURES, buildReportFigure, reportFigure), built on `buildFigure` here.
+ * src/experiments/figures.ts (REPORT_FIGURES, buildReportFigure), built on `buildFigure` here.
  *
  * Each run's legend label is the ref's `label`, else config.json's `label`, else the experiment name.
  */

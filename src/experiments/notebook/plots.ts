@@ -1,16 +1,16 @@
 /**
- * What a section notebook draws and tabulates from its runs: the curves, the comparison with the published
- * numbers, where and how each run ran, and the live chart replayed.
+ * What a section notebook draws and tabulates from its runs: the catalog's figures by name, the comparison with the
+ * published numbers, where and how each run ran, and the live chart replayed.
  */
 import { accuracyCurves } from '../../figures/builders';
 import { liveChart, showFigure, showHtml } from '../../figures/display';
 import { summaryTable, toHtml } from '../../figures/tables';
-import type { RunSeries } from '../../figures/types';
+import type { Figure, RunSeries } from '../../figures/types';
 import type { History } from '../../train/history';
-import { curvesFigure, type CurveKind, type CurveKindOptions } from '../figures';
+import { entryFigure, experimentRef, sectionFigure } from '../figures';
 import { publishedRows } from '../published';
 import { pctOf } from './format';
-import { runOf, type SectionRun } from './section';
+import type { SectionRun } from './section';
 
 /** One paragraph per seed: seed, profile, backend, final / best accuracies, training time, and where it is stored. */
 export function describeRuns(runs: SectionRun[]): string {
@@ -34,17 +34,29 @@ export function describeRuns(runs: SectionRun[]): string {
 }
 
 /**
- * Shows one figure of a kind (./figures `curvesFigure`: accuracy, loss, flips, hyperparameters, miou) over the
- * runs, or over those named in `only`; prints "skipped" when there are none (a section whose data is missing).
+ * The figure `name` of the catalog (../figures `sectionFigure`: its kind, title, axis names and experiments, the
+ * section's by default, as `npm run figures` draws it) over this notebook's runs, legend labels the experiments'
+ * `label`s and the profile in the title; or why it is skipped: fewer of its runs are here than it needs (its
+ * `minRuns`, else all of them), as in a section whose data is missing.
  */
-export function showCurves(runs: SectionRun[], kind: CurveKind, opts: CurveKindOptions & { only?: string[] } = {}): void {
-  const { only, ...figOpts } = opts;
-  if (!runs.length) {
-    console.log(`skipped (${figOpts.title ?? kind}): no runs`);
-    return;
-  }
-  const picked = only ? only.map((n) => runOf(runs, n)) : runs;
-  showFigure(curvesFigure(kind, picked.map((r) => r.series), figOpts));
+export function catalogFigureOf(runs: SectionRun[], name: string): { figure: Figure } | { skipped: string } {
+  const { section, figure } = sectionFigure(name);
+  const names = figure.experiments ?? section.experiments;
+  const picked = names.flatMap((n) => runs.filter((r) => r.experiment === n));
+  if (!picked.length || picked.length < (figure.minRuns ?? names.length))
+    return { skipped: `skipped (${name}): ${runs.length ? `it draws ${names.join(', ')}; this notebook ran ${runs.map((r) => r.experiment).join(', ')}` : 'no runs'}` };
+  const series = picked.map((r) => {
+    const ref = experimentRef(r.experiment);
+    return { ...r.series, label: ref.label ?? r.series.label, optimizer: ref.optimizer };
+  });
+  return { figure: entryFigure(figure, series, `${figure.title} (${picked[0].results[0].config.profile})`) };
+}
+
+/** Shows `catalogFigureOf(runs, name)`, or prints why it is skipped. */
+export function showCatalogFigure(runs: SectionRun[], name: string): void {
+  const r = catalogFigureOf(runs, name);
+  if ('figure' in r) showFigure(r.figure);
+  else console.log(r.skipped);
 }
 
 /**
