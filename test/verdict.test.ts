@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Claim, ClaimTest } from '../src/experiments/catalog';
 import { holm, incompleteBeta, pairedTest, tCdf, tQuantile, tQuantile975, tTwoSidedP, welchInterval, welchTest } from '../src/experiments/ttest';
-import { claimVerdict, decide, FinalValues, GridPoint, profileVerdicts, seedsFor, seedsNeeded, sensitivityVerdict } from '../src/experiments/verdict';
+import { claimVerdict, decide, FinalValues, GridPoint, profileVerdicts, seedLoopCommand, seedsFor, seedsNeeded, sensitivityVerdict } from '../src/experiments/verdict';
 import { SECTIONS } from '../src/experiments/catalog';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b} (±${tol})`);
@@ -187,10 +187,13 @@ test('seeds needed: the smallest n with t·sd/√n ≤ 1.5 pp, and the commands 
   assert.ok(s.wider);
   assert.equal(s.need, 10);
   assert.deepEqual(s.seeds, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  const forA = s.commands.filter((c) => c.includes(' a '));
-  const forB = s.commands.filter((c) => c.includes(' b '));
-  assert.deepEqual(forA, [3, 4, 5, 6, 7, 8, 9].map((k) => `npm run experiment -- a --profile quick --seed ${k}`));
-  assert.deepEqual(forB, [3, 5, 6, 7, 8, 9].map((k) => `npm run experiment -- b --profile quick --seed ${k}`), 'b already has seed 4');
+  // one command per arm: a loop over the seeds it lacks
+  assert.deepEqual(s.commands, [
+    'for s in $(seq 3 9); do npm run experiment -- a --profile quick --seed $s; done',
+    'for s in 3 5 6 7 8 9; do npm run experiment -- b --profile quick --seed $s; done',
+  ], 'b already has seed 4');
+  assert.equal(seedLoopCommand('a', 'quick', [7]), 'npm run experiment -- a --profile quick --seed 7');
+  assert.equal(seedLoopCommand('a', 'quick', [3, 4]), 'for s in 3 4; do npm run experiment -- a --profile quick --seed $s; done');
   // narrow enough: nothing to run beyond what is there
   const tight: FinalValues = { a: { testAccuracy: { 0: 0.5, 1: 0.501, 2: 0.502 } }, b: { testAccuracy: { 0: 0.49, 1: 0.49, 2: 0.49 } } };
   assert.equal(seedsNeeded(claimVerdict(claim('c', diff('a', 'b', 'greater')), tight), 'quick')!.wider, false);

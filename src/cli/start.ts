@@ -17,7 +17,7 @@ import { EXPERIMENTS, Profile } from '../experiments/catalog';
 import { getExperiment } from '../experiments/registry';
 import { resultsRoot } from '../results';
 import { defaultJobs, RunJob, runJobs } from '../experiments/parallel';
-import { FINDING_HEADER, findingCells, findingRows, sectionVerdicts, seedsNeededLines, textTable, verdictCells, verdictHeader, verdictNotes } from '../experiments/report';
+import { FINDING_HEADER, findingCells, findingRows, flipPhaseLines, sectionVerdicts, seedsNeededLines, textTable, verdictCells, verdictHeader, verdictNotes } from '../experiments/report';
 import { fail, parseArgs, parseIntegerOption } from './args';
 
 function tsx(script: string, args: string[]): number {
@@ -81,6 +81,8 @@ async function main() {
   console.log(`\nVerdicts (${profile} profile; 95 % intervals over seeds, Holm over the family):`);
   console.log(textTable(verdictHeader(profile), verdicts.map((v) => verdictCells(v))));
   for (const n of verdictNotes(verdicts)) console.log(`- ${n}`);
+  const flips = flipPhaseLines(profile);
+  if (flips.length) console.log(`\nBop flips per weight and step, mean per γ phase (whole epochs; falling: each phase ≥ 2× below the last):\n${flips.join('\n')}`);
   const seeds = seedsNeededLines(verdicts, profile);
   if (seeds.length) console.log(`\nSeeds needed for a 95 % interval of ±1.5 pp (then rerun npm start; finished runs are reused):\n${seeds.join('\n')}`);
 

@@ -8,6 +8,7 @@ import type { History } from '../train/history';
 import { Claim, EXPERIMENTS, Metric, SECTIONS, Section } from './catalog';
 import type { ExperimentConfig } from './config';
 import { readGrid } from './calibrate';
+import { flipPhaseLine, flipsByPhase } from './flipPhases';
 import { publishedComparisons } from './published';
 import type { ConfigsByExperiment } from './regime';
 import { getExperiment } from './registry';
@@ -190,6 +191,23 @@ export function seedsNeededLines(verdicts: Verdict[], profile: string): string[]
     const need = s.need === null ? 'more than 1000 seeds' : `${s.need} seeds (${s.method === 'paired' ? 'paired' : 'per arm'})`;
     out.push(`${v.claim.id}: ±${pct(s.halfWidth)} pp now over ${s.have} seed(s), seed sd of the difference ${pct(s.sd)} pp; ±${pct(TARGET_HALF_WIDTH)} pp needs ${need}`);
     for (const c of s.commands) out.push(`  ${c}`);
+  }
+  return out;
+}
+
+/**
+ * The flip metric per γ phase of every finished Bop run whose γ decays (./flipPhases), one line per run: whether the
+ * flips fall after each decay, the regime the §5.1 claims and the UNet's Bop arm are read in.
+ */
+export function flipPhaseLines(profile: string, root = resultsRoot()): string[] {
+  const out: string[] = [];
+  for (const e of EXPERIMENTS) {
+    if (e.sameAs || e.paper.optimizer !== 'bop') continue;
+    for (const r of finishedRuns(e.name, profile, root)) {
+      const config = r.config as unknown as ExperimentConfig;
+      const phases = flipsByPhase(config, r.history);
+      if (phases.filter((p) => p.epochs.length).length >= 2) out.push(flipPhaseLine(`${e.name} seed ${r.seed}`, phases));
+    }
   }
   return out;
 }

@@ -233,6 +233,18 @@ export function profileVerdicts(claims: Claim[], finals: FinalValues, opts: { gr
   return out;
 }
 
+/**
+ * One shell command that runs `seeds` of an experiment one after the other: the plain command for one seed, a loop
+ * over `$(seq a b)` for a contiguous range, a loop over the list otherwise.
+ */
+export function seedLoopCommand(experiment: string, profile: string, seeds: number[]): string {
+  const run = (s: string) => `npm run experiment -- ${experiment} --profile ${profile} --seed ${s}`;
+  if (seeds.length === 1) return run(String(seeds[0]));
+  const contiguous = seeds.every((s, i) => i === 0 || s === seeds[i - 1] + 1);
+  const list = contiguous && seeds.length > 2 ? `$(seq ${seeds[0]} ${seeds[seeds.length - 1]})` : seeds.join(' ');
+  return `for s in ${list}; do ${run('$s')}; done`;
+}
+
 /** How many seeds a difference claim needs for a 95 % interval of ±`target`, and the commands that run them. */
 export interface SeedsNeeded {
   claim: Claim;
@@ -272,7 +284,10 @@ export function seedsNeeded(v: Verdict, profile: string, target = TARGET_HALF_WI
   for (const s of [...ids.a, ...ids.b].sort((x, y) => x - y)) if (seeds.length < (need ?? 0) && !seeds.includes(s)) seeds.push(s);
   for (let k = 0; seeds.length < (need ?? 0); k++) if (!seeds.includes(k)) seeds.push(k);
   seeds.sort((x, y) => x - y);
-  const commands = [t.a, t.b].flatMap((name, i) => seeds.filter((s) => !(i ? ids.b : ids.a).includes(s)).map((s) => `npm run experiment -- ${name} --profile ${profile} --seed ${s}`));
+  const commands = [t.a, t.b].flatMap((name, i) => {
+    const missing = seeds.filter((s) => !(i ? ids.b : ids.a).includes(s));
+    return missing.length ? [seedLoopCommand(name, profile, missing)] : [];
+  });
   return { claim: v.claim, method: v.test.method, sd: v.test.sdUnit, halfWidth, wider: halfWidth > target, have, need, seeds, commands };
 }
 
