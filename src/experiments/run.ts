@@ -31,13 +31,13 @@ import { train } from '../train/loop';
 import { repoRoot } from '../util/paths';
 import { DEFAULT_PROFILE } from '../util/env';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
-import { checkpointRunMeta, readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
-import { readRunMeta, writeRunMeta } from '../results/config';
+import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
+import { readRunMeta, writeRunMeta, type RunMeta } from '../results/config';
 import { writeHistoryFiles } from '../results/history';
-import { fixCommand, resultsRoot, runDirOf, runPaths, stagingDir, type FixAction } from '../results/paths';
-import { acquireRunLock, RunLock, RunLockedError } from '../results/lock';
-import { commitStaging, leftovers, openRunDir, RunState, runState } from '../results/state';
-import { getExperiment, Profile, profileConfig, rederive, SIZING_KEYS } from './registry';
+import { fixCommand, resultsRoot, runDirOf, runPaths } from '../results/paths';
+import { commitStaging, RunState } from '../results/state';
+import { type Held, type Kept, type Log, lockRun, type Plan, rewriteLogged, type Target } from './runFolder';
+import { getExperiment, type ExperimentEntry, Profile, profileConfig, rederive, SIZING_KEYS } from './registry';
 import { datasetLoader, RunData } from './datasets';
 import { modelComponent } from './components';
 
@@ -187,151 +187,95 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
   }
 }
 
-interface Held {
-  lock: RunLock | null;
-  /** The --force staging folder while it has not replaced the previous results. */
-  staging: string | null;
-  /** Folders created for the lock, deepest first (removed again when left empty). */
-  created: string[];
-}
-
+/**
+ * One run, in four named steps: `lockRun` (the config and folder, reuse or repair of what is there, the writer's
+ * lock), `resolveRun` (backend, data, model, optimizers, the checkpoint restored, config.json), `trainRun` (the
+ * training loop, a checkpoint after every epoch) and `finalizeRun` (final/ and what the model adds after a run).
+ */
 async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunResult> {
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
   const entry = getExperiment(opts.experiment);
   const profile = opts.profile ?? DEFAULT_PROFILE;
   if ([opts.resume, opts.force, opts.repair].filter(Boolean).length > 1) throw new Error('--resume, --force and --repair exclude each other: --resume continues the stored run, --repair rewrites its files from its checkpoint, --force replaces it');
-  if (entry.sameAs) {
-    const own = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
-    const other = resolveConfig(entry.sameAs, profile, opts.seed, opts.set);
-    const strip = (c: ExperimentConfig) => ({ ...c, experiment: '', section: '' });
-    if (canonicalJson(strip(own)) === canonicalJson(strip(other))) {
-      log?.(`${opts.experiment}: same config as ${entry.sameAs} (the original's Adam lr is already constant): using its run`);
-      return runExperiment({ ...opts, experiment: entry.sameAs });
-    }
-  }
+  const same = sameAsRun(entry, opts, profile, log);
+  if (same) return runExperiment({ ...opts, experiment: same });
+  const t = runTarget(opts, profile, log);
+  const plan = lockRun(t, opts, held);
+  if ('kept' in plan) return keptRun(t, plan);
+  const run = await resolveRun(t, plan, opts);
+  const t0 = Date.now();
+  const history = await trainRun(t, plan, run, opts, held);
+  return finalizeRun(t, plan, run, history, (Date.now() - t0) / 1000);
+}
+
+/** The experiment whose runs this one uses (`sameAs` in the catalog) when both resolve to the same config, else null. */
+function sameAsRun(entry: ExperimentEntry, opts: RunOptions, profile: string, log: Log): string | null {
+  if (!entry.sameAs) return null;
+  const own = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
+  const other = resolveConfig(entry.sameAs, profile, opts.seed, opts.set);
+  const strip = (c: ExperimentConfig) => ({ ...c, experiment: '', section: '' });
+  if (canonicalJson(strip(own)) !== canonicalJson(strip(other))) return null;
+  log?.(`${opts.experiment}: same config as ${entry.sameAs} (the original's Adam lr is already constant): using its run`);
+  return entry.sameAs;
+}
+
+function runTarget(opts: RunOptions, profile: string, log: Log): Target {
   const config = resolveConfig(opts.experiment, profile, opts.seed, opts.set);
   const hash = configHash(config);
-  const dir = runDir(config, opts.set ?? [], opts.resultsRoot ?? resultsRoot());
-  const label = `${config.experiment}/${config.profile}/seed-${config.seed}`;
-  const fix = (a: FixAction) => fixCommand(dir, a, { config, set: opts.set ?? [] });
-  const expect = { configHash: hash, epochs: config.epochs };
-  const before = runState(dir, expect);
-  if (before.checkpoint === null && !opts.force) {
-    const existing = readRunMeta(dir, { lenient: true }) as { configHash?: string } | null;
-    if (existing?.configHash && existing.configHash !== hash) {
-      throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${hash}); pass --force to replace them or change --set to write elsewhere`);
-    }
-  }
-  const reuse = (st: RunState, repaired: string[] = []): RunResult => {
-    for (const d of st.derived) log?.(`${label}: ${d.why}; the checkpoint holds the run (\`${fix('repair')}\` rewrites the file from it)`);
-    log?.(`${label}: complete results with the same config found in ${dir}; reusing them (--force to recompute)`);
-    return { config, dir, history: st.history!, reused: true, repaired, wallSeconds: 0, backend: recordedBackend(dir) };
+  const set = opts.set ?? [];
+  const dir = runDir(config, set, opts.resultsRoot ?? resultsRoot());
+  return {
+    config, hash, dir, set, log,
+    label: `${config.experiment}/${config.profile}/seed-${config.seed}`,
+    expect: { configHash: hash, epochs: config.epochs },
+    fix: (a) => fixCommand(dir, a, { config, set }),
   };
-  const wantsRepair = opts.resume || opts.repair;
-  if (before.kind === 'finished' && !opts.force && (!before.derived.length || !wantsRepair)) {
-    const left = leftovers(dir);
-    if (left.length) {
-      // Clean what an interrupted writer left (a --force that did not commit is rolled back), unless someone writes now.
-      try {
-        held.lock = acquireRunLock(dir, { purpose: `${label} (cleaning)` });
-        for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
-      } catch (e) {
-        // Someone writes it now (their leftovers are theirs), or it cannot be written (read-only): reuse as is.
-        if (!(e instanceof RunLockedError)) log?.(`${label}: could not clean ${left.join(', ')} (${(e as Error).message})`);
-      }
-    }
-    if (opts.repair) log?.(`${label}: nothing to repair: the run is finished and every file agrees with its checkpoint`);
-    return reuse(before);
-  }
-  // From here on this process writes the folder: one writer at a time.
-  for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) held.created.push(d);
-  held.lock = acquireRunLock(dir, { purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : opts.repair ? ' --repair' : ''}` });
-  for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
-  const st = runState(dir, expect);
-  const rewrite = (what: RunState, files: { config: boolean }): string[] => {
-    const lines = rewriteDerived(dir, what, config, hash, opts.set ?? [], files);
-    for (const l of lines) log?.(`${label}: ${l}`);
-    return lines;
-  };
-  if (st.kind === 'finished' && !opts.force) {
-    if (st.derived.length && wantsRepair) {
-      const repaired = rewrite(st, { config: true });
-      return reuse({ ...st, derived: [], historyStale: null }, repaired);
-    }
-    return reuse(st);
-  }
-  if (st.kind === 'other-config' && !opts.force) throw new Error(`${st.why}; rerun with the same --set values, or \`${fix('force')}\` to replace it`);
-  if (st.kind === 'corrupt' && !opts.force) {
-    throw new Error(`${label}: ${st.why}. \`${fix('force')}\` trains this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
-  }
-  if (opts.repair) {
-    if (st.kind === 'empty') throw new Error(`${label}: nothing to repair: ${dir} holds no run yet (\`${fix('resume')}\` trains it)`);
-    if (st.kind === 'interrupted') {
-      const repaired = rewrite(st, { config: true });
-      if (!repaired.length) log?.(`${label}: nothing to repair`);
-      log?.(`${label}: ${st.why}; \`${fix('resume')}\` continues it`);
-      return { config, dir, history: st.history!, reused: true, repaired, wallSeconds: 0, backend: recordedBackend(dir) };
-    }
-    // unfinalized: rewrite final/ from the checkpoint below (the training loop has no epoch left to run).
-  }
-  const ckptFile = runPaths(dir).checkpoint;
-  const hasCkpt = st.kind === 'interrupted' || st.kind === 'unfinalized';
-  const continuing = hasCkpt && (opts.resume || opts.repair) && !opts.force;
-  if (hasCkpt && !continuing && !opts.force) {
-    const a: FixAction = st.kind === 'unfinalized' ? 'repair' : 'resume';
-    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass ${a === 'repair' ? '--repair to rewrite it from the checkpoint' : '--resume to continue it'} or --force to start over: \`${fix(a)}\``);
-  }
-  // --force over existing results: train into a staging folder that replaces them after its first checkpoint.
-  let writeDir = dir;
-  if (opts.force && st.kind !== 'empty') {
-    writeDir = held.staging = stagingDir(dir);
-    fs.rmSync(writeDir, { recursive: true, force: true });
-    fs.mkdirSync(writeDir, { recursive: true });
-  }
-  let runId: string | null = crypto.randomUUID();
+}
 
+/**
+ * The result of a run that trains nothing: finished results reused (`repaired`: the files rewritten first), or an
+ * interrupted run whose files --repair rewrote.
+ */
+function keptRun(t: Target, k: Kept): RunResult {
+  if (k.reuse) {
+    for (const d of k.kept.derived) t.log?.(`${t.label}: ${d.why}; the checkpoint holds the run (\`${t.fix('repair')}\` rewrites the file from it)`);
+    t.log?.(`${t.label}: complete results with the same config found in ${t.dir}; reusing them (--force to recompute)`);
+  }
+  return { config: t.config, dir: t.dir, history: k.kept.history!, reused: true, repaired: k.repaired, wallSeconds: 0, backend: recordedBackend(t.dir) };
+}
+
+/** Everything a run trains with, its state restored from the checkpoint when it continues one. */
+interface Resolved {
+  data: RunData;
+  stepsPerEpoch: number;
+  component: ReturnType<typeof modelComponent>;
+  model: tf.LayersModel;
+  optimizer: Optimizer;
+  rng: Rng;
+  history: History;
+  runId: string | null;
+  /** What was rewritten from the checkpoint before training. */
+  repaired: string[];
+  /** config.json's content (also kept in every checkpoint). */
+  meta: RunMeta;
+}
+
+/**
+ * The resolve step: starts the backend, loads the data, builds the model and its optimizers, restores the
+ * checkpoint a continuing run resumes from (rewriting the derived files that differ from it), and writes config.json.
+ */
+async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Resolved> {
+  const { config, label, log } = t;
   const backendInfo: BackendInfo = await initBackend();
   const data = await loadData(config);
   const stepsPerEpoch = Math.floor(data.nTrain / config.batchSize);
   if (stepsPerEpoch < 1) throw new Error(`${config.experiment}: batchSize=${config.batchSize} is larger than the training split (${data.nTrain} examples)`);
   const component = modelComponent(config.model);
-  const task = component.task;
-
   const model = component.build(config, data);
   const optimizer = buildOptimizer(config, model, stepsPerEpoch);
-  const rng = new Rng(config.seed);
-  let history: History = [];
-
-  let repaired: string[] = [];
-  if (continuing) {
-    const ck = readRunCheckpoint(ckptFile, model.weights.map((w) => w.originalName));
-    try {
-      if (ck.configHash !== hash) {
-        throw new Error(`${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${hash}); rerun with the same --set values or --force`);
-      }
-      model.setWeights(ck.weights);
-      optimizer.setState(ck.optimizer);
-      rng.setState(ck.rng);
-      for (const d of dropoutLayers(model)) if (ck.dropout[d.name]) d.rng.setState(ck.dropout[d.name]);
-      history = ck.history;
-      runId = ck.runId;
-    } finally {
-      ck.dispose();
-    }
-    // A run that trains on writes config.json anew below (same config, this process's backend); one with no epoch
-    // left gets it back from the checkpoint's copy. The history files are rewritten here.
-    repaired = rewrite(st, { config: st.kind === 'unfinalized' });
-    const cfgProblem = st.derived.find((d) => d.file === runPaths(dir).config);
-    if (cfgProblem && st.kind !== 'unfinalized') repaired.push(`rewrote config.json (${cfgProblem.why})`);
-    if (st.kind === 'unfinalized') {
-      log?.(`${label}: ${st.why}; rewriting it from ${ckptFile}`);
-      repaired.push(`rewrote final/ from the checkpoint (${st.why})`);
-    } else log?.(`${label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
-  }
-
-  const meta = {
+  const meta: RunMeta = {
     config,
-    configHash: hash,
+    configHash: t.hash,
     package: packageVersion(),
     gitCommit: gitCommit(),
     backend: describeBackend(),
@@ -342,88 +286,105 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
     set: opts.set ?? [],
     createdAt: new Date().toISOString(),
   };
-  fs.mkdirSync(writeDir, { recursive: true });
-  if (!(continuing && st.kind === 'unfinalized')) {
-    writeRunMeta(writeDir, meta);
-    const cfgLine = repaired.find((l) => l.startsWith('rewrote config.json ('));
+  const r: Resolved = { data, stepsPerEpoch, component, model, optimizer, rng: new Rng(config.seed), history: [], runId: crypto.randomUUID(), repaired: [], meta };
+  if (plan.continuing) restoreCheckpoint(t, plan.st, r);
+  fs.mkdirSync(plan.writeDir, { recursive: true });
+  if (!(plan.continuing && plan.st.kind === 'unfinalized')) {
+    writeRunMeta(plan.writeDir, r.meta);
+    const cfgLine = r.repaired.find((l) => l.startsWith('rewrote config.json ('));
     if (cfgLine) log?.(`${label}: ${cfgLine}`);
   }
   log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`);
   log?.(`${label}: config ${JSON.stringify(config)}`);
+  return r;
+}
 
-  const t0 = Date.now();
+/** Restores weights, optimizer, generator states, history and run id from the checkpoint of `t.dir` into `r`. */
+function restoreCheckpoint(t: Target, st: RunState, r: Resolved): void {
+  const ckptFile = runPaths(t.dir).checkpoint;
+  const ck = readRunCheckpoint(ckptFile, r.model.weights.map((w) => w.originalName));
   try {
-    history = await train({
-      model,
-      optimizer,
-      train: data.train,
-      val: data.val,
-      test: data.test,
+    if (ck.configHash !== t.hash) {
+      throw new Error(`${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${t.hash}); rerun with the same --set values or --force`);
+    }
+    r.model.setWeights(ck.weights);
+    r.optimizer.setState(ck.optimizer);
+    r.rng.setState(ck.rng);
+    for (const d of dropoutLayers(r.model)) if (ck.dropout[d.name]) d.rng.setState(ck.dropout[d.name]);
+    r.history = ck.history;
+    r.runId = ck.runId;
+  } finally {
+    ck.dispose();
+  }
+  // A run that trains on writes config.json anew (same config, this process's backend); one with no epoch left gets
+  // it back from the checkpoint's copy. The history files are rewritten here.
+  r.repaired = rewriteLogged(t, st, { config: st.kind === 'unfinalized' });
+  const cfgProblem = st.derived.find((d) => d.file === runPaths(t.dir).config);
+  if (cfgProblem && st.kind !== 'unfinalized') r.repaired.push(`rewrote config.json (${cfgProblem.why})`);
+  if (st.kind === 'unfinalized') {
+    t.log?.(`${t.label}: ${st.why}; rewriting it from ${ckptFile}`);
+    r.repaired.push(`rewrote final/ from the checkpoint (${st.why})`);
+  } else t.log?.(`${t.label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
+}
+
+/**
+ * The train step: the training loop, writing after every epoch the checkpoint (the authority) and then the history
+ * files; a --force run's first checkpoint replaces the previous results (`commitStaging`). Saves final/ at the end.
+ * Frees the model and the optimizer whatever happens.
+ */
+async function trainRun(t: Target, plan: Plan, r: Resolved, opts: RunOptions, held: Held): Promise<History> {
+  const { config, dir, label, log } = t;
+  const { model, optimizer, rng } = r;
+  try {
+    const history = await train({
+      model, optimizer, rng, log, label,
+      train: r.data.train,
+      val: r.data.val,
+      test: r.data.test,
       epochs: config.epochs,
       batchSize: config.batchSize,
-      rng,
-      task,
-      history,
-      log,
-      label,
+      task: r.component.task,
+      history: r.history,
       onEpoch: async (record, h) => {
         // The checkpoint first: it is the authority (history files lagging behind it are rebuilt on --resume).
         const state = optimizer.getState();
         try {
-          writeRunCheckpoint(writeDir, {
-            configHash: hash,
+          writeRunCheckpoint(plan.writeDir, {
+            configHash: t.hash,
             epoch: record.epoch,
             weights: model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
             optimizer: state,
             rng: rng.getState(),
             dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])),
             history: h,
-            runId,
-            runMeta: meta,
+            runId: r.runId,
+            runMeta: r.meta,
           });
         } finally {
           tf.dispose(Object.values(state.tensors));
         }
-        writeHistoryFiles(writeDir, h);
-        if (writeDir !== dir) {
-          commitStaging(writeDir, dir);
-          writeDir = dir;
+        writeHistoryFiles(plan.writeDir, h);
+        if (plan.writeDir !== dir) {
+          commitStaging(plan.writeDir, dir);
+          plan.writeDir = dir;
           held.staging = null;
           log?.(`${label}: the new run has its first checkpoint; it now replaces the previous results in ${dir}`);
         }
         await opts.onEpoch?.(record, h);
       },
     });
-    await saveModel(model, runPaths(writeDir).final, { runId, configHash: hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
+    await saveModel(model, runPaths(plan.writeDir).final, { runId: r.runId, configHash: t.hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
+    return history;
   } finally {
     optimizer.dispose();
     model.dispose();
   }
-  if (st.kind === 'unfinalized' && continuing) log?.(`${label}: rewrote final/ from the checkpoint`);
-  await component.afterRun?.(dir, config);
-  return { config, dir, history, reused: false, repaired, wallSeconds: (Date.now() - t0) / 1000, backend: describeBackend() };
 }
 
-/**
- * Rewrites the derived files of run folder `dir` that differ from its checkpoint (`st.derived`): history.json and
- * history.csv from the checkpoint's history, and (with `files.config`) config.json from the copy the checkpoint
- * keeps (checkpoints written before it kept one: from `config`, the config the command line resolves to, whose
- * hash is the checkpoint's). Returns one line per file rewritten.
- */
-function rewriteDerived(dir: string, st: RunState, config: ExperimentConfig, hash: string, set: string[], files: { config: boolean }): string[] {
-  const p = runPaths(dir);
-  const lines: string[] = [];
-  const hist = st.derived.filter((d) => d.file === p.historyJson || d.file === p.historyCsv);
-  if (hist.length && st.history) {
-    writeHistoryFiles(dir, st.history);
-    for (const d of hist) lines.push(`rewrote ${path.basename(d.file)} from the checkpoint (${d.why})`);
-  }
-  const cfg = st.derived.find((d) => d.file === p.config);
-  if (cfg && files.config && st.checkpoint) {
-    const kept = checkpointRunMeta(st.checkpoint);
-    const usable = kept && (kept as { configHash?: string }).configHash === hash;
-    writeRunMeta(dir, usable ? (kept as never) : { config, configHash: hash, set, rewritten: 'from the config the command line resolves to (the checkpoint predates keeping a copy of config.json)', rewrittenAt: new Date().toISOString() });
-    lines.push(`rewrote config.json from the ${usable ? "checkpoint's copy" : 'resolved config (same hash as the checkpoint)'} (${cfg.why})`);
-  }
-  return lines;
+/** The finalize step: what the model adds after a run (the UNets' sample predictions), and the run's result. */
+async function finalizeRun(t: Target, plan: Plan, r: Resolved, history: History, wallSeconds: number): Promise<RunResult> {
+  if (plan.st.kind === 'unfinalized' && plan.continuing) t.log?.(`${t.label}: rewrote final/ from the checkpoint`);
+  await r.component.afterRun?.(t.dir, t.config);
+  return { config: t.config, dir: t.dir, history, reused: false, repaired: r.repaired, wallSeconds, backend: describeBackend() };
 }
+
