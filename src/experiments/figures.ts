@@ -7,7 +7,8 @@
  *
  * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
  */
-import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, segmentationGrid, type CurveOptions } from '../figures/builders';
+import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, type CurveOptions } from '../figures/builders';
+import { segmentationGrid } from '../figures/segmentation';
 import { buildFigure, loadPredictions, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
 import type { Figure, RunSeries } from '../figures/types';
 import { experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';

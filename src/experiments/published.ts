@@ -8,7 +8,7 @@
  * report's code validate on it), so it is compared with the run's final score, the settled accuracy on the whole
  * test split (`extra.testAccuracy`); a published train accuracy with the last epoch's train accuracy.
  */
-import { summaryFigure, summaryRows, type SummaryRow } from '../figures/builders';
+import { summaryFigure, summaryRows, type SummaryRow } from '../figures/summary';
 import { summaryTable, type SummaryTableRow } from '../figures/tables';
 import type { Figure, RunSeries } from '../figures/types';
 import { metricOf } from '../results/metrics';

@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import type { SegmentationSample } from './builders';
+import type { SegmentationSample } from './segmentation';
 import { listExperiments, loadRun, matchExperiments, toSeries, type RunData } from './load';
 import type { SummaryTableRow } from './tables';
 import type { Figure, RunSeries } from './types';

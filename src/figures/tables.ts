@@ -8,7 +8,7 @@
  */
 import type { DataFrame } from 'danfojs/dist/danfojs-browser/src/index';
 import { stats } from './aggregate';
-import type { SummaryRow } from './builders';
+import type { SummaryRow } from './summary';
 import { escapeHtml } from './display';
 import type { LeftOutRun } from './load';
 

@@ -2,7 +2,7 @@
  * What one section notebook shows beyond the common cells: §4.2's dropout mechanism measured on the final models
  * (./mechanism), §4.5's UNet sizes (./unet) and predictions.
  */
-import { segmentationGrid, type SegmentationSample } from '../../figures/builders';
+import { segmentationGrid, type SegmentationSample } from '../../figures/segmentation';
 import { figureHtml, figureText, showFigure, showHtml, showMarkdown } from '../../figures/display';
 import { loadPredictions } from '../../figures/report';
 import { mechanismFigure, mechanismMarkdown, mechanismRows } from '../mechanism';

@@ -5,7 +5,7 @@
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { classificationSource, loadCifar10 } from '../../data';
-import { inferenceComparison } from '../../figures/builders';
+import { inferenceComparison } from '../../figures/inference';
 import { showFigure, showHtml, showMarkdown } from '../../figures/display';
 import { toHtml, type SummaryTableRow } from '../../figures/tables';
 import { publishedFigure, publishedTable } from '../published';
