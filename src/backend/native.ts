@@ -64,7 +64,7 @@ export interface NativeKernelOptions {
 /** Repository root (src/backend/ -> ../..). */
 const ROOT = path.resolve(__dirname, '..', '..');
 /** Where `npm run build:native` puts the addon. */
-export const ADDON_PATH = path.join(ROOT, 'native', 'build', 'Release', 'bnn_native.node');
+const ADDON_PATH = path.join(ROOT, 'native', 'build', 'Release', 'bnn_native.node');
 
 let addon: Addon | null = null;
 let loadError: string | null = null;

@@ -30,7 +30,7 @@ const PRELUDE =
 let tmpDir: string | null = null;
 let fileCount = 0;
 /** Paths of the scripts written during init: worker bootstrap (.worker.js) and module factory. */
-export const threadScripts: { worker?: string; main?: string } = {};
+const threadScripts: { worker?: string; main?: string } = {};
 
 function ensureTmpDir(): string {
   if (tmpDir == null) {
@@ -109,11 +109,4 @@ export function unrefWasmWorkers(): number {
     if (w && typeof w.unref === 'function') { w.unref(); n++; }
   }
   return n;
-}
-
-/** Terminate the wasm pool workers (the backend becomes unusable afterwards). */
-export function terminateWasmWorkers(): void {
-  let mod: any;
-  try { mod = (tf.findBackend('wasm') as any)?.wasm; } catch { return; }
-  if (mod && mod.PThread) mod.PThread.terminateAllThreads();
 }

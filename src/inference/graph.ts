@@ -17,12 +17,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchNorm, QuantConv2D } from '../layers';
 import { convGeom, packKernel, words } from '../xnor';
-import type { FusedEngine } from './engine';
 import { bnParams } from './convert';
-import { chooseRuntime, runtimeName } from './packed';
-import type { NativeEngine } from './native';
+import { PackedRunner } from './packed';
 import type { PackedOptions } from './packed';
-import type { ReferenceRunner } from './reference';
 import { finalOutputs, pooledSize, setPrediction, stagePost } from './spec';
 import type { BnParams, GraphNode, PackedKernel, PackedSpec, PackedStage, Predictions } from './spec';
 
@@ -158,34 +155,9 @@ export interface PackedGraphPrediction extends Predictions {
  * images; the native engine runs the same layout) when it supports the graph and `kernel` is not 'js', else on the
  * reference interpreter (reference.ts). Kernels and options as PackedModel's.
  */
-export class PackedGraphModel {
-  private readonly reference: ReferenceRunner | null;
-  readonly native: NativeEngine | null;
-  readonly fused: FusedEngine | null;
-  readonly kernelName: PackedKernel;
-  constructor(readonly spec: PackedSpec, kernel?: PackedKernel, opts: PackedOptions = {}) {
-    if (!spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
-    const rt = chooseRuntime('PackedGraphModel', spec, kernel, opts);
-    this.kernelName = rt.kernelName;
-    this.native = rt.native;
-    this.fused = rt.fused;
-    this.reference = rt.reference;
-  }
-
-  /** See PackedModel.threads / engine / ready / dispose. */
-  get threads(): number {
-    return this.native?.threads ?? this.fused?.threads ?? 1;
-  }
-  get engine(): string {
-    return runtimeName(this, this.threads);
-  }
-  async ready(): Promise<boolean> {
-    if (this.native) return this.native.threads > 1;
-    return this.fused ? this.fused.ready() : false;
-  }
-  dispose(): void {
-    this.fused?.dispose();
-    this.native?.dispose();
+export class PackedGraphModel extends PackedRunner {
+  constructor(spec: PackedSpec, kernel?: PackedKernel, opts: PackedOptions = {}) {
+    super(spec, kernel, opts, true);
   }
 
   predict(images: tf.Tensor | Float32Array): PackedGraphPrediction {

@@ -266,7 +266,7 @@ export class FloatOneDnn {
 const PEAK_CHUNK: Record<NativeIsa, number> = { avx512: 2000, avx2: 2000, scalar: 4000 };
 
 /** Binary MACs of one step of the popcount loop on each path (native/packed.cc: 12 zmm, 4 ymm, 8 × 64-bit chains). */
-export const PEAK_STEP_MACS: Record<NativeIsa, number> = { avx512: 12 * 512, avx2: 4 * 256, scalar: 8 * 64 };
+const PEAK_STEP_MACS: Record<NativeIsa, number> = { avx512: 12 * 512, avx2: 4 * 256, scalar: 8 * 64 };
 
 /**
  * The popcount loop of popcountPeak on `threads` threads, either for `seconds` (the MACs done in whole chunks within

@@ -79,35 +79,28 @@ export function runtimeName(rt: Pick<PackedRuntime, 'kernelName' | 'native' | 'f
   return `reference ${rt.kernelName}`;
 }
 
-/** Runs a sequential PackedSpec (see the module comment). */
-export class PackedModel {
-  /** The reference interpreter's GEMM kernel (wasm i64/SIMD or JS), or null when an engine runs the model. */
-  readonly kernel: BinaryKernel | null;
+/**
+ * What PackedModel and PackedGraphModel share: the runtime `chooseRuntime` picked for the spec (exactly one of
+ * native, fused and reference), the threads it runs on, its name, waiting for its second thread and stopping it.
+ * `graph`: whether the subclass runs graph specs (UNet) or sequential ones.
+ */
+export class PackedRunner {
   /** The native engine, or null. */
   readonly native: NativeEngine | null;
   /** The fused wasm engine, or null. */
   readonly fused: FusedEngine | null;
   /** 'native', 'mix' (fused only), 'simd' | 'i64' (fused or reference) or 'js' (reference). */
   readonly kernelName: PackedKernel;
-  private readonly reference: ReferenceRunner | null;
-  /** Set to {} to accumulate milliseconds per stage and phase over predict calls (fused and reference paths). */
-  timings: Record<string, number> | null = null;
+  protected readonly reference: ReferenceRunner | null;
 
-  /**
-   * `kernel`: none (default) runs the native engine where it runs and takes the model, else as 'mix'; 'native' runs
-   * it or throws why not; 'mix' (where wasm SIMD runs), 'simd' or 'i64' run the fused engine when it supports the
-   * model (fusedSupports), else the reference path (with 'simd' for 'mix'); 'js' or a BinaryKernel object always
-   * run the reference path. Options: PackedOptions (`await ready()` before timing 2 threads of the fused engine,
-   * `dispose()` to stop its worker or free the native engine). Results are identical on every path.
-   */
-  constructor(readonly spec: PackedSpec, kernel?: PackedKernel | BinaryKernel, opts: PackedOptions = {}) {
-    if (spec.graph) throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
-    const rt = chooseRuntime('PackedModel', spec, kernel, opts);
+  constructor(readonly spec: PackedSpec, kernel: PackedKernel | BinaryKernel | undefined, opts: PackedOptions, graph: boolean) {
+    if (graph && !spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
+    if (!graph && spec.graph) throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
+    const rt = chooseRuntime(graph ? 'PackedGraphModel' : 'PackedModel', spec, kernel, opts);
     this.kernelName = rt.kernelName;
     this.native = rt.native;
     this.fused = rt.fused;
     this.reference = rt.reference;
-    this.kernel = rt.reference?.kernel ?? null;
   }
 
   /** Threads the model runs on (the fused engine: 2 only once the worker has started: see `ready`). */
@@ -130,6 +123,26 @@ export class PackedModel {
   dispose(): void {
     this.fused?.dispose();
     this.native?.dispose();
+  }
+}
+
+/** Runs a sequential PackedSpec (see the module comment). */
+export class PackedModel extends PackedRunner {
+  /** The reference interpreter's GEMM kernel (wasm i64/SIMD or JS), or null when an engine runs the model. */
+  readonly kernel: BinaryKernel | null;
+  /** Set to {} to accumulate milliseconds per stage and phase over predict calls (fused and reference paths). */
+  timings: Record<string, number> | null = null;
+
+  /**
+   * `kernel`: none (default) runs the native engine where it runs and takes the model, else as 'mix'; 'native' runs
+   * it or throws why not; 'mix' (where wasm SIMD runs), 'simd' or 'i64' run the fused engine when it supports the
+   * model (fusedSupports), else the reference path (with 'simd' for 'mix'); 'js' or a BinaryKernel object always
+   * run the reference path. Options: PackedOptions (`await ready()` before timing 2 threads of the fused engine,
+   * `dispose()` to stop its worker or free the native engine). Results are identical on every path.
+   */
+  constructor(spec: PackedSpec, kernel?: PackedKernel | BinaryKernel, opts: PackedOptions = {}) {
+    super(spec, kernel, opts, false);
+    this.kernel = this.reference?.kernel ?? null;
   }
 
   get numClasses(): number {

@@ -63,7 +63,7 @@ export function baseArgs(a: object): LayerArgs {
 }
 
 /** The single input tensor of a layer call. */
-export function singleInput<T extends tf.Tensor>(inputs: tf.Tensor | tf.Tensor[]): T {
+function singleInput<T extends tf.Tensor>(inputs: tf.Tensor | tf.Tensor[]): T {
   return (Array.isArray(inputs) ? inputs[0] : inputs) as T;
 }
 

@@ -27,14 +27,14 @@ interface WasmApi {
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** The repository's kernels/ folder (sources and build script). */
-export const KERNELS_DIR = path.resolve(__dirname, '..', '..', 'kernels');
+const KERNELS_DIR = path.resolve(__dirname, '..', '..', 'kernels');
 const BUILD_SCRIPT = path.join(KERNELS_DIR, 'build.mjs');
 
 /** Where a kernel's source and build live (defaults: kernels/ and kernels/build/). */
 export interface KernelDirs { srcDir?: string; outDir?: string }
 
 /** Whether `memory` is a shared WebAssembly.Memory (its buffer a SharedArrayBuffer). */
-export function isSharedMemory(memory: KernelMemory): boolean {
+function isSharedMemory(memory: KernelMemory): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
 
