@@ -6,10 +6,11 @@
  * derived values (Bop: γ × τ, the paper's §5.1 study at this scale; the latent-weight baseline: the learning rate),
  * the same number of points and seeds for each, validated on images held out of the training set. Stores each grid
  * in results/calibration/<profile>/<experiment>-grid.json and writes the factors the selection rule chooses to
- * src/experiments/calibration.json, which the registry applies. Finished grid runs are reused.
+ * calibration/factors.json (src/experiments/calibrationFile.ts), which the registry applies. Finished grid runs are reused.
  */
+import * as path from 'path';
 import { collectGrid, planFor, planJobs, PLANS, saveGrid, writeCalibration, CalibrationPlan, GridResult } from '../experiments/calibrate';
-import type { CalibrationFactors } from '../experiments/registry';
+import { CALIBRATION_FILE, type CalibrationFactors } from '../experiments/calibrationFile';
 import { defaultJobs, runJobs } from '../experiments/parallel';
 import { meanFlipRatio } from '../experiments/verdict';
 import { fail, parseArgs, parseIntegerOption } from './args';
@@ -78,7 +79,7 @@ async function main() {
         continue;
       }
       writeCalibration(grid);
-      console.log(`${plan.experiment}: ${fx(grid.chosen.factors)} → src/experiments/calibration.json (${profile})`);
+      console.log(`${plan.experiment}: ${fx(grid.chosen.factors)} → ${path.relative(process.cwd(), CALIBRATION_FILE) || CALIBRATION_FILE} (${profile})`);
     }
   }
   console.log(`done in ${((Date.now() - t0) / 60000).toFixed(1)} min`);

@@ -17,13 +17,14 @@
  * finding that τ = 0 deteriorates over long training (§5.1), not as a candidate — Bop without a threshold is not the
  * method the paper recommends. What the rule would have chosen without it is stored beside the choice.
  *
- * The chosen factors go to ./calibration.json (profile → experiment → factors, with the grid), which the registry
- * applies to every experiment whose sizing names that calibration.
+ * The chosen factors go to calibration/factors.json (./calibrationFile: profile → experiment → factors, with the
+ * grid), which the registry applies to every experiment whose sizing names that calibration.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { atomicWriteJson } from '../util/fs';
-import { CALIBRATION_FILE, Calibration, CalibrationFactors, getExperiment, profileConfig, readCalibrationFile } from './registry';
+import { CALIBRATION_FILE, Calibration, CalibrationFactors, readCalibrationFile } from './calibrationFile';
+import { getExperiment, profileConfig } from './registry';
 import { calibrationGridFile, loadRunDir, resultsRoot } from '../results';
 import { RunJob } from './parallel';
 import type { GridPoint } from './verdict';

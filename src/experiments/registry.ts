@@ -1,19 +1,19 @@
 /**
  * Resolves the catalog (./catalog) into run configs: the `paper` profile is the original's settings to the
  * letter; `quick` and `smoke` are derived from it by the rule their sizing names (./derive: the paper's dynamics,
- * or the epoch ratio), then multiplied by the calibration's factors (./calibration.json, written by
+ * or the epoch ratio), then multiplied by the calibration's factors (calibration/factors.json, written by
  * `npm run calibrate`: γ and τ for Bop, the learning rate for the baselines) of the experiment the sizing names in
  * `calibration`.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import type { DecaySchedule, ExperimentConfig } from './config';
 import { EXPERIMENTS, ExperimentEntry, PROFILES, Profile, Sizing } from './catalog';
 import { compressSchedule, gammaPhases, noiseOfM, Phase, scaleTau, timeAxis, TimeAxis } from './derive';
 import { availableSizes, datasetEntry } from './datasets';
+import { calibrationOf, type CalibrationFactors } from './calibrationFile';
 
 export { PROFILES } from './catalog';
 export type { ExperimentEntry, Profile, Reference, Sizing } from './catalog';
+export { CALIBRATION_FILE, calibrationOf, readCalibrationFile, type Calibration, type CalibrationFactors } from './calibrationFile';
 
 if (new Set(EXPERIMENTS.map((e) => e.name)).size !== EXPERIMENTS.length) throw new Error('catalog: two experiments share a name');
 
@@ -25,45 +25,6 @@ export function getExperiment(name: string): ExperimentEntry {
   const e = EXPERIMENTS.find((x) => x.name === name);
   if (!e) throw new Error(`Unknown experiment '${name}'. Known: ${experimentNames().join(', ')}`);
   return e;
-}
-
-/**
- * The calibration's multipliers of the derived values of one calibrated experiment in one profile: γ and τ for Bop,
- * the learning rate for a latent-weight or real-kernel baseline (1 = the derived value).
- */
-export interface CalibrationFactors {
-  gamma?: number;
-  tau?: number;
-  lr?: number;
-}
-
-export interface Calibration {
-  factors: CalibrationFactors;
-  /** How they were chosen (grid, seeds, split, rule, score). */
-  chosenBy?: string;
-}
-
-export const CALIBRATION_FILE = path.join(__dirname, 'calibration.json');
-
-/** The whole calibration file: profile → calibrated experiment → its factors (and grid). */
-export function readCalibrationFile(file = CALIBRATION_FILE): Record<string, Record<string, Calibration>> {
-  if (!fs.existsSync(file)) return {};
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); restore it with git or rerun npm run calibrate`);
-  }
-}
-
-/** The factors chosen for calibrated experiment `experiment` in `profile` (all 1 when none were written). */
-export function calibrationOf(experiment: string, profile: string, file = CALIBRATION_FILE): Calibration {
-  const c = readCalibrationFile(file)[profile]?.[experiment];
-  if (!c) return { factors: {} };
-  const f = c.factors ?? {};
-  for (const [k, v] of Object.entries(f)) {
-    if (!(typeof v === 'number' && (k === 'tau' ? v >= 0 : v > 0))) throw new Error(`${file}: ${profile}.${experiment}.factors.${k} = ${JSON.stringify(v)}; needs a number > 0 (τ: ≥ 0). Rerun npm run calibrate`);
-  }
-  return c;
 }
 
 /** The schedule in an epoch-ratio profile: the same decay at the same fraction of the run. */
