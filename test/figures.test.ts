@@ -29,7 +29,6 @@ import {
   loadRun,
   matchExperiments,
   miouCurves,
-  parseHistory,
   segmentationGrid,
   showFigure,
   summaryFigure,
@@ -42,6 +41,7 @@ import {
   loadPredictions,
 } from '../src/figures/index';
 import { REPORT_FIGURES, buildReportFigure } from '../src/experiments/figures';
+import { parseHistory } from '../src/results';
 import { parseNotebookArgs } from '../src/cli/notebooks';
 import { parseFiguresArgs } from '../src/cli/figures';
 import { parseLabArgs } from '../src/cli/lab';

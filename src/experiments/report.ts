@@ -232,12 +232,6 @@ export function verdictMarkdown(verdicts: Verdict[], profile: string): string {
   );
 }
 
-/** The findings as a Markdown table (final accuracies beside the published numbers). */
-export function findingsMarkdown(rows: FindingRow[], profile: string): string {
-  const head = `| ${FINDING_HEADER.join(' | ')} |\n|---|---|---:|---:|---:|---:|---:|---|`;
-  return [head, ...rows.map((r) => `| ${findingCells(r).map(cell).join(' | ')} |`)].join('\n') + `\n\n(${profile} profile; settled: BN statistics recomputed on the training set before the test split is scored; raw: before; published numbers are for the paper's full setting.)`;
-}
-
 /** Plain-text table for terminals. */
 export function textTable(header: string[], rows: string[][]): string {
   const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

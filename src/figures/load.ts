@@ -10,12 +10,10 @@
  *
  * The results root is an explicit `root` argument, or env BNN_RESULTS_DIR, or `<project>/results`.
  */
-import { inspectRuns, listExperimentNames, listProfileFolders, parseHistory, profileDir, readHistoryFile, resultsRoot, type RunStatus, type RunStatusKind } from '../results';
+import { inspectRuns, listExperimentNames, profileDir, resultsRoot, type RunStatus, type RunStatusKind } from '../results';
 import type { History } from '../train/history';
 import { inferOptimizer } from './builders';
 import type { RunSeries } from './types';
-
-export { parseHistory, resultsRoot };
 
 export interface SeedResult {
   seed: number;
@@ -51,11 +49,6 @@ export interface RunData {
 /** Experiments present under the results root (folder names), sorted. */
 export function listExperiments(root?: string): string[] {
   return listExperimentNames(resultsRoot(root));
-}
-
-/** Profiles stored for an experiment, sorted. */
-export function listProfiles(experiment: string, root?: string): string[] {
-  return listProfileFolders(experiment, resultsRoot(root));
 }
 
 function leftOut(s: RunStatus): LeftOutRun {
@@ -138,9 +131,4 @@ export function matchExperiments(patterns: string[], available: string[]): strin
     for (const a of available) if (re.test(a) && !out.includes(a)) out.push(a);
   }
   return out;
-}
-
-/** Loads a history file directly (fixtures, ad-hoc notebooks); errors name the file. */
-export function loadHistoryFile(file: string): History {
-  return readHistoryFile(file);
 }
