@@ -116,22 +116,7 @@ export async function train(opts: TrainOptions): Promise<History> {
     }
     const trainSummary = task.summarize(stats!, stepsPerEpoch * opts.batchSize);
     const val = evaluate(opts.model, opts.val, task, opts.evalBatchSize ?? 500);
-    const extra: Record<string, number> = {};
-    for (const [k, v] of Object.entries(trainSummary.extra ?? {})) extra[k] = v;
-    for (const [k, v] of Object.entries(val.extra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
-    if (epoch === opts.epochs && opts.test) {
-      const raw = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
-      extra.testLossRaw = raw.loss;
-      extra.testAccuracyRaw = raw.accuracy;
-      let final = raw;
-      if (opts.settle !== false) {
-        extra.settleBatches = settleBatchNorm(opts.model, opts.train, opts.batchSize);
-        if (extra.settleBatches > 0) final = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
-      }
-      extra.testLoss = final.loss;
-      extra.testAccuracy = final.accuracy;
-      extra.testN = opts.test.n;
-    }
+    const extra = epochExtras(opts, task, trainSummary.extra, val.extra, epoch === opts.epochs);
     const record: EpochRecord = {
       epoch,
       step: opts.optimizer.iterations,
@@ -148,20 +133,48 @@ export async function train(opts: TrainOptions): Promise<History> {
     };
     history.push(record);
     if (log) {
-      const done = epoch - firstEpoch + 1;
-      const eta = (((Date.now() - runStart) / 1000) / done) * (opts.epochs - epoch);
-      const fr = Object.values(record.flipRatio);
-      const meanFlip = fr.length ? fr.reduce((a, b) => a + b, 0) / fr.length : 0;
-      const hyper = record.gamma !== null ? `γ ${record.gamma.toExponential(1)} ` : '';
-      log(
-        `${label}epoch ${epoch}/${opts.epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
-          `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
-          `flips ${meanFlip.toExponential(2)}${extra.testAccuracy !== undefined ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (settled; raw ${(extra.testAccuracyRaw * 100).toFixed(2)}%, ${extra.testN})` : ''} ${record.seconds.toFixed(1)}s ETA ${formatDuration(eta)}`,
-      );
+      const eta = ((Date.now() - runStart) / 1000 / (epoch - firstEpoch + 1)) * (opts.epochs - epoch);
+      log(`${label}${epochLine(record, opts.epochs, extra)} ETA ${formatDuration(eta)}`);
     }
     await opts.onEpoch?.(record, history);
   }
   return history;
+}
+
+/**
+ * An epoch's extra metrics: the task's own (train, and validation prefixed `val`), and after the last epoch the test
+ * split's loss and accuracy, raw and after the BN statistics are settled (settle.ts; `settle: false` skips it).
+ */
+function epochExtras(opts: TrainOptions, task: Task, trainExtra: Record<string, number> | undefined, valExtra: Record<string, number> | undefined,
+  last: boolean): Record<string, number> {
+  const extra: Record<string, number> = {};
+  for (const [k, v] of Object.entries(trainExtra ?? {})) extra[k] = v;
+  for (const [k, v] of Object.entries(valExtra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
+  if (!last || !opts.test) return extra;
+  const raw = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
+  extra.testLossRaw = raw.loss;
+  extra.testAccuracyRaw = raw.accuracy;
+  let final = raw;
+  if (opts.settle !== false) {
+    extra.settleBatches = settleBatchNorm(opts.model, opts.train, opts.batchSize);
+    if (extra.settleBatches > 0) final = evaluate(opts.model, opts.test, task, opts.evalBatchSize ?? 500);
+  }
+  extra.testLoss = final.loss;
+  extra.testAccuracy = final.accuracy;
+  extra.testN = opts.test.n;
+  return extra;
+}
+
+/** The progress line of an epoch (without the ETA). */
+function epochLine(record: EpochRecord, epochs: number, extra: Record<string, number>): string {
+  const fr = Object.values(record.flipRatio);
+  const meanFlip = fr.length ? fr.reduce((a, b) => a + b, 0) / fr.length : 0;
+  const hyper = record.gamma !== null ? `γ ${record.gamma.toExponential(1)} ` : '';
+  const test = extra.testAccuracy !== undefined
+    ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (settled; raw ${(extra.testAccuracyRaw * 100).toFixed(2)}%, ${extra.testN})` : '';
+  return `epoch ${record.epoch}/${epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
+    `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
+    `flips ${meanFlip.toExponential(2)}${test} ${record.seconds.toFixed(1)}s`;
 }
 
 function trainStep(
