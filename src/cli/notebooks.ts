@@ -112,22 +112,21 @@ export const RUN_MARKER = NOTEBOOK_RUN_VAR;
 /** How long the runner's output may stay open after the runner exited before it is cut (the kernels are ended first). */
 const CLOSE_WAIT_MS = 5000;
 
+export interface RunNotebooksOptions {
+  profile: string;
+  timeout?: number;
+  outDir: string;
+  keepGoing?: boolean;
+  root?: string;
+  quiet?: boolean;
+}
+
 /**
- * Runs the given notebooks through jupyter/run_notebooks.py; resolves to its exit code. Output
- * (one line per notebook, failure details) is streamed to this process's stdout/stderr.
- *
- * The runner gets a process group of its own and a marker variable (RUN_MARKER) that its kernels inherit. When the
- * runner ends in any way, every process still carrying the marker — a kernel orphaned by a runner that was killed —
- * is ended with its process group (SIGTERM, then SIGKILL), so the call returns within a bounded time instead of
- * waiting on the pipes an orphaned kernel holds open. A runner killed by a signal gives code 128 + the signal's number
- * and a message naming it and the kernels ended. A kernel that dies while the runner lives is reported by the runner
- * ("kernel died", code 1). SIGINT / SIGTERM to this process end the runner and its kernels the same way.
+ * What the notebook runner starts with: the marker its kernels inherit, its environment (the project's Jupyter
+ * folders, BNN_PROFILE), a fresh staging folder for the executed copies (only successful ones replace the previous
+ * copies) and its command line.
  */
-export function runNotebooks(files: string[], opts: { profile: string; timeout?: number; outDir: string; keepGoing?: boolean; root?: string; quiet?: boolean }): Promise<{ code: number; output: string }> {
-  const root = opts.root ?? repoRoot();
-  const python = jupyterPython();
-  const missing = pythonCheck(python, 'import nbclient, nbformat');
-  if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
+function runnerSetup(files: string[], opts: RunNotebooksOptions, root: string): { marker: string; env: NodeJS.ProcessEnv; staging: string; args: string[] } {
   const marker = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
   const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile, [RUN_MARKER]: marker };
   ensureJupyterDirs(env as Record<string, string>);
@@ -150,6 +149,26 @@ export function runNotebooks(files: string[], opts: { profile: string; timeout?:
     ...(opts.keepGoing ? ['--keep-going'] : []),
     ...files,
   ];
+  return { marker, env, staging, args };
+}
+
+/**
+ * Runs the given notebooks through jupyter/run_notebooks.py; resolves to its exit code. Output
+ * (one line per notebook, failure details) is streamed to this process's stdout/stderr.
+ *
+ * The runner gets a process group of its own and a marker variable (RUN_MARKER) that its kernels inherit. When the
+ * runner ends in any way, every process still carrying the marker — a kernel orphaned by a runner that was killed —
+ * is ended with its process group (SIGTERM, then SIGKILL), so the call returns within a bounded time instead of
+ * waiting on the pipes an orphaned kernel holds open. A runner killed by a signal gives code 128 + the signal's number
+ * and a message naming it and the kernels ended. A kernel that dies while the runner lives is reported by the runner
+ * ("kernel died", code 1). SIGINT / SIGTERM to this process end the runner and its kernels the same way.
+ */
+export function runNotebooks(files: string[], opts: RunNotebooksOptions): Promise<{ code: number; output: string }> {
+  const root = opts.root ?? repoRoot();
+  const python = jupyterPython();
+  const missing = pythonCheck(python, 'import nbclient, nbformat');
+  if (missing) return Promise.reject(new Error(`${INSTALL_HELP}\n(${python}: ${missing.split('\n').pop()})`));
+  const { marker, env, staging, args } = runnerSetup(files, opts, root);
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
