@@ -135,6 +135,61 @@ function createWhole(file: string, content: string): boolean {
   }
 }
 
+/** The lock of `dir`, now held by this process (`file` created whole with `owner`); released on exit at the latest. */
+function holdLock(dir: string, file: string, owner: LockOwner, tookOver: LockOwner | null): RunLock {
+  const lock: RunLock = {
+    dir,
+    file,
+    owner,
+    tookOver,
+    release() {
+      if (held.get(file) !== lock) return;
+      held.delete(file);
+      const cur = readRunLock(dir);
+      if (cur && cur !== 'unreadable' && cur.pid === owner.pid && cur.since === owner.since && cur.host === owner.host) fs.rmSync(file, { force: true });
+    },
+  };
+  held.set(file, lock);
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const l of [...held.values()]) l.release();
+    });
+  }
+  return lock;
+}
+
+/**
+ * Removes the stale lock `file` whose content was `cur`: moves it aside under a unique name, checks it is still the
+ * stale one, and deletes it; a fresh lock someone took in between is put back. True when the stale lock was removed
+ * (the caller then retries the exclusive create).
+ */
+function removeStale(file: string, cur: LockOwner | 'unreadable'): boolean {
+  const aside = `${file}.stale-${process.pid}-${Date.now()}`;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return false; // someone else moved it first
+  }
+  let moved: LockOwner | null = null;
+  try {
+    moved = JSON.parse(fs.readFileSync(aside, 'utf8')) as LockOwner;
+  } catch {
+    moved = null;
+  }
+  const same = cur === 'unreadable' ? moved === null : moved !== null && moved.pid === cur.pid && moved.since === cur.since;
+  if (!same) {
+    // We moved a fresh lock taken by someone else in between: put it back (link fails if a lock exists again).
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      /* a newer lock exists; ours is lost either way */
+    }
+  }
+  fs.rmSync(aside, { force: true });
+  return same;
+}
+
 /**
  * Takes the lock of run folder `dir` (created if missing). Throws RunLockedError while another live process
  * holds it; takes over a lock whose owner is dead, and an unreadable one once it is `LOCK_STALE_MS` old (waiting
@@ -155,26 +210,7 @@ export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): Ru
   for (;;) {
     if (createWhole(file, content)) {
       fsyncDir(dir);
-      const lock: RunLock = {
-        dir,
-        file,
-        owner,
-        tookOver,
-        release() {
-          if (held.get(file) !== lock) return;
-          held.delete(file);
-          const cur = readRunLock(dir);
-          if (cur && cur !== 'unreadable' && cur.pid === owner.pid && cur.since === owner.since && cur.host === owner.host) fs.rmSync(file, { force: true });
-        },
-      };
-      held.set(file, lock);
-      if (!exitHook) {
-        exitHook = true;
-        process.on('exit', () => {
-          for (const l of [...held.values()]) l.release();
-        });
-      }
-      return lock;
+      return holdLock(dir, file, owner, tookOver);
     }
     if (held.has(file)) throw new RunLockedError(dir, owner, `${dir} is already being written by this process (pid ${process.pid}); one writer per run folder`);
     if (Date.now() > deadline) break;
@@ -197,33 +233,8 @@ export function acquireRunLock(dir: string, opts: { purpose?: string } = {}): Ru
         throw new RunLockedError(dir, cur, `${dir} is locked by a process on another machine (${describe(cur)}). If that job is gone, delete ${file} and run again.`);
       }
     }
-    // Stale: move it aside under a unique name, check it is still the stale one, then retry the exclusive create.
-    const aside = `${file}.stale-${process.pid}-${Date.now()}`;
-    try {
-      fs.renameSync(file, aside);
-    } catch {
-      continue; // someone else moved it first
-    }
-    const moved = (() => {
-      try {
-        return JSON.parse(fs.readFileSync(aside, 'utf8')) as LockOwner;
-      } catch {
-        return null;
-      }
-    })();
-    const same = cur === 'unreadable' ? moved === null : moved !== null && moved.pid === cur.pid && moved.since === cur.since;
-    if (!same) {
-      // We moved a fresh lock taken by someone else in between: put it back (link fails if a lock exists again).
-      try {
-        fs.linkSync(aside, file);
-      } catch {
-        /* a newer lock exists; ours is lost either way */
-      }
-      fs.rmSync(aside, { force: true });
-      continue;
-    }
-    fs.rmSync(aside, { force: true });
-    tookOver = cur === 'unreadable' ? null : cur;
+    // stale: remove it (if it is still the stale one) and retry the exclusive create
+    if (removeStale(file, cur)) tookOver = cur === 'unreadable' ? null : cur;
   }
   throw new RunLockedError(dir, null, `could not take the lock ${file} within ${((LOCK_STALE_MS + 3000) / 1000).toFixed(0)} s (it keeps changing hands); is another sweep writing ${dir}?`);
 }

@@ -70,13 +70,54 @@ function liveWriter(dir: string): LockOwner | null {
 
 const positiveInt = (v: unknown): number | null => (Number.isInteger(v) && (v as number) >= 1 ? (v as number) : null);
 
+/** A status of the run folder being inspected: `kind`, the fields known, and the action that fixes it. */
+type Make = (kind: RunStatusKind, o: Partial<RunStatus> & { action?: FixAction | null }) => RunStatus;
+
+/**
+ * The status of a run folder without a checkpoint: empty; a history written by something else (unverified); started
+ * but stopped before its first epoch ended (interrupted); or files that cannot be verified (damaged).
+ */
+function withoutCheckpoint(dir: string, make: Make): RunStatus {
+  const p = runPaths(dir);
+  const present = [p.historyJson, p.historyCsv, p.final, p.config].filter((f) => fs.existsSync(f));
+  if (!present.length) return make('empty', {});
+  const meta = readRunMeta(dir, { lenient: true });
+  const runnerConfig = meta !== null && ('configHash' in meta || 'config' in meta);
+  const configUnreadable = fs.existsSync(p.config) && meta === null;
+  if (!runnerConfig && !configUnreadable && !fs.existsSync(p.final) && fs.existsSync(p.historyJson)) {
+    try {
+      const history = parseHistory(fs.readFileSync(p.historyJson, 'utf8'), p.historyJson);
+      return make('unverified', { history, meta, why: 'a history without a checkpoint (not written by npm run experiment): shown as it is, never used for a verdict' });
+    } catch (e) {
+      return make('damaged', { meta, problems: [{ file: p.historyJson, why: (e as Error).message }], why: (e as Error).message });
+    }
+  }
+  if (runnerConfig && present.length === 1 && present[0] === p.config) {
+    return make('interrupted', { meta, epoch: 0, epochs: positiveInt(meta!.config?.epochs), why: 'started, stopped before its first epoch ended (no checkpoint yet)', action: 'resume' });
+  }
+  const why = `${p.checkpoint} is missing but ${present.map((f) => path.basename(f)).join(', ')} exist: the results cannot be verified`;
+  return make('damaged', { meta, problems: [{ file: p.checkpoint, why }], why, action: 'force' });
+}
+
+/** Why final/ of `dir` is not the model of the checkpoint `header` (missing, damaged, or another run's), or null. */
+function finalProblem(dir: string, header: CheckpointHeader): string | null {
+  const fin = checkFinalDir(dir);
+  if (!fin.ok) return `final model: ${fin.why}`;
+  const m = fin.manifest!.meta ?? {};
+  const ckRun = checkpointRunId(header);
+  if (m.configHash !== header.configHash || m.epoch !== header.epoch || ((m.runId as string | undefined) ?? null) !== ckRun) {
+    return `${runPaths(dir).final} belongs to another run than the checkpoint (config ${m.configHash ?? '?'}, epoch ${m.epoch ?? '?'}, run ${m.runId ?? '?'})`;
+  }
+  return null;
+}
+
 /** Reads and verifies run folder `dir` (see the module comment). Never throws for damage: it reports it. */
 export function inspectRun(dir: string): RunStatus {
   const p = runPaths(dir);
   const at = runOfDir(dir) ?? { experiment: path.basename(path.dirname(path.dirname(dir))), profile: path.basename(path.dirname(dir)), seed: NaN };
   const writer = liveWriter(dir);
   const base = { dir, ...at, writer };
-  const make = (kind: RunStatusKind, o: Partial<RunStatus> & { action?: FixAction | null }): RunStatus => {
+  const make: Make = (kind, o) => {
     const { action, ...rest } = o;
     const meta = rest.meta ?? null;
     let why = rest.why ?? null;
@@ -84,26 +125,7 @@ export function inspectRun(dir: string): RunStatus {
     return { kind, epoch: null, epochs: null, history: null, problems: [], ...base, ...rest, meta, why, fix: action ? fixCommand(dir, action, meta) : null };
   };
 
-  if (!fs.existsSync(p.checkpoint)) {
-    const present = [p.historyJson, p.historyCsv, p.final, p.config].filter((f) => fs.existsSync(f));
-    if (!present.length) return make('empty', {});
-    const meta = readRunMeta(dir, { lenient: true });
-    const runnerConfig = meta !== null && ('configHash' in meta || 'config' in meta);
-    const configUnreadable = fs.existsSync(p.config) && meta === null;
-    if (!runnerConfig && !configUnreadable && !fs.existsSync(p.final) && fs.existsSync(p.historyJson)) {
-      try {
-        const history = parseHistory(fs.readFileSync(p.historyJson, 'utf8'), p.historyJson);
-        return make('unverified', { history, meta, why: 'a history without a checkpoint (not written by npm run experiment): shown as it is, never used for a verdict' });
-      } catch (e) {
-        return make('damaged', { meta, problems: [{ file: p.historyJson, why: (e as Error).message }], why: (e as Error).message });
-      }
-    }
-    if (runnerConfig && present.length === 1 && present[0] === p.config) {
-      return make('interrupted', { meta, epoch: 0, epochs: positiveInt(meta!.config?.epochs), why: 'started, stopped before its first epoch ended (no checkpoint yet)', action: 'resume' });
-    }
-    const why = `${p.checkpoint} is missing but ${present.map((f) => path.basename(f)).join(', ')} exist: the results cannot be verified`;
-    return make('damaged', { meta, problems: [{ file: p.checkpoint, why }], why, action: 'force' });
-  }
+  if (!fs.existsSync(p.checkpoint)) return withoutCheckpoint(dir, make);
 
   let header: CheckpointHeader;
   try {
@@ -138,16 +160,7 @@ export function inspectRun(dir: string): RunStatus {
     const why = `${p.checkpoint} holds ${epoch} epochs, the config ${epochs}`;
     return make('damaged', { ...common, problems: [...problems, { file: p.checkpoint, why }], why, action: 'force' });
   }
-  const fin = checkFinalDir(dir);
-  let finalWhy: string | null = null;
-  if (!fin.ok) finalWhy = `final model: ${fin.why}`;
-  else {
-    const m = fin.manifest!.meta ?? {};
-    const ckRun = checkpointRunId(header);
-    if (m.configHash !== header.configHash || m.epoch !== epoch || ((m.runId as string | undefined) ?? null) !== ckRun) {
-      finalWhy = `${p.final} belongs to another run than the checkpoint (config ${m.configHash ?? '?'}, epoch ${m.epoch ?? '?'}, run ${m.runId ?? '?'})`;
-    }
-  }
+  const finalWhy = finalProblem(dir, header);
   if (finalWhy) problems.push({ file: p.final, why: finalWhy });
   if (!problems.length) return make('finished', common);
   const why = `training complete (epoch ${epoch} of ${epochs}) but ${problems.map((x) => x.why).join('; ')}`;
