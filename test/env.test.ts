@@ -54,7 +54,7 @@ test('no code outside src/util/env.ts reads a BNN_* variable', () => {
 
 test('every variable of the table has one accessor in env.ts (or is the notebook marker, or read by the kernel launcher)', () => {
   const code = withoutComments(fs.readFileSync(ENV_MODULE, 'utf8'));
-  const read = new Set([...code.matchAll(/\b(?:text|folder)\(env, '(BNN_[A-Z0-9_]+)'\)/g)].map((m) => m[1]));
+  const read = new Set([...code.matchAll(/\b(?:text|folder)(?:Var\(|\(env, )'(BNN_[A-Z0-9_]+)'\)/g)].map((m) => m[1]));
   const launcher = fs.readFileSync(path.join(ROOT, 'jupyter', 'tslab-kernel.js'), 'utf8');
   for (const m of launcher.matchAll(/process\.env\.(BNN_[A-Z0-9_]+)/g)) read.add(m[1]);
   read.add(NOTEBOOK_RUN_VAR);

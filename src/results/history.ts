@@ -122,6 +122,15 @@ export interface FileProblem {
   why: string;
 }
 
+/** The text of `file`, or why it cannot be had: missing, or unreadable (the error). */
+function readOrWhy(file: string): { text: string } | { why: string } {
+  try {
+    return { text: fs.readFileSync(file, 'utf8') };
+  } catch (e) {
+    return { why: (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})` };
+  }
+}
+
 /**
  * What is wrong with history.json and history.csv of run folder `dir` against `history` (the checkpoint's):
  * missing, not JSON, a non-finite value, a different number of epochs, a record or a CSV row that differs. [] when
@@ -132,12 +141,9 @@ export function historyProblems(dir: string, history: History): FileProblem[] {
   const stored = asStored(history);
   const out: FileProblem[] = [];
   const json = ((): string | null => {
-    let text: string;
-    try {
-      text = fs.readFileSync(hf, 'utf8');
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})`;
-    }
+    const r = readOrWhy(hf);
+    if ('why' in r) return r.why;
+    const text = r.text;
     let parsed: any;
     try {
       parsed = JSON.parse(text);
@@ -157,12 +163,9 @@ export function historyProblems(dir: string, history: History): FileProblem[] {
   })();
   if (json) out.push({ file: hf, why: `${hf} ${json}` });
   const csv = ((): string | null => {
-    let text: string;
-    try {
-      text = fs.readFileSync(cf, 'utf8');
-    } catch (e) {
-      return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : `cannot be read (${(e as Error).message})`;
-    }
+    const r = readOrWhy(cf);
+    if ('why' in r) return r.why;
+    const text = r.text;
     const want = historyCsv(stored);
     if (text === want) return null;
     const got = text.split('\n');

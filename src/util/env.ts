@@ -64,10 +64,14 @@ function folder(env: Env, name: string): string | undefined {
   return v === undefined ? undefined : path.resolve(v);
 }
 
+/** An accessor of a variable as written (trimmed; undefined when unset or empty). */
+const textVar = (name: string) => (env: Env = process.env): string | undefined => text(env, name);
+
+/** An accessor of a folder variable, resolved to an absolute path (undefined when unset). */
+const folderVar = (name: string) => (env: Env = process.env): string | undefined => folder(env, name);
+
 /** BNN_BACKEND as written (undefined when unset); src/backend checks the name. */
-export function envBackend(env: Env = process.env): string | undefined {
-  return text(env, 'BNN_BACKEND');
-}
+export const envBackend = textVar('BNN_BACKEND');
 
 /** BNN_THREADS (undefined when unset); throws unless a positive integer. */
 export function envThreads(env: Env = process.env): number | undefined {
@@ -85,24 +89,16 @@ export function envNativeOff(env: Env = process.env): string | null {
 }
 
 /** BNN_PACKED_ISA as written (undefined when unset); src/inference checks the name. */
-export function envPackedIsa(env: Env = process.env): string | undefined {
-  return text(env, 'BNN_PACKED_ISA');
-}
+export const envPackedIsa = textVar('BNN_PACKED_ISA');
 
 /** BNN_DATA_DIR as an absolute path (undefined when unset). */
-export function envDataDir(env: Env = process.env): string | undefined {
-  return folder(env, 'BNN_DATA_DIR');
-}
+export const envDataDir = folderVar('BNN_DATA_DIR');
 
 /** BNN_RESULTS_DIR as an absolute path (undefined when unset). */
-export function envResultsDir(env: Env = process.env): string | undefined {
-  return folder(env, 'BNN_RESULTS_DIR');
-}
+export const envResultsDir = folderVar('BNN_RESULTS_DIR');
 
 /** BNN_SWEEPS_DIR as an absolute path (undefined when unset). */
-export function envSweepsDir(env: Env = process.env): string | undefined {
-  return folder(env, 'BNN_SWEEPS_DIR');
-}
+export const envSweepsDir = folderVar('BNN_SWEEPS_DIR');
 
 /** BNN_SBATCH, else `sbatch`. */
 export function envSbatch(env: Env = process.env): string {
@@ -110,24 +106,16 @@ export function envSbatch(env: Env = process.env): string {
 }
 
 /** BNN_PETS_SAMPLE as an absolute path (undefined when unset). */
-export function envPetsSample(env: Env = process.env): string | undefined {
-  return folder(env, 'BNN_PETS_SAMPLE');
-}
+export const envPetsSample = folderVar('BNN_PETS_SAMPLE');
 
 /** BNN_PROFILE as written (undefined when unset); the caller checks it against the profiles it accepts. */
-export function envProfile(env: Env = process.env): string | undefined {
-  return text(env, 'BNN_PROFILE');
-}
+export const envProfile = textVar('BNN_PROFILE');
 
 /** BNN_PYTHON (undefined when unset). */
-export function envPython(env: Env = process.env): string | undefined {
-  return text(env, 'BNN_PYTHON');
-}
+export const envPython = textVar('BNN_PYTHON');
 
 /** BNN_CHROMIUM (undefined when unset). */
-export function envChromium(env: Env = process.env): string | undefined {
-  return text(env, 'BNN_CHROMIUM');
-}
+export const envChromium = textVar('BNN_CHROMIUM');
 
 /** The marker variable `npm run notebooks` sets on the Jupyter processes it starts (found again in /proc). */
 export const NOTEBOOK_RUN_VAR = 'BNN_NOTEBOOK_RUN';
