@@ -213,6 +213,7 @@ export function datasetEntry(name: string): DatasetEntry {
   return d;
 }
 
+/** The loader of dataset `name` (the runner's and the mechanism's way to a run's splits); throws for an unknown name. */
 export function datasetLoader(name: string): DataLoader {
   return datasetEntry(name).load;
 }
