@@ -65,11 +65,11 @@ test('quick CIFAR-10 configs follow the rules (times the calibration factors)', 
   const adam = profileConfig('cifar10-adam-baseline', 'quick', 0);
   assert.equal(adam.xavierLrScaling, true);
   assert.deepEqual(adam.lr, { initial: 1e-3 * lrFactor, decay: 0.1, everyEpochs: null, everySteps: Math.round(100_000 * s) });
-  // constant γ: the decayed arm's first-phase γ, held for the whole report run at the same scale (coverage 1)
+  // constant γ: the derived (uncalibrated) first-phase γ, held for the whole report run at the same scale (coverage 1)
   const cg = profileConfig('cifar10-bop-constant-gamma', 'quick', 0);
-  close(cg.gamma!.initial, bop.gamma!.initial);
+  close(cg.gamma!.initial, 1e-4 / s);
   assert.equal(cg.gamma!.decay, 1);
-  close(cg.threshold!, bop.threshold!);
+  close(cg.threshold!, 1e-8 * (1 / bop.width) * Math.sqrt(1 / s));
   assert.equal(cg.derivation!.paperStepsCovered, 500_000);
   assert.equal(bop.derivation!.paperStepsCovered, 200_000);
   // the lr-decay contrast decays the betas' lr where γ decays

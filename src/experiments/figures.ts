@@ -80,47 +80,9 @@ export function figureFromCatalog(section: Section, f: FigureEntry): ReportFigur
   return { name: f.name, title: f.title, description: f.description, runs: names.map(experimentRef), minRuns: f.minRuns, build: builderOf(f) };
 }
 
-/**
- * Figures the section notebooks draw that the catalog's sections do not list: declared once, here, in the catalog's
- * `FigureEntry` form, by section, and drawn by name like the catalog's (`sectionFigure`); their place is their
- * section's `figures` in ./catalog. `npm run figures` draws the catalog's only.
- */
-const NOTEBOOK_FIGURES: Record<string, FigureEntry[]> = {
-  '§3.1': [
-    {
-      name: 'fig1-untuned',
-      kind: 'accuracy',
-      title: 'CIFAR-10 BinaryNet: Adam baseline vs Bop, both untuned',
-      description: 'Training and validation accuracy per epoch of both arms at the settings the profile derives, neither calibrated.',
-      experiments: ['cifar10-adam-baseline-untuned', 'cifar10-bop-untuned'],
-      minRuns: 1,
-    },
-  ],
-  '§4.1': [
-    { name: 'learning-rate-schedules', kind: 'hyperparameters', title: 'Effect of the learning rate: γ and the Adam learning rate', description: 'γ (the same in both runs) and the BN betas\' Adam lr, constant vs decayed.', minRuns: 1 },
-    { name: 'learning-rate-flips', kind: 'flips', title: 'Effect of the learning rate: flip metric of the last layer', description: 'πₜ of the last binary layer with the Adam lr constant or decayed.', minRuns: 1 },
-  ],
-  '§4.2': [{ name: 'dropout-flips', kind: 'flips', title: 'Effect of dropout: flip metric of the last layer', description: 'πₜ of the last binary layer with and without dropout.', minRuns: 1 }],
-  '§4.3': [
-    { name: 'constant-gamma-schedules', kind: 'hyperparameters', title: 'Constant vs decayed γ: γ and the Adam learning rate', description: 'The γ schedules of both runs and the BN betas\' Adam lr.', minRuns: 1 },
-    { name: 'constant-gamma-flips', kind: 'flips', title: 'Constant vs decayed γ: flip metric of the last layer', description: 'πₜ of the last binary layer with γ decayed or constant (the paper\'s Fig. 1 shows the last layer).', minRuns: 1 },
-    { name: 'constant-gamma-flips-per-layer', kind: 'flips', title: 'Constant γ: flip metric per layer', description: 'πₜ of every binary layer of the constant-γ run.', experiments: ['cifar10-bop-constant-gamma'] },
-  ],
-  '§4.4': [
-    { name: 'svhn-loss', kind: 'loss', title: 'SVHN: loss, Adam baselines vs Bop', description: 'Training and validation loss on SVHN.', minRuns: 1 },
-    { name: 'svhn-flips', kind: 'flips', title: 'SVHN Bop: flip metric per layer', description: 'πₜ of every binary layer of the SVHN Bop run.', experiments: ['svhn-bop'] },
-    { name: 'svhn-schedules', kind: 'hyperparameters', title: 'SVHN: γ and the Adam learning rate', description: 'γ (Bop) and the Adam learning rate per epoch on SVHN.', minRuns: 1 },
-  ],
-  '§4.5': [
-    { name: 'unet-loss', kind: 'loss', title: 'UNets: training and test loss', description: 'Training and test loss of the three UNets.', minRuns: 1 },
-    { name: 'unet-flips', kind: 'flips', title: 'Binarized UNet with Bop: flip metric per layer', description: 'πₜ of every binary layer of the binarized UNet trained with Bop.', experiments: ['pets-unet-binary-bop'] },
-    { name: 'unet-schedules', kind: 'hyperparameters', title: 'UNets: γ and the Adam learning rate', description: 'γ (Bop) and the Adam learning rate per epoch of the UNets.', minRuns: 1 },
-  ],
-};
-
-/** A figure by name, the catalog's or a notebook figure (`NOTEBOOK_FIGURES`), with its section; throws listing the names. */
+/** A figure of the catalog's sections by name, with its section; throws listing the names. */
 export function sectionFigure(name: string): { section: Section; figure: FigureEntry } {
-  const all = SECTIONS.flatMap((section) => [...section.figures, ...(NOTEBOOK_FIGURES[section.id] ?? [])].map((figure) => ({ section, figure })));
+  const all = SECTIONS.flatMap((section) => section.figures.map((figure) => ({ section, figure })));
   const found = all.find((x) => x.figure.name === name);
   if (!found) throw new Error(`unknown figure "${name}"; the sections' figures: ${all.map((x) => x.figure.name).join(', ')}`);
   return found;

@@ -95,6 +95,19 @@ function gammaTOf(c: ExperimentConfig, stepsPerEpoch: number): number[] {
 }
 
 /**
+ * τ over the stationary noise of m, relative to the paper's ratio (./derive rule 3): τ_run / τ_matched, where
+ * τ_matched is the paper's τ carried to this run's width, batch and first-phase γ. 1 = the paper's ratio; ≪ 1: the
+ * sign of m alone decides the flips.
+ */
+function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
+  if (c.threshold === null || !c.gamma || e.paper.threshold === null || !e.paper.gamma) return null;
+  // invalid values are reported by validateConfig, after --set; the record only describes valid ones
+  if (!(c.gamma.initial > 0 && c.width > 0 && c.batchSize > 0)) return null;
+  const matched = scaleTau(e.paper.threshold, e.paper.gamma.initial, c.gamma.initial, c.width, e.paper.batchSize, c.batchSize);
+  return Number((c.threshold / matched).toPrecision(6));
+}
+
+/**
  * The noise of m at the end of the first γ phase of a config (./derive `noiseOfM`), from the gradient noise measured
  * for its sizing (`Sizing.gradientNoise`), carried to the config's width and batch size by rule 3 of ./derive
  * (σ_g ∝ 1/width, ∝ 1/√batch); null when the sizing records no measurement or the config has no γ.
@@ -113,19 +126,6 @@ function firstPhaseNoiseOfM(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpo
 function tauOverNoiseOf(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpoch: number): number | null {
   const n = firstPhaseNoiseOfM(c, e, stepsPerEpoch);
   return n === null || c.threshold === null ? null : Number((c.threshold / n).toPrecision(6));
-}
-
-/**
- * τ over the stationary noise of m, relative to the paper's ratio (./derive rule 3): τ_run / τ_matched, where
- * τ_matched is the paper's τ carried to this run's width, batch and first-phase γ. 1 = the paper's ratio; ≪ 1: the
- * sign of m alone decides the flips.
- */
-function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
-  if (c.threshold === null || !c.gamma || e.paper.threshold === null || !e.paper.gamma) return null;
-  // invalid values are reported by validateConfig, after --set; the record only describes valid ones
-  if (!(c.gamma.initial > 0 && c.width > 0 && c.batchSize > 0)) return null;
-  const matched = scaleTau(e.paper.threshold, e.paper.gamma.initial, c.gamma.initial, c.width, e.paper.batchSize, c.batchSize);
-  return Number((c.threshold / matched).toPrecision(6));
 }
 
 /**

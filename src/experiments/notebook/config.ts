@@ -3,6 +3,7 @@
  * the backend and exact configs its runs train with.
  */
 import { describeBackend, initBackend } from '../../backend';
+import { DEFAULT_PROFILE, envProfile } from '../../util/env';
 import { resultsRoot } from '../../results';
 import { runState } from '../../results/state';
 import { PROFILES, sectionOf } from '../catalog';
@@ -10,11 +11,11 @@ import { getExperiment, Profile } from '../registry';
 import { configHash, resolveConfig, runDir } from '../run';
 
 /**
- * The profile a notebook runs on: `BNN_PROFILE` (set by `npm run notebooks -- --profile X`), default `quick`,
+ * The profile a notebook runs on: `BNN_PROFILE` (set by `npm run notebooks -- --profile X`), default `DEFAULT_PROFILE`,
  * one of `allowed`. Throws naming the allowed profiles otherwise.
  */
 export function notebookProfile(allowed: readonly Profile[] = PROFILES, env: NodeJS.ProcessEnv = process.env): Profile {
-  const p = (env.BNN_PROFILE || 'quick') as Profile;
+  const p = (envProfile(env) ?? DEFAULT_PROFILE) as Profile;
   if (!allowed.includes(p)) throw new Error(`BNN_PROFILE must be ${allowed.join(', ')} here (got "${p}")`);
   return p;
 }

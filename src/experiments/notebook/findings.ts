@@ -98,7 +98,7 @@ const FINDINGS: Record<string, Findings> = {
   },
   // Flip ratio of the final epoch (mean over layers and seeds) and the paper's metric of it, πₜ = ln(ratio + e⁻⁹).
   '§4.3': (runs, profile) => {
-    const decayed = runOf(runs, 'cifar10-bop');
+    const decayed = runOf(runs, 'cifar10-bop-untuned');
     const constant = runOf(runs, 'cifar10-bop-constant-gamma');
     return [
       ...[decayed, constant].map((r) => `${r.experiment}: final-epoch flip ratio ${finalFlipRatio(r).toExponential(2)} (π = ${flipMetric(finalFlipRatio(r)).toFixed(2)}), ${SCORE} ${pctOf(finalScore(r))}`),

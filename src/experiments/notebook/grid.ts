@@ -19,7 +19,7 @@ import { factorText, pctOf } from './format';
  * Runs (or reuses) every run of a calibration grid in this process and returns the grid (default: Bop's). The plan is
  * the one `npm run calibrate` runs (./calibrate `PLANS`: its axes, seeds, held-out split, exclusions and selection
  * rule); `axes` and `seeds` may shrink it (a notebook on smoke). With `train: false`, the grid `npm run calibrate`
- * stored (this machine's, else the one in src/experiments/calibration.json).
+ * stored (this machine's, else the one in calibration/factors.json).
  */
 export async function runCalibrationGrid(opts: {
   profile: string;
@@ -34,7 +34,7 @@ export async function runCalibrationGrid(opts: {
   if (opts.train === false) {
     const g = readGrid(opts.profile, undefined, undefined, experiment);
     if (!g) throw new Error(`no calibration grid of ${experiment} stored for the ${opts.profile} profile: run \`npm run calibrate -- --profile ${opts.profile}\` (or set TRAIN_GRID = true)`);
-    console.log(g.stored ? `the ${experiment} grid stored with the calibration (src/experiments/calibration.json), ${g.points.length} points; \`npm run calibrate\` retrains it` : `the ${experiment} grid of this machine's calibration runs (${g.points.length} points)`);
+    console.log(g.stored ? `the ${experiment} grid stored with the calibration (calibration/factors.json), ${g.points.length} points; \`npm run calibrate\` retrains it` : `the ${experiment} grid of this machine's calibration runs (${g.points.length} points)`);
     return g;
   }
   const base = planFor(experiment, opts.profile);

@@ -2,10 +2,9 @@
  * The scale and regime of a profile's runs, as prose from the catalog, the registry and the configs the runs
  * recorded: sizes, steps, γ·T per phase against the paper's, τ against the noise of m, and the flips per γ phase.
  */
-import { flipMetric } from '../../figures/aggregate';
-import type { History } from '../../train/history';
 import { sectionOf } from '../catalog';
 import { gammaPhases } from '../derive';
+import { FALL_FACTOR, flipPhaseLine, flipsByPhase, flipsFallAfterDecays } from '../flipPhases';
 import { experimentNames, getExperiment, Profile, profileConfig, trainExamples, type Sizing } from '../registry';
 import { gt } from './format';
 import { runOf, type SectionRun } from './section';
@@ -101,51 +100,26 @@ export function regimeText(runs: SectionRun[], only?: string[]): string {
       return (
         `${r.experiment}: ${n(d.runSteps)} steps (${d.stepsPerEpoch} per epoch) cover ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps (${share >= 10 ? share.toFixed(0) : share.toPrecision(2)} %)` +
         (d.gammaT.length ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paperGammaT(r.experiment).map(gt).join(', ')})` : '') +
-        (d.tauRelative != null ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : '')
+        (d.tauRelative != null ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : '') +
+        (d.tauOverNoise != null ? `, ${Number(d.tauOverNoise.toPrecision(3))}× the measured noise of m at the end of the first γ phase` : '')
       );
     })
     .join('\n');
 }
 
-/** One γ phase of a run as its history records it: the epochs that started with that γ, and their flips. */
-export interface FlipPhase {
-  gamma: number;
-  epochs: [number, number];
-  /** Mean flip ratio per step over the phase's epochs, binary layers and seeds. */
-  flipRatio: number;
-}
-
 /**
- * The flip ratio per γ phase of a Bop run (epochs grouped by the γ they started with, mean over layers and seeds),
- * and whether it falls after every decay. A decay inside an epoch counts from the next epoch on.
+ * The flip ratio per γ phase of each seed of the named Bop run (../flipPhases: whole epochs of a phase, mean over
+ * the binary layers), one line per seed with whether the flips fall at least 2× after each decay, then the count.
  */
-export function flipPhases(run: SectionRun): { phases: FlipPhase[]; fallsAfterEachDecay: boolean } {
-  const h0 = run.results[0].history;
-  const phases: FlipPhase[] = [];
-  for (const rec of h0) {
-    const last = phases[phases.length - 1];
-    if (rec.gamma === null) continue;
-    if (last && last.gamma === rec.gamma) last.epochs[1] = rec.epoch;
-    else phases.push({ gamma: rec.gamma, epochs: [rec.epoch, rec.epoch], flipRatio: NaN });
-  }
-  const perEpoch = (rec: History[number]) => {
-    const v = Object.values(rec.flipRatio);
-    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
-  };
-  for (const p of phases) {
-    const xs = run.results.flatMap((x) => x.history.filter((r) => r.epoch >= p.epochs[0] && r.epoch <= p.epochs[1]).map(perEpoch));
-    p.flipRatio = xs.reduce((a, b) => a + b, 0) / xs.length;
-  }
-  return { phases, fallsAfterEachDecay: phases.length > 1 && phases.every((p, i) => i === 0 || p.flipRatio < phases[i - 1].flipRatio) };
-}
-
-/** `flipPhases` of the named Bop run as text: one line per phase, then whether flips fall after every γ decay. */
 export function flipPhaseText(runs: SectionRun[], name: string): string {
   if (!runs.length) return 'skipped: no runs';
-  const { phases, fallsAfterEachDecay } = flipPhases(runOf(runs, name));
-  if (!phases.length) return `${name}: no γ recorded (not a Bop run)`;
+  const run = runOf(runs, name);
+  const lines = run.results.map((x) => ({ seed: x.config.seed, phases: flipsByPhase(x.config, x.history) }));
+  if (lines.every((l) => !l.phases.length)) return `${name}: no γ schedule recorded (not a Bop run, or a run of an older version)`;
+  const falls = lines.map((l) => flipsFallAfterDecays(l.phases));
+  const judged = falls.filter((f) => f !== null);
   return [
-    ...phases.map((p) => `${name}, γ ${p.gamma.toExponential(2)} (epochs ${p.epochs[0]}–${p.epochs[1]}): mean flip ratio ${p.flipRatio.toExponential(2)} per step (π = ${flipMetric(p.flipRatio).toFixed(2)})`),
-    phases.length > 1 ? `flips fall after every γ decay: ${fallsAfterEachDecay ? 'yes' : 'no'}` : 'one γ phase in the recorded epochs: no decay to compare',
+    ...lines.map((l) => flipPhaseLine(`${name} seed ${l.seed}`, l.phases)),
+    judged.length ? `flips fall ≥ ${FALL_FACTOR}× after every γ decay in ${judged.filter(Boolean).length} of ${judged.length} seed(s)` : 'no two γ phases with whole epochs: no decay to compare',
   ].join('\n');
 }
