@@ -9,7 +9,7 @@
  */
 import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, type CurveOptions } from '../figures/builders';
 import { segmentationGrid } from '../figures/segmentation';
-import { buildFigure, loadPredictions, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/report';
+import { buildFigure, loadPredictions, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/build';
 import type { Figure, RunSeries } from '../figures/types';
 import { experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
 import { publishedFigure, publishedTable, type PublishedRun } from './published';

@@ -13,4 +13,4 @@ export * from './inference';
 export * from './load';
 export * from './display';
 export * from './tables';
-export * from './report';
+export * from './build';

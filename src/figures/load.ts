@@ -4,7 +4,7 @@
  * what they take (RunSeries).
  *
  * Only finished runs whose every file agrees with their checkpoint are drawn; a seed that is interrupted,
- * unfinalized or damaged is left out and listed in `RunData.left` with what it is, why and the command that fixes
+ * unfinalized or damaged is left out and listed in `StoredRunData.left` with what it is, why and the command that fixes
  * it (`leftOutRuns` collects them for the summary). Hand-made histories (no checkpoint, no runner config) are drawn
  * as they are, marked `verified: false`.
  *
@@ -36,7 +36,7 @@ export interface LeftOutRun {
 }
 
 /** All seeds of one experiment × profile. */
-export interface RunData {
+export interface StoredRunData {
   experiment: string;
   profile: string;
   dir: string;
@@ -72,7 +72,7 @@ function readSeeds(experiment: string, profile: string, root: string): { seeds: 
  * checkpoint (and hand-made histories, unverified); the others are in `left`. Returns null when no seed counts
  * (the experiment/profile folder is missing, empty, or every seed is left out: see `leftOutRuns`).
  */
-export function loadRun(experiment: string, profile: string, root?: string): RunData | null {
+export function loadRun(experiment: string, profile: string, root?: string): StoredRunData | null {
   const r = resultsRoot(root);
   const { seeds, left } = readSeeds(experiment, profile, r);
   return seeds.length ? { experiment, profile, dir: profileDir(experiment, profile, r), seeds, left } : null;
@@ -107,7 +107,7 @@ export function configOptimizer(config: Record<string, any> | null): string | un
  * A RunSeries (what the builders take) from loaded results. Label: `label` > config.label > experiment name.
  * Optimizer: config.json's optimizer, else inferred from the histories (γ recorded ⇒ bop).
  */
-export function toSeries(run: RunData, label?: string, optimizer?: string): RunSeries {
+export function toSeries(run: StoredRunData, label?: string, optimizer?: string): RunSeries {
   const cfg = run.seeds[0]?.config ?? null;
   const histories = run.seeds.map((s) => s.history);
   const series: RunSeries = {

@@ -4,13 +4,13 @@
  *
  *   out = op(inputQuantizer(x), kernelQuantizer(kernel))      (no bias by default, as in BinaryNet)
  *
- * ./base: QuantizerBase, what QuantConv2D (./quant_conv) and QuantDense (./quant_dense) share: quantizers, kernel
+ * ./base: QuantizerBase, what QuantConv2D (./quantConv) and QuantDense (./quantDense) share: quantizers, kernel
  * constraint, kernel and bias, config. ./batchnorm: BatchNorm; ./dropout: SeededDropout; ./variables:
  * modelVariables(), how optimizers find binary variables (through the owning layer, never through name patterns).
  */
 export { QuantizerBase, isQuantLayer, type KernelConstraintName, type QuantArgsBase, type QuantLayer } from './base';
-export { QuantConv2D, type QuantConv2DArgs } from './quant_conv';
-export { QuantDense, type QuantDenseArgs } from './quant_dense';
+export { QuantConv2D, type QuantConv2DArgs } from './quantConv';
+export { QuantDense, type QuantDenseArgs } from './quantDense';
 export { BatchNorm, type BatchNormArgs } from './batchnorm';
 export { SeededDropout, type SeededDropoutArgs } from './dropout';
 export { modelVariables, dropoutLayers, batchNormLayers, type ModelVariable } from './variables';

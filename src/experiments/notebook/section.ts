@@ -5,7 +5,7 @@
 import * as path from 'path';
 import { accuracyCurves } from '../../figures/builders';
 import { inKernel, liveChart, showMarkdown } from '../../figures/display';
-import type { RunData } from '../../figures/load';
+import type { StoredRunData } from '../../figures/load';
 import type { RunSeries } from '../../figures/types';
 import type { History } from '../../train/history';
 import { getExperiment, Profile } from '../registry';
@@ -88,8 +88,8 @@ async function runSectionSeeds(experiments: string[], opts: SectionOptions): Pro
   return out;
 }
 
-/** A section run as the figures' RunData (what `loadPredictions` and the report builders read). */
-export function sectionRunData(run: SectionRun, profile: string): RunData {
+/** A section run as the figures' StoredRunData (what `loadPredictions` and the report builders read). */
+export function sectionRunData(run: SectionRun, profile: string): StoredRunData {
   return {
     experiment: run.experiment,
     profile,

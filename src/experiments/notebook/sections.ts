@@ -4,7 +4,7 @@
  */
 import { segmentationGrid, type SegmentationSample } from '../../figures/segmentation';
 import { figureHtml, figureText, showFigure, showHtml, showMarkdown } from '../../figures/display';
-import { loadPredictions } from '../../figures/report';
+import { loadPredictions } from '../../figures/build';
 import { mechanismFigure, mechanismMarkdown, mechanismRows } from '../mechanism';
 import { unetSizeTable, type UnetSizeRow } from '../unet';
 import { sectionRunData, type SectionRun } from './section';

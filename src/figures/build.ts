@@ -9,7 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { SegmentationSample } from './segmentation';
-import { listExperiments, loadRun, matchExperiments, toSeries, type RunData } from './load';
+import { listExperiments, loadRun, matchExperiments, toSeries, type StoredRunData } from './load';
 import type { SummaryTableRow } from './tables';
 import type { Figure, RunSeries } from './types';
 
@@ -28,7 +28,7 @@ export interface BuildContext {
 
 export interface LoadedRun {
   ref: RunRef;
-  data: RunData;
+  data: StoredRunData;
   series: RunSeries;
 }
 
@@ -48,7 +48,7 @@ export interface ReportFigure {
  * Reads `predictions.json` ({classNames?, samples: SegmentationSample[]}) from the first seed folder
  * of a run that has one. Throws a clear error when none does.
  */
-export function loadPredictions(run: RunData): { classNames?: string[]; samples: SegmentationSample[] } {
+export function loadPredictions(run: StoredRunData): { classNames?: string[]; samples: SegmentationSample[] } {
   for (const s of run.seeds) {
     const f = path.join(s.dir, 'predictions.json');
     if (!fs.existsSync(f)) continue;
