@@ -29,115 +29,147 @@ interface Value {
   pending?: Omit<PackedStage, 'post'> & { bn: BnParams | null };
 }
 
+/** packGraph's walk over the layers: the graph's nodes and stages so far, each converted layer's value, the output node. */
+interface GraphWalk {
+  nodes: GraphNode[];
+  stages: PackedStage[];
+  values: Map<string, Value>;
+  softmax: boolean;
+  output: number;
+}
+
+/** Closes a conv's pending stage (BN + sign, or `final`: BN alone) and adds its 'conv' node; returns the node's index. */
+function closeConv(s: GraphWalk, v: Value, final: boolean, name: string): number {
+  const { bn, ...rest } = v.pending!;
+  s.stages.push({ ...rest, post: stagePost(bn, rest.outC, final) });
+  s.nodes.push({ name, op: 'conv', inputs: [v.node], h: rest.outH, w: rest.outW, c: rest.outC, stage: s.stages.length - 1 });
+  return s.nodes.length - 1;
+}
+
+/** Adds a node computed from the layer's input node(s) and records it as the layer's value. */
+function addNode(s: GraphWalk, node: GraphNode): void {
+  s.nodes.push(node);
+  s.values.set(node.name, { node: s.nodes.length - 1 });
+}
+
+/** The node of `v` as bits: a BN output's signs (or an op on them); a conv's output before its BN, or the image, throw. */
+function bitsNode(s: GraphWalk, v: Value, where: string): number {
+  if (v.pending) throw new Error(`packGraph: ${where}: takes a binary layer's output before its BatchNorm; only BN outputs (signs) can be packed here`);
+  if (s.nodes[v.node].op === 'input') throw new Error(`packGraph: ${where}: takes the real image; only a first conv may`);
+  return v.node;
+}
+
+/** Converts a binary QuantConv2D: its stage stays pending (value = its input node) until its BN or the softmax closes it. */
+function addConv(s: GraphWalk, layer: QuantConv2D, where: string, src: Value): void {
+  if (!layer.binaryKernel) throw new Error(`packGraph: ${where} has a real-valued kernel`);
+  if (layer.useBias) throw new Error(`packGraph: ${where} has a bias; not supported`);
+  const realInput = layer.inputQuantizer === null;
+  let inNode: number;
+  if (realInput) {
+    if (s.nodes[src.node].op !== 'input' || src.pending) throw new Error(`packGraph: ${where}: a real-input conv must take the image`);
+    inNode = src.node;
+  } else {
+    if (layer.inputQuantizer !== 'ste_sign') throw new Error(`packGraph: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
+    inNode = bitsNode(s, src, where);
+  }
+  const values0 = layer.kernelVariable().dataSync() as Float32Array;
+  if (layer.kernelQuantizer === null && values0.some((v) => v !== 1 && v !== -1))
+    throw new Error(`packGraph: ${where}: kernel values are not ±1 (train with Bop first, or call signKernels(model))`);
+  const inp = s.nodes[inNode];
+  const k = layer.kernelSize;
+  const g = convGeom(inp.h, inp.w, inp.c, k, k, layer.strides, layer.strides, layer.padding);
+  if (!(g.convH >= 1 && g.convW >= 1)) throw new Error(`packGraph: ${where}: kernel does not fit its input`);
+  s.values.set(layer.name, {
+    node: inNode,
+    pending: {
+      name: layer.name, input: realInput ? 'real' : 'binary', ...g, outC: layer.filters,
+      pools: [], outH: g.convH, outW: g.convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
+    },
+  });
+}
+
+/** Adds an 'orpool' node for a 'valid' MaxPooling2D on bits. */
+function addPool(s: GraphWalk, layer: tf.layers.Layer, where: string, src: Value): void {
+  const cfg = layer.getConfig() as { poolSize: number[]; strides: number[] | null; padding: string };
+  if (cfg.padding !== 'valid') throw new Error(`packGraph: ${where}: only 'valid' max-pooling is supported`);
+  const n = s.nodes[bitsNode(s, src, where)];
+  const size = cfg.poolSize as [number, number];
+  const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
+  const h = pooledSize(n.h, size[0], stride[0]);
+  const w = pooledSize(n.w, size[1], stride[1]);
+  addNode(s, { name: layer.name, op: 'orpool', inputs: [s.nodes.indexOf(n)], h, w, c: n.c, pool: { size, stride } });
+}
+
+/** Adds an 'upsample' node for a nearest UpSampling2D on bits. */
+function addUpsample(s: GraphWalk, layer: tf.layers.Layer, where: string, src: Value): void {
+  const cfg = layer.getConfig() as { size: number[]; interpolation?: string };
+  if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new Error(`packGraph: ${where}: only nearest upsampling is supported`);
+  const ni = bitsNode(s, src, where);
+  const n = s.nodes[ni];
+  addNode(s, { name: layer.name, op: 'upsample', inputs: [ni], h: n.h * cfg.size[0], w: n.w * cfg.size[1], c: n.c, up: [cfg.size[0], cfg.size[1]] });
+}
+
+/** Adds a 'concat' node for a channel Concatenate of bits of one size. */
+function addConcat(s: GraphWalk, layer: tf.layers.Layer, where: string, ins: Value[]): void {
+  const axis = (layer.getConfig() as { axis: number }).axis;
+  if (axis !== -1 && axis !== 3) throw new Error(`packGraph: ${where}: only channel concatenation is supported`);
+  const ids = ins.map((v) => bitsNode(s, v, where));
+  const n0 = s.nodes[ids[0]];
+  if (ids.some((i) => s.nodes[i].h !== n0.h || s.nodes[i].w !== n0.w)) throw new Error(`packGraph: ${where}: inputs differ in size`);
+  addNode(s, { name: layer.name, op: 'concat', inputs: ids, h: n0.h, w: n0.w, c: ids.reduce((t, i) => t + s.nodes[i].c, 0) });
+}
+
+/** Converts layer `li` into the walk, or throws naming it (see the module comment for the supported layers). */
+function addGraphLayer(s: GraphWalk, layer: tf.layers.Layer, li: number, inShape: number[]): void {
+  const cls = layer.getClassName();
+  const where = `layer ${li} '${layer.name}' (${cls})`;
+  const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
+  const ins = inbound.map((l) => {
+    const v = s.values.get(l.name);
+    if (!v) throw new Error(`packGraph: ${where}: input '${l.name}' was not converted`);
+    return v;
+  });
+  if (cls === 'InputLayer') {
+    const [H0, W0, C0] = inShape;
+    addNode(s, { name: layer.name, op: 'input', inputs: [], h: H0, w: W0, c: C0 });
+  } else if (layer instanceof QuantConv2D) {
+    addConv(s, layer, where, ins[0]);
+  } else if (layer instanceof BatchNorm) {
+    const v = ins[0];
+    if (!v?.pending || v.pending.bn) throw new Error(`packGraph: ${where}: BatchNorm must directly follow a binary conv`);
+    v.pending.bn = bnParams(layer);
+    s.values.set(layer.name, { node: closeConv(s, v, false, layer.name) });
+  } else if (cls === 'MaxPooling2D') {
+    addPool(s, layer, where, ins[0]);
+  } else if (cls === 'UpSampling2D') {
+    addUpsample(s, layer, where, ins[0]);
+  } else if (cls === 'Concatenate') {
+    addConcat(s, layer, where, ins);
+  } else if (cls === 'Activation' && (layer.getConfig() as { activation: string }).activation === 'softmax') {
+    const v = ins[0];
+    if (!v?.pending) throw new Error(`packGraph: ${where}: softmax must follow the last binary conv directly`);
+    s.output = closeConv(s, v, true, layer.name);
+    s.softmax = true;
+    s.values.set(layer.name, { node: s.output });
+  } else {
+    throw new Error(`packGraph: ${where} is not supported by packed graph inference`);
+  }
+}
+
 /** Converts a functional binarized UNet-like model (see the module comment); anything else throws, naming the layer. */
 export function packGraph(model: tf.LayersModel): PackedSpec {
   const inShape = model.inputs[0].shape.slice(1) as number[];
   if (model.inputs.length !== 1 || inShape.length !== 3 || inShape.some((d) => d === null))
     throw new Error(`packGraph: expected one NHWC image input with fixed size, got [${inShape.join(', ')}]`);
-  const nodes: GraphNode[] = [];
-  const stages: PackedStage[] = [];
-  const values = new Map<string, Value>();
-  let softmax = false;
-  let output = -1;
-  const [H0, W0, C0] = inShape;
-
-  const finish = (v: Value, final: boolean, name: string): number => {
-    const { bn, ...rest } = v.pending!;
-    stages.push({ ...rest, post: stagePost(bn, rest.outC, final) });
-    nodes.push({ name, op: 'conv', inputs: [v.node], h: rest.outH, w: rest.outW, c: rest.outC, stage: stages.length - 1 });
-    return nodes.length - 1;
-  };
-
-  for (const [li, layer] of model.layers.entries()) {
-    const cls = layer.getClassName();
-    const where = `layer ${li} '${layer.name}' (${cls})`;
-    const inbound = layer.inboundNodes[0]?.inboundLayers ?? [];
-    const ins = inbound.map((l) => {
-      const v = values.get(l.name);
-      if (!v) throw new Error(`packGraph: ${where}: input '${l.name}' was not converted`);
-      return v;
-    });
-    const bits = (v: Value) => {
-      if (v.pending) throw new Error(`packGraph: ${where}: takes a binary layer's output before its BatchNorm; only BN outputs (signs) can be packed here`);
-      if (nodes[v.node].op === 'input') throw new Error(`packGraph: ${where}: takes the real image; only a first conv may`);
-      return v.node;
-    };
-    if (cls === 'InputLayer') {
-      nodes.push({ name: layer.name, op: 'input', inputs: [], h: H0, w: W0, c: C0 });
-      values.set(layer.name, { node: nodes.length - 1 });
-    } else if (layer instanceof QuantConv2D) {
-      if (!layer.binaryKernel) throw new Error(`packGraph: ${where} has a real-valued kernel`);
-      if (layer.useBias) throw new Error(`packGraph: ${where} has a bias; not supported`);
-      const src = ins[0];
-      const realInput = layer.inputQuantizer === null;
-      let inNode: number;
-      if (realInput) {
-        if (nodes[src.node].op !== 'input' || src.pending) throw new Error(`packGraph: ${where}: a real-input conv must take the image`);
-        inNode = src.node;
-      } else {
-        if (layer.inputQuantizer !== 'ste_sign') throw new Error(`packGraph: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
-        inNode = bits(src);
-      }
-      const values0 = layer.kernelVariable().dataSync() as Float32Array;
-      if (layer.kernelQuantizer === null && values0.some((v) => v !== 1 && v !== -1))
-        throw new Error(`packGraph: ${where}: kernel values are not ±1 (train with Bop first, or call signKernels(model))`);
-      const inp = nodes[inNode];
-      const k = layer.kernelSize;
-      const g = convGeom(inp.h, inp.w, inp.c, k, k, layer.strides, layer.strides, layer.padding);
-      if (!(g.convH >= 1 && g.convW >= 1)) throw new Error(`packGraph: ${where}: kernel does not fit its input`);
-      values.set(layer.name, {
-        node: inNode,
-        pending: {
-          name: layer.name, input: realInput ? 'real' : 'binary', ...g, outC: layer.filters,
-          pools: [], outH: g.convH, outW: g.convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
-        },
-      });
-    } else if (layer instanceof BatchNorm) {
-      const v = ins[0];
-      if (!v?.pending || v.pending.bn) throw new Error(`packGraph: ${where}: BatchNorm must directly follow a binary conv`);
-      v.pending.bn = bnParams(layer);
-      values.set(layer.name, { node: finish(v, false, layer.name) });
-    } else if (cls === 'MaxPooling2D') {
-      const cfg = layer.getConfig() as { poolSize: number[]; strides: number[] | null; padding: string };
-      if (cfg.padding !== 'valid') throw new Error(`packGraph: ${where}: only 'valid' max-pooling is supported`);
-      const n = nodes[bits(ins[0])];
-      const size = cfg.poolSize as [number, number];
-      const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
-      const h = pooledSize(n.h, size[0], stride[0]);
-      const w = pooledSize(n.w, size[1], stride[1]);
-      nodes.push({ name: layer.name, op: 'orpool', inputs: [nodes.indexOf(n)], h, w, c: n.c, pool: { size, stride } });
-      values.set(layer.name, { node: nodes.length - 1 });
-    } else if (cls === 'UpSampling2D') {
-      const cfg = layer.getConfig() as { size: number[]; interpolation?: string };
-      if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new Error(`packGraph: ${where}: only nearest upsampling is supported`);
-      const ni = bits(ins[0]);
-      const n = nodes[ni];
-      nodes.push({ name: layer.name, op: 'upsample', inputs: [ni], h: n.h * cfg.size[0], w: n.w * cfg.size[1], c: n.c, up: [cfg.size[0], cfg.size[1]] });
-      values.set(layer.name, { node: nodes.length - 1 });
-    } else if (cls === 'Concatenate') {
-      const axis = (layer.getConfig() as { axis: number }).axis;
-      if (axis !== -1 && axis !== 3) throw new Error(`packGraph: ${where}: only channel concatenation is supported`);
-      const ids = ins.map(bits);
-      const n0 = nodes[ids[0]];
-      if (ids.some((i) => nodes[i].h !== n0.h || nodes[i].w !== n0.w)) throw new Error(`packGraph: ${where}: inputs differ in size`);
-      nodes.push({ name: layer.name, op: 'concat', inputs: ids, h: n0.h, w: n0.w, c: ids.reduce((s, i) => s + nodes[i].c, 0) });
-      values.set(layer.name, { node: nodes.length - 1 });
-    } else if (cls === 'Activation' && (layer.getConfig() as { activation: string }).activation === 'softmax') {
-      const v = ins[0];
-      if (!v?.pending) throw new Error(`packGraph: ${where}: softmax must follow the last binary conv directly`);
-      output = finish(v, true, layer.name);
-      softmax = true;
-      values.set(layer.name, { node: output });
-    } else {
-      throw new Error(`packGraph: ${where} is not supported by packed graph inference`);
-    }
-  }
+  const s: GraphWalk = { nodes: [], stages: [], values: new Map<string, Value>(), softmax: false, output: -1 };
+  for (const [li, layer] of model.layers.entries()) addGraphLayer(s, layer, li, inShape);
   const outName = model.outputs[0].sourceLayer.name;
-  const last = values.get(outName);
-  if (last?.pending) output = finish(last, true, outName);
-  else if (output < 0 || last?.node !== output) throw new Error('packGraph: the model must end with a binary conv (optionally + softmax)');
-  const out = nodes[output];
-  return { inputShape: [H0, W0, C0], numClasses: out.c, softmax, stages, graph: { nodes, output } };
+  const last = s.values.get(outName);
+  if (last?.pending) s.output = closeConv(s, last, true, outName);
+  else if (s.output < 0 || last?.node !== s.output) throw new Error('packGraph: the model must end with a binary conv (optionally + softmax)');
+  const out = s.nodes[s.output];
+  const [H0, W0, C0] = inShape;
+  return { inputShape: [H0, W0, C0], numClasses: out.c, softmax: s.softmax, stages: s.stages, graph: { nodes: s.nodes, output: s.output } };
 }
 
 export interface PackedGraphPrediction extends Predictions {

@@ -9,7 +9,7 @@ import { FloatOneDnn, nativeInference } from './native';
 import { encodePacked } from './format';
 import { PackedModel } from './packed';
 import { packModel } from './convert';
-import type { PackedKernel } from './spec';
+import type { PackedKernel, PackedSpec } from './spec';
 
 /** Bytes of the float model's weights as tf.io saves them (weights.bin; float32, 4 bytes per parameter). */
 export async function floatModelBytes(model: tf.LayersModel): Promise<number> {
@@ -218,21 +218,14 @@ export interface EngineComparison {
   nativeSkipped?: string;
 }
 
-/**
- * The float model and its packed form on every engine this machine has, on the same images: float tfjs (the current
- * backend), float32 oneDNN (native.ts' FloatOneDnn: the same network with float weights), packed wasm (the fused
- * engine, 'mix') and packed native (the addon's XNOR-popcount engine, widest instruction set): accuracy, stored size,
- * ms per image at batch 1 (over the first `batch1Images` images) and at batch `batchSize` (all images). Each timing is
- * the better of two passes. Engines that need the addon are left out without it (`nativeSkipped` says why).
- */
-export async function engineComparison(
-  model: tf.LayersModel,
-  test: TestImages,
-  opts: { batchSize?: number; threads?: number; batch1Images?: number } = {},
-): Promise<EngineComparison> {
-  const batchSize = opts.batchSize ?? 50;
-  const threads = opts.threads ?? 1;
-  const spec = packModel(model);
+/** One engine's batch runner: images → outputs ([m, classes]); `engine` set for the packed engines. */
+type EngineRun = { run: (xs: Float32Array, m: number) => Float32Array; dispose: () => void; engine?: PackedModel };
+
+/** An engine `engineComparison` may run: its name, the bytes of its stored model, and a maker (null: not on this machine). */
+type EngineCandidate = { name: string; bytes: number; make: () => EngineRun | null };
+
+/** The images, labels and sizes `engineComparison` runs on (throws on a partial image or a wrong label count). */
+function comparisonInput(spec: PackedSpec, test: TestImages, batch1Images: number | undefined) {
   const [H, W, C] = spec.inputShape;
   const per = H * W * C;
   const x = test.images instanceof Float32Array ? test.images : (test.images.dataSync() as Float32Array);
@@ -240,14 +233,21 @@ export async function engineComparison(
   if (!Number.isInteger(n) || n < 1) throw new Error(`engineComparison: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
   const labels = labelArray(test.labels, n);
   const k = spec.numClasses;
-  const m1 = Math.max(1, Math.min(n, opts.batch1Images ?? 50));
-  const floatBytes = await floatModelBytes(model);
-  const packedBytes = encodePacked(spec).length;
-  const native = nativeInference();
+  const m1 = Math.max(1, Math.min(n, batch1Images ?? 50));
+  return { H, W, C, per, x, n, labels, k, m1 };
+}
 
-  type Run = (xs: Float32Array, m: number) => Float32Array;
-  type Made = { run: Run; dispose: () => void; engine?: PackedModel };
-  const candidates: { name: string; bytes: number; make: () => Made | null }[] = [
+/** The four engines in table order: float tfjs, float32 oneDNN, packed wasm ('mix'), packed native (the last two need the addon where said). */
+function engineCandidates(
+  model: tf.LayersModel,
+  spec: PackedSpec,
+  threads: number,
+  bytes: { floatBytes: number; packedBytes: number },
+  nativeAvailable: boolean,
+): EngineCandidate[] {
+  const [H, W, C] = spec.inputShape;
+  const { floatBytes, packedBytes } = bytes;
+  return [
     {
       name: `float tfjs (${tf.getBackend()})`,
       bytes: floatBytes,
@@ -258,7 +258,7 @@ export async function engineComparison(
       name: `float32 oneDNN, ${threads} thread${threads === 1 ? '' : 's'}`,
       bytes: floatBytes,
       make: () => {
-        if (!native.available) return null;
+        if (!nativeAvailable) return null;
         const f = new FloatOneDnn(spec, threads);
         return { run: (xs, m) => f.predict(xs, m), dispose: () => f.dispose() };
       },
@@ -275,12 +275,63 @@ export async function engineComparison(
       name: 'packed native',
       bytes: packedBytes,
       make: () => {
-        if (!native.available) return null;
+        if (!nativeAvailable) return null;
         const p = new PackedModel(spec, 'native', { threads });
         return { run: (xs) => p.predict(xs).logits, dispose: () => p.dispose(), engine: p };
       },
     },
   ];
+}
+
+/**
+ * Runs one engine over all `n` images in batches of `batchSize` and over the first `m1` one at a time, after one
+ * warm-up image; each timing the better of two passes. Returns its outputs [n, k] and ms per image at both.
+ */
+function timeEngine(
+  e: EngineRun,
+  inp: { x: Float32Array; n: number; per: number; k: number; m1: number },
+  batchSize: number,
+): { out: Float32Array; batchMs: number; one: number } {
+  const { x, n, per, k, m1 } = inp;
+  e.run(x.subarray(0, per), 1); // warm-up: compilation, primitive creation
+  const out = new Float32Array(n * k);
+  let batchMs = Infinity;
+  let one = Infinity;
+  for (let pass = 0; pass < 2; pass++) {
+    let t0 = performance.now();
+    for (let s = 0; s < n; s += batchSize) {
+      const m = Math.min(batchSize, n - s);
+      out.set(e.run(x.subarray(s * per, (s + m) * per), m), s * k);
+    }
+    batchMs = Math.min(batchMs, (performance.now() - t0) / n);
+    t0 = performance.now();
+    for (let i = 0; i < m1; i++) e.run(x.subarray(i * per, (i + 1) * per), 1);
+    one = Math.min(one, (performance.now() - t0) / m1);
+  }
+  return { out, batchMs, one };
+}
+
+/**
+ * The float model and its packed form on every engine this machine has, on the same images: float tfjs (the current
+ * backend), float32 oneDNN (native.ts' FloatOneDnn: the same network with float weights), packed wasm (the fused
+ * engine, 'mix') and packed native (the addon's XNOR-popcount engine, widest instruction set): accuracy, stored size,
+ * ms per image at batch 1 (over the first `batch1Images` images) and at batch `batchSize` (all images). Each timing is
+ * the better of two passes. Engines that need the addon are left out without it (`nativeSkipped` says why).
+ */
+export async function engineComparison(
+  model: tf.LayersModel,
+  test: TestImages,
+  opts: { batchSize?: number; threads?: number; batch1Images?: number } = {},
+): Promise<EngineComparison> {
+  const batchSize = opts.batchSize ?? 50;
+  const threads = opts.threads ?? 1;
+  const spec = packModel(model);
+  const inp = comparisonInput(spec, test, opts.batch1Images);
+  const { n, labels, k, m1 } = inp;
+  const floatBytes = await floatModelBytes(model);
+  const packedBytes = encodePacked(spec).length;
+  const native = nativeInference();
+  const candidates = engineCandidates(model, spec, threads, { floatBytes, packedBytes }, native.available);
   const engines: EngineResult[] = [];
   const logits: Float32Array[] = [];
   for (const c of candidates) {
@@ -289,21 +340,7 @@ export async function engineComparison(
     if (e.engine?.fused) await e.engine.ready();
     try {
       const name = e.engine ? `packed ${e.engine.engine}` : c.name;
-      e.run(x.subarray(0, per), 1); // warm-up: compilation, primitive creation
-      const out = new Float32Array(n * k);
-      let batchMs = Infinity;
-      let one = Infinity;
-      for (let pass = 0; pass < 2; pass++) {
-        let t0 = performance.now();
-        for (let s = 0; s < n; s += batchSize) {
-          const m = Math.min(batchSize, n - s);
-          out.set(e.run(x.subarray(s * per, (s + m) * per), m), s * k);
-        }
-        batchMs = Math.min(batchMs, (performance.now() - t0) / n);
-        t0 = performance.now();
-        for (let i = 0; i < m1; i++) e.run(x.subarray(i * per, (i + 1) * per), 1);
-        one = Math.min(one, (performance.now() - t0) / m1);
-      }
+      const { out, batchMs, one } = timeEngine(e, inp, batchSize);
       let ok = 0;
       for (let i = 0; i < n; i++) if (argmax(out, i * k, k) === labels[i]) ok++;
       engines.push({ name, accuracy: ok / n, bytes: c.bytes, msPerImageBatch1: one, msPerImageBatch: batchMs });
