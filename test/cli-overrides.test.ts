@@ -35,9 +35,9 @@ test('--set: a repeated key is an error (gamma and gamma.initial are one key)', 
 
 test('--set: a setting the run does not read is an error naming the experiment, the key and why', () => {
   const cases: [string, string, RegExp][] = [
-    ['cifar10-bop', 'imageSize=16', /--set imageSize=16: cifar10-bop \(cifar10, binarynet, bop\) does not read imageSize \(only the Oxford-IIIT Pet runs resize their images; cifar10 images are 32×32\)/],
+    ['cifar10-bop', 'imageSize=16', /--set imageSize=16: cifar10-bop \(cifar10, binarynet, bop\) does not read imageSize \(only segmentation runs \(the Oxford-IIIT Pet UNets\) resize their images; cifar10 images are 32×32\)/],
     ['svhn-bop', 'imageSize=16', /svhn-bop \(svhn, binarynet, bop\) does not read imageSize/],
-    ['cifar10-bop', 'trainLimit=10', /does not read trainLimit \(trainLimit sizes the Oxford-IIIT Pet runs; CIFAR-10 and SVHN take trainPerClass\)/],
+    ['cifar10-bop', 'trainLimit=10', /does not read trainLimit \(trainLimit sizes segmentation runs; cifar10 takes trainPerClass\)/],
     ['svhn-bop', 'testLimit=10', /does not read testLimit/],
     ['pets-unet-binary-bop', 'trainPerClass=10', /pets-unet-binary-bop \(pets, unet, bop\) does not read trainPerClass/],
     ['pets-unet-fp-adam', 'testPerClass=10', /does not read testPerClass/],

