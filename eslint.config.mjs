@@ -8,10 +8,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
+import prettier from 'eslint-config-prettier/flat';
 
 export default defineConfig(
   globalIgnores([
-    'node_modules/', 'data/', 'results/', 'figures/', 'notebooks/', 'sweeps/', 'tmp/', 'native/build/', 'kernels/build/',
+    'node_modules/',
+    'data/',
+    'results/',
+    'figures/',
+    'notebooks/',
+    'sweeps/',
+    'tmp/',
+    'native/build/',
+    'kernels/build/',
     // AssemblyScript, not TypeScript (i32, v128, @inline): compiled and checked by asc (kernels/build.mjs)
     'kernels/*.ts',
     // deliberately broken fixtures: test/checks.test.ts lints them explicitly
@@ -35,9 +44,14 @@ export default defineConfig(
     rules: {
       // Type-aware: a promise nobody awaits loses its rejection (Node ends the process on an unhandled one).
       // node:test's test()/describe() return promises the runner itself awaits.
-      '@typescript-eslint/no-floating-promises': ['error', {
-        allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }],
-      }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
       // Off: loosely shaped JSON (Plotly traces and layouts, run metadata read from config.json, notebook cells) and
@@ -48,10 +62,16 @@ export default defineConfig(
       '@typescript-eslint/no-unused-expressions': 'off',
       // A leading underscore marks a parameter, binding or element that is deliberately unused; `({ seconds, ...r })
       // => r` is how a key is left out of a copy.
-      '@typescript-eslint/no-unused-vars': ['error', {
-        argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_',
-        ignoreRestSiblings: true,
-      }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
     },
   },
   {
@@ -63,4 +83,6 @@ export default defineConfig(
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs' },
   },
+  // Last: formatting is Prettier's (npm run format:check, part of npm test); rules that would disagree with it are off.
+  prettier,
 );

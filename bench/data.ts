@@ -32,9 +32,16 @@ async function main() {
     classificationBatch(d.train, idx, { augment: aug, rng });
   }
   const augMs = (performance.now() - t) / reps;
-  console.log(`augment (pad 4, crop 32, flip, normalize, one-hot) per batch of 50: ${augMs.toFixed(2)} ms (${((augMs / 50) * 1000).toFixed(0)} µs/image)`);
+  console.log(
+    `augment (pad 4, crop 32, flip, normalize, one-hot) per batch of 50: ${augMs.toFixed(2)} ms (${((augMs / 50) * 1000).toFixed(0)} µs/image)`,
+  );
   t = performance.now();
-  for (let r = 0; r < reps; r++) classificationBatch(d.test, idx.map((i) => i % d.test.n), {});
+  for (let r = 0; r < reps; r++)
+    classificationBatch(
+      d.test,
+      idx.map((i) => i % d.test.n),
+      {},
+    );
   console.log(`normalize only (evaluation) per batch of 50: ${((performance.now() - t) / reps).toFixed(2)} ms`);
   const epochS = (augMs * (d.train.n / 50)) / 1000;
   console.log(`augmentation for one epoch (1000 batches of 50): ${epochS.toFixed(1)} s`);
@@ -51,7 +58,9 @@ async function main() {
   const src = classificationSource(d.train, { augment: aug });
   t = performance.now();
   for (let r = 0; r < 50; r++) tf.dispose(Object.values(src.batch(idx, rng)));
-  console.log(`augment + tensors per batch of 50 on ${tf.getBackend()}: ${((performance.now() - t) / 50).toFixed(2)} ms`);
+  console.log(
+    `augment + tensors per batch of 50 on ${tf.getBackend()}: ${((performance.now() - t) / 50).toFixed(2)} ms`,
+  );
 
   try {
     const { binaryNet } = await import('../src/models/binarynet');
@@ -71,7 +80,9 @@ async function main() {
     t = performance.now();
     for (let s = 0; s < steps; s++) step();
     const stepMs = (performance.now() - t) / steps;
-    console.log(`BinaryNet width ${width} forward+backward, batch 50 (${backend}): ${stepMs.toFixed(0)} ms/step; augmentation is ${((augMs / stepMs) * 100).toFixed(2)} % of it`);
+    console.log(
+      `BinaryNet width ${width} forward+backward, batch 50 (${backend}): ${stepMs.toFixed(0)} ms/step; augmentation is ${((augMs / stepMs) * 100).toFixed(2)} % of it`,
+    );
   } catch (e) {
     console.log(`training-step comparison skipped: ${(e as Error).message.split('\n')[0]}`);
   }

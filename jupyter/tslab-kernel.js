@@ -59,7 +59,11 @@ tspath.normalizeJoin = function (...parts) {
         return false;
       }
     })();
-    if (isDir && !['.ts', '.tsx', '.js'].some((x) => exists(joined + x)) && ['index.ts', 'index.tsx', 'index.js'].some((f) => exists(path.join(joined, f)))) {
+    if (
+      isDir &&
+      !['.ts', '.tsx', '.js'].some((x) => exists(joined + x)) &&
+      ['index.ts', 'index.tsx', 'index.js'].some((f) => exists(path.join(joined, f)))
+    ) {
       return normalizeJoin(joined, 'index');
     }
   }
@@ -77,9 +81,12 @@ tspath.normalizeJoin = function (...parts) {
   const executorPath = path.join(root, 'node_modules', 'tslab', 'dist', 'executor.js');
   let src = fs.readFileSync(executorPath, 'utf8');
   const lookup = /(\n(\s*)let filename = \(0, tspath_1\.normalizeJoin\)\(dirname, id\);)/;
-  const compile = /(\n\s*)(mod\._compile\(sideOutputs\.get\(filename\), filename\);)(\s*)(sideModules\.set\(filename, mod\);)/;
+  const compile =
+    /(\n\s*)(mod\._compile\(sideOutputs\.get\(filename\), filename\);)(\s*)(sideModules\.set\(filename, mod\);)/;
   if (!lookup.test(src) || !compile.test(src)) {
-    console.error(`tslab-bnn kernel: ${executorPath} is not the tslab 1.0.22 executor this wrapper patches; bare imports such as 'fs' from src/util/fs.ts may fail`);
+    console.error(
+      `tslab-bnn kernel: ${executorPath} is not the tslab 1.0.22 executor this wrapper patches; bare imports such as 'fs' from src/util/fs.ts may fail`,
+    );
     return;
   }
   src = src.replace(lookup, '\n$2if (!/^\\.\\.?(\\/|$)/.test(id) && !path_1.default.isAbsolute(id)) return null;$1');

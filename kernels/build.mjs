@@ -29,8 +29,18 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
  * - `--enable simd`: v128 / f32x4 instructions (relaxed SIMD stays off: its results may differ between machines).
  */
 export const COMMON_FLAGS = [
-  '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=',
-  '--importMemory', '--noExportMemory', '--initialMemory', '0', '--enable', 'simd',
+  '-O3',
+  '--noAssert',
+  '--runtime',
+  'stub',
+  '--use',
+  'abort=',
+  '--importMemory',
+  '--noExportMemory',
+  '--initialMemory',
+  '0',
+  '--enable',
+  'simd',
 ];
 /** Extra flags of the shared-memory variant (a shared memory needs a maximum; 65536 pages = 4 GiB, wasm32's limit). */
 export const SHARED_FLAGS = ['--enable', 'threads', '--sharedMemory', '--maximumMemory', '65536'];
@@ -43,7 +53,12 @@ export const SHARED_FLAGS = ['--enable', 'threads', '--sharedMemory', '--maximum
 async function compile(src, out, extra, stamp) {
   const tmp = `${out}.tmp-${process.pid}`;
   const stderr = [];
-  const sink = { write: (s) => { stderr.push(String(s)); return true; } };
+  const sink = {
+    write: (s) => {
+      stderr.push(String(s));
+      return true;
+    },
+  };
   const { error } = await asc.main([src, ...COMMON_FLAGS, ...extra, '--outFile', tmp], { stdout: sink, stderr: sink });
   if (error) {
     fs.rmSync(tmp, { force: true });
@@ -66,7 +81,8 @@ export async function buildKernel(name, srcDir = HERE, outDir = path.join(HERE, 
 }
 
 async function cli(argv) {
-  let srcDir = HERE, outDir = null;
+  let srcDir = HERE,
+    outDir = null;
   const names = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--src') srcDir = path.resolve(argv[++i]);
@@ -76,7 +92,8 @@ async function cli(argv) {
   }
   outDir ??= path.join(srcDir, 'build');
   if (names.length === 0) {
-    for (const f of fs.readdirSync(srcDir).sort()) if (f.endsWith('.ts') && !f.endsWith('.d.ts')) names.push(f.slice(0, -3));
+    for (const f of fs.readdirSync(srcDir).sort())
+      if (f.endsWith('.ts') && !f.endsWith('.d.ts')) names.push(f.slice(0, -3));
   }
   for (const name of names) await buildKernel(name, srcDir, outDir);
 }

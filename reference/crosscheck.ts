@@ -35,7 +35,8 @@ import { repoRoot } from '../src/util/paths';
 export const DEFAULT_EXPERIMENTS = ['cifar10-adam-baseline', 'cifar10-report-baseline', 'cifar10-bop'];
 export const DEFAULT_PYTHON = '/usr/bin/python3';
 const SCRIPT = path.join(__dirname, 'torch_bop.py');
-const INSTALL = "install Debian's python3-torch as root (`apt-get install -y python3-torch`) and run with /usr/bin/python3, or pass --python an interpreter that has torch and numpy";
+const INSTALL =
+  "install Debian's python3-torch as root (`apt-get install -y python3-torch`) and run with /usr/bin/python3, or pass --python an interpreter that has torch and numpy";
 
 /** Optimizer steps between decays of a schedule, as the TypeScript runner counts them (0: constant). */
 export function decayEvery(s: DecaySchedule, stepsPerEpoch: number): number {
@@ -61,27 +62,53 @@ export function torchArgs(c: ExperimentConfig, dataDir: string, threads = 1): st
   const trainPerClass = c.trainPerClass ?? 5000;
   const spe = Math.floor((trainPerClass * 10) / c.batchSize);
   const a = [
-    '--data', dataDir,
-    '--opt', c.optimizer,
-    '--kernels', c.kernels === 'real-hidden' ? 'real-hidden' : 'binary',
-    '--width', String(c.width),
-    '--train-per-class', String(trainPerClass),
-    '--test-per-class', String(c.testPerClass ?? 0),
-    '--holdout-per-class', String(c.holdoutPerClass ?? 0),
-    '--epochs', String(c.epochs),
-    '--batch', String(c.batchSize),
-    '--lr', String(c.lr.initial),
-    '--lr-decay', String(c.lr.decay),
-    '--lr-decay-steps', String(decayEvery(c.lr, spe)),
-    '--bn-momentum', String(c.bnMomentum ?? 0.99),
-    '--dropout', String(c.dropout),
-    '--dropout-placement', c.dropoutPlacement ?? 'afterBn',
-    '--seed', String(c.seed),
-    '--threads', String(threads),
+    '--data',
+    dataDir,
+    '--opt',
+    c.optimizer,
+    '--kernels',
+    c.kernels === 'real-hidden' ? 'real-hidden' : 'binary',
+    '--width',
+    String(c.width),
+    '--train-per-class',
+    String(trainPerClass),
+    '--test-per-class',
+    String(c.testPerClass ?? 0),
+    '--holdout-per-class',
+    String(c.holdoutPerClass ?? 0),
+    '--epochs',
+    String(c.epochs),
+    '--batch',
+    String(c.batchSize),
+    '--lr',
+    String(c.lr.initial),
+    '--lr-decay',
+    String(c.lr.decay),
+    '--lr-decay-steps',
+    String(decayEvery(c.lr, spe)),
+    '--bn-momentum',
+    String(c.bnMomentum ?? 0.99),
+    '--dropout',
+    String(c.dropout),
+    '--dropout-placement',
+    c.dropoutPlacement ?? 'afterBn',
+    '--seed',
+    String(c.seed),
+    '--threads',
+    String(threads),
   ];
   if (c.optimizer === 'bop') {
     if (!c.gamma || c.threshold === null) no('a Bop config without γ or τ');
-    a.push('--gamma', String(c.gamma!.initial), '--gamma-decay', String(c.gamma!.decay), '--gamma-decay-steps', String(decayEvery(c.gamma!, spe)), '--tau', String(c.threshold));
+    a.push(
+      '--gamma',
+      String(c.gamma!.initial),
+      '--gamma-decay',
+      String(c.gamma!.decay),
+      '--gamma-decay-steps',
+      String(decayEvery(c.gamma!, spe)),
+      '--tau',
+      String(c.threshold),
+    );
   }
   if (c.xavierLrScaling) a.push('--xavier');
   if (!c.augment) a.push('--no-augment');
@@ -91,7 +118,11 @@ export function torchArgs(c: ExperimentConfig, dataDir: string, threads = 1): st
 /** Whether `python` imports torch and numpy: its torch version, or a message that says what to install. */
 export function torchStatus(python = DEFAULT_PYTHON): { ok: true; version: string } | { ok: false; message: string } {
   const p = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], { encoding: 'utf8' });
-  if (p.error) return { ok: false, message: `${python} could not be started (${(p.error as NodeJS.ErrnoException).code ?? p.error.message}): ${INSTALL}` };
+  if (p.error)
+    return {
+      ok: false,
+      message: `${python} could not be started (${(p.error as NodeJS.ErrnoException).code ?? p.error.message}): ${INSTALL}`,
+    };
   if (p.status !== 0) {
     const why = (p.stderr.trim().split('\n').pop() ?? '').slice(0, 200);
     return { ok: false, message: `PyTorch is not available to ${python} (${why || `exit ${p.status}`}): ${INSTALL}` };
@@ -112,7 +143,11 @@ export interface TorchFinal {
 }
 
 /** Runs torch_bop.py; calls `onEpoch` with each epoch's JSON record; resolves to the FINAL record. */
-export function runTorch(python: string, args: string[], onEpoch: (rec: Record<string, number>) => void = () => {}): Promise<{ final: TorchFinal; epochs: Record<string, number>[] }> {
+export function runTorch(
+  python: string,
+  args: string[],
+  onEpoch: (rec: Record<string, number>) => void = () => {},
+): Promise<{ final: TorchFinal; epochs: Record<string, number>[] }> {
   return new Promise((resolve, reject) => {
     const p = spawn(python, [SCRIPT, ...args], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
     const epochs: Record<string, number>[] = [];
@@ -160,7 +195,13 @@ function differingFields(a: Record<string, unknown>, b: Record<string, unknown>)
  * (`extra.testAccuracyRaw`) final test accuracy of each finished run whose config hash is that of the current
  * resolved config (`resolve`, default the registry's `resolveConfig`); others are reported with their status.
  */
-export function tsSeeds(name: string, profile: string, seeds: number[], root = resultsRoot(), resolve: (name: string, profile: string, seed: number) => ExperimentConfig = resolveConfig): TsSeed[] {
+export function tsSeeds(
+  name: string,
+  profile: string,
+  seeds: number[],
+  root = resultsRoot(),
+  resolve: (name: string, profile: string, seed: number) => ExperimentConfig = resolveConfig,
+): TsSeed[] {
   const folder = getExperiment(name).sameAs ?? name;
   const runs = loadRuns(folder, profile, root);
   return seeds.map((seed) => {
@@ -170,12 +211,35 @@ export function tsSeeds(name: string, profile: string, seeds: number[], root = r
     const last = r.history[r.history.length - 1]?.extra ?? {};
     const settled = typeof last.testAccuracy === 'number' ? last.testAccuracy : NaN;
     const raw = typeof last.testAccuracyRaw === 'number' ? last.testAccuracyRaw : NaN;
-    if (!r.complete) return { seed, status: 'not final', settled: NaN, raw: NaN, note: `${r.status.kind}${r.status.why ? `: ${r.status.why}` : ''}` };
+    if (!r.complete)
+      return {
+        seed,
+        status: 'not final',
+        settled: NaN,
+        raw: NaN,
+        note: `${r.status.kind}${r.status.why ? `: ${r.status.why}` : ''}`,
+      };
     if (r.meta.configHash !== configHash(want)) {
-      const diff = differingFields(r.config as unknown as Record<string, unknown>, want as unknown as Record<string, unknown>);
-      return { seed, status: 'stale', settled: NaN, raw: NaN, note: `stored config differs from the current one (${diff.join(', ') || 'derivation'})` };
+      const diff = differingFields(
+        r.config as unknown as Record<string, unknown>,
+        want as unknown as Record<string, unknown>,
+      );
+      return {
+        seed,
+        status: 'stale',
+        settled: NaN,
+        raw: NaN,
+        note: `stored config differs from the current one (${diff.join(', ') || 'derivation'})`,
+      };
     }
-    if (!Number.isFinite(settled) || !Number.isFinite(raw)) return { seed, status: 'stale', settled: NaN, raw: NaN, note: 'no settled and raw test score in its last record' };
+    if (!Number.isFinite(settled) || !Number.isFinite(raw))
+      return {
+        seed,
+        status: 'stale',
+        settled: NaN,
+        raw: NaN,
+        note: 'no settled and raw test score in its last record',
+      };
     return { seed, status: 'ok', settled, raw };
   });
 }
@@ -217,8 +281,10 @@ export interface ArmReport {
 
 const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
 const side = (s: Side) => (s.n === 0 ? '–' : `${pct(s.mean)} ± ${s.n > 1 ? (s.sd * 100).toFixed(2) : '–'} (n=${s.n})`);
-const interval = (a: Agreement) => (a.interval ? `[${(a.interval[0] * 100).toFixed(2)}, ${(a.interval[1] * 100).toFixed(2)}]` : '–');
-const verdict = (a: Agreement) => (a.agree === null ? (a.ts.n === 0 ? 'no TypeScript runs' : 'needs ≥ 2 seeds a side') : a.agree ? 'agree' : 'differ');
+const interval = (a: Agreement) =>
+  a.interval ? `[${(a.interval[0] * 100).toFixed(2)}, ${(a.interval[1] * 100).toFixed(2)}]` : '–';
+const verdict = (a: Agreement) =>
+  a.agree === null ? (a.ts.n === 0 ? 'no TypeScript runs' : 'needs ≥ 2 seeds a side') : a.agree ? 'agree' : 'differ';
 
 /** The Markdown table of a cross-check: one row per arm and metric, then the per-seed values and notes. */
 export function renderMarkdown(profile: string, arms: ArmReport[]): string {
@@ -227,15 +293,20 @@ export function renderMarkdown(profile: string, arms: ArmReport[]): string {
     '|---|---|---:|---:|---:|---|',
   ];
   for (const a of arms) {
-    lines.push(`| ${a.experiment} | settled | ${side(a.settled.torch)} | ${side(a.settled.ts)} | ${interval(a.settled)} | ${verdict(a.settled)} |`);
-    lines.push(`| ${a.experiment} | raw | ${side(a.raw.torch)} | ${side(a.raw.ts)} | ${interval(a.raw)} | ${verdict(a.raw)} |`);
+    lines.push(
+      `| ${a.experiment} | settled | ${side(a.settled.torch)} | ${side(a.settled.ts)} | ${interval(a.settled)} | ${verdict(a.settled)} |`,
+    );
+    lines.push(
+      `| ${a.experiment} | raw | ${side(a.raw.torch)} | ${side(a.raw.ts)} | ${interval(a.raw)} | ${verdict(a.raw)} |`,
+    );
   }
   lines.push('', '| arm | seed | PyTorch settled / raw % | TypeScript settled / raw % |', '|---|---:|---:|---:|');
   for (const a of arms) {
     for (const seed of a.seeds) {
       const t = a.torch.find((x) => x.seed === seed);
       const s = a.ts.find((x) => x.seed === seed)!;
-      const tsCell = s.status === 'ok' ? `${pct(s.settled)} / ${pct(s.raw)}` : `– (${s.status}${s.note ? `: ${s.note}` : ''})`;
+      const tsCell =
+        s.status === 'ok' ? `${pct(s.settled)} / ${pct(s.raw)}` : `– (${s.status}${s.note ? `: ${s.note}` : ''})`;
       lines.push(`| ${a.experiment} | ${seed} | ${t ? `${pct(t.settled)} / ${pct(t.raw)}` : '–'} | ${tsCell} |`);
     }
   }
@@ -260,7 +331,10 @@ const USAGE = `usage: node --import tsx reference/crosscheck.ts [--profile quick
        [--experiments ${DEFAULT_EXPERIMENTS.join(',')}] [--threads 1] [--python ${DEFAULT_PYTHON}] [--force]`;
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2), { flags: ['help', 'force'], values: ['profile', 'seeds', 'experiments', 'threads', 'python'] });
+  const args = parseArgs(process.argv.slice(2), {
+    flags: ['help', 'force'],
+    values: ['profile', 'seeds', 'experiments', 'threads', 'python'],
+  });
   if (args.flags.has('help')) {
     console.log(USAGE);
     return;
@@ -269,7 +343,10 @@ async function main(): Promise<void> {
   const val = (k: string) => args.values.get(k)?.[0];
   const profile = val('profile') ?? 'quick';
   if (!PROFILES.includes(profile as Profile)) throw new Error(`--profile ${profile}: allowed ${PROFILES.join(', ')}`);
-  const names = (val('experiments') ?? DEFAULT_EXPERIMENTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const names = (val('experiments') ?? DEFAULT_EXPERIMENTS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!names.length) throw new Error('--experiments: give at least one experiment');
   const seedsOpt = val('seeds');
   const seedList = seedsOpt?.split(',').map((s) => parseIntegerOption('seeds', s.trim()));
@@ -287,7 +364,10 @@ async function main(): Promise<void> {
   const torch = torchStatus(python);
   if (!torch.ok) throw new Error(torch.message);
   const r = resolveCifar10();
-  if (r.kind !== 'bin') throw new Error(`CIFAR-10 is present only as ${r.source}; the PyTorch reference reads the decoded .bin files: run \`npm run data -- cifar10\``);
+  if (r.kind !== 'bin')
+    throw new Error(
+      `CIFAR-10 is present only as ${r.source}; the PyTorch reference reads the decoded .bin files: run \`npm run data -- cifar10\``,
+    );
   console.log(`PyTorch ${torch.version} (${python}); CIFAR-10 from ${r.source}`);
 
   const root = resultsRoot();
@@ -316,13 +396,23 @@ async function main(): Promise<void> {
       } else {
         console.log(`${name} seed ${c.seed}: PyTorch ${key.join(' ')}`);
         const run = await runTorch(python, a, (e) =>
-          console.log(`  epoch ${e.epoch}/${c.epochs} loss ${e.loss.toFixed(4)} acc ${pct(e.acc)}% val_acc ${pct(e.val_acc)}% ${e.seconds}s`),
+          console.log(
+            `  epoch ${e.epoch}/${c.epochs} loss ${e.loss.toFixed(4)} acc ${pct(e.acc)}% val_acc ${pct(e.val_acc)}% ${e.seconds}s`,
+          ),
         );
         final = run.final;
         atomicWriteJson(file, { experiment: name, profile, seed: c.seed, key, scriptSha, final, epochs: run.epochs });
       }
-      console.log(`${name} seed ${c.seed}: PyTorch test ${pct(final.test_acc)}% settled, ${pct(final.test_acc_raw)}% raw (${final.seconds} s)`);
-      torchRows.push({ seed: c.seed, settled: final.test_acc, raw: final.test_acc_raw, seconds: final.seconds, reused: !!reusable });
+      console.log(
+        `${name} seed ${c.seed}: PyTorch test ${pct(final.test_acc)}% settled, ${pct(final.test_acc_raw)}% raw (${final.seconds} s)`,
+      );
+      torchRows.push({
+        seed: c.seed,
+        settled: final.test_acc,
+        raw: final.test_acc_raw,
+        seconds: final.seconds,
+        reused: !!reusable,
+      });
     }
     const ts = tsSeeds(name, profile, seeds, root);
     const ok = ts.filter((s) => s.status === 'ok');
@@ -331,14 +421,25 @@ async function main(): Promise<void> {
       seeds,
       torch: torchRows,
       ts,
-      settled: agreement(torchRows.map((x) => x.settled), ok.map((x) => x.settled)),
-      raw: agreement(torchRows.map((x) => x.raw), ok.map((x) => x.raw)),
+      settled: agreement(
+        torchRows.map((x) => x.settled),
+        ok.map((x) => x.settled),
+      ),
+      raw: agreement(
+        torchRows.map((x) => x.raw),
+        ok.map((x) => x.raw),
+      ),
       config: configs[0],
     });
   }
   const md = renderMarkdown(profile, arms);
   console.log(`\n${md}`);
-  atomicWriteJson(path.join(outDir, `${profile}.json`), { profile, torch: torch.version, torchScript: scriptSha, arms });
+  atomicWriteJson(path.join(outDir, `${profile}.json`), {
+    profile,
+    torch: torch.version,
+    torchScript: scriptSha,
+    arms,
+  });
   atomicWrite(path.join(outDir, `${profile}.md`), md);
   console.log(`written: ${path.relative(repoRoot(), path.join(outDir, `${profile}.md`))} and .json`);
 }

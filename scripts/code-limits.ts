@@ -30,7 +30,8 @@ function nameOf(n: ts.Node): string {
   const named = (n as ts.FunctionDeclaration).name;
   if (named) return named.getText();
   const p = n.parent;
-  if (p && (ts.isVariableDeclaration(p) || ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p))) return p.name.getText();
+  if (p && (ts.isVariableDeclaration(p) || ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p)))
+    return p.name.getText();
   return '<anonymous>';
 }
 
@@ -40,7 +41,13 @@ export function longFunctions(file: string, text: string, limit = MAX_FUNCTION_L
   const lines = text.split('\n');
   const out: Over[] = [];
   const visit = (n: ts.Node) => {
-    if (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isConstructorDeclaration(n)) {
+    if (
+      ts.isFunctionDeclaration(n) ||
+      ts.isMethodDeclaration(n) ||
+      ts.isArrowFunction(n) ||
+      ts.isFunctionExpression(n) ||
+      ts.isConstructorDeclaration(n)
+    ) {
       const a = sf.getLineAndCharacterOfPosition(n.getStart()).line;
       const b = sf.getLineAndCharacterOfPosition(n.getEnd()).line;
       const kernel = /\/\/ kernel loop/.test(lines[a] ?? '') || /\/\/ kernel loop/.test(lines[a - 1] ?? '');
@@ -69,6 +76,7 @@ export function overLimits(root: string): { files: Over[]; functions: Over[] } {
 if (require.main === module) {
   const { files, functions } = overLimits(path.resolve(__dirname, '..'));
   for (const f of files) console.log(`file ${f.file}: ${f.lines} lines (limit ${MAX_FILE_LINES})`);
-  for (const f of functions.sort((x, y) => y.lines - x.lines)) console.log(`function ${f.name} ${f.file}:${f.line}: ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`);
+  for (const f of functions.sort((x, y) => y.lines - x.lines))
+    console.log(`function ${f.name} ${f.file}:${f.line}: ${f.lines} lines (limit ${MAX_FUNCTION_LINES})`);
   if (!files.length && !functions.length) console.log('within the limits');
 }

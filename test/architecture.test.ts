@@ -32,7 +32,8 @@ export const LAYERS: string[][] = [
 
 function rankOf(unit: string): number {
   const i = LAYERS.findIndex((l) => l.includes(unit));
-  if (i < 0) throw new Error(`src/${unit} is not in the LAYERS table of test/architecture.test.ts: add it at its layer`);
+  if (i < 0)
+    throw new Error(`src/${unit} is not in the LAYERS table of test/architecture.test.ts: add it at its layer`);
   return i;
 }
 
@@ -141,9 +142,26 @@ test('the import reader sees static, re-exported, type-only, dynamic and require
 });
 
 test('the cycle finder finds a three-file cycle and a self-import, and passes a DAG', () => {
-  const g = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['d']], ['e', ['a']]]);
-  assert.deepEqual(cycles(g).map((c) => c.sort()), [['a', 'b', 'c'], ['d']]);
-  assert.deepEqual(cycles(new Map([['a', ['b']], ['b', []]])), []);
+  const g = new Map([
+    ['a', ['b']],
+    ['b', ['c']],
+    ['c', ['a']],
+    ['d', ['d']],
+    ['e', ['a']],
+  ]);
+  assert.deepEqual(
+    cycles(g).map((c) => c.sort()),
+    [['a', 'b', 'c'], ['d']],
+  );
+  assert.deepEqual(
+    cycles(
+      new Map([
+        ['a', ['b']],
+        ['b', []],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('src/ has no import cycle', () => {
@@ -166,7 +184,7 @@ test('no module imports up the layers (cli → sweep → lab → experiments →
   assert.deepEqual([...bad], [], `imports up the layers:\n${[...bad].join('\n')}`);
 });
 
-test("README's \"What is where\" lists exactly the folders of src/ and the top-level folders it names exist", () => {
+test('README\'s "What is where" lists exactly the folders of src/ and the top-level folders it names exist', () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const block = readme.split('## What is where')[1]?.split('```')[1];
   assert.ok(block, 'README.md has a "## What is where" section with a code block');

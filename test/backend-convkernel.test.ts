@@ -19,7 +19,12 @@ test('pure wasm: XNOR-popcount only for plain calls with ≥ 8 channels and ≥ 
 });
 
 test('native: int8 (or XNOR, or none) first, then oneDNN float, then the wasm order; not-plain calls go to wasm', () => {
-  assert.deepEqual(convKernelOrder({ ...wasm, native: 'int8' }, big), ['onednn-int8', 'onednn-float', 'xnor', 'xnnpack']);
+  assert.deepEqual(convKernelOrder({ ...wasm, native: 'int8' }, big), [
+    'onednn-int8',
+    'onednn-float',
+    'xnor',
+    'xnnpack',
+  ]);
   assert.deepEqual(convKernelOrder({ ...wasm, native: 'int8' }, small), ['onednn-int8', 'onednn-float', 'xnnpack']);
   assert.deepEqual(convKernelOrder({ ...wasm, native: 'float' }, big), ['onednn-float', 'xnor', 'xnnpack']);
   assert.deepEqual(convKernelOrder({ ...wasm, native: 'xnor' }, big), ['xnor', 'onednn-float', 'xnnpack']);
@@ -34,8 +39,10 @@ test('the logged line names the ±1 kernel and the float one of the policy in fo
   const before = setConvPolicy({});
   try {
     setConvPolicy({ native: null, xnor: true, minPixels: 512 });
-    assert.equal(describeKernelPath('wasm', 'native kernels disabled (BNN_NATIVE=0)'),
-      'path=wasm (native kernels disabled (BNN_NATIVE=0); Conv2D: ±1 × ±1 by XNOR-popcount (≥ 512 output pixels), else XNNPACK float)');
+    assert.equal(
+      describeKernelPath('wasm', 'native kernels disabled (BNN_NATIVE=0)'),
+      'path=wasm (native kernels disabled (BNN_NATIVE=0); Conv2D: ±1 × ±1 by XNOR-popcount (≥ 512 output pixels), else XNNPACK float)',
+    );
   } finally {
     setConvPolicy(before);
   }

@@ -11,7 +11,11 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, shutdownBackend, describeBackend, backendInfo } from '../src/backend';
 import {
-  nativeCallCounts, nativeImplementations, nativeStatus, setNativeKernels, registerNativeKernels,
+  nativeCallCounts,
+  nativeImplementations,
+  nativeStatus,
+  setNativeKernels,
+  registerNativeKernels,
 } from '../src/backend/native';
 import { binaryNet } from '../src/models/binarynet';
 import { modelVariables } from '../src/layers';
@@ -35,8 +39,12 @@ const pm1 = (shape: number[]): Arr => ({ data: rand(shape).data.map((v) => (v < 
 
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length, 'length mismatch');
-  let m = 0, r = 0;
-  for (let i = 0; i < a.length; i++) { m = Math.max(m, Math.abs(a[i] - b[i])); r = Math.max(r, Math.abs(b[i])); }
+  let m = 0,
+    r = 0;
+  for (let i = 0; i < a.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    r = Math.max(r, Math.abs(b[i]));
+  }
   return r === 0 ? m : m / r;
 }
 
@@ -59,7 +67,11 @@ function projData(n: number): Float32Array {
   if (!projCache.has(n)) projCache.set(n, randn(n));
   return projCache.get(n)!;
 }
-async function valueAndGrads(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Arr[]): Promise<Float32Array[]> {
+async function valueAndGrads(
+  backend: string,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: Arr[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const xs = inputs.map((i) => tf.tensor(i.data, i.shape));
   let proj: tf.Tensor | null = null;
@@ -78,7 +90,12 @@ async function valueAndGrads(backend: string, f: (...xs: tf.Tensor[]) => tf.Tens
  * f on wasm with the native kernels (when built) and without, each against the cpu backend. `kernels`: the
  * kernel names that must have been served natively.
  */
-async function compare(name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Arr[], kernels: string[]): Promise<void> {
+async function compare(
+  name: string,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: Arr[],
+  kernels: string[],
+): Promise<void> {
   const ref = await valueAndGrads('cpu', f, inputs);
   const labels = ['output', 'loss', ...inputs.map((_, i) => `grad[${i}]`)];
   const check = (got: Float32Array[], tol: number, path: string) => {
@@ -123,13 +140,28 @@ const convCases: { k: number[]; s: number | [number, number]; pad: any; x: numbe
   { k: [3, 3, 2, 4], s: 2, pad: 'same', x: [2, 8, 7, 2] },
   { k: [3, 3, 2, 4], s: 2, pad: 'valid', x: [1, 9, 8, 2] },
   { k: [3, 2, 2, 3], s: [2, 1], pad: 'same', x: [2, 7, 6, 2] },
-  { k: [3, 3, 2, 3], s: 1, pad: [[0, 0], [1, 2], [0, 1], [0, 0]], x: [2, 6, 6, 2] },
+  {
+    k: [3, 3, 2, 3],
+    s: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+    x: [2, 6, 6, 2],
+  },
   { k: [5, 5, 2, 3], s: 1, pad: 'same', x: [1, 6, 6, 2] },
-  { k: [3, 3, 19, 21], s: 1, pad: 'same', x: [3, 9, 7, 19] },   // channel counts off every SIMD block
+  { k: [3, 3, 19, 21], s: 1, pad: 'same', x: [3, 9, 7, 19] }, // channel counts off every SIMD block
 ];
 for (const c of convCases) {
   test(`conv2d value and grads k=${c.k} s=${c.s} pad=${JSON.stringify(c.pad)}`, async () => {
-    await compare('conv2d', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad), [rand(c.x), rand(c.k)], CONV);
+    await compare(
+      'conv2d',
+      (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.s, c.pad),
+      [rand(c.x), rand(c.k)],
+      CONV,
+    );
   });
 }
 
@@ -145,25 +177,43 @@ for (const c of tCases) {
     const [N, H, W] = c.x;
     const outH = c.pad === 'same' ? H * c.s : (H - 1) * c.s + c.k[0];
     const outW = c.pad === 'same' ? W * c.s : (W - 1) * c.s + c.k[1];
-    await compare('conv2dTranspose', (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [N, outH, outW, c.k[2]], c.s, c.pad),
-      [rand(c.x), rand(c.k)], CONV);
+    await compare(
+      'conv2dTranspose',
+      (x, w) => tf.conv2dTranspose(x as tf.Tensor4D, w as tf.Tensor4D, [N, outH, outW, c.k[2]], c.s, c.pad),
+      [rand(c.x), rand(c.k)],
+      CONV,
+    );
   });
 }
 
 test('binary conv (±1 × ±1, odd shapes): oneDNN int8, oneDNN float and XNOR-popcount give the exact integers', async (t) => {
-  if (!native) { t.skip(skipReason); return; }
+  if (!native) {
+    t.skip(skipReason);
+    return;
+  }
   await tf.setBackend('wasm');
-  for (const [xs, ks, s, pad] of [[[4, 8, 8, 16], [3, 3, 16, 32], 1, 'same'], [[3, 9, 7, 19], [3, 3, 19, 21], 1, 'same'],
-    [[2, 9, 8, 13], [3, 3, 13, 5], 2, 'valid'], [[2, 8, 7, 40], [3, 2, 40, 7], 2, 'same']] as const) {
+  for (const [xs, ks, s, pad] of [
+    [[4, 8, 8, 16], [3, 3, 16, 32], 1, 'same'],
+    [[3, 9, 7, 19], [3, 3, 19, 21], 1, 'same'],
+    [[2, 9, 8, 13], [3, 3, 13, 5], 2, 'valid'],
+    [[2, 8, 7, 40], [3, 2, 40, 7], 2, 'same'],
+  ] as const) {
     await binaryCase([...xs], [...ks], s, pad);
   }
   // a single non-±1 value (e.g. 0.5) must make the int8 path decline and give the float result
-  const xA = pm1([2, 6, 6, 9]); xA.data[100] = 0.5;
-  await compare('int8 declines on a non-±1 input', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'), [xA, pm1([3, 3, 9, 4])], CONV);
+  const xA = pm1([2, 6, 6, 9]);
+  xA.data[100] = 0.5;
+  await compare(
+    'int8 declines on a non-±1 input',
+    (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'),
+    [xA, pm1([3, 3, 9, 4])],
+    CONV,
+  );
 });
 
 async function binaryCase(xs: number[], ks: number[], s: number, pad: 'same' | 'valid') {
-  const xA = pm1(xs), wA = pm1(ks);
+  const xA = pm1(xs),
+    wA = pm1(ks);
   const run = (mode: 'int8' | 'float' | 'xnor') => {
     registerNativeKernels(backendInfo()!.threads, { binaryConv: mode });
     const x: tf.Tensor4D = tf.tensor4d(xA.data, xA.shape as [number, number, number, number]);
@@ -173,25 +223,61 @@ async function binaryCase(xs: number[], ks: number[], s: number, pad: 'same' | '
     tf.dispose([x, w, y]);
     return d;
   };
-  const a = run('int8'), b = run('float'), c = run('xnor');
+  const a = run('int8'),
+    b = run('float'),
+    c = run('xnor');
   registerNativeKernels(backendInfo()!.threads);
   assert.deepEqual(Array.from(a), Array.from(b), `int8 vs float ${xs} ${ks}`);
   assert.deepEqual(Array.from(a), Array.from(c), `int8 vs xnor ${xs} ${ks}`);
   assert.ok(a.every((v) => Number.isInteger(v)));
-  await compare(`binary conv ${xs} ${ks}`, (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad), [xA, wA], CONV);
+  await compare(
+    `binary conv ${xs} ${ks}`,
+    (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, pad),
+    [xA, wA],
+    CONV,
+  );
 }
 
 test('matMul / BatchMatMul: transposes, batches, broadcast batch, dense layer grads', async () => {
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
-    await compare(`matMul ${ta} ${tb}`, (x, y) => tf.matMul(x, y, ta, tb), [rand(ta ? [2, 5, 3] : [2, 3, 5]), rand(tb ? [2, 4, 5] : [2, 5, 4])],
-      ['BatchMatMul']);
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ]) {
+    await compare(
+      `matMul ${ta} ${tb}`,
+      (x, y) => tf.matMul(x, y, ta, tb),
+      [rand(ta ? [2, 5, 3] : [2, 3, 5]), rand(tb ? [2, 4, 5] : [2, 5, 4])],
+      ['BatchMatMul'],
+    );
   }
-  await compare('dense', (x, w, bias) => tf.relu(tf.add(tf.matMul(x, w), bias)), [rand([6, 7]), rand([7, 3]), rand([3])], ['BatchMatMul']);
-  await compare('matMul small A, big B^T', (x, y) => tf.matMul(x, y, false, true), [rand([3, 9]), rand([40, 9])], ['BatchMatMul']);
+  await compare(
+    'dense',
+    (x, w, bias) => tf.relu(tf.add(tf.matMul(x, w), bias)),
+    [rand([6, 7]), rand([7, 3]), rand([3])],
+    ['BatchMatMul'],
+  );
+  await compare(
+    'matMul small A, big B^T',
+    (x, y) => tf.matMul(x, y, false, true),
+    [rand([3, 9]), rand([40, 9])],
+    ['BatchMatMul'],
+  );
   // broadcast batch: B is a constant (tfjs' own BatchMatMul gradient does not reduce a broadcast batch)
   const bB = rand([1, 5, 6]);
-  await compare('matMul broadcast batch', (x) => tf.matMul(x, tf.tensor(bB.data, bB.shape)), [rand([3, 4, 5])], ['BatchMatMul']);
-  await compare('matMul rank 4', (x, y) => tf.matMul(x, y, false, true), [rand([2, 3, 4, 5]), rand([2, 3, 6, 5])], ['BatchMatMul']);
+  await compare(
+    'matMul broadcast batch',
+    (x) => tf.matMul(x, tf.tensor(bB.data, bB.shape)),
+    [rand([3, 4, 5])],
+    ['BatchMatMul'],
+  );
+  await compare(
+    'matMul rank 4',
+    (x, y) => tf.matMul(x, y, false, true),
+    [rand([2, 3, 4, 5]), rand([2, 3, 6, 5])],
+    ['BatchMatMul'],
+  );
   await compare('dense wide', (x, w) => tf.matMul(x, w), [rand([4, 37]), rand([37, 130])], ['BatchMatMul']);
 });
 
@@ -202,7 +288,8 @@ test('maxPool: valid, same, odd sizes (cropped), overlapping windows, ties', asy
   await compare('maxPool 2x2/2 same odd size', mp(2, 2, 'same'), [rand([2, 5, 7, 3])], ['MaxPool']);
   await compare('maxPool 3x3/2 same', mp(3, 2, 'same'), [rand([2, 7, 7, 2])], ['MaxPool']);
   await compare('maxPool 3x3/2 valid', mp(3, 2, 'valid'), [rand([2, 8, 7, 2])], ['MaxPool']);
-  const ints = rand([2, 6, 6, 17]); ints.data = ints.data.map((v) => Math.round(v));
+  const ints = rand([2, 6, 6, 17]);
+  ints.data = ints.data.map((v) => Math.round(v));
   await compare('maxPool ties', mp(2, 2, 'valid'), [ints], ['MaxPool']);
 });
 
@@ -219,13 +306,19 @@ async function trainingStep(useNative: boolean): Promise<{ loss: number; grads: 
       { name: 'adam', optimizer: new AdamOptimizer({ lr: 0.01 }) },
     );
     const r = new Rng(77);
-    const x = tf.tensor4d(Float32Array.from({ length: 8 * 32 * 32 * 3 }, () => r.next() * 2 - 1), [8, 32, 32, 3]);
+    const x = tf.tensor4d(
+      Float32Array.from({ length: 8 * 32 * 32 * 3 }, () => r.next() * 2 - 1),
+      [8, 32, 32, 3],
+    );
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32'), 10).toFloat();
     const lossFn = () => categoricalCrossentropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
     const { value, grads } = tf.variableGrads(lossFn, tfVars);
     const loss = value.dataSync()[0];
     const g = vars.map((v) => grads[v.variable.name].dataSync().slice() as Float32Array);
-    opt.apply(vars, vars.map((v) => grads[v.variable.name]));
+    opt.apply(
+      vars,
+      vars.map((v) => grads[v.variable.name]),
+    );
     const l2 = tf.tidy(lossFn);
     const after = l2.dataSync()[0];
     tf.dispose([value, l2, x, y, ...Object.values(grads)]);
@@ -237,11 +330,15 @@ async function trainingStep(useNative: boolean): Promise<{ loss: number; grads: 
 }
 
 test('one BinaryNet training step: same loss, gradients and loss after the update with and without native kernels', async (t) => {
-  if (!native) { t.skip(skipReason); return; }
+  if (!native) {
+    t.skip(skipReason);
+    return;
+  }
   const before = nativeCallCounts();
   const a = await trainingStep(true);
   const after = nativeCallCounts();
-  for (const k of [...CONV, 'BatchMatMul', 'MaxPool']) assert.ok((after[k] ?? 0) > (before[k] ?? 0), `${k} did not run natively`);
+  for (const k of [...CONV, 'BatchMatMul', 'MaxPool'])
+    assert.ok((after[k] ?? 0) > (before[k] ?? 0), `${k} did not run natively`);
   const b = await trainingStep(false);
   assert.ok(Number.isFinite(a.loss) && a.loss > 0);
   assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);
@@ -276,9 +373,13 @@ b.initBackend({ backend: 'wasm', threads: 1 }).then(() => {
   console.log('INFO ' + JSON.stringify(b.backendInfo()));
   console.log('SUM ' + g.sum().dataSync()[0]);
 });`;
-  const run = (env: Record<string, string>) => spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
-    cwd: ROOT, env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '', ...env }, encoding: 'utf8', timeout: 60_000,
-  });
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
+      cwd: ROOT,
+      env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '', ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   const off = run({ BNN_NATIVE: '0' });
   assert.equal(off.status, 0, off.stderr);
   const info = JSON.parse(/INFO (.*)/.exec(off.stdout)![1]);
@@ -290,5 +391,8 @@ b.initBackend({ backend: 'wasm', threads: 1 }).then(() => {
   const infoOn = JSON.parse(/INFO (.*)/.exec(on.stdout)![1]);
   assert.equal(infoOn.path, native ? 'wasm+onednn' : 'wasm', infoOn.native);
   const sum = (o: string) => Number(/SUM (\S+)/.exec(o)![1]);
-  assert.ok(Math.abs(sum(on.stdout) - sum(off.stdout)) <= 1e-5 * Math.abs(sum(off.stdout)), `${sum(on.stdout)} vs ${sum(off.stdout)}`);
+  assert.ok(
+    Math.abs(sum(on.stdout) - sum(off.stdout)) <= 1e-5 * Math.abs(sum(off.stdout)),
+    `${sum(on.stdout)} vs ${sum(off.stdout)}`,
+  );
 });

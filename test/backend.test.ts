@@ -15,7 +15,10 @@ const ROOT = path.resolve(__dirname, '..');
 /** Run a snippet in a fresh node (with tsx) with the given env; returns status, stdout, stderr. */
 function child(code: string, env: Record<string, string>, timeoutMs = 60_000) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], {
-    cwd: ROOT, env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '', ...env }, encoding: 'utf8', timeout: timeoutMs,
+    cwd: ROOT,
+    env: { ...process.env, BNN_BACKEND: '', BNN_THREADS: '', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
   });
   return { status: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
@@ -30,16 +33,25 @@ b.initBackend().then(() => {
 });`;
 
 function hasPkg(name: string): boolean {
-  try { require.resolve(name, { paths: [ROOT] }); return true; } catch { return false; }
+  try {
+    require.resolve(name, { paths: [ROOT] });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-test('BNN_BACKEND=tensorflow without tfjs-node: non-zero exit with a clear message', { skip: hasPkg('@tensorflow/tfjs-node') || hasPkg('@tensorflow/tfjs-node-gpu') }, () => {
-  const r = child(PRINT, { BNN_BACKEND: 'tensorflow' });
-  assert.notEqual(r.status, 0, 'should fail');
-  assert.match(r.err, /BNN_BACKEND=tensorflow/);
-  assert.match(r.err, /@tensorflow\/tfjs-node/);
-  assert.doesNotMatch(r.out, /DESC/, 'must not fall back silently');
-});
+test(
+  'BNN_BACKEND=tensorflow without tfjs-node: non-zero exit with a clear message',
+  { skip: hasPkg('@tensorflow/tfjs-node') || hasPkg('@tensorflow/tfjs-node-gpu') },
+  () => {
+    const r = child(PRINT, { BNN_BACKEND: 'tensorflow' });
+    assert.notEqual(r.status, 0, 'should fail');
+    assert.match(r.err, /BNN_BACKEND=tensorflow/);
+    assert.match(r.err, /@tensorflow\/tfjs-node/);
+    assert.doesNotMatch(r.out, /DESC/, 'must not fall back silently');
+  },
+);
 
 test('unknown BNN_BACKEND and bad BNN_THREADS are rejected', () => {
   const r = child(PRINT, { BNN_BACKEND: 'gpu' });
@@ -71,14 +83,20 @@ test('BNN_BACKEND=cpu, wasm 1 thread and wasm 2 threads: same gradient; threaded
   for (const o of [w1.out, w2.out]) assert.ok(Math.abs(sum(o) - ref) <= 1e-4 * Math.abs(ref), `${sum(o)} vs ${ref}`);
 });
 
-test('auto-selection without BNN_BACKEND picks wasm here and reports why tensorflow was skipped', { skip: hasPkg('@tensorflow/tfjs-node') }, () => {
-  const r = child(`require('./src/backend').initBackend().then(i => console.log('INFO ' + JSON.stringify(i)))`, { BNN_THREADS: '1' });
-  assert.equal(r.status, 0, r.err);
-  const info = JSON.parse(/INFO (.*)/.exec(r.out)![1]);
-  assert.equal(info.name, 'wasm');
-  assert.equal(info.threads, 1);
-  assert.match(info.skipped.join(' '), /tensorflow/);
-});
+test(
+  'auto-selection without BNN_BACKEND picks wasm here and reports why tensorflow was skipped',
+  { skip: hasPkg('@tensorflow/tfjs-node') },
+  () => {
+    const r = child(`require('./src/backend').initBackend().then(i => console.log('INFO ' + JSON.stringify(i)))`, {
+      BNN_THREADS: '1',
+    });
+    assert.equal(r.status, 0, r.err);
+    const info = JSON.parse(/INFO (.*)/.exec(r.out)![1]);
+    assert.equal(info.name, 'wasm');
+    assert.equal(info.threads, 1);
+    assert.match(info.skipped.join(' '), /tensorflow/);
+  },
+);
 
 test('in-process: initBackend is idempotent; describeBackend; thread count cannot change once started', async () => {
   const a = await initBackend({ backend: 'cpu' });
@@ -115,7 +133,8 @@ test('kernel modules: no data segment, import exactly env.memory, one build per 
   assert.equal(typeof loadKernels<Record<string, unknown>>('train', mem).larqSign, 'function');
   assert.equal(typeof loadKernels<Record<string, unknown>>('train', smem).larqSign, 'function');
   // a shared import cannot take an unshared memory, and vice versa: hence the two builds
-  const inst = (file: string, memory: WebAssembly.Memory) => new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(file)), { env: { memory } });
+  const inst = (file: string, memory: WebAssembly.Memory) =>
+    new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(file)), { env: { memory } });
   assert.throws(() => inst(shared, mem));
   assert.throws(() => inst(plain, smem));
   assert.throws(() => wasmSectionIds(new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0])), /not a WebAssembly/);
@@ -153,7 +172,11 @@ test('kernel loader builds a missing module, rebuilds a stale one, names the fil
     assert.ok(fs.existsSync(built.shared));
     // a compile error names the source and the build command
     fs.writeFileSync(path.join(dir, 'bad.ts'), 'export function f(): void { undefinedThing(); }\n');
-    assert.throws(() => ensureKernelBuild('bad', dirs), (e: Error) => /bad\.ts/.test(e.message) && /npm run build:kernels/.test(e.message) && /undefinedThing/.test(e.message));
+    assert.throws(
+      () => ensureKernelBuild('bad', dirs),
+      (e: Error) =>
+        /bad\.ts/.test(e.message) && /npm run build:kernels/.test(e.message) && /undefinedThing/.test(e.message),
+    );
     assert.throws(() => ensureKernelBuild('none', dirs), /none\.ts not found/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -15,11 +15,17 @@ function randomSplit(n: number, seed: number): ClassificationSplit {
 /** Reference, written the slow obvious way: pad to 40×40 with 0, crop at (dy, dx), flip, then x/127.5 − 1. */
 function reference(img: Uint8Array, dy: number, dx: number, flip: boolean): Float32Array {
   const padded = new Uint8Array(40 * 40 * 3);
-  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) padded[((y + 4) * 40 + x + 4) * 3 + c] = img[(y * 32 + x) * 3 + c];
+  for (let y = 0; y < 32; y++)
+    for (let x = 0; x < 32; x++)
+      for (let c = 0; c < 3; c++) padded[((y + 4) * 40 + x + 4) * 3 + c] = img[(y * 32 + x) * 3 + c];
   const crop = new Uint8Array(3072);
-  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) crop[(y * 32 + x) * 3 + c] = padded[((y + dy) * 40 + x + dx) * 3 + c];
+  for (let y = 0; y < 32; y++)
+    for (let x = 0; x < 32; x++)
+      for (let c = 0; c < 3; c++) crop[(y * 32 + x) * 3 + c] = padded[((y + dy) * 40 + x + dx) * 3 + c];
   const out = new Float32Array(3072);
-  for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) out[(y * 32 + x) * 3 + c] = crop[(y * 32 + (flip ? 31 - x : x)) * 3 + c] / 127.5 - 1;
+  for (let y = 0; y < 32; y++)
+    for (let x = 0; x < 32; x++)
+      for (let c = 0; c < 3; c++) out[(y * 32 + x) * 3 + c] = crop[(y * 32 + (flip ? 31 - x : x)) * 3 + c] / 127.5 - 1;
   return out;
 }
 
@@ -55,7 +61,10 @@ test('augmentation = pad 4 (raw 0 → −1), random 32×32 crop, random flip; ma
   idx.forEach((i, k) => {
     const dy = d2.int(9);
     const dx = d2.int(9);
-    assert.deepEqual(Array.from(s.x.subarray(k * 3072, (k + 1) * 3072)), Array.from(reference(split.images.subarray(i * 3072, (i + 1) * 3072), dy, dx, false)));
+    assert.deepEqual(
+      Array.from(s.x.subarray(k * 3072, (k + 1) * 3072)),
+      Array.from(reference(split.images.subarray(i * 3072, (i + 1) * 3072), dy, dx, false)),
+    );
   });
   // a fully shifted crop shows −1 padding
   let minusOnes = 0;
@@ -86,7 +95,11 @@ test('makeBatches / classificationSource give float32 NHWC tensors in [−1, 1] 
   const before = tf.memory().numTensors;
   let count = 0;
   let seen = 0;
-  for (const { x, y, indices } of makeBatches(split, { batchSize: 10, rng: new Rng(1), augment: { crop: true, flip: true } })) {
+  for (const { x, y, indices } of makeBatches(split, {
+    batchSize: 10,
+    rng: new Rng(1),
+    augment: { crop: true, flip: true },
+  })) {
     assert.equal(x.dtype, 'float32');
     assert.deepEqual(x.shape, [indices.length, 32, 32, 3]);
     assert.deepEqual(y.shape, [indices.length, 10]);
@@ -111,7 +124,12 @@ test('makeBatches / classificationSource give float32 NHWC tensors in [−1, 1] 
 
 test('segmentation batches: image and mask flip together; masks one-hot over 3 classes', () => {
   const size = 4;
-  const split = { images: Uint8Array.from({ length: 2 * 16 * 3 }, (_, i) => i % 256), masks: Uint8Array.from({ length: 32 }, (_, i) => i % 3), names: ['a', 'b'], n: 2 };
+  const split = {
+    images: Uint8Array.from({ length: 2 * 16 * 3 }, (_, i) => i % 256),
+    masks: Uint8Array.from({ length: 32 }, (_, i) => i % 3),
+    names: ['a', 'b'],
+    n: 2,
+  };
   let flipped = 0;
   for (let s = 0; s < 20; s++) {
     const b = segmentationBatch(split, [1], size, { flip: true, rng: new Rng(s) });
@@ -119,13 +137,14 @@ test('segmentation batches: image and mask flip together; masks one-hot over 3 c
     if (f) {
       flipped++;
     }
-    for (let r = 0; r < size; r++) for (let c = 0; c < size; c++) {
-      const sc = f ? size - 1 - c : c;
-      {
-        assert.equal(b.masks[r * size + c], split.masks[16 + r * size + sc]);
-        assert.equal(b.x[(r * size + c) * 3], SCALE[split.images[(16 + r * size + sc) * 3]]);
+    for (let r = 0; r < size; r++)
+      for (let c = 0; c < size; c++) {
+        const sc = f ? size - 1 - c : c;
+        {
+          assert.equal(b.masks[r * size + c], split.masks[16 + r * size + sc]);
+          assert.equal(b.x[(r * size + c) * 3], SCALE[split.images[(16 + r * size + sc) * 3]]);
+        }
       }
-    }
     for (let p = 0; p < 16; p++) assert.equal(b.y[p * 3 + b.masks[p]], 1);
   }
   assert.ok(flipped > 0 && flipped < 20);

@@ -17,18 +17,34 @@ function checkImage(images: Uint8Array, k: number, i: number) {
     for (let c = 0; c < 32; c++)
       for (let ch = 0; ch < 3; ch++) {
         const got = images[k * 3072 + (r * 32 + c) * 3 + ch];
-        if (got !== svhnPixel(r, c, ch, i)) assert.fail(`image ${k} (source ${i}) pixel (${r},${c},${ch}) = ${got}, expected ${svhnPixel(r, c, ch, i)}`);
+        if (got !== svhnPixel(r, c, ch, i))
+          assert.fail(`image ${k} (source ${i}) pixel (${r},${c},${ch}) = ${got}, expected ${svhnPixel(r, c, ch, i)}`);
       }
 }
 
-const digit = (i: number) => ((i * 7 + 3) % 10); // label in file: 10 for digit 0
+const digit = (i: number) => (i * 7 + 3) % 10; // label in file: 10 for digit 0
 const fileLabel = (i: number) => (digit(i) === 0 ? 10 : digit(i));
 
-function writeSet(dir: string, compress: boolean, yClass: 'double' | 'uint8', yStore: 'double' | 'uint8' | undefined, sizes = { train: 40, test: 30, extra: 120 }) {
+function writeSet(
+  dir: string,
+  compress: boolean,
+  yClass: 'double' | 'uint8',
+  yStore: 'double' | 'uint8' | undefined,
+  sizes = { train: 40, test: 30, extra: 120 },
+) {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'train_32x32.mat'), writeMat(svhnVars(sizes.train, fileLabel, yClass, yStore), compress));
-  fs.writeFileSync(path.join(dir, 'test_32x32.mat'), writeMat(svhnVars(sizes.test, fileLabel, yClass, yStore), compress));
-  fs.writeFileSync(path.join(dir, 'extra_32x32.mat'), writeMat(svhnVars(sizes.extra, fileLabel, yClass, yStore), compress));
+  fs.writeFileSync(
+    path.join(dir, 'train_32x32.mat'),
+    writeMat(svhnVars(sizes.train, fileLabel, yClass, yStore), compress),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'test_32x32.mat'),
+    writeMat(svhnVars(sizes.test, fileLabel, yClass, yStore), compress),
+  );
+  fs.writeFileSync(
+    path.join(dir, 'extra_32x32.mat'),
+    writeMat(svhnVars(sizes.extra, fileLabel, yClass, yStore), compress),
+  );
 }
 
 for (const [compress, yClass, yStore] of [
@@ -48,7 +64,7 @@ for (const [compress, yClass, yStore] of [
       checkImage(d.train.images, i, i);
       assert.equal(d.train.labels[i], digit(i));
     }
-    for (let i = 0; i < 30; i++) checkImage(d.test.images, i, i), assert.equal(d.test.labels[i], digit(i));
+    for (let i = 0; i < 30; i++) (checkImage(d.test.images, i, i), assert.equal(d.test.labels[i], digit(i)));
     const sel = d.selection!.val as { indices: Int32Array; seed: number; method: string };
     assert.equal(sel.method, 'random');
     assert.equal(sel.seed, 3);
@@ -65,7 +81,10 @@ test('SVHN: 10 maps to digit 0; val "first" stops early; subsets are first-N-per
   const dir = path.join(tmp, 'sub');
   writeSet(dir, true, 'double', 'uint8');
   const d = await loadSvhn({ dir, val: 20, valSelection: 'first', subset: { train: 2, test: 1 } });
-  assert.deepEqual(Array.from(d.val!.labels), Array.from({ length: 20 }, (_, i) => digit(i)));
+  assert.deepEqual(
+    Array.from(d.val!.labels),
+    Array.from({ length: 20 }, (_, i) => digit(i)),
+  );
   checkImage(d.val!.images, 19, 19);
   assert.equal(d.train.n, 20);
   const counts = new Array(10).fill(0);
@@ -74,7 +93,7 @@ test('SVHN: 10 maps to digit 0; val "first" stops early; subsets are first-N-per
   // the first two of each class, in file order: image 0 has digit 3, and so on
   const firstIdx: number[] = [];
   const seen = new Array(10).fill(0);
-  for (let i = 0; i < 40; i++) if (seen[digit(i)] < 2) seen[digit(i)]++, firstIdx.push(i);
+  for (let i = 0; i < 40; i++) if (seen[digit(i)] < 2) (seen[digit(i)]++, firstIdx.push(i));
   firstIdx.forEach((i, k) => checkImage(d.train.images, k, i));
   assert.ok(d.train.labels.includes(0), 'digit 0 present (file label 10)');
   assert.equal(d.test.n, 10);
@@ -92,7 +111,11 @@ test('MAT reader agrees with scipy.io.savemat files (plain and zlib)', async () 
     assert.equal(m.X.className, 'uint8');
     assert.equal(m.y.className, 'double');
     assert.deepEqual(Array.from(m.y.data as Float64Array), [10, 1, 2, 9, 10, 5]);
-    for (let i = 0; i < 6; i++) for (let ch = 0; ch < 3; ch++) for (let c = 0; c < 32; c++) for (let r = 0; r < 32; r++) assert.equal(m.X.data[r + 32 * c + 1024 * ch + 3072 * i], svhnPixel(r, c, ch, i));
+    for (let i = 0; i < 6; i++)
+      for (let ch = 0; ch < 3; ch++)
+        for (let c = 0; c < 32; c++)
+          for (let r = 0; r < 32; r++)
+            assert.equal(m.X.data[r + 32 * c + 1024 * ch + 3072 * i], svhnPixel(r, c, ch, i));
     const dir = path.join(tmp, `scipy-${f}`);
     fs.mkdirSync(dir);
     fs.copyFileSync(file, path.join(dir, 'train_32x32.mat'));
@@ -106,29 +129,59 @@ test('MAT reader agrees with scipy.io.savemat files (plain and zlib)', async () 
 test('SVHN bad input: missing file, truncated and corrupt .mat, bad label — errors name the file', async () => {
   const dir = path.join(tmp, 'bad');
   writeSet(dir, true, 'double', 'uint8', { train: 10, test: 10, extra: 10 });
-  await assert.rejects(loadSvhn({ dir: path.join(tmp, 'nowhere') }), /train_32x32\.mat: SVHN file not found.*npm run data -- svhn/);
+  await assert.rejects(
+    loadSvhn({ dir: path.join(tmp, 'nowhere') }),
+    /train_32x32\.mat: SVHN file not found.*npm run data -- svhn/,
+  );
   await assert.rejects(loadSvhn({ dir, val: 11 }), /extra_32x32\.mat: has 10 images, fewer than val = 11/);
   const train = path.join(dir, 'train_32x32.mat');
   const good = fs.readFileSync(train);
   // truncated inside the compressed X element
   fs.writeFileSync(train, good.subarray(0, 3000));
-  await assert.rejects(loadSvhn({ dir, val: 0 }), (e: Error) => e.message.includes(train) && /truncated|ends early|file ends/.test(e.message));
+  await assert.rejects(
+    loadSvhn({ dir, val: 0 }),
+    (e: Error) => e.message.includes(train) && /truncated|ends early|file ends/.test(e.message),
+  );
   // corrupt zlib stream
   const bad = Buffer.from(good);
   for (let i = 200; i < 260; i++) bad[i] ^= 0x5a;
   fs.writeFileSync(train, bad);
-  await assert.rejects(loadSvhn({ dir, val: 0 }), (e: Error) => e.message.includes(train) && /corrupt|invalid|incorrect/i.test(e.message));
+  await assert.rejects(
+    loadSvhn({ dir, val: 0 }),
+    (e: Error) => e.message.includes(train) && /corrupt|invalid|incorrect/i.test(e.message),
+  );
   // not a MAT file
   fs.writeFileSync(train, Buffer.from('hello, this is not a MAT file'.padEnd(200, '.')));
-  await assert.rejects(loadSvhn({ dir, val: 0 }), new RegExp(`${train.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a MATLAB v5 MAT file`));
+  await assert.rejects(
+    loadSvhn({ dir, val: 0 }),
+    new RegExp(`${train.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a MATLAB v5 MAT file`),
+  );
   // uncompressed, truncated
   fs.writeFileSync(train, writeMat(svhnVars(10, fileLabel, 'double', 'double'), false).subarray(0, 5000));
-  await assert.rejects(loadSvhn({ dir, val: 0 }), /train_32x32\.mat: element at byte 128 declares \d+ bytes but the file ends at 5000/);
+  await assert.rejects(
+    loadSvhn({ dir, val: 0 }),
+    /train_32x32\.mat: element at byte 128 declares \d+ bytes but the file ends at 5000/,
+  );
   // label 0 is not valid SVHN
-  fs.writeFileSync(train, writeMat(svhnVars(10, (i) => (i === 4 ? 0 : 1), 'double', 'double'), true));
+  fs.writeFileSync(
+    train,
+    writeMat(
+      svhnVars(10, (i) => (i === 4 ? 0 : 1), 'double', 'double'),
+      true,
+    ),
+  );
   await assert.rejects(loadSvhn({ dir, val: 0 }), /train_32x32\.mat: y\(5\) = 0, expected an integer label 1\.\.10/);
   // wrong shape
-  fs.writeFileSync(train, writeMat([{ name: 'X', className: 'uint8', dims: [28, 28, 1, 2], values: new Uint8Array(28 * 28 * 2) }, { name: 'y', className: 'double', dims: [2, 1], values: [1, 2] }], false));
+  fs.writeFileSync(
+    train,
+    writeMat(
+      [
+        { name: 'X', className: 'uint8', dims: [28, 28, 1, 2], values: new Uint8Array(28 * 28 * 2) },
+        { name: 'y', className: 'double', dims: [2, 1], values: [1, 2] },
+      ],
+      false,
+    ),
+  );
   await assert.rejects(loadSvhn({ dir, val: 0 }), /X must be 32×32×3×N, got 28×28×1×2/);
 });
 

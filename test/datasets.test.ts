@@ -8,7 +8,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  availableSizes, classificationRunData, classificationSplits, DATASETS, datasetEntry, fetchHelp, hasData, missingFiles, type DatasetEntry,
+  availableSizes,
+  classificationRunData,
+  classificationSplits,
+  DATASETS,
+  datasetEntry,
+  fetchHelp,
+  hasData,
+  missingFiles,
+  type DatasetEntry,
 } from '../src/experiments/datasets';
 import type { ClassificationDataset, ClassificationSplit } from '../src/data/types';
 import type { PrepareOptions, PrepareResult } from '../src/data/prepare';
@@ -18,21 +26,34 @@ import { SVHN_FILES } from '../src/data/svhn';
 
 test('every dataset entry has sizes, splits, fetch help, a presence check, a fetcher and a loader', () => {
   for (const [name, d] of Object.entries(DATASETS)) {
-    assert.ok(d.title && d.splits && d.fetchHelp.includes(`npm run data -- ${name}`), `${name}: title, splits and a fetch command`);
+    assert.ok(
+      d.title && d.splits && d.fetchHelp.includes(`npm run data -- ${name}`),
+      `${name}: title, splits and a fetch command`,
+    );
     assert.ok(d.classes >= 2 && d.sizes.train > 0 && d.sizes.test > 0, `${name}: sizes`);
     assert.equal(typeof d.load, 'function');
     assert.equal(typeof d.prepare, 'function');
     assert.ok(Array.isArray(d.missing(fs.mkdtempSync(path.join(os.tmpdir(), 'empty-')))));
   }
   assert.deepEqual(DATASETS.svhn.sizes, { train: 73257, val: 30000, test: 26032 });
-  assert.deepEqual({ cifar10: DATASETS.cifar10.sizes, pets: DATASETS.pets.sizes }, { cifar10: { train: 50000, val: null, test: 10000 }, pets: { train: 3680, val: null, test: 3669 } });
+  assert.deepEqual(
+    { cifar10: DATASETS.cifar10.sizes, pets: DATASETS.pets.sizes },
+    { cifar10: { train: 50000, val: null, test: 10000 }, pets: { train: 3680, val: null, test: 3669 } },
+  );
   assert.throws(() => datasetEntry('mnist'), /Unknown dataset 'mnist'\. Known: cifar10, svhn, pets/);
 });
 
 test('SVHN is present exactly when its three files are', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'svhn-present-'));
   assert.equal(hasData('svhn', root), false);
-  assert.deepEqual(missingFiles('svhn', root).map((f) => path.basename(f)).sort(), Object.values(SVHN_FILES).map((f) => f.file).sort());
+  assert.deepEqual(
+    missingFiles('svhn', root)
+      .map((f) => path.basename(f))
+      .sort(),
+    Object.values(SVHN_FILES)
+      .map((f) => f.file)
+      .sort(),
+  );
   fs.mkdirSync(path.join(root, 'svhn'));
   for (const f of Object.values(SVHN_FILES)) fs.writeFileSync(path.join(root, 'svhn', f.file), '');
   assert.equal(hasData('svhn', root), true);
@@ -79,7 +100,15 @@ function readTiny(file: string): ClassificationSplit {
 
 function loadTiny(root: string): ClassificationDataset {
   const dir = path.join(root, 'tiny');
-  return { name: 'tiny', train: readTiny(path.join(dir, 'train.bin')), test: readTiny(path.join(dir, 'test.bin')), numClasses: CLASSES, shape: [SIDE, SIDE, 3], classNames: ['a', 'b', 'c', 'd'], source: `tiny fixture (${dir})` };
+  return {
+    name: 'tiny',
+    train: readTiny(path.join(dir, 'train.bin')),
+    test: readTiny(path.join(dir, 'test.bin')),
+    numClasses: CLASSES,
+    shape: [SIDE, SIDE, 3],
+    classNames: ['a', 'b', 'c', 'd'],
+    source: `tiny fixture (${dir})`,
+  };
 }
 
 function tinyEntry(root: string): DatasetEntry {
@@ -116,7 +145,12 @@ test('a new dataset is one table entry and its loader: presence, fetch help, imp
   DATASETS.tiny = tinyEntry(root);
   // an experiment on it: a copy of cifar10-bop with the new dataset (catalog entries are the README's "Adding an experiment")
   const base = getExperiment('cifar10-bop');
-  EXPERIMENTS.push({ ...base, name: 'fixture-tiny-bop', paper: { ...base.paper, dataset: 'tiny' }, seeds: { paper: [0], quick: [0], smoke: [0] } });
+  EXPERIMENTS.push({
+    ...base,
+    name: 'fixture-tiny-bop',
+    paper: { ...base.paper, dataset: 'tiny' },
+    seeds: { paper: [0], quick: [0], smoke: [0] },
+  });
   try {
     assert.equal(hasData('tiny', root), false, 'absent before it is fetched');
     assert.match(fetchHelp('tiny'), /npm run data -- tiny --from DIR/);
@@ -127,14 +161,27 @@ test('a new dataset is one table entry and its loader: presence, fetch help, imp
 
     // steps per epoch come from the entry's class count, before any data is read
     const e = getExperiment('fixture-tiny-bop');
-    assert.equal(stepsPerEpochOf(e, { ...e.smoke, trainPerClass: 25 }), Math.floor((25 * CLASSES) / e.smoke.batchSize!));
+    assert.equal(
+      stepsPerEpochOf(e, { ...e.smoke, trainPerClass: 25 }),
+      Math.floor((25 * CLASSES) / e.smoke.batchSize!),
+    );
     const c = profileConfig('fixture-tiny-bop', 'smoke', 0, { trainPerClass: 25, testPerClass: 5 });
     assert.equal(c.derivation?.stepsPerEpoch, Math.floor((25 * CLASSES) / c.batchSize));
 
     const { runExperiment } = await import('../src/experiments/run');
-    const run = await runExperiment({ experiment: 'fixture-tiny-bop', profile: 'smoke', seed: 0, resultsRoot: path.join(dir, 'results'), log: null, set: ['trainPerClass=25', 'testPerClass=5'] });
+    const run = await runExperiment({
+      experiment: 'fixture-tiny-bop',
+      profile: 'smoke',
+      seed: 0,
+      resultsRoot: path.join(dir, 'results'),
+      log: null,
+      set: ['trainPerClass=25', 'testPerClass=5'],
+    });
     assert.equal(run.history.length, c.epochs);
-    assert.ok(Number.isFinite(run.history[run.history.length - 1].extra?.testAccuracy), 'the test split is scored after the last epoch');
+    assert.ok(
+      Number.isFinite(run.history[run.history.length - 1].extra?.testAccuracy),
+      'the test split is scored after the last epoch',
+    );
     const stored = JSON.parse(fs.readFileSync(path.join(run.dir, 'config.json'), 'utf8'));
     assert.equal(stored.config?.dataset ?? stored.dataset, 'tiny');
     assert.match(JSON.stringify(stored), /tiny fixture/, 'config.json names the data source');

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  DEFAULT_PROFILE, ENV_VARS, envBackend, envDataDir, envNativeOff, envProfile, envSbatch, envTableMarkdown, envThreads, NOTEBOOK_RUN_VAR,
+  DEFAULT_PROFILE,
+  ENV_VARS,
+  envBackend,
+  envDataDir,
+  envNativeOff,
+  envProfile,
+  envSbatch,
+  envTableMarkdown,
+  envThreads,
+  NOTEBOOK_RUN_VAR,
 } from '../src/util/env';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -27,7 +36,9 @@ const withoutComments = (text: string) => text.replace(/\/\*[\s\S]*?\*\//g, '').
  */
 export function envReads(text: string): string[] {
   const code = withoutComments(text);
-  const reads = [...code.matchAll(/(?<!\.\.)\.(BNN_[A-Z0-9_]+)\b|\[\s*['"`](BNN_[A-Z0-9_]+)['"`]\s*\]/g)].map((m) => m[1] ?? m[2]);
+  const reads = [...code.matchAll(/(?<!\.\.)\.(BNN_[A-Z0-9_]+)\b|\[\s*['"`](BNN_[A-Z0-9_]+)['"`]\s*\]/g)].map(
+    (m) => m[1] ?? m[2],
+  );
   if (/\bCHROMIUM_PATH\b/.test(code)) reads.push('CHROMIUM_PATH');
   return reads;
 }
@@ -66,19 +77,33 @@ test('every BNN_* variable the sources, scripts and docs name is in the table', 
   const known = new Set(ENV_VARS.map((v) => v.name));
   const files = [
     ...sourceFiles(path.join(ROOT, 'src')),
-    ...['README.md', 'jupyter/tslab-kernel.js', 'jupyter/run_notebooks.py', 'scripts/setup.sh', '.ci/run', 'bench/README.md', 'bench/INFERENCE.md', 'data/README.md']
+    ...[
+      'README.md',
+      'jupyter/tslab-kernel.js',
+      'jupyter/run_notebooks.py',
+      'scripts/setup.sh',
+      '.ci/run',
+      'bench/README.md',
+      'bench/INFERENCE.md',
+      'data/README.md',
+    ]
       .map((f) => path.join(ROOT, f))
       .filter((f) => fs.existsSync(f)),
   ];
   const unknown = files.flatMap((f) =>
-    [...fs.readFileSync(f, 'utf8').matchAll(/\bBNN_[A-Z0-9_]*[A-Z0-9]\b/g)].filter((m) => !known.has(m[0])).map((m) => `${path.relative(ROOT, f)}: ${m[0]}`),
+    [...fs.readFileSync(f, 'utf8').matchAll(/\bBNN_[A-Z0-9_]*[A-Z0-9]\b/g)]
+      .filter((m) => !known.has(m[0]))
+      .map((m) => `${path.relative(ROOT, f)}: ${m[0]}`),
   );
   assert.deepEqual([...new Set(unknown)], [], 'add these to ENV_VARS in src/util/env.ts (or rename them)');
 });
 
 test("the README's environment table is the table of src/util/env.ts", () => {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-  assert.ok(readme.includes(envTableMarkdown()), `README.md should hold, verbatim, the table envTableMarkdown() prints:\n${envTableMarkdown()}`);
+  assert.ok(
+    readme.includes(envTableMarkdown()),
+    `README.md should hold, verbatim, the table envTableMarkdown() prints:\n${envTableMarkdown()}`,
+  );
 });
 
 test('the accessors parse, default and reject as their table rows say', () => {

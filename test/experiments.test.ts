@@ -15,7 +15,7 @@ import { writeCifarFixture } from './helpers/cifarFixture';
 
 const ROOT = path.resolve(__dirname, '..');
 
-test('paper profiles equal the report\'s settings, field by field', () => {
+test("paper profiles equal the report's settings, field by field", () => {
   const bop = profileConfig('cifar10-bop', 'paper', 0);
   assert.equal(bop.dataset, 'cifar10');
   assert.equal(bop.model, 'binarynet');
@@ -42,8 +42,16 @@ test('paper profiles equal the report\'s settings, field by field', () => {
   assert.equal(adam.epochs, 500);
   assert.equal(adam.batchSize, 50);
 
-  assert.deepEqual(profileConfig('cifar10-bop-constant-lr', 'paper', 0).lr, { initial: 0.01, decay: 1, everyEpochs: null });
-  assert.deepEqual(profileConfig('cifar10-bop-lr-decay', 'paper', 0).lr, { initial: 0.01, decay: 0.1, everyEpochs: 100 });
+  assert.deepEqual(profileConfig('cifar10-bop-constant-lr', 'paper', 0).lr, {
+    initial: 0.01,
+    decay: 1,
+    everyEpochs: null,
+  });
+  assert.deepEqual(profileConfig('cifar10-bop-lr-decay', 'paper', 0).lr, {
+    initial: 0.01,
+    decay: 0.1,
+    everyEpochs: 100,
+  });
   assert.equal(profileConfig('cifar10-bop-dropout', 'paper', 0).dropout, 0.25);
   assert.equal(profileConfig('cifar10-bop-constant-gamma', 'paper', 0).gamma!.everyEpochs, null);
   const svhn = profileConfig('svhn-bop', 'paper', 0);
@@ -51,7 +59,8 @@ test('paper profiles equal the report\'s settings, field by field', () => {
   assert.equal(svhn.dataset, 'svhn');
   assert.equal(svhn.gamma!.everySteps, 100_000);
   assert.deepEqual(getExperiment('cifar10-bop').seeds.paper, [0, 1, 2]);
-  for (const name of experimentNames()) for (const p of ['paper', 'quick', 'smoke']) validateConfig(profileConfig(name, p, 0));
+  for (const name of experimentNames())
+    for (const p of ['paper', 'quick', 'smoke']) validateConfig(profileConfig(name, p, 0));
 });
 
 test('epoch-ratio profiles (smoke, the UNets) scale every schedule by the epochs factor', () => {
@@ -83,11 +92,23 @@ test('overrides: typed, range-checked, one-line errors', () => {
   assert.throws(() => applyOverrides(c, ['epoch=20']), /unknown key 'epoch'. Allowed: width, dropout, epochs/);
   assert.throws(() => applyOverrides(c, ['epochs=abc']), /--set epochs=abc: not a number/);
   assert.throws(() => applyOverrides(c, ['epochs=2.5']), /must be an integer/);
-  assert.throws(() => validateConfig(applyOverrides(c, ['gamma=-1'])), /gamma.initial=-1 is invalid; allowed: a number ≥ 0/);
-  assert.throws(() => validateConfig(applyOverrides(c, ['batchSize=0'])), /batchSize=0 is invalid; allowed: an integer ≥ 1/);
+  assert.throws(
+    () => validateConfig(applyOverrides(c, ['gamma=-1'])),
+    /gamma.initial=-1 is invalid; allowed: a number ≥ 0/,
+  );
+  assert.throws(
+    () => validateConfig(applyOverrides(c, ['batchSize=0'])),
+    /batchSize=0 is invalid; allowed: an integer ≥ 1/,
+  );
   assert.throws(() => validateConfig(applyOverrides(c, ['threshold=-1e-8'])), /threshold=-1e-8 is invalid/);
-  assert.throws(() => applyOverrides(profileConfig('cifar10-adam-baseline', 'quick', 0), ['gamma=1e-3']), /has no gamma \(its optimizer is adam\)/);
-  assert.throws(() => resolveConfig('cifar10-nope', 'quick'), /Unknown experiment 'cifar10-nope'. Known: cifar10-adam-baseline/);
+  assert.throws(
+    () => applyOverrides(profileConfig('cifar10-adam-baseline', 'quick', 0), ['gamma=1e-3']),
+    /has no gamma \(its optimizer is adam\)/,
+  );
+  assert.throws(
+    () => resolveConfig('cifar10-nope', 'quick'),
+    /Unknown experiment 'cifar10-nope'. Known: cifar10-adam-baseline/,
+  );
   assert.throws(() => resolveConfig('cifar10-bop', 'fast'), /Unknown profile 'fast'. Allowed: paper, quick, smoke/);
   // overridden configs get their own folder; hashes differ
   assert.notEqual(runDir(o, ['epochs=20']), runDir(c, []));
@@ -102,7 +123,17 @@ test('atomic writes and checkpoints: never a truncated file that loads', () => {
   assert.equal(fs.readFileSync(f, 'utf8'), '{"v":2}');
   assert.deepEqual(fs.readdirSync(dir), ['a.json']);
   const ck = path.join(dir, 'checkpoint.bin');
-  writeCheckpoint(ck, { configHash: 'abc', epoch: 3, meta: { x: [1, 2] } }, { w: tf.tensor2d([[1, 2], [3, 4]]), v: tf.tensor1d([5]) });
+  writeCheckpoint(
+    ck,
+    { configHash: 'abc', epoch: 3, meta: { x: [1, 2] } },
+    {
+      w: tf.tensor2d([
+        [1, 2],
+        [3, 4],
+      ]),
+      v: tf.tensor1d([5]),
+    },
+  );
   const { header, tensors } = readCheckpoint(ck);
   assert.equal(header.epoch, 3);
   assert.deepEqual(Array.from(tensors.w.dataSync()), [1, 2, 3, 4]);
@@ -115,7 +146,11 @@ test('atomic writes and checkpoints: never a truncated file that loads', () => {
 });
 
 const cli = (args: string[], env: NodeJS.ProcessEnv) =>
-  spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
 
 test('command-line errors: one line, non-zero exit, nothing written', () => {
   const results = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-res-'));
@@ -134,7 +169,13 @@ test('command-line errors: one line, non-zero exit, nothing written', () => {
     const r = cli(args, env);
     assert.notEqual(r.status, 0, args.join(' '));
     assert.match(r.stderr, re, `${args.join(' ')}: ${r.stderr}`);
-    assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('error:')).length, 1);
+    assert.equal(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')).length,
+      1,
+    );
   }
   assert.deepEqual(fs.readdirSync(results), []);
 });
@@ -149,7 +190,10 @@ test('a run killed with SIGKILL and resumed has the history of an uninterrupted 
   assert.equal(full.status, 0, full.stderr);
 
   // Start the same run, kill it hard once the epoch-2 checkpoint exists (mid-epoch 3), then resume.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], { env: { ...process.env, BNN_RESULTS_DIR: b, BNN_DATA_DIR: data, BNN_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], {
+    env: { ...process.env, BNN_RESULTS_DIR: b, BNN_DATA_DIR: data, BNN_THREADS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await new Promise<void>((resolve, reject) => {

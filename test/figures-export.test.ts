@@ -15,9 +15,15 @@ const chromium = findChromium();
 const skip = chromium ? false : `Chromium not found (${CHROMIUM_HELP})`;
 
 test('export writes valid PNG, SVG and PDF files', { skip, timeout: 120_000 }, async () => {
-  const fig = accuracyCurves([toSeries(loadRun('cifar10-adam-baseline', 'quick', ROOT)!, 'Adam'), toSeries(loadRun('cifar10-bop', 'quick', ROOT)!, 'Bop')], {
-    title: 'export test',
-  });
+  const fig = accuracyCurves(
+    [
+      toSeries(loadRun('cifar10-adam-baseline', 'quick', ROOT)!, 'Adam'),
+      toSeries(loadRun('cifar10-bop', 'quick', ROOT)!, 'Bop'),
+    ],
+    {
+      title: 'export test',
+    },
+  );
   const grid = segmentationGrid(loadPredictions(loadRun('pets-unet-binary-bop', 'quick', ROOT)!).samples);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-export-'));
   const exporter = await FigureExporter.launch();
@@ -60,5 +66,8 @@ test('export writes valid PNG, SVG and PDF files', { skip, timeout: 120_000 }, a
 });
 
 test('a missing Chromium gives an install hint', async () => {
-  await assert.rejects(FigureExporter.launch({ executablePath: '/nonexistent/chromium' }), /Chromium not found at \/nonexistent\/chromium\. .*apt-get install chromium/);
+  await assert.rejects(
+    FigureExporter.launch({ executablePath: '/nonexistent/chromium' }),
+    /Chromium not found at \/nonexistent\/chromium\. .*apt-get install chromium/,
+  );
 });

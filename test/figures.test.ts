@@ -69,7 +69,13 @@ test('loader reads every seed of a run, sorted, with config', () => {
   assert.equal(r.seeds[0].config?.optimizer, 'bop');
   assert.equal(loadRun('cifar10-bop', 'paper', ROOT), null);
   assert.equal(loadRun('nope', 'quick', ROOT), null);
-  assert.deepEqual(listExperiments(ROOT), ['cifar10-adam-baseline', 'cifar10-bop', 'cifar10-bop-dropout', 'cifar10-bop-lr-decay', 'pets-unet-binary-bop']);
+  assert.deepEqual(listExperiments(ROOT), [
+    'cifar10-adam-baseline',
+    'cifar10-bop',
+    'cifar10-bop-dropout',
+    'cifar10-bop-lr-decay',
+    'pets-unet-binary-bop',
+  ]);
 });
 
 test('toSeries: label from config.label, optimizer from config or histories', () => {
@@ -83,7 +89,10 @@ test('toSeries: label from config.label, optimizer from config or histories', ()
 test('parseHistory rejects bad input with the file name', () => {
   assert.throws(() => parseHistory('{oops', '/x/history.json'), /\/x\/history\.json: not valid JSON/);
   assert.throws(() => parseHistory('{"a":1}', 'h.json'), /h\.json: expected a JSON array/);
-  assert.throws(() => parseHistory('[{"epoch":1,"accuracy":0.5}]', 'h.json'), /h\.json: record 0 has no numeric "valAccuracy"/);
+  assert.throws(
+    () => parseHistory('[{"epoch":1,"accuracy":0.5}]', 'h.json'),
+    /h\.json: record 0 has no numeric "valAccuracy"/,
+  );
   const h = parseHistory('[{"epoch":1,"accuracy":0.5,"valAccuracy":0.4}]', 'h.json');
   assert.deepEqual(h[0].flipRatio, {});
   assert.equal(h[0].gamma, null);
@@ -103,7 +112,10 @@ test('aggregateSeeds: per-epoch mean/min/max over seeds of different lengths', (
   assert.equal(agg.mean[7], a[7].valAccuracy);
   // null values (γ of the Adam baseline) are skipped entirely
   assert.equal(aggregateSeeds([readHistory('cifar10-adam-baseline', 1)], (r) => r.gamma).x.length, 0);
-  assert.deepEqual(finalValues([a, b], (r) => r.valAccuracy), [a[7].valAccuracy, b[4].valAccuracy]);
+  assert.deepEqual(
+    finalValues([a, b], (r) => r.valAccuracy),
+    [a[7].valAccuracy, b[4].valAccuracy],
+  );
 });
 
 test('flipMetric is the paper Eq. 7: ln(ratio + e^-9)', () => {
@@ -148,14 +160,28 @@ test('accuracyCurves: two panels, mean lines + min-max bands, optimizer colours'
     ['dash', 'solid'],
   );
   // uneven x is sent explicitly
-  const uneven = accuracyCurves([{ label: 'u', histories: [[{ ...h1[0], epoch: 1 }, { ...h1[1], epoch: 3 }, { ...h1[2], epoch: 4 }]] }]);
+  const uneven = accuracyCurves([
+    {
+      label: 'u',
+      histories: [
+        [
+          { ...h1[0], epoch: 1 },
+          { ...h1[1], epoch: 3 },
+          { ...h1[2], epoch: 4 },
+        ],
+      ],
+    },
+  ]);
   assert.deepEqual(uneven.data[0].x, [1, 3, 4]);
 });
 
 test('assignColors: sweeps of one optimizer get distinct colours', () => {
   const c = assignColors([run('cifar10-bop-lr-decay'), run('cifar10-bop-dropout')]);
   assert.notEqual(c[0], c[1]);
-  assert.deepEqual(assignColors([run('cifar10-bop'), run('cifar10-adam-baseline')]), [OPTIMIZER_COLORS.bop, OPTIMIZER_COLORS.adam]);
+  assert.deepEqual(assignColors([run('cifar10-bop'), run('cifar10-adam-baseline')]), [
+    OPTIMIZER_COLORS.bop,
+    OPTIMIZER_COLORS.adam,
+  ]);
 });
 
 test('flipRatioCurves: π_t per layer for one run, last layer per run for several', () => {
@@ -201,7 +227,10 @@ test('miouCurves read record.extra', () => {
 });
 
 test('summary: rows, figure and tables (CSV quoting, Markdown, HTML)', () => {
-  const rows = summaryRows([{ ...run('cifar10-bop', 'Bop'), reported: 0.913, reportedSource: 'paper, §5.2' }, run('cifar10-bop-lr-decay')]);
+  const rows = summaryRows([
+    { ...run('cifar10-bop', 'Bop'), reported: 0.913, reportedSource: 'paper, §5.2' },
+    run('cifar10-bop-lr-decay'),
+  ]);
   const h1 = readHistory('cifar10-bop', 1);
   const h2 = readHistory('cifar10-bop', 2);
   assert.deepEqual(rows[0].values, [h1[7].valAccuracy, h2[7].valAccuracy]);
@@ -253,7 +282,10 @@ test('inferenceComparison: accuracy, log-size and throughput panels with ratios 
   assert.equal(fig.data.length, 6);
   assert.equal(fig.layout.yaxis2.type, 'log');
   const size = fig.data.filter((t) => t.yaxis === 'y2');
-  assert.deepEqual(size.map((t) => t.y[0]), [40, 1]);
+  assert.deepEqual(
+    size.map((t) => t.y[0]),
+    [40, 1],
+  );
   assert.match(size[1].text[0], /40\.0× smaller/);
   const speed = fig.data.filter((t) => t.yaxis === 'y3');
   assert.deepEqual(speed[1].x, ['batch 1', 'batch 50']);
@@ -262,7 +294,11 @@ test('inferenceComparison: accuracy, log-size and throughput panels with ratios 
 });
 
 test('registry: builds figures from stored results, reports missing experiments', () => {
-  const ctx = { profile: 'quick', root: ROOT, reported: { 'cifar10-bop': { value: 0.913, source: 'Helwegen et al. 2019, §5.2' } } };
+  const ctx = {
+    profile: 'quick',
+    root: ROOT,
+    reported: { 'cifar10-bop': { value: 0.913, source: 'Helwegen et al. 2019, §5.2' } },
+  };
   const f1 = buildReportFigure('fig1-baseline-vs-bop', ctx);
   assert.ok(f1.figure);
   assert.deepEqual(
@@ -343,11 +379,17 @@ test('figures CLI writes the summary table without a browser (html format)', asy
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-figs-'));
   try {
     const logs: string[] = [];
-    const r = await exportFigures({ names: ['summary', 'fig8-svhn'], formats: ['html'], profile: 'quick', outDir: out, results: ROOT, list: false }, (s) => logs.push(s));
+    const r = await exportFigures(
+      { names: ['summary', 'fig8-svhn'], formats: ['html'], profile: 'quick', outDir: out, results: ROOT, list: false },
+      (s) => logs.push(s),
+    );
     assert.deepEqual(r.skipped, ['fig8-svhn']);
     assert.equal(r.failed, 1); // named but not buildable
-    assert.ok(logs.some((l) => /fig8-svhn: skipped, no results for svhn-report-baseline, svhn-adam-baseline, svhn-bop/.test(l)));
-    for (const f of ['summary.csv', 'summary.md', 'summary.html', 'plotly.min.js']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    assert.ok(
+      logs.some((l) => /fig8-svhn: skipped, no results for svhn-report-baseline, svhn-adam-baseline, svhn-bop/.test(l)),
+    );
+    for (const f of ['summary.csv', 'summary.md', 'summary.html', 'plotly.min.js'])
+      assert.ok(fs.existsSync(path.join(out, f)), f);
     assert.match(fs.readFileSync(path.join(out, 'summary.html'), 'utf8'), /<script src="plotly\.min\.js"><\/script>/);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });

@@ -16,7 +16,12 @@ const close = (a: number, b: number, rel = 1e-9) => assert.ok(Math.abs(a - b) <=
 
 test('gradientSpread: rms over weights of the unbiased per-weight standard deviation, and of the mean', () => {
   // weight 0 alternates ±1 around 0 (sd of [1,-1,1,-1] = √(4/3)); weight 1 is constant 2 (sd 0, mean 2)
-  const rows = [[1, 2], [-1, 2], [1, 2], [-1, 2]];
+  const rows = [
+    [1, 2],
+    [-1, 2],
+    [1, 2],
+    [-1, 2],
+  ];
   const r = gradientSpread(rows);
   close(r.sigmaG, Math.sqrt((4 / 3 + 0) / 2));
   close(r.meanG, Math.sqrt((0 + 4) / 2));
@@ -44,11 +49,21 @@ test('the UNet Bop arm: τ is the noise of m at the end of its first γ phase, f
 });
 
 test('tauVsNoise: τ against the measured noise of m, required at least', () => {
-  const r = { kind: 'tauVsNoise', experiment: 'pets-unet-binary-bop', atLeast: 0.3, why: 'because' } as RegimeRequirement;
+  const r = {
+    kind: 'tauVsNoise',
+    experiment: 'pets-unet-binary-bop',
+    atLeast: 0.3,
+    why: 'because',
+  } as RegimeRequirement;
   assert.equal(checkRequirement(r, [profileConfig('pets-unet-binary-bop', 'quick', 0)]).met, true);
-  const low = checkRequirement({ ...r, experiment: 'pets-unet-binary-bop-report-tau' } as RegimeRequirement, [profileConfig('pets-unet-binary-bop-report-tau', 'quick', 0)]);
+  const low = checkRequirement({ ...r, experiment: 'pets-unet-binary-bop-report-tau' } as RegimeRequirement, [
+    profileConfig('pets-unet-binary-bop-report-tau', 'quick', 0),
+  ]);
   assert.equal(low.met, false);
-  assert.match(low.detail, /τ is 0\.01\d?× the noise of m at the end of its first γ phase; the claim needs τ ≥ 0\.3× that noise: because/);
+  assert.match(
+    low.detail,
+    /τ is 0\.01\d?× the noise of m at the end of its first γ phase; the claim needs τ ≥ 0\.3× that noise: because/,
+  );
   assert.match(checkRequirement(r, [profileConfig('cifar10-bop', 'quick', 0)]).detail, /no measured gradient noise/);
 });
 
@@ -63,22 +78,36 @@ test('flipsByPhase: epochs by the γ phase that holds their steps; falls when ea
   assert.ok(p.length >= 3);
   for (const ph of p) for (const ep of ph.epochs) assert.equal(phaseOf(ep), ph.phase);
   const straddling = hist.map((r) => r.epoch).filter((ep) => !p.some((ph) => ph.epochs.includes(ep)));
-  for (const ep of straddling) assert.ok(Math.floor((ep * spe - 1) / every) !== phaseOf(ep), `epoch ${ep} is left out only when it straddles a decay`);
+  for (const ep of straddling)
+    assert.ok(
+      Math.floor((ep * spe - 1) / every) !== phaseOf(ep),
+      `epoch ${ep} is left out only when it straddles a decay`,
+    );
   assert.equal(flipsFallAfterDecays(p), true);
-  const flat = flipsByPhase(c, hist.map((r) => rec(r.epoch, 1e-2)));
+  const flat = flipsByPhase(
+    c,
+    hist.map((r) => rec(r.epoch, 1e-2)),
+  );
   assert.equal(flipsFallAfterDecays(flat), false);
   // a drift of less than 2× between phases is not a fall
-  const drift = flipsByPhase(c, hist.map((r) => rec(r.epoch, 1e-2 * Math.pow(0.7, phaseOf(r.epoch)))));
+  const drift = flipsByPhase(
+    c,
+    hist.map((r) => rec(r.epoch, 1e-2 * Math.pow(0.7, phaseOf(r.epoch)))),
+  );
   assert.equal(flipsFallAfterDecays(drift), false);
   assert.deepEqual(flipsByPhase({ ...c, gamma: null }, hist), []);
 });
 
-test('measureGradientNoise on the smoke UNet: finite, positive and the same twice', { skip: !process.env.BNN_PETS_SAMPLE && 'no Pets copy (BNN_PETS_SAMPLE)' }, async () => {
-  await initBackend({ backend: 'cpu' });
-  const c = profileConfig('pets-unet-binary-bop', 'smoke', 0);
-  const a = await measureGradientNoise(c, 2);
-  const b = await measureGradientNoise(c, 2);
-  assert.ok(a.sigmaG > 0 && Number.isFinite(a.sigmaG));
-  assert.equal(a.sigmaG, b.sigmaG);
-  assert.equal(a.batches, 2);
-});
+test(
+  'measureGradientNoise on the smoke UNet: finite, positive and the same twice',
+  { skip: !process.env.BNN_PETS_SAMPLE && 'no Pets copy (BNN_PETS_SAMPLE)' },
+  async () => {
+    await initBackend({ backend: 'cpu' });
+    const c = profileConfig('pets-unet-binary-bop', 'smoke', 0);
+    const a = await measureGradientNoise(c, 2);
+    const b = await measureGradientNoise(c, 2);
+    assert.ok(a.sigmaG > 0 && Number.isFinite(a.sigmaG));
+    assert.equal(a.sigmaG, b.sigmaG);
+    assert.equal(a.batches, 2);
+  },
+);

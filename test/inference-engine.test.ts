@@ -22,7 +22,9 @@ after(() => shutdownBackend());
 
 function floatRef(model: tf.LayersModel, x: Float32Array, shape: number[]): Float32Array {
   const n = x.length / shape.reduce((a, b) => a * b, 1);
-  return tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, ...shape] as [number, number, number, number])).dataSync()) as Float32Array;
+  return tf.tidy(() =>
+    floatLogits(model, tf.tensor4d(x, [n, ...shape] as [number, number, number, number])).dataSync(),
+  ) as Float32Array;
 }
 
 function assertSame(a: Float32Array, b: Float32Array, what: string) {
@@ -30,7 +32,7 @@ function assertSame(a: Float32Array, b: Float32Array, what: string) {
   for (let i = 0; i < a.length; i++) assert.equal(a[i], b[i], `${what}: logit ${i}: ${a[i]} vs ${b[i]}`);
 }
 
-test('fused engine: every GEMM flavour and block size gives the reference path\'s and the float model\'s logits exactly', () => {
+test("fused engine: every GEMM flavour and block size gives the reference path's and the float model's logits exactly", () => {
   const rng = new Rng(21);
   const cases: { name: string; model: tf.LayersModel; shape: number[] }[] = [
     { name: 'binarynet w0.07', model: binaryNet({ width: 0.07, seed: 3, kernels: 'latent' }), shape: [32, 32, 3] },
@@ -83,14 +85,23 @@ test('fused engine on 2 threads (one image: stages split; a batch: whole images 
   assert.equal(pm.threads, up ? 2 : 1);
   for (let rep = 0; rep < 3; rep++) {
     assertSame(pm.predict(x).logits, one.logits, `2 threads, pass ${rep}`);
-    for (let i = 0; i < 6; i++) assertSame(pm.predict(x.subarray(i * 3072, (i + 1) * 3072)).logits, one.logits.subarray(i * 10, (i + 1) * 10), `2 threads, image ${i}`);
+    for (let i = 0; i < 6; i++)
+      assertSame(
+        pm.predict(x.subarray(i * 3072, (i + 1) * 3072)).logits,
+        one.logits.subarray(i * 10, (i + 1) * 10),
+        `2 threads, image ${i}`,
+      );
   }
   // a batch over two hand-overs of whole images (FusedEngine.forwardBatch: 32 images each)
   const x40 = dyadic(40, 3072, rng);
   assertSame(pm.predict(x40).logits, new PackedModel(spec, 'mix').predict(x40).logits, '2 threads, 40 images');
   pm.timings = {};
   pm.predict(x.subarray(0, 3072));
-  if (up) assert.ok(Object.keys(pm.timings).some((k) => k.endsWith('(2 threads)')), 'timings name the 2-thread stages');
+  if (up)
+    assert.ok(
+      Object.keys(pm.timings).some((k) => k.endsWith('(2 threads)')),
+      'timings name the 2-thread stages',
+    );
   pm.dispose();
   assertSame(pm.predict(x).logits, one.logits, 'after dispose (1 thread)');
   model.dispose();
@@ -100,7 +111,17 @@ test('models the fused engine does not take (pool after the real layer) run on t
   const rng = new Rng(23);
   const m = tf.sequential();
   const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 12, kernelSize: 3, padding: 'valid', inputQuantizer: null, ...k, seed: 1, inputShape: [10, 10, 3] }));
+  m.add(
+    new QuantConv2D({
+      filters: 12,
+      kernelSize: 3,
+      padding: 'valid',
+      inputQuantizer: null,
+      ...k,
+      seed: 1,
+      inputShape: [10, 10, 3],
+    }),
+  );
   m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   m.add(new BatchNorm({ scale: true, center: true }));
   m.add(tf.layers.flatten());

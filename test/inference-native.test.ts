@@ -15,8 +15,22 @@ import { unet } from '../src/models/unet';
 import { Rng } from '../src/random';
 import { BatchNorm, QuantConv2D, QuantDense } from '../src/layers';
 import {
-  binaryMacs, comparisonEngines, comparisonMarkdown, engineComparison, FloatOneDnn, floatLogits, isaFromEnv, NativeEngine, nativeInference, nativeSupports, PackedGraphModel, PackedModel, packGraph,
-  packModel, popcountPeak, signKernels,
+  binaryMacs,
+  comparisonEngines,
+  comparisonMarkdown,
+  engineComparison,
+  FloatOneDnn,
+  floatLogits,
+  isaFromEnv,
+  NativeEngine,
+  nativeInference,
+  nativeSupports,
+  PackedGraphModel,
+  PackedModel,
+  packGraph,
+  packModel,
+  popcountPeak,
+  signKernels,
 } from '../src/inference';
 import type { NativeIsa, PackedSpec } from '../src/inference';
 import { dyadic, oddModel, randomizeBn, wideDenseModel } from './helpers/packedModels';
@@ -37,13 +51,15 @@ function assertSame(a: Float32Array, b: Float32Array, what: string) {
 /** Runs `env` changes for the duration of `f` (restored after). */
 function withEnv<T>(env: Record<string, string | undefined>, f: () => T): T {
   const old = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-  else process.env[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
   try {
     return f();
   } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(old))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   }
 }
 
@@ -56,7 +72,9 @@ function binaryNetSpec(width: number, seed: number, rng: Rng): { model: tf.Layer
 }
 
 test('which path: the machine, its instruction sets, and the path PackedModel takes by default', (t) => {
-  t.diagnostic(`CPU ${native.cpu}; native engine ${native.available ? `available: ${native.isas.join(', ')} (${native.features.join(', ')})` : `unavailable: ${native.reason}`}`);
+  t.diagnostic(
+    `CPU ${native.cpu}; native engine ${native.available ? `available: ${native.isas.join(', ')} (${native.features.join(', ')})` : `unavailable: ${native.reason}`}`,
+  );
   const { model, spec } = binaryNetSpec(1 / 16, 1, new Rng(1));
   const pm = new PackedModel(spec);
   t.diagnostic(`default PackedModel path: ${pm.engine}`);
@@ -71,7 +89,7 @@ test('which path: the machine, its instruction sets, and the path PackedModel ta
   model.dispose();
 });
 
-test('BNN_NATIVE=0: everything runs on the wasm engine, with the same logits; kernel \'native\' says why it cannot run', () => {
+test("BNN_NATIVE=0: everything runs on the wasm engine, with the same logits; kernel 'native' says why it cannot run", () => {
   const rng = new Rng(2);
   const { model, spec } = binaryNetSpec(1 / 8, 2, rng);
   const x = dyadic(3, 3072, rng);
@@ -89,99 +107,152 @@ test('BNN_NATIVE=0: everything runs on the wasm engine, with the same logits; ke
 
 const isas = (): NativeIsa[] => native.isas;
 
-test('native engine: BinaryNet (full width and 1/4) logits equal the reference interpreter\'s on every instruction set, 1 and 2 threads, one image and batches', { skip }, (t) => {
-  const rng = new Rng(3);
-  for (const [width, n] of [[1, 2], [1 / 4, 7]] as const) {
-    const { model, spec } = binaryNetSpec(width, 4, rng);
-    const x = dyadic(n, 3072, rng);
+test(
+  "native engine: BinaryNet (full width and 1/4) logits equal the reference interpreter's on every instruction set, 1 and 2 threads, one image and batches",
+  { skip },
+  (t) => {
+    const rng = new Rng(3);
+    for (const [width, n] of [
+      [1, 2],
+      [1 / 4, 7],
+    ] as const) {
+      const { model, spec } = binaryNetSpec(width, 4, rng);
+      const x = dyadic(n, 3072, rng);
+      const want = new PackedModel(spec, 'simd', { reference: true }).predict(x).logits;
+      for (const isa of isas())
+        for (const threads of [1, 2]) {
+          const pm = new PackedModel(spec, 'native', { isa, threads });
+          assert.equal(pm.engine, `native ${isa}, ${threads} thread${threads > 1 ? 's' : ''}`);
+          assertSame(pm.predict(x).logits, want, `width ${width} ${pm.engine}, batch of ${n}`);
+          for (let i = 0; i < n; i++)
+            assertSame(
+              pm.predict(x.subarray(i * 3072, (i + 1) * 3072)).logits,
+              want.subarray(i * 10, (i + 1) * 10),
+              `width ${width} ${pm.engine}, image ${i}`,
+            );
+          pm.dispose();
+        }
+      t.diagnostic(`BinaryNet width ${width}: ${isas().join(', ')} × 1, 2 threads identical to the reference`);
+      model.dispose();
+    }
+  },
+);
+
+test(
+  'native engine: odd geometries (strides, odd sizes, partial words, channels not multiples of 16, a 4096-bit dense row) equal the float model and the reference',
+  { skip },
+  () => {
+    const rng = new Rng(4);
+    for (const [name, model, shape] of [
+      ['odd', oddModel(), [9, 11, 3]],
+      ['wide dense', wideDenseModel(), [8, 8, 3]],
+    ] as const) {
+      randomizeBn(model, rng);
+      const spec = packModel(model);
+      const per = shape[0] * shape[1] * shape[2];
+      const x = dyadic(5, per, rng);
+      const want = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [5, ...shape])).dataSync()) as Float32Array;
+      assertSame(
+        new PackedModel(spec, 'simd', { reference: true }).predict(x).logits,
+        want,
+        `${name}: reference vs float`,
+      );
+      for (const isa of isas())
+        for (const threads of [1, 2]) {
+          const pm = new PackedModel(spec, 'native', { isa, threads });
+          assertSame(pm.predict(x).logits, want, `${name} ${pm.engine}`);
+          pm.dispose();
+        }
+      model.dispose();
+    }
+  },
+);
+
+test(
+  'native engine: the binarized UNet (skips, OR-pools, upsampling, concatenation) equals the reference on every instruction set and thread count',
+  { skip },
+  (t) => {
+    const rng = new Rng(5);
+    for (const [width, size] of [
+      [1 / 2, 16],
+      [1, 32],
+    ] as const) {
+      const model = unet({ binary: true, width, imageSize: size, kernels: 'bop', seed: 7 });
+      signKernels(model);
+      randomizeBn(model, rng);
+      const spec = packGraph(model);
+      assert.equal(nativeSupports(spec), null, `UNet width ${width}`);
+      const n = 3;
+      const x = dyadic(n, size * size * 3, rng);
+      const want = new PackedGraphModel(spec, 'simd', { reference: true }).predict(x);
+      const float = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, size, size, 3])).dataSync()) as Float32Array;
+      assertSame(want.logits, float, `UNet width ${width}: reference vs float`);
+      for (const isa of isas())
+        for (const threads of [1, 2]) {
+          const pg = new PackedGraphModel(spec, 'native', { isa, threads });
+          assert.equal(pg.engine, `native ${isa}, ${threads} thread${threads > 1 ? 's' : ''}`);
+          const out = pg.predict(x);
+          assertSame(out.logits, want.logits, `UNet width ${width} ${pg.engine}`);
+          assert.deepEqual(Array.from(out.classes), Array.from(want.classes));
+          const one = pg.predict(x.subarray(0, size * size * 3));
+          assertSame(
+            one.logits,
+            want.logits.subarray(0, one.logits.length),
+            `UNet width ${width} ${pg.engine}, one image`,
+          );
+          pg.dispose();
+        }
+      t.diagnostic(
+        `UNet width ${width}, ${size}×${size}: ${isas().join(', ')} × 1, 2 threads identical to the reference`,
+      );
+      model.dispose();
+    }
+  },
+);
+
+test(
+  'BNN_PACKED_ISA forces a narrower path (avx2: AVX-512 off), and a bad value or an instruction set the CPU lacks is a clear error',
+  { skip },
+  () => {
+    const rng = new Rng(6);
+    const { model, spec } = binaryNetSpec(1 / 8, 5, rng);
+    const x = dyadic(2, 3072, rng);
     const want = new PackedModel(spec, 'simd', { reference: true }).predict(x).logits;
     for (const isa of isas())
-      for (const threads of [1, 2]) {
-        const pm = new PackedModel(spec, 'native', { isa, threads });
-        assert.equal(pm.engine, `native ${isa}, ${threads} thread${threads > 1 ? 's' : ''}`);
-        assertSame(pm.predict(x).logits, want, `width ${width} ${pm.engine}, batch of ${n}`);
-        for (let i = 0; i < n; i++) assertSame(pm.predict(x.subarray(i * 3072, (i + 1) * 3072)).logits, want.subarray(i * 10, (i + 1) * 10), `width ${width} ${pm.engine}, image ${i}`);
-        pm.dispose();
-      }
-    t.diagnostic(`BinaryNet width ${width}: ${isas().join(', ')} × 1, 2 threads identical to the reference`);
+      withEnv({ BNN_PACKED_ISA: isa }, () => {
+        const pm = new PackedModel(spec);
+        assert.equal(pm.engine, `native ${isa}, 1 thread`);
+        assertSame(pm.predict(x).logits, want, `BNN_PACKED_ISA=${isa}`);
+      });
+    withEnv({ BNN_PACKED_ISA: 'avx1024' }, () =>
+      assert.throws(() => new PackedModel(spec), /BNN_PACKED_ISA=avx1024: expected one of avx512, avx2, scalar/),
+    );
+    for (const isa of ['avx512', 'avx2'] as const)
+      if (!native.isas.includes(isa))
+        assert.throws(() => new NativeEngine(spec, { isa }), new RegExp(`cannot run the ${isa} path`));
+    assert.throws(() => new PackedModel(spec, 'native', { reference: true }), /exclude each other/);
+    assert.throws(() => new NativeEngine(spec, { threads: 0 }), /threads must be a positive integer/);
+    const e = new NativeEngine(spec);
+    e.dispose();
+    assert.throws(() => e.forward(x), /disposed/);
     model.dispose();
-  }
-});
-
-test('native engine: odd geometries (strides, odd sizes, partial words, channels not multiples of 16, a 4096-bit dense row) equal the float model and the reference', { skip }, () => {
-  const rng = new Rng(4);
-  for (const [name, model, shape] of [['odd', oddModel(), [9, 11, 3]], ['wide dense', wideDenseModel(), [8, 8, 3]]] as const) {
-    randomizeBn(model, rng);
-    const spec = packModel(model);
-    const per = shape[0] * shape[1] * shape[2];
-    const x = dyadic(5, per, rng);
-    const want = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [5, ...shape])).dataSync()) as Float32Array;
-    assertSame(new PackedModel(spec, 'simd', { reference: true }).predict(x).logits, want, `${name}: reference vs float`);
-    for (const isa of isas())
-      for (const threads of [1, 2]) {
-        const pm = new PackedModel(spec, 'native', { isa, threads });
-        assertSame(pm.predict(x).logits, want, `${name} ${pm.engine}`);
-        pm.dispose();
-      }
-    model.dispose();
-  }
-});
-
-test('native engine: the binarized UNet (skips, OR-pools, upsampling, concatenation) equals the reference on every instruction set and thread count', { skip }, (t) => {
-  const rng = new Rng(5);
-  for (const [width, size] of [[1 / 2, 16], [1, 32]] as const) {
-    const model = unet({ binary: true, width, imageSize: size, kernels: 'bop', seed: 7 });
-    signKernels(model);
-    randomizeBn(model, rng);
-    const spec = packGraph(model);
-    assert.equal(nativeSupports(spec), null, `UNet width ${width}`);
-    const n = 3;
-    const x = dyadic(n, size * size * 3, rng);
-    const want = new PackedGraphModel(spec, 'simd', { reference: true }).predict(x);
-    const float = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, size, size, 3])).dataSync()) as Float32Array;
-    assertSame(want.logits, float, `UNet width ${width}: reference vs float`);
-    for (const isa of isas())
-      for (const threads of [1, 2]) {
-        const pg = new PackedGraphModel(spec, 'native', { isa, threads });
-        assert.equal(pg.engine, `native ${isa}, ${threads} thread${threads > 1 ? 's' : ''}`);
-        const out = pg.predict(x);
-        assertSame(out.logits, want.logits, `UNet width ${width} ${pg.engine}`);
-        assert.deepEqual(Array.from(out.classes), Array.from(want.classes));
-        const one = pg.predict(x.subarray(0, size * size * 3));
-        assertSame(one.logits, want.logits.subarray(0, one.logits.length), `UNet width ${width} ${pg.engine}, one image`);
-        pg.dispose();
-      }
-    t.diagnostic(`UNet width ${width}, ${size}×${size}: ${isas().join(', ')} × 1, 2 threads identical to the reference`);
-    model.dispose();
-  }
-});
-
-test('BNN_PACKED_ISA forces a narrower path (avx2: AVX-512 off), and a bad value or an instruction set the CPU lacks is a clear error', { skip }, () => {
-  const rng = new Rng(6);
-  const { model, spec } = binaryNetSpec(1 / 8, 5, rng);
-  const x = dyadic(2, 3072, rng);
-  const want = new PackedModel(spec, 'simd', { reference: true }).predict(x).logits;
-  for (const isa of isas())
-    withEnv({ BNN_PACKED_ISA: isa }, () => {
-      const pm = new PackedModel(spec);
-      assert.equal(pm.engine, `native ${isa}, 1 thread`);
-      assertSame(pm.predict(x).logits, want, `BNN_PACKED_ISA=${isa}`);
-    });
-  withEnv({ BNN_PACKED_ISA: 'avx1024' }, () => assert.throws(() => new PackedModel(spec), /BNN_PACKED_ISA=avx1024: expected one of avx512, avx2, scalar/));
-  for (const isa of ['avx512', 'avx2'] as const)
-    if (!native.isas.includes(isa)) assert.throws(() => new NativeEngine(spec, { isa }), new RegExp(`cannot run the ${isa} path`));
-  assert.throws(() => new PackedModel(spec, 'native', { reference: true }), /exclude each other/);
-  assert.throws(() => new NativeEngine(spec, { threads: 0 }), /threads must be a positive integer/);
-  const e = new NativeEngine(spec);
-  e.dispose();
-  assert.throws(() => e.forward(x), /disposed/);
-  model.dispose();
-});
+  },
+);
 
 test('models neither engine takes (pool after the real layer) still run exactly on the reference path by default; NativeEngine says why not', () => {
   const m = tf.sequential();
   const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 12, kernelSize: 3, padding: 'valid', inputQuantizer: null, ...k, seed: 1, inputShape: [10, 10, 3] }));
+  m.add(
+    new QuantConv2D({
+      filters: 12,
+      kernelSize: 3,
+      padding: 'valid',
+      inputQuantizer: null,
+      ...k,
+      seed: 1,
+      inputShape: [10, 10, 3],
+    }),
+  );
   m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   m.add(new BatchNorm({ scale: true, center: true }));
   m.add(tf.layers.flatten());
@@ -190,36 +261,44 @@ test('models neither engine takes (pool after the real layer) still run exactly 
   const spec = packModel(m);
   const pm = new PackedModel(spec);
   assert.match(pm.engine, /^reference/);
-  if (native.available) assert.throws(() => new NativeEngine(spec), /unsupported model \(stage .*pooling after the real layer\)/);
+  if (native.available)
+    assert.throws(() => new NativeEngine(spec), /unsupported model \(stage .*pooling after the real layer\)/);
   m.dispose();
 });
 
-test('float32 oneDNN network: the same logits as the packed model (dyadic inputs), batch 1 and batch n, 1 and 2 threads; clear errors', { skip }, () => {
-  const rng = new Rng(7);
-  const { model, spec } = binaryNetSpec(1 / 4, 8, rng);
-  const x = dyadic(6, 3072, rng);
-  const want = new PackedModel(spec, 'simd', { reference: true }).predict(x).logits;
-  for (const threads of [1, 2]) {
-    const f = new FloatOneDnn(spec, threads);
-    assertSame(f.predict(x), want, `oneDNN float ${threads} threads, batch 6`);
-    assertSame(f.predict(x.subarray(0, 3072)), want.subarray(0, 10), `oneDNN float ${threads} threads, batch 1`);
-    const impls = f.implementations();
-    assert.ok(impls.some((s) => /convolution/.test(s)) && impls.some((s) => /inner product/.test(s)), impls.join('; '));
-    assert.ok(!impls.some((s) => /int8|s8|u8/.test(s)), `float32 only: ${impls.join('; ')}`);
-    f.dispose();
-    assert.throws(() => f.predict(x), /disposed/);
-  }
-  const odd = oddModel();
-  randomizeBn(odd, rng);
-  const xo = dyadic(3, 9 * 11 * 3, rng);
-  const wantOdd = tf.tidy(() => floatLogits(odd, tf.tensor4d(xo, [3, 9, 11, 3])).dataSync()) as Float32Array;
-  assertSame(new FloatOneDnn(packModel(odd)).predict(xo), wantOdd, 'oneDNN float, odd geometries');
-  const g = unet({ binary: true, width: 1 / 2, imageSize: 16, kernels: 'latent', seed: 1 });
-  assert.throws(() => new FloatOneDnn(packGraph(g)), /graph models \(UNet\) are not supported/);
-  g.dispose();
-  odd.dispose();
-  model.dispose();
-});
+test(
+  'float32 oneDNN network: the same logits as the packed model (dyadic inputs), batch 1 and batch n, 1 and 2 threads; clear errors',
+  { skip },
+  () => {
+    const rng = new Rng(7);
+    const { model, spec } = binaryNetSpec(1 / 4, 8, rng);
+    const x = dyadic(6, 3072, rng);
+    const want = new PackedModel(spec, 'simd', { reference: true }).predict(x).logits;
+    for (const threads of [1, 2]) {
+      const f = new FloatOneDnn(spec, threads);
+      assertSame(f.predict(x), want, `oneDNN float ${threads} threads, batch 6`);
+      assertSame(f.predict(x.subarray(0, 3072)), want.subarray(0, 10), `oneDNN float ${threads} threads, batch 1`);
+      const impls = f.implementations();
+      assert.ok(
+        impls.some((s) => /convolution/.test(s)) && impls.some((s) => /inner product/.test(s)),
+        impls.join('; '),
+      );
+      assert.ok(!impls.some((s) => /int8|s8|u8/.test(s)), `float32 only: ${impls.join('; ')}`);
+      f.dispose();
+      assert.throws(() => f.predict(x), /disposed/);
+    }
+    const odd = oddModel();
+    randomizeBn(odd, rng);
+    const xo = dyadic(3, 9 * 11 * 3, rng);
+    const wantOdd = tf.tidy(() => floatLogits(odd, tf.tensor4d(xo, [3, 9, 11, 3])).dataSync()) as Float32Array;
+    assertSame(new FloatOneDnn(packModel(odd)).predict(xo), wantOdd, 'oneDNN float, odd geometries');
+    const g = unet({ binary: true, width: 1 / 2, imageSize: 16, kernels: 'latent', seed: 1 });
+    assert.throws(() => new FloatOneDnn(packGraph(g)), /graph models \(UNet\) are not supported/);
+    g.dispose();
+    odd.dispose();
+    model.dispose();
+  },
+);
 
 test('popcount peak: a positive throughput on every instruction set', { skip }, () => {
   for (const isa of isas()) assert.ok(popcountPeak(isa, 1, 0.02) > 1e9, isa);
@@ -229,7 +308,15 @@ test('binary MACs of BinaryNet, counted by hand', () => {
   const { model, spec } = binaryNetSpec(1, 9, new Rng(9));
   // conv1 ('valid', 30×30) takes the real image and is not binary; conv2..conv6 are 3×3 'same' on 30, 15, 15, 7, 7
   // pixels (2×2 pools after conv2, 4, 6); then dense 3·3·512 → 1024 → 1024 → 10
-  const want = 30 * 30 * 128 * 9 * 128 + 15 * 15 * 256 * 9 * 128 + 15 * 15 * 256 * 9 * 256 + 7 * 7 * 512 * 9 * 256 + 7 * 7 * 512 * 9 * 512 + 4608 * 1024 + 1024 * 1024 + 1024 * 10;
+  const want =
+    30 * 30 * 128 * 9 * 128 +
+    15 * 15 * 256 * 9 * 128 +
+    15 * 15 * 256 * 9 * 256 +
+    7 * 7 * 512 * 9 * 256 +
+    7 * 7 * 512 * 9 * 512 +
+    4608 * 1024 +
+    1024 * 1024 +
+    1024 * 10;
   assert.equal(binaryMacs(spec), want);
   model.dispose();
 });
@@ -265,8 +352,15 @@ test('engineComparison: every engine this machine has on the same images (native
   assert.ok(c.engines[names.length - 1].bytes * 8 < c.engines[0].bytes, 'packed much smaller');
   const md = comparisonMarkdown(c, 'tiny');
   assert.match(md, new RegExp(`^Machine: ${c.machine.cpu.replace(/[()]/g, '.')}, ${c.machine.cores} logical cores`));
-  assert.match(md, /\| tiny, 12 test images \| size \| ms \/ image, batch 1 \(3 images\) \| ms \/ image, batch 5 \| accuracy \|/);
-  if (native.available) assert.match(md, /Packed native against float32 oneDNN: [\d.]+× faster at batch 1, [\d.]+× at batch 5, [\d.]+× smaller\./);
+  assert.match(
+    md,
+    /\| tiny, 12 test images \| size \| ms \/ image, batch 1 \(3 images\) \| ms \/ image, batch 5 \| accuracy \|/,
+  );
+  if (native.available)
+    assert.match(
+      md,
+      /Packed native against float32 oneDNN: [\d.]+× faster at batch 1, [\d.]+× at batch 5, [\d.]+× smaller\./,
+    );
   const fig = comparisonEngines(c);
   assert.deepEqual(Object.keys(fig[0].imagesPerSec), ['batch 1', 'batch 5']);
   assert.equal(fig[0].imagesPerSec['batch 1'], 1000 / c.engines[0].msPerImageBatch1);

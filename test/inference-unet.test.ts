@@ -10,21 +10,39 @@ import { unet } from '../src/models/unet';
 import { binaryNet } from '../src/models/binarynet';
 import { randomizeBn } from './helpers/packedModels';
 import { Rng } from '../src/random';
-import { decodePacked, encodePacked, floatLogits, floatModelBytes, fusedSupports, PackedGraphModel, PackedModel, packGraph, signKernels } from '../src/inference';
+import {
+  decodePacked,
+  encodePacked,
+  floatLogits,
+  floatModelBytes,
+  fusedSupports,
+  PackedGraphModel,
+  PackedModel,
+  packGraph,
+  signKernels,
+} from '../src/inference';
 
 before(async () => {
   await initBackend({ backend: 'wasm' });
 });
 after(() => shutdownBackend());
 
-test('binarized UNet (random, latent and signed bop kernels, fused engine and reference path): packed logits equal the float model\'s', async () => {
+test("binarized UNet (random, latent and signed bop kernels, fused engine and reference path): packed logits equal the float model's", async () => {
   const rng = new Rng(31);
-  for (const [kernels, width] of [['latent', 1 / 8], ['bop', 3 / 16], ['latent', 1 / 2]] as const) {
+  for (const [kernels, width] of [
+    ['latent', 1 / 8],
+    ['bop', 3 / 16],
+    ['latent', 1 / 2],
+  ] as const) {
     const model = unet({ binary: true, width, imageSize: 16, kernels, seed: 7 });
     if (kernels === 'bop') signKernels(model);
     randomizeBn(model, rng);
     const spec = packGraph(model);
-    assert.ok(spec.graph!.nodes.some((n) => n.op === 'concat') && spec.graph!.nodes.some((n) => n.op === 'upsample') && spec.graph!.nodes.some((n) => n.op === 'orpool'));
+    assert.ok(
+      spec.graph!.nodes.some((n) => n.op === 'concat') &&
+        spec.graph!.nodes.some((n) => n.op === 'upsample') &&
+        spec.graph!.nodes.some((n) => n.op === 'orpool'),
+    );
     const n = 3;
     const x = Float32Array.from({ length: n * 16 * 16 * 3 }, () => (rng.int(129) - 64) / 64); // dyadic: exact first-layer sums
     const want = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, 16, 16, 3])).dataSync()) as Float32Array;
@@ -37,7 +55,8 @@ test('binarized UNet (random, latent and signed bop kernels, fused engine and re
       const out = pg.predict(x);
       assert.equal(out.logits.length, want.length);
       for (let i = 0; i < want.length; i++) assert.equal(out.logits[i], want[i], `${kernels} ${k}: logit ${i}`);
-      for (let i = 0; i < probs.length; i++) assert.ok(Math.abs(out.probs[i] - probs[i]) < 1e-5, `${kernels} ${k}: prob ${i}`);
+      for (let i = 0; i < probs.length; i++)
+        assert.ok(Math.abs(out.probs[i] - probs[i]) < 1e-5, `${kernels} ${k}: prob ${i}`);
       for (let p = 0; p < n * 256; p++) {
         let b = 0;
         for (let j = 1; j < 3; j++) if (want[p * 3 + j] > want[p * 3 + b]) b = j;

@@ -11,8 +11,20 @@ import { AdamOptimizer, BopOptimizer, CaseOptimizer } from '../src/optimizers';
 import { train } from '../src/train/loop';
 import { Rng } from '../src/random';
 import {
-  bnFloat32, decodePacked, encodePacked, floatLogits, floatModelBytes, foldThreshold, loadPacked, PackedModel, packModel,
-  packedSummary, savePacked, signKernels, summaryEngines, summaryMarkdown,
+  bnFloat32,
+  decodePacked,
+  encodePacked,
+  floatLogits,
+  floatModelBytes,
+  foldThreshold,
+  loadPacked,
+  PackedModel,
+  packModel,
+  packedSummary,
+  savePacked,
+  signKernels,
+  summaryEngines,
+  summaryMarkdown,
 } from '../src/inference';
 import { availableKernels } from '../src/xnor';
 import { tinySplit } from './helpers/tinyData';
@@ -60,20 +72,33 @@ function argmaxRows(a: Float32Array | Int32Array, k: number): number[] {
   return out;
 }
 
-function compare(model: tf.LayersModel, x: Float32Array, shape: number[], exact: boolean, kernel?: 'simd' | 'i64' | 'js') {
+function compare(
+  model: tf.LayersModel,
+  x: Float32Array,
+  shape: number[],
+  exact: boolean,
+  kernel?: 'simd' | 'i64' | 'js',
+) {
   const n = x.length / shape.reduce((a, b) => a * b, 1);
-  const ref = tf.tidy(() => floatLogits(model, tf.tensor4d(x, [n, ...shape] as [number, number, number, number])).dataSync()) as Float32Array;
+  const ref = tf.tidy(() =>
+    floatLogits(model, tf.tensor4d(x, [n, ...shape] as [number, number, number, number])).dataSync(),
+  ) as Float32Array;
   const pm = new PackedModel(packModel(model), kernel);
   const out = pm.predict(x);
   const k = pm.numClasses;
   assert.equal(out.logits.length, ref.length);
   for (let i = 0; i < ref.length; i++) {
     const tol = exact ? 0 : 1e-4 * Math.max(1, Math.abs(ref[i]));
-    assert.ok(Math.abs(out.logits[i] - ref[i]) <= tol, `logit ${i}: packed ${out.logits[i]} vs float ${ref[i]} (kernel ${pm.kernelName})`);
+    assert.ok(
+      Math.abs(out.logits[i] - ref[i]) <= tol,
+      `logit ${i}: packed ${out.logits[i]} vs float ${ref[i]} (kernel ${pm.kernelName})`,
+    );
   }
   assert.deepEqual(Array.from(out.classes), argmaxRows(ref, k));
   // probabilities: softmax of the same logits
-  const probs = tf.tidy(() => (model.predict(tf.tensor4d(x, [n, ...shape] as [number, number, number, number])) as tf.Tensor).dataSync());
+  const probs = tf.tidy(() =>
+    (model.predict(tf.tensor4d(x, [n, ...shape] as [number, number, number, number])) as tf.Tensor).dataSync(),
+  );
   for (let i = 0; i < probs.length; i++) assert.ok(Math.abs(out.probs[i] - probs[i]) < 1e-5);
   return out;
 }
@@ -94,7 +119,8 @@ test('foldThreshold: sign(BN(y)) = +1 ⇔ y ≥ t (or y ≤ t for a negative sca
     const { t, neg } = foldThreshold(Math.fround(mean), inv, Math.fround(beta));
     const ys: number[] = [];
     for (let y = -300; y <= 300; y++) ys.push(y);
-    if (Number.isFinite(t)) for (let d = -3; d <= 3; d++) ys.push(Math.fround(t + d * Math.abs(t) * 2 ** -23), Math.fround(t + d * 1e-30));
+    if (Number.isFinite(t))
+      for (let d = -3; d <= 3; d++) ys.push(Math.fround(t + d * Math.abs(t) * 2 ** -23), Math.fround(t + d * 1e-30));
     for (const y of ys) {
       const want = bnFloat32(y, Math.fround(mean), inv, Math.fround(beta)) >= 0;
       const got = neg ? y <= t : y >= t;
@@ -122,15 +148,49 @@ test("random BinaryNets ('latent' and signed 'bop'; 'same' padding, pools, parti
 test('general BN (γ < 0: folded scale negative) with max-pool before BN, strides, odd sizes and padding', () => {
   const rng = new Rng(4);
   const model = tf.sequential();
-  model.add(new QuantConv2D({ filters: 5, kernelSize: 3, padding: 'same', inputQuantizer: null, kernelQuantizer: 'ste_sign', binaryKernel: true, seed: 1, inputShape: [7, 9, 3] }));
+  model.add(
+    new QuantConv2D({
+      filters: 5,
+      kernelSize: 3,
+      padding: 'same',
+      inputQuantizer: null,
+      kernelQuantizer: 'ste_sign',
+      binaryKernel: true,
+      seed: 1,
+      inputShape: [7, 9, 3],
+    }),
+  );
   model.add(new BatchNorm({ scale: true, center: true }));
-  model.add(new QuantConv2D({ filters: 37, kernelSize: 3, padding: 'same', inputQuantizer: 'ste_sign', kernelQuantizer: 'ste_sign', binaryKernel: true, seed: 2 }));
+  model.add(
+    new QuantConv2D({
+      filters: 37,
+      kernelSize: 3,
+      padding: 'same',
+      inputQuantizer: 'ste_sign',
+      kernelQuantizer: 'ste_sign',
+      binaryKernel: true,
+      seed: 2,
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   model.add(new BatchNorm({ scale: true, center: true }));
-  model.add(new QuantConv2D({ filters: 33, kernelSize: 2, strides: 2, padding: 'same', inputQuantizer: 'ste_sign', kernelQuantizer: 'ste_sign', binaryKernel: true, seed: 3 }));
+  model.add(
+    new QuantConv2D({
+      filters: 33,
+      kernelSize: 2,
+      strides: 2,
+      padding: 'same',
+      inputQuantizer: 'ste_sign',
+      kernelQuantizer: 'ste_sign',
+      binaryKernel: true,
+      seed: 3,
+    }),
+  );
   model.add(new BatchNorm({ scale: true, center: false }));
   model.add(tf.layers.flatten());
-  model.add(new QuantDense({ units: 6, inputQuantizer: 'ste_sign', kernelQuantizer: 'ste_sign', binaryKernel: true, seed: 4 }));
+  model.add(
+    new QuantDense({ units: 6, inputQuantizer: 'ste_sign', kernelQuantizer: 'ste_sign', binaryKernel: true, seed: 4 }),
+  );
   model.add(new BatchNorm({ scale: true, center: true }));
   model.add(tf.layers.activation({ activation: 'softmax' }));
   randomizeBn(model, rng, true);
@@ -147,8 +207,20 @@ test('trained smoke model (Bop, 1 epoch): same classes as the float model on eve
     [{ name: 'bop', claims: (v) => v.binary, optimizer: new BopOptimizer({ gamma: 1e-3, threshold: 1e-6 }) }],
     { name: 'adam', optimizer: new AdamOptimizer({ lr: 0.01 }) },
   );
-  await train({ model, optimizer: opt, train: tinySplit(100, 1), val: tinySplit(20, 2), epochs: 1, batchSize: 20, rng: new Rng(5), log: null });
-  const test = tinySplit(40, 9).batch(Int32Array.from({ length: 40 }, (_, i) => i), null);
+  await train({
+    model,
+    optimizer: opt,
+    train: tinySplit(100, 1),
+    val: tinySplit(20, 2),
+    epochs: 1,
+    batchSize: 20,
+    rng: new Rng(5),
+    log: null,
+  });
+  const test = tinySplit(40, 9).batch(
+    Int32Array.from({ length: 40 }, (_, i) => i),
+    null,
+  );
   const x = test.x.dataSync() as Float32Array;
   const out = compare(model, x, [32, 32, 3], false);
 
@@ -166,7 +238,9 @@ test('trained smoke model (Bop, 1 epoch): same classes as the float model on eve
   assert.equal(s.n, 40);
   assert.equal(s.agreement, 1);
   assert.equal(s.floatAccuracy, s.packedAccuracy);
-  assert.ok(s.maxLogitDiff < 1e-3 && s.floatBytes === floatBytes && s.packedBytes === bytes.length && s.packedImagesPerSec > 0);
+  assert.ok(
+    s.maxLogitDiff < 1e-3 && s.floatBytes === floatBytes && s.packedBytes === bytes.length && s.packedImagesPerSec > 0,
+  );
   assert.equal(s.batch1Images, 40);
   assert.ok(s.packedImagesPerSecBatch1 > 0 && s.floatImagesPerSecBatch1 > 0);
   assert.ok(Math.abs(s.speedupBatch1 - s.packedImagesPerSecBatch1 / s.floatImagesPerSecBatch1) < 1e-9);

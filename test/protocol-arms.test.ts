@@ -13,7 +13,8 @@ import { resolveConfig } from '../src/experiments/run';
 import { MODELS } from '../src/experiments/components';
 import { petsTrainCount } from '../src/data/pets';
 
-const close = (a: number, b: number, rel = 1e-6) => assert.ok(Math.abs(a - b) <= rel * Math.max(1e-12, Math.abs(b)), `${a} ≠ ${b}`);
+const close = (a: number, b: number, rel = 1e-6) =>
+  assert.ok(Math.abs(a - b) <= rel * Math.max(1e-12, Math.abs(b)), `${a} ≠ ${b}`);
 
 test('the report-code baseline: ste_sign inputs, the first kernel latent and clipped, every later kernel real-valued, BN momentum 0.999', () => {
   const c = profileConfig('cifar10-report-baseline', 'quick', 0);
@@ -23,7 +24,10 @@ test('the report-code baseline: ste_sign inputs, the first kernel latent and cli
   assert.equal(c.optimizer, 'adam');
   const m = MODELS.binarynet.build(c, { inputShape: [32, 32, 3], numClasses: 10 } as never);
   // hand-written expectation, layer by layer (cifar.ipynb cell 7)
-  const expected: Record<string, { input: string | null; kernel: string | null; binary: boolean; constraint: string | null }> = {
+  const expected: Record<
+    string,
+    { input: string | null; kernel: string | null; binary: boolean; constraint: string | null }
+  > = {
     quant_conv2d_1: { input: null, kernel: 'ste_sign', binary: true, constraint: 'weight_clip' },
     quant_conv2d_2: { input: 'ste_sign', kernel: null, binary: false, constraint: null },
     quant_conv2d_3: { input: 'ste_sign', kernel: null, binary: false, constraint: null },
@@ -45,16 +49,25 @@ test('the report-code baseline: ste_sign inputs, the first kernel latent and cli
   assert.equal(bns.length, 9);
   for (const b of bns) assert.equal(b.momentum, 0.999);
   const vars = modelVariables(m);
-  assert.deepEqual(vars.filter((v) => v.binary).map((v) => v.layer), ['quant_conv2d_1']);
-  assert.deepEqual(vars.filter((v) => v.clip).map((v) => v.layer), ['quant_conv2d_1']);
+  assert.deepEqual(
+    vars.filter((v) => v.binary).map((v) => v.layer),
+    ['quant_conv2d_1'],
+  );
+  assert.deepEqual(
+    vars.filter((v) => v.clip).map((v) => v.layer),
+    ['quant_conv2d_1'],
+  );
   // the binary baseline keeps every kernel binary, and Bop's arm too
-  const latent = MODELS.binarynet.build(profileConfig('cifar10-adam-baseline', 'quick', 0), { inputShape: [32, 32, 3], numClasses: 10 } as never);
+  const latent = MODELS.binarynet.build(profileConfig('cifar10-adam-baseline', 'quick', 0), {
+    inputShape: [32, 32, 3],
+    numClasses: 10,
+  } as never);
   assert.equal(modelVariables(latent).filter((v) => v.binary).length, 9);
   m.dispose();
   latent.dispose();
 });
 
-test('dropout sits directly after each quantized layer (the report\'s text) or after each block\'s BN (the variant)', () => {
+test("dropout sits directly after each quantized layer (the report's text) or after each block's BN (the variant)", () => {
   const order = (placement: 'afterLayer' | 'afterBn') => {
     const m = binaryNet({ width: 0.0625, dropout: 0.25, dropoutPlacement: placement });
     const names = m.layers.map((l) => l.name);
@@ -62,7 +75,15 @@ test('dropout sits directly after each quantized layer (the report\'s text) or a
     return names;
   };
   const after = order('afterLayer');
-  assert.deepEqual(after.slice(0, 7), ['quant_conv2d_1', 'dropout_1', 'bn_1', 'quant_conv2d_2', 'dropout_2', 'max_pool_2', 'bn_2']);
+  assert.deepEqual(after.slice(0, 7), [
+    'quant_conv2d_1',
+    'dropout_1',
+    'bn_1',
+    'quant_conv2d_2',
+    'dropout_2',
+    'max_pool_2',
+    'bn_2',
+  ]);
   assert.deepEqual(after.slice(-6), ['quant_dense_8', 'dropout_8', 'bn_8', 'quant_dense_9', 'bn_9', 'softmax']);
   assert.ok(!after.includes('dropout_9'), 'no dropout on the 10-way output');
   const bn = order('afterBn');
@@ -117,7 +138,7 @@ test('settled score: BN moving statistics become the plain average of the batch 
   model.dispose();
 });
 
-test('equal tuning: Bop\'s γ × τ grid and the baseline\'s learning-rate grid have the same budget; the selection rule is fixed', () => {
+test("equal tuning: Bop's γ × τ grid and the baseline's learning-rate grid have the same budget; the selection rule is fixed", () => {
   const runs = PLANS.map((p) => planJobs({ ...p, profile: 'quick' }).length);
   assert.deepEqual(runs, [18, 18], '9 points × 2 seeds for each arm');
   const base = planFor('cifar10-adam-baseline', 'quick');
@@ -133,8 +154,27 @@ test('equal tuning: Bop\'s γ × τ grid and the baseline\'s learning-rate grid 
   const bop = planPoints(planFor('cifar10-bop', 'quick'));
   assert.equal(bop.filter((p) => p.excluded).length, 3, 'the τ = 0 column, disclosed');
   // the rule: best mean score among finished, non-excluded points; ties to the point nearest the derived values
-  const pt = (factors: Record<string, number>, score: number, extra: Partial<GridResultPoint> = {}) => ({ factors, values: {}, gammaFactor: NaN, tauFactor: NaN, gamma: NaN, tau: NaN, valAccuracy: [], flipRatio: [], seeds: [], complete: true, score, ...extra }) as GridResultPoint;
-  const grid = [pt({ gamma: 1, tau: 0 }, 0.6, { excluded: 'τ = 0' }), pt({ gamma: 3.16, tau: 1 }, 0.5), pt({ gamma: 1, tau: 1 }, 0.5), pt({ gamma: 0.316, tau: 10 }, 0.55, { complete: false })];
+  const pt = (factors: Record<string, number>, score: number, extra: Partial<GridResultPoint> = {}) =>
+    ({
+      factors,
+      values: {},
+      gammaFactor: NaN,
+      tauFactor: NaN,
+      gamma: NaN,
+      tau: NaN,
+      valAccuracy: [],
+      flipRatio: [],
+      seeds: [],
+      complete: true,
+      score,
+      ...extra,
+    }) as GridResultPoint;
+  const grid = [
+    pt({ gamma: 1, tau: 0 }, 0.6, { excluded: 'τ = 0' }),
+    pt({ gamma: 3.16, tau: 1 }, 0.5),
+    pt({ gamma: 1, tau: 1 }, 0.5),
+    pt({ gamma: 0.316, tau: 10 }, 0.55, { complete: false }),
+  ];
   assert.deepEqual(choose(grid)!.factors, { gamma: 1, tau: 1 });
   assert.deepEqual(choose(grid, true)!.factors, { gamma: 1, tau: 0 });
   assert.equal(choose([pt({ lr: 1 }, NaN, { complete: false })]), null);
@@ -142,7 +182,10 @@ test('equal tuning: Bop\'s γ × τ grid and the baseline\'s learning-rate grid 
 
 test('every config records its derivation; --set re-derives γ·T; the UNets follow the dynamics rule on the Pets copy found', () => {
   const bop = profileConfig('cifar10-bop', 'quick', 0, {}, {});
-  assert.deepEqual(bop.derivation!.gammaT.map((x) => Number(x.toPrecision(3))), [10, 1]);
+  assert.deepEqual(
+    bop.derivation!.gammaT.map((x) => Number(x.toPrecision(3))),
+    [10, 1],
+  );
   close(bop.derivation!.tauRelative!, 1);
   const over = resolveConfig('cifar10-bop', 'quick', 0, [`gamma=${bop.gamma!.initial / 2}`]);
   close(over.derivation!.gammaT[0], 5, 1e-5);
@@ -150,11 +193,17 @@ test('every config records its derivation; --set re-derives γ·T; the UNets fol
   const u = profileConfig('pets-unet-binary-bop', 'quick', 0);
   const nTrain = petsTrainCount() ?? 3680;
   assert.equal(u.derivation!.stepsPerEpoch, Math.floor(nTrain / 8));
-  assert.equal(stepsPerEpochOf(getExperiment('pets-unet-binary-bop'), getExperiment('pets-unet-binary-bop').quick), u.derivation!.stepsPerEpoch);
+  assert.equal(
+    stepsPerEpochOf(getExperiment('pets-unet-binary-bop'), getExperiment('pets-unet-binary-bop').quick),
+    u.derivation!.stepsPerEpoch,
+  );
   assert.equal(u.derivation!.paperStepsCovered, u.derivation!.paperStepsTotal, 'the whole report run');
   // γ·T per phase as in the report's UNet (1e-4 for 100 epochs of 57 steps = 0.57, then 0.057, 0.0057), up to the rounding of decay steps
   const g = u.derivation!.gammaT;
-  assert.ok(g.length >= 3 && g.slice(3).every((x) => x < 0.001), 'three phases (a last step or two may fall after the third decay by rounding)');
+  assert.ok(
+    g.length >= 3 && g.slice(3).every((x) => x < 0.001),
+    'three phases (a last step or two may fall after the third decay by rounding)',
+  );
   close(g[0], 0.57, 0.05);
   close(g[1], 0.057, 0.05);
   assert.ok(u.gamma!.everySteps! < u.derivation!.runSteps, 'the run reaches its γ decays');
@@ -169,7 +218,11 @@ test('every config records its derivation; --set re-derives γ·T; the UNets fol
 test('constant γ holds the derived γ over the whole report run: γ·T 50, as the report; compared with its decayed, untuned twin', () => {
   const c = profileConfig('cifar10-bop-constant-gamma', 'quick', 0);
   const twin = profileConfig('cifar10-bop-untuned', 'quick', 0);
-  close(c.derivation!.gammaT.reduce((a, b) => a + b, 0), 50, 1e-6);
+  close(
+    c.derivation!.gammaT.reduce((a, b) => a + b, 0),
+    50,
+    1e-6,
+  );
   assert.equal(c.derivation!.paperStepsCovered, c.derivation!.paperStepsTotal);
   assert.equal(c.gamma!.initial, twin.gamma!.initial);
   assert.equal(c.threshold, twin.threshold);

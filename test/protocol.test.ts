@@ -23,7 +23,10 @@ test('γ phases of the paper: γ·T = 10, 1, 0.1, 0.01, 0.001 over 500 epochs of
   const ph = gammaPhases({ initial: 1e-4, decay: 0.1, everyEpochs: 100 }, 500_000, 1000);
   assert.equal(ph.length, 5);
   [10, 1, 0.1, 0.01, 0.001].forEach((g, i) => close(ph[i].gammaT, g, 1e-9));
-  assert.deepEqual(gammaPhases({ initial: 1e-4, decay: 1, everyEpochs: null }, 500_000, 1000).map((p) => p.gammaT), [50]);
+  assert.deepEqual(
+    gammaPhases({ initial: 1e-4, decay: 1, everyEpochs: null }, 500_000, 1000).map((p) => p.gammaT),
+    [50],
+  );
 });
 
 test('time axis: the quick run covers the two phases that move weights; γ·T per phase is kept', () => {
@@ -52,7 +55,10 @@ test('τ scales with the noise of m: 1/width, 1/√batch, √γ', () => {
 });
 
 test('quick CIFAR-10 configs follow the rules (times the calibration factors)', () => {
-  const cal = { gammaFactor: calibrationOf('cifar10-bop', 'quick').factors.gamma ?? 1, tauFactor: calibrationOf('cifar10-bop', 'quick').factors.tau ?? 1 };
+  const cal = {
+    gammaFactor: calibrationOf('cifar10-bop', 'quick').factors.gamma ?? 1,
+    tauFactor: calibrationOf('cifar10-bop', 'quick').factors.tau ?? 1,
+  };
   const lrFactor = calibrationOf('cifar10-adam-baseline', 'quick').factors.lr ?? 1;
   const bop = profileConfig('cifar10-bop', 'quick', 0);
   assert.equal(bop.epochs * Math.floor((bop.trainPerClass! * 10) / bop.batchSize) > 0, true);
@@ -64,7 +70,12 @@ test('quick CIFAR-10 configs follow the rules (times the calibration factors)', 
   assert.deepEqual(bop.lr, { initial: 0.01, decay: 1, everyEpochs: null, everySteps: null });
   const adam = profileConfig('cifar10-adam-baseline', 'quick', 0);
   assert.equal(adam.xavierLrScaling, true);
-  assert.deepEqual(adam.lr, { initial: 1e-3 * lrFactor, decay: 0.1, everyEpochs: null, everySteps: Math.round(100_000 * s) });
+  assert.deepEqual(adam.lr, {
+    initial: 1e-3 * lrFactor,
+    decay: 0.1,
+    everyEpochs: null,
+    everySteps: Math.round(100_000 * s),
+  });
   // constant γ: the derived (uncalibrated) first-phase γ, held for the whole report run at the same scale (coverage 1)
   const cg = profileConfig('cifar10-bop-constant-gamma', 'quick', 0);
   close(cg.gamma!.initial, 1e-4 / s);
@@ -79,7 +90,7 @@ test('quick CIFAR-10 configs follow the rules (times the calibration factors)', 
   assert.ok(derivationNotes('cifar10-bop', 'quick').some((l) => /dropped/.test(l)));
 });
 
-test('--set epochs=N re-derives the schedules by the profile\'s rule', () => {
+test("--set epochs=N re-derives the schedules by the profile's rule", () => {
   const a = resolveConfig('cifar10-bop', 'quick', 0);
   const b = resolveConfig('cifar10-bop', 'quick', 0, ['epochs=20']);
   assert.equal(b.epochs, 20);
@@ -115,16 +126,24 @@ test('catalog: every section names known experiments, figures and a notebook; pu
       assert.ok(figs.has(f.name), `${s.id}: figure ${f.name}`);
       for (const e of f.experiments ?? []) assert.ok(names.has(e), `${s.id}: figure ${f.name} draws ${e}`);
     }
-    assert.ok(fs.existsSync(path.join(__dirname, '..', 'notebooks', `${s.notebook}.ipynb`)), `${s.id}: notebook ${s.notebook}`);
+    assert.ok(
+      fs.existsSync(path.join(__dirname, '..', 'notebooks', `${s.notebook}.ipynb`)),
+      `${s.id}: notebook ${s.notebook}`,
+    );
     for (const c of s.claims) {
       const t = c.test;
       if (t.kind === 'difference') assert.ok(names.has(t.a) && names.has(t.b), c.id);
       if (t.kind === 'gap' || t.kind === 'level') assert.ok(names.has(t.experiment), c.id);
     }
   }
-  const ref = (e: string, tag: string, metric = 'valAccuracy') => getExperiment(e).references.find((r) => r.tag === tag && r.metric === metric)?.value;
+  const ref = (e: string, tag: string, metric = 'valAccuracy') =>
+    getExperiment(e).references.find((r) => r.tag === tag && r.metric === metric)?.value;
   assert.equal(ref('cifar10-report-baseline', 'report'), 0.9102);
-  assert.equal(ref('cifar10-adam-baseline', 'report'), undefined, 'the report\'s 91.02 is its real-valued-kernel baseline, not the binary one');
+  assert.equal(
+    ref('cifar10-adam-baseline', 'report'),
+    undefined,
+    "the report's 91.02 is its real-valued-kernel baseline, not the binary one",
+  );
   assert.equal(ref('cifar10-bop', 'report'), 0.916);
   assert.equal(ref('cifar10-adam-baseline', 'paper'), 0.909);
   assert.equal(ref('cifar10-bop', 'paper'), 0.913);
@@ -139,7 +158,10 @@ test('catalog: every section names known experiments, figures and a notebook; pu
   assert.ok(getExperiment('cifar10-bop').references.some((r) => r.tag === 'reproduction' && /Vaessen/.test(r.source)));
   // the report's claims, in its words; the lr-decay contrast labelled as this project's own
   const claim = (id: string) => SECTIONS.flatMap((s) => s.claims).find((c) => c.id === id)!;
-  assert.equal(claim('dropout-lowers-accuracy').test.kind === 'difference' && claim('dropout-lowers-accuracy').test.expect, 'less');
+  assert.equal(
+    claim('dropout-lowers-accuracy').test.kind === 'difference' && claim('dropout-lowers-accuracy').test.expect,
+    'less',
+  );
   assert.equal(claim('constant-gamma-collapses').test.kind, 'level');
   assert.equal(claim('lr-decay-no-better').tag, 'project');
   assert.match(getExperiment('cifar10-bop-dropout-after-bn').claim, /sign\(0\) = \+1/);
@@ -148,20 +170,35 @@ test('catalog: every section names known experiments, figures and a notebook; pu
   assert.deepEqual(getExperiment('svhn-adam-baseline').paper.lr, { initial: 1e-3, decay: 0.1, everyEpochs: 100 });
 });
 
-test('figure registry: every figure of a section is the catalog\'s, drawing its experiments (sameAs → that folder) with their labels and published numbers', () => {
+test("figure registry: every figure of a section is the catalog's, drawing its experiments (sameAs → that folder) with their labels and published numbers", () => {
   const fromSections = SECTIONS.flatMap((s) => s.figures.map((f) => f.name));
-  assert.deepEqual(REPORT_FIGURES.map((f) => f.name), [...fromSections, 'summary']);
+  assert.deepEqual(
+    REPORT_FIGURES.map((f) => f.name),
+    [...fromSections, 'summary'],
+  );
   for (const s of SECTIONS)
     for (const f of s.figures) {
       const reg = getReportFigure(f.name);
       const drawn = f.experiments ?? s.experiments;
-      assert.deepEqual(reg.runs.map((r) => r.label), drawn.map((n) => getExperiment(n).label), `${f.name}: labels are the catalog's`);
-      assert.deepEqual(reg.runs.map((r) => r.experiment), drawn.map((n) => getExperiment(n).sameAs ?? n), `${f.name}: results folders`);
+      assert.deepEqual(
+        reg.runs.map((r) => r.label),
+        drawn.map((n) => getExperiment(n).label),
+        `${f.name}: labels are the catalog's`,
+      );
+      assert.deepEqual(
+        reg.runs.map((r) => r.experiment),
+        drawn.map((n) => getExperiment(n).sameAs ?? n),
+        `${f.name}: results folders`,
+      );
       assert.equal(reg.title, f.title);
       assert.equal(reg.minRuns, f.minRuns);
     }
   // §4.1's constant-lr arm is cifar10-bop's run (same config in the original code), labelled as the report's setting.
-  assert.deepEqual(experimentRef('cifar10-bop-constant-lr'), { experiment: 'cifar10-bop', label: 'Bop, Adam lr 0.01 constant (original)', optimizer: 'bop' });
+  assert.deepEqual(experimentRef('cifar10-bop-constant-lr'), {
+    experiment: 'cifar10-bop',
+    label: 'Bop, Adam lr 0.01 constant (original)',
+    optimizer: 'bop',
+  });
   assert.equal(experimentRef('pets-unet-fp-adam').optimizer, 'fp');
   assert.throws(() => experimentRef('no-such-run'), /"no-such-run" is not in the catalog/);
   assert.throws(() => getReportFigure('fig99'), /unknown figure "fig99"; known figures: fig1-baseline-vs-bop/);
@@ -171,7 +208,7 @@ test('figure registry: every figure of a section is the catalog\'s, drawing its 
   assert.equal(headline('cifar10-adam-baseline'), 0.909);
   assert.equal(headline('cifar10-bop-dropout'), 0.88);
   assert.equal(headline('svhn-bop'), 0.932);
-  assert.equal(headline('cifar10-bop-lr-decay'), undefined, 'no number published for the project\'s own contrast');
+  assert.equal(headline('cifar10-bop-lr-decay'), undefined, "no number published for the project's own contrast");
   for (const e of EXPERIMENTS) assert.ok(e.label.length > 0 && e.label.length <= 40, `${e.name}: a short legend label`);
 });
 
@@ -181,7 +218,11 @@ test('a fixture catalog entry runs end to end: config, training, results, verdic
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-'));
   const data = path.join(dir, 'data');
   writeCifarFixture(path.join(data, 'cifar10', 'cifar-10-batches-bin'), 20, 5);
-  const entry = { ...getExperiment('cifar10-bop'), name: 'fixture-bop', seeds: { paper: [0], quick: [0], smoke: [0, 1] } };
+  const entry = {
+    ...getExperiment('cifar10-bop'),
+    name: 'fixture-bop',
+    seeds: { paper: [0], quick: [0], smoke: [0, 1] },
+  };
   EXPERIMENTS.push(entry);
   const { runExperiment } = await import('../src/experiments/run');
   const { sectionVerdicts } = await import('../src/experiments/report');
@@ -189,7 +230,14 @@ test('a fixture catalog entry runs end to end: config, training, results, verdic
   process.env.BNN_DATA_DIR = data;
   try {
     for (const seed of [0, 1]) {
-      const r = await runExperiment({ experiment: 'fixture-bop', profile: 'smoke', seed, resultsRoot: path.join(dir, 'results'), log: null, set: ['testPerClass=2', 'trainPerClass=5'] });
+      const r = await runExperiment({
+        experiment: 'fixture-bop',
+        profile: 'smoke',
+        seed,
+        resultsRoot: path.join(dir, 'results'),
+        log: null,
+        set: ['testPerClass=2', 'trainPerClass=5'],
+      });
       assert.equal(r.history.length, 2);
       assert.ok(Number.isFinite(r.history[1].extra?.testAccuracy), 'the test split is scored after the last epoch');
     }

@@ -27,8 +27,10 @@ process.env.BNN_THREADS = '1';
 const EXP = 'cifar10-bop';
 const SET = ['epochs=3', 'trainPerClass=20'];
 const ARGS = [EXP, '--profile', 'smoke', ...SET.flatMap((s) => ['--set', s])];
-const run = (root: string, o: { resume?: boolean; force?: boolean; onEpoch?: (r: unknown, h: unknown[]) => void } = {}) =>
-  runExperiment({ experiment: EXP, profile: 'smoke', set: SET, resultsRoot: root, log: null, ...o });
+const run = (
+  root: string,
+  o: { resume?: boolean; force?: boolean; onEpoch?: (r: unknown, h: unknown[]) => void } = {},
+) => runExperiment({ experiment: EXP, profile: 'smoke', set: SET, resultsRoot: root, log: null, ...o });
 const strip = (h: { seconds: number }[]) => h.map(({ seconds, ...r }) => r);
 const cli = (args: string[], root: string) =>
   spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], {
@@ -37,7 +39,10 @@ const cli = (args: string[], root: string) =>
     timeout: 120_000,
   });
 const spawnCli = (args: string[], root: string): ChildProcess =>
-  spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], { env: { ...process.env, BNN_RESULTS_DIR: root, BNN_DATA_DIR: data, BNN_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/experiment.ts'), ...args], {
+    env: { ...process.env, BNN_RESULTS_DIR: root, BNN_DATA_DIR: data, BNN_THREADS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 async function until(cond: () => boolean, what: string, ms = 60_000): Promise<void> {
   const t0 = Date.now();
   while (!cond()) {
@@ -45,7 +50,8 @@ async function until(cond: () => boolean, what: string, ms = 60_000): Promise<vo
     await new Promise((r) => setTimeout(r, 10));
   }
 }
-const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
+const exited = (c: ChildProcess) =>
+  new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.on('exit', () => r())));
 const copyDir = (from: string, to: string) => fs.cpSync(from, to, { recursive: true });
 
 /** The uninterrupted reference run (3 epochs), shared by the tests. */
@@ -68,57 +74,75 @@ async function finishedCopy(name: string): Promise<[string, string]> {
   return [root, dir];
 }
 
-test('atomicWrite: whole or absent, short writes looped; a full disk leaves the previous file and says so', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, (t) => {
-  const mnt = path.join(tmp, 'tiny');
-  fs.mkdirSync(mnt);
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', mnt], { encoding: 'utf8' });
-  if (m.status !== 0) return void t.skip(`cannot mount tmpfs: ${m.stderr}`);
-  try {
-    const f = path.join(mnt, 'a.bin');
-    const good = Buffer.alloc(200_000, 1);
-    atomicWrite(f, good);
-    assert.throws(() => atomicWrite(f, Buffer.alloc(500_000, 2)), (e: Error) => e instanceof DiskFullError && e.message.includes(f) && /Disk full/.test(e.message));
-    assert.deepEqual(fs.readFileSync(f), good, 'previous content intact');
-    assert.deepEqual(fs.readdirSync(mnt), ['a.bin'], 'no temp file left');
-  } finally {
-    spawnSync('umount', [mnt]);
-  }
-});
+test(
+  'atomicWrite: whole or absent, short writes looped; a full disk leaves the previous file and says so',
+  { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' },
+  (t) => {
+    const mnt = path.join(tmp, 'tiny');
+    fs.mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=600k', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) return void t.skip(`cannot mount tmpfs: ${m.stderr}`);
+    try {
+      const f = path.join(mnt, 'a.bin');
+      const good = Buffer.alloc(200_000, 1);
+      atomicWrite(f, good);
+      assert.throws(
+        () => atomicWrite(f, Buffer.alloc(500_000, 2)),
+        (e: Error) => e instanceof DiskFullError && e.message.includes(f) && /Disk full/.test(e.message),
+      );
+      assert.deepEqual(fs.readFileSync(f), good, 'previous content intact');
+      assert.deepEqual(fs.readdirSync(mnt), ['a.bin'], 'no temp file left');
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  },
+);
 
-test('disk full during a checkpoint write: previous checkpoint stays valid, the run resumes to the uninterrupted history', { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' }, async (t) => {
-  const ref = await referenceRun();
-  const mnt = path.join(tmp, 'full');
-  fs.mkdirSync(mnt);
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', mnt], { encoding: 'utf8' });
-  if (m.status !== 0) return void t.skip(`cannot mount tmpfs: ${m.stderr}`);
-  try {
-    const filler = path.join(mnt, 'filler');
-    // After epoch 1 is safely stored, fill the disk: epoch 2's checkpoint write hits ENOSPC.
-    const onEpoch = (_r: unknown, h: unknown[]) => {
-      if (h.length !== 1) return;
-      const fd = fs.openSync(filler, 'w');
-      try {
-        for (;;) fs.writeSync(fd, Buffer.alloc(4096));
-      } catch (e) {
-        assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
-      } finally {
-        fs.closeSync(fd);
-      }
-    };
-    await assert.rejects(run(mnt, { onEpoch }), (e: Error) => e instanceof DiskFullError && /checkpoint\.bin|history\.(json|csv)/.test(e.message));
-    const dir = path.join(mnt, path.relative(ref.root, ref.dir));
-    const header = readCheckpointHeader(path.join(dir, 'checkpoint.bin'));
-    assert.equal(header.epoch, 1, 'the epoch-1 checkpoint is intact and verifies');
-    assert.equal(runState(dir, { configHash: header.configHash, epochs: 3 }).kind, 'interrupted');
-    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temp files left');
-    fs.rmSync(filler);
-    const resumed = await run(mnt, { resume: true });
-    assert.deepEqual(strip(resumed.history as { seconds: number }[]), strip(ref.history));
-    assert.deepEqual(strip(JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8'))), strip(ref.history));
-  } finally {
-    spawnSync('umount', [mnt]);
-  }
-});
+test(
+  'disk full during a checkpoint write: previous checkpoint stays valid, the run resumes to the uninterrupted history',
+  { skip: process.getuid?.() !== 0 && 'needs root to mount a small tmpfs' },
+  async (t) => {
+    const ref = await referenceRun();
+    const mnt = path.join(tmp, 'full');
+    fs.mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) return void t.skip(`cannot mount tmpfs: ${m.stderr}`);
+    try {
+      const filler = path.join(mnt, 'filler');
+      // After epoch 1 is safely stored, fill the disk: epoch 2's checkpoint write hits ENOSPC.
+      const onEpoch = (_r: unknown, h: unknown[]) => {
+        if (h.length !== 1) return;
+        const fd = fs.openSync(filler, 'w');
+        try {
+          for (;;) fs.writeSync(fd, Buffer.alloc(4096));
+        } catch (e) {
+          assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
+      await assert.rejects(
+        run(mnt, { onEpoch }),
+        (e: Error) => e instanceof DiskFullError && /checkpoint\.bin|history\.(json|csv)/.test(e.message),
+      );
+      const dir = path.join(mnt, path.relative(ref.root, ref.dir));
+      const header = readCheckpointHeader(path.join(dir, 'checkpoint.bin'));
+      assert.equal(header.epoch, 1, 'the epoch-1 checkpoint is intact and verifies');
+      assert.equal(runState(dir, { configHash: header.configHash, epochs: 3 }).kind, 'interrupted');
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')),
+        [],
+        'no temp files left',
+      );
+      fs.rmSync(filler);
+      const resumed = await run(mnt, { resume: true });
+      assert.deepEqual(strip(resumed.history as { seconds: number }[]), strip(ref.history));
+      assert.deepEqual(strip(JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8'))), strip(ref.history));
+    } finally {
+      spawnSync('umount', [mnt]);
+    }
+  },
+);
 
 test('a flipped byte or a NaN in a checkpoint is refused, naming the file', async () => {
   const dir = path.join(tmp, 'ckpt');
@@ -131,13 +155,25 @@ test('a flipped byte or a NaN in a checkpoint is refused, naming the file', asyn
     const bad = Buffer.from(good);
     bad[at] ^= 0x10; // one bit, in the payload, then in the header
     fs.writeFileSync(f, bad);
-    assert.throws(() => readCheckpoint(f), (e: Error) => e.message.includes(f) && /corrupt \(checksum mismatch/.test(e.message) && /--force/.test(e.message));
+    assert.throws(
+      () => readCheckpoint(f),
+      (e: Error) => e.message.includes(f) && /corrupt \(checksum mismatch/.test(e.message) && /--force/.test(e.message),
+    );
   }
   // A NaN that a buggy writer sealed with a valid checksum is still refused; writeCheckpoint never writes one.
-  fs.writeFileSync(f, encodeCheckpoint({ configHash: 'h', epoch: 2, meta: {} }, { w: { shape: [2], data: new Float32Array([1, NaN]) } }));
-  assert.throws(() => readCheckpoint(f), (e: Error) => e.message.includes(f) && /tensor w holds NaN/.test(e.message));
+  fs.writeFileSync(
+    f,
+    encodeCheckpoint({ configHash: 'h', epoch: 2, meta: {} }, { w: { shape: [2], data: new Float32Array([1, NaN]) } }),
+  );
+  assert.throws(
+    () => readCheckpoint(f),
+    (e: Error) => e.message.includes(f) && /tensor w holds NaN/.test(e.message),
+  );
   fs.writeFileSync(f, good);
-  assert.throws(() => writeCheckpoint(f, { configHash: 'h', epoch: 3, meta: {} }, { w: tf.tensor1d([Infinity]) }), /holds Infinity.*previous checkpoint is kept/);
+  assert.throws(
+    () => writeCheckpoint(f, { configHash: 'h', epoch: 3, meta: {} }, { w: tf.tensor1d([Infinity]) }),
+    /holds Infinity.*previous checkpoint is kept/,
+  );
   assert.deepEqual(fs.readFileSync(f), good);
 
   // In a run: --resume on a damaged checkpoint stops with the file named; nothing is trained on it.
@@ -148,7 +184,10 @@ test('a flipped byte or a NaN in a checkpoint is refused, naming the file', asyn
   fs.writeFileSync(ck, b);
   const r = cli([...ARGS, '--resume'], root);
   assert.equal(r.status, 1, r.stdout);
-  assert.match(r.stderr, new RegExp(`Checkpoint ${ck.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(checksum mismatch`));
+  assert.match(
+    r.stderr,
+    new RegExp(`Checkpoint ${ck.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt \\(checksum mismatch`),
+  );
   assert.match(r.stderr, /--force/);
 });
 
@@ -164,7 +203,13 @@ test('a finished run with a damaged history.json or final/ is repaired by --resu
   fs.writeFileSync(stale, 'half a checkpoint');
   // a plain run still sees a finished run (state from checkpoint + manifest), and says how to repair
   const lines: string[] = [];
-  const plain = await runExperiment({ experiment: EXP, profile: 'smoke', set: SET, resultsRoot: root, log: (l) => lines.push(l) });
+  const plain = await runExperiment({
+    experiment: EXP,
+    profile: 'smoke',
+    set: SET,
+    resultsRoot: root,
+    log: (l) => lines.push(l),
+  });
   assert.equal(plain.reused, true);
   assert.deepEqual(plain.history, ref.history);
   assert.match(lines.join('\n'), /history\.json is not valid JSON.*--repair` rewrites the file from it/);
@@ -178,12 +223,18 @@ test('a finished run with a damaged history.json or final/ is repaired by --resu
   const wb = fs.readFileSync(w);
   wb[10] ^= 0xff;
   fs.writeFileSync(w, wb);
-  const st = runState(dir, { configHash: readCheckpointHeader(path.join(dir, 'checkpoint.bin')).configHash, epochs: 3 });
+  const st = runState(dir, {
+    configHash: readCheckpointHeader(path.join(dir, 'checkpoint.bin')).configHash,
+    epochs: 3,
+  });
   assert.equal(st.kind, 'unfinalized');
   assert.match(st.why!, /weights\.bin does not match the SHA-256/);
   const noResume = cli(ARGS, root);
   assert.notEqual(noResume.status, 0);
-  assert.match(noResume.stderr, /training is complete \(epoch 3 of 3\) but the final model is not.*pass --repair to rewrite it from the checkpoint or --force to start over: `npm run experiment -- cifar10-bop --profile smoke --seed 0 --set .*--repair`/);
+  assert.match(
+    noResume.stderr,
+    /training is complete \(epoch 3 of 3\) but the final model is not.*pass --repair to rewrite it from the checkpoint or --force to start over: `npm run experiment -- cifar10-bop --profile smoke --seed 0 --set .*--repair`/,
+  );
   const fixed = await run(root, { resume: true });
   assert.deepEqual(strip(fixed.history as { seconds: number }[]), strip(ref.history));
   assert.equal(runState(dir, { configHash: st.checkpoint!.configHash, epochs: 3 }).kind, 'finished');
@@ -192,14 +243,23 @@ test('a finished run with a damaged history.json or final/ is repaired by --resu
 test('a --force run killed before its first checkpoint leaves the previous results intact', async () => {
   const ref = await referenceRun();
   const [root, dir] = await finishedCopy('force');
-  const before = Object.fromEntries(['checkpoint.bin', 'history.json', 'final/weights.bin', 'final/manifest.json'].map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+  const before = Object.fromEntries(
+    ['checkpoint.bin', 'history.json', 'final/weights.bin', 'final/manifest.json'].map((f) => [
+      f,
+      fs.readFileSync(path.join(dir, f)),
+    ]),
+  );
   const child = spawnCli([...ARGS, '--force'], root);
-  await until(() => fs.readdirSync(dir).some((n) => n.startsWith('.force-')) || child.exitCode !== null, 'the --force staging folder');
+  await until(
+    () => fs.readdirSync(dir).some((n) => n.startsWith('.force-')) || child.exitCode !== null,
+    'the --force staging folder',
+  );
   assert.equal(child.exitCode, null, 'still running when killed');
   child.kill('SIGKILL');
   await exited(child);
   assert.equal(child.signalCode, 'SIGKILL');
-  for (const [f, b] of Object.entries(before)) assert.deepEqual(fs.readFileSync(path.join(dir, f)), b, `${f} unchanged`);
+  for (const [f, b] of Object.entries(before))
+    assert.deepEqual(fs.readFileSync(path.join(dir, f)), b, `${f} unchanged`);
   const again = cli(ARGS, root);
   assert.equal(again.status, 0, again.stderr);
   assert.match(again.stdout, /reusing them/);
@@ -207,7 +267,10 @@ test('a --force run killed before its first checkpoint leaves the previous resul
   const forced = cli([...ARGS, '--force'], root);
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(forced.stdout, /first checkpoint; it now replaces the previous results/);
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.')), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.startsWith('.')),
+    [],
+  );
   assert.notDeepEqual(fs.readFileSync(path.join(dir, 'checkpoint.bin')), before['checkpoint.bin'], 'a new run id');
   assert.deepEqual(strip(JSON.parse(fs.readFileSync(path.join(dir, 'history.json'), 'utf8'))), strip(ref.history));
 });
@@ -217,7 +280,10 @@ test('one writer per run folder: a second process is refused while the first liv
   const root = path.join(tmp, 'lock');
   const dir = path.join(root, path.relative(ref.root, ref.dir));
   const first = spawnCli(ARGS, root);
-  await until(() => fs.existsSync(path.join(dir, '.lock')) || first.exitCode !== null, 'the first writer to take the lock');
+  await until(
+    () => fs.existsSync(path.join(dir, '.lock')) || first.exitCode !== null,
+    'the first writer to take the lock',
+  );
   assert.equal(first.exitCode, null, 'the first writer is running');
   first.kill('SIGSTOP'); // alive, frozen while holding the lock
   try {
@@ -226,8 +292,14 @@ test('one writer per run folder: a second process is refused while the first liv
     assert.equal(owner.pid, first.pid);
     const second = cli(ARGS, root);
     assert.equal(second.status, 1);
-    assert.match(second.stderr, new RegExp(`is being written by another process \\(pid ${first.pid} on ${os.hostname()}`));
-    assert.throws(() => acquireRunLock(dir), (e: Error) => e instanceof RunLockedError && e.message.includes(String(first.pid)));
+    assert.match(
+      second.stderr,
+      new RegExp(`is being written by another process \\(pid ${first.pid} on ${os.hostname()}`),
+    );
+    assert.throws(
+      () => acquireRunLock(dir),
+      (e: Error) => e instanceof RunLockedError && e.message.includes(String(first.pid)),
+    );
   } finally {
     first.kill('SIGKILL');
     await exited(first);
@@ -285,13 +357,22 @@ test('CIFAR-10: a batch file truncated to whole records, or with a changed byte,
   const f = path.join(dir, 'data_batch_2.bin');
   const good = fs.readFileSync(f);
   fs.writeFileSync(f, good.subarray(0, 3073 * 30)); // 30 of its 40 records: whole records, smaller split
-  await assert.rejects(loadCifar10({ dir: base }), (e: Error) => e.message.startsWith(f) && /holds 30 records, expected 40 \(its MANIFEST\.json\)/.test(e.message));
+  await assert.rejects(
+    loadCifar10({ dir: base }),
+    (e: Error) => e.message.startsWith(f) && /holds 30 records, expected 40 \(its MANIFEST\.json\)/.test(e.message),
+  );
   const flipped = Buffer.from(good);
   flipped[5000] ^= 1;
   fs.writeFileSync(f, flipped);
-  await assert.rejects(loadCifar10({ dir: base }), (e: Error) => e.message.startsWith(f) && /SHA-256 does not match/.test(e.message));
+  await assert.rejects(
+    loadCifar10({ dir: base }),
+    (e: Error) => e.message.startsWith(f) && /SHA-256 does not match/.test(e.message),
+  );
   // without a manifest the official counts apply: 10,000 records per file
   fs.writeFileSync(f, good);
   fs.rmSync(path.join(dir, 'MANIFEST.json'));
-  await assert.rejects(loadCifar10({ dir: base }), /data_batch_1\.bin: holds 40 records, expected 10000 \(an official CIFAR-10 batch file\)/);
+  await assert.rejects(
+    loadCifar10({ dir: base }),
+    /data_batch_1\.bin: holds 40 records, expected 10000 \(an official CIFAR-10 batch file\)/,
+  );
 });

@@ -7,7 +7,17 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { historyFrame, historyRows, inspectRun, listRuns, loadRunDir, loadRuns, parseHistory, resultsRoot, summarizeRuns } from '../src/results';
+import {
+  historyFrame,
+  historyRows,
+  inspectRun,
+  listRuns,
+  loadRunDir,
+  loadRuns,
+  parseHistory,
+  resultsRoot,
+  summarizeRuns,
+} from '../src/results';
 import { loadRun } from '../src/figures/load';
 import { flipMetric, stats as figureStats } from '../src/figures/aggregate';
 import { checkModelDir, writeModelFiles } from '../src/models/manifest';
@@ -16,13 +26,36 @@ import { readCheckpoint, readRunCheckpoint, writeRunCheckpoint } from '../src/re
 import { readRunMeta, writeRunMeta } from '../src/results/config';
 import { historyCsv, historyStaleness, readRunHistory, writeHistoryFiles } from '../src/results/history';
 import { finalMetric } from '../src/results/metrics';
-import { calibrationGridFile, fixCommand, listExperimentNames, profileFolder, runDirOf, runOfDir, runPaths, seedOfFolder, stagingDir, stagingPid } from '../src/results/paths';
+import {
+  calibrationGridFile,
+  fixCommand,
+  listExperimentNames,
+  profileFolder,
+  runDirOf,
+  runOfDir,
+  runPaths,
+  seedOfFolder,
+  stagingDir,
+  stagingPid,
+} from '../src/results/paths';
 import { mean, sd, stats, variance } from '../src/results/stats';
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord } from '../src/train/history';
 
 function record(epoch: number, acc: number, val: number): EpochRecord {
-  return { epoch, step: epoch * 10, loss: 2 - acc, accuracy: acc, valLoss: 2 - val, valAccuracy: val, flipRatio: { conv1: 0.01 / epoch }, gamma: 1e-4, threshold: 1e-8, lr: 0.01, seconds: 3 } as EpochRecord;
+  return {
+    epoch,
+    step: epoch * 10,
+    loss: 2 - acc,
+    accuracy: acc,
+    valLoss: 2 - val,
+    valAccuracy: val,
+    flipRatio: { conv1: 0.01 / epoch },
+    gamma: 1e-4,
+    threshold: 1e-8,
+    lr: 0.01,
+    seconds: 3,
+  } as EpochRecord;
 }
 
 /**
@@ -31,16 +64,36 @@ function record(epoch: number, acc: number, val: number): EpochRecord {
  */
 function writeRun(dir: string, o: { seed: number; epochs: number; vals: number[] }): void {
   const history = o.vals.map((v, i) => record(i + 1, v - 0.05, v));
-  const meta = { config: { experiment: 'cifar10-bop', profile: 'quick', seed: o.seed, epochs: o.epochs, optimizer: 'bop' }, configHash: `hash-${o.seed}`, backend: 'wasm (test)', set: [] };
+  const meta = {
+    config: { experiment: 'cifar10-bop', profile: 'quick', seed: o.seed, epochs: o.epochs, optimizer: 'bop' },
+    configHash: `hash-${o.seed}`,
+    backend: 'wasm (test)',
+    set: [],
+  };
   writeRunMeta(dir, meta);
   const w = tf.tensor1d([o.seed, 1]);
   try {
-    writeRunCheckpoint(dir, { configHash: meta.configHash, epoch: history.length, weights: [{ name: 'w', tensor: w }], optimizer: { meta: {}, tensors: {} }, rng: [1, 2, 3, 4], dropout: {}, history, runId: `run-${o.seed}`, runMeta: meta });
+    writeRunCheckpoint(dir, {
+      configHash: meta.configHash,
+      epoch: history.length,
+      weights: [{ name: 'w', tensor: w }],
+      optimizer: { meta: {}, tensors: {} },
+      rng: [1, 2, 3, 4],
+      dropout: {},
+      history,
+      runId: `run-${o.seed}`,
+      runMeta: meta,
+    });
   } finally {
     w.dispose();
   }
   writeHistoryFiles(dir, history);
-  if (history.length === o.epochs) writeModelFiles(runPaths(dir).final, { 'model.json': Buffer.from('{}'), 'weights.bin': Buffer.from([o.seed]) }, { runId: `run-${o.seed}`, configHash: meta.configHash, epoch: o.epochs });
+  if (history.length === o.epochs)
+    writeModelFiles(
+      runPaths(dir).final,
+      { 'model.json': Buffer.from('{}'), 'weights.bin': Buffer.from([o.seed]) },
+      { runId: `run-${o.seed}`, configHash: meta.configHash, epoch: o.epochs },
+    );
 }
 
 /** A results tree: cifar10-bop/quick/seed-{0,2} finished, seed-1 interrupted; a hand-made history without a runner config. */
@@ -52,7 +105,10 @@ function makeTree(): string {
   writeRun(seedDir(1), { seed: 1, epochs: 2, vals: [0.25] });
   fs.writeFileSync(path.join(root, 'cifar10-bop', 'quick', 'notes.txt'), 'not a seed folder');
   fs.mkdirSync(path.join(root, 'hand-made', 'quick', 'seed-3'), { recursive: true });
-  fs.writeFileSync(path.join(root, 'hand-made', 'quick', 'seed-3', 'history.json'), JSON.stringify([record(1, 0.5, 0.5)]));
+  fs.writeFileSync(
+    path.join(root, 'hand-made', 'quick', 'seed-3', 'history.json'),
+    JSON.stringify([record(1, 0.5, 0.5)]),
+  );
   return root;
 }
 
@@ -60,26 +116,50 @@ test('loadRuns: every seed sorted, complete only when finished and verified agai
   const root = makeTree();
   try {
     const runs = loadRuns('cifar10-bop', 'quick', root);
-    assert.deepEqual(runs.map((r) => r.seed), [0, 1, 2]);
-    assert.deepEqual(runs.map((r) => r.complete), [true, false, true]);
-    assert.deepEqual(runs.map((r) => r.status.kind), ['finished', 'interrupted', 'finished']);
+    assert.deepEqual(
+      runs.map((r) => r.seed),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      runs.map((r) => r.complete),
+      [true, false, true],
+    );
+    assert.deepEqual(
+      runs.map((r) => r.status.kind),
+      ['finished', 'interrupted', 'finished'],
+    );
     assert.equal(runs[1].status.why, 'interrupted after epoch 1 of 2');
-    assert.match(runs[1].status.fix!, /^BNN_RESULTS_DIR=\S+ npm run experiment -- cifar10-bop --profile quick --seed 1 --resume$/);
+    assert.match(
+      runs[1].status.fix!,
+      /^BNN_RESULTS_DIR=\S+ npm run experiment -- cifar10-bop --profile quick --seed 1 --resume$/,
+    );
     assert.equal(runs[0].profile, 'quick');
     assert.equal(runs[0].meta.backend, 'wasm (test)');
     assert.equal(loadRunDir(path.join(root, 'cifar10-bop', 'quick', 'seed-2'))!.history[1].valAccuracy, 0.5);
     assert.equal(loadRunDir(path.join(root, 'cifar10-bop', 'quick', 'seed-9')), null);
     assert.deepEqual(loadRuns('nothing-here', 'quick', root), []);
     // the hand-made history has no runner config: the figures draw it as unverified, the run reader skips it
-    assert.deepEqual(listRuns(root).map((r) => `${r.experiment}/${r.seed}`), ['cifar10-bop/0', 'cifar10-bop/1', 'cifar10-bop/2']);
+    assert.deepEqual(
+      listRuns(root).map((r) => `${r.experiment}/${r.seed}`),
+      ['cifar10-bop/0', 'cifar10-bop/1', 'cifar10-bop/2'],
+    );
     assert.equal(inspectRun(path.join(root, 'hand-made', 'quick', 'seed-3')).kind, 'unverified');
     const hand = loadRun('hand-made', 'quick', root)!;
     assert.equal(hand.seeds[0].history[0].accuracy, 0.5);
     assert.equal(hand.seeds[0].verified, false);
     // the figures draw the finished seeds only and say which they left out
     const fig = loadRun('cifar10-bop', 'quick', root)!;
-    assert.deepEqual(fig.seeds.map((s) => [s.seed, s.verified]), [[0, true], [2, true]]);
-    assert.deepEqual(fig.left!.map((l) => [l.seed, l.kind, l.why]), [[1, 'interrupted', 'interrupted after epoch 1 of 2']]);
+    assert.deepEqual(
+      fig.seeds.map((s) => [s.seed, s.verified]),
+      [
+        [0, true],
+        [2, true],
+      ],
+    );
+    assert.deepEqual(
+      fig.left!.map((l) => [l.seed, l.kind, l.why]),
+      [[1, 'interrupted', 'interrupted after epoch 1 of 2']],
+    );
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
@@ -119,20 +199,29 @@ test('damaged files are reported (file and why, and the command that fixes it), 
     const r0 = loadRuns('cifar10-bop', 'quick', root)[0];
     assert.equal(r0.complete, false);
     assert.equal(r0.status.kind, 'damaged');
-    assert.deepEqual(r0.status.problems.map((p) => p.file), [bad]);
+    assert.deepEqual(
+      r0.status.problems.map((p) => p.file),
+      [bad],
+    );
     assert.match(r0.status.why!, /history\.json is not valid JSON/);
     assert.match(r0.status.fix!, /npm run experiment -- cifar10-bop --profile quick --seed 0 --repair$/);
-    assert.equal(r0.history[1].valAccuracy, 0.4, 'the checkpoint\'s history, not the damaged file');
+    assert.equal(r0.history[1].valAccuracy, 0.4, "the checkpoint's history, not the damaged file");
     // a value nobody wrote: 1e999 parses to Infinity, which is damage, named by record and field
     const cfg = runPaths(path.join(root, 'cifar10-bop', 'quick', 'seed-2')).config;
-    assert.throws(() => parseHistory('[{"epoch":1,"accuracy":0.5,"valAccuracy":1e999}]', 'h.json', 'Run X to fix it.'), /h\.json: record 0 \(epoch 1\) holds Infinity in "valAccuracy".*Run X to fix it\./);
+    assert.throws(
+      () => parseHistory('[{"epoch":1,"accuracy":0.5,"valAccuracy":1e999}]', 'h.json', 'Run X to fix it.'),
+      /h\.json: record 0 \(epoch 1\) holds Infinity in "valAccuracy".*Run X to fix it\./,
+    );
     assert.throws(() => parseHistory('{}', 'h.json'), /h\.json: expected a JSON array/);
     fs.writeFileSync(cfg, 'nope');
-    assert.throws(() => readRunMeta(path.dirname(cfg)), (e: Error) => e.message.includes(cfg) && /--seed 2 --repair/.test(e.message));
+    assert.throws(
+      () => readRunMeta(path.dirname(cfg)),
+      (e: Error) => e.message.includes(cfg) && /--seed 2 --repair/.test(e.message),
+    );
     const r2 = loadRunDir(path.dirname(cfg))!;
     assert.equal(r2.complete, false);
     assert.match(r2.status.why!, /config\.json is not valid JSON/);
-    assert.equal(r2.config.epochs, 2, 'the config from the checkpoint\'s copy of config.json');
+    assert.equal(r2.config.epochs, 2, "the config from the checkpoint's copy of config.json");
     // finalMetric reads the last epoch only; a non-finite value there is NaN, never an earlier epoch's value
     assert.equal(finalMetric([record(1, 0.2, 0.3), record(2, 0.4, 0.5)], 'valAccuracy'), 0.5);
     assert.ok(Number.isNaN(finalMetric([record(1, 0.2, 0.3), record(2, 0.4, Infinity)], 'valAccuracy')));
@@ -144,15 +233,27 @@ test('damaged files are reported (file and why, and the command that fixes it), 
   assert.equal(resultsRoot(undefined, {}), path.resolve(__dirname, '..', 'results'));
   // the fix command names the profile, the --set overrides and the results root it needs
   const d = runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=4'], '/r');
-  assert.equal(fixCommand(d, 'repair', { config: { experiment: 'cifar10-bop', profile: 'smoke' }, set: ['epochs=4'] }), 'BNN_RESULTS_DIR=/r npm run experiment -- cifar10-bop --profile smoke --seed 0 --set epochs=4 --repair');
-  assert.equal(fixCommand(d, 'resume'), 'BNN_RESULTS_DIR=/r npm run experiment -- cifar10-bop --profile smoke --seed 0 --set … --resume');
+  assert.equal(
+    fixCommand(d, 'repair', { config: { experiment: 'cifar10-bop', profile: 'smoke' }, set: ['epochs=4'] }),
+    'BNN_RESULTS_DIR=/r npm run experiment -- cifar10-bop --profile smoke --seed 0 --set epochs=4 --repair',
+  );
+  assert.equal(
+    fixCommand(d, 'resume'),
+    'BNN_RESULTS_DIR=/r npm run experiment -- cifar10-bop --profile smoke --seed 0 --set … --resume',
+  );
 });
 
 test('results/paths: every file of a run folder, and override folders named as the previous versions named them', () => {
   const root = '/r';
   // Folder names written by the previous runner for `--set epochs=1` / `--set epochs=4` (read back unchanged).
-  assert.equal(runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=1'], root), '/r/cifar10-bop/smoke-41e5b1e5/seed-0');
-  assert.equal(runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=4'], root), '/r/cifar10-bop/smoke-cc4ab76f/seed-0');
+  assert.equal(
+    runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=1'], root),
+    '/r/cifar10-bop/smoke-41e5b1e5/seed-0',
+  );
+  assert.equal(
+    runDirOf({ experiment: 'cifar10-bop', profile: 'smoke', seed: 0 }, ['epochs=4'], root),
+    '/r/cifar10-bop/smoke-cc4ab76f/seed-0',
+  );
   assert.equal(profileFolder('quick', ['b=1', 'a=2']), profileFolder('quick', ['a=2', 'b=1']));
   assert.equal(profileFolder('quick'), 'quick');
   const dir = runDirOf({ experiment: 'svhn-bop', profile: 'quick', seed: 12 }, [], root);
@@ -161,7 +262,9 @@ test('results/paths: every file of a run folder, and override folders named as t
   assert.equal(runOfDir('/r/svhn-bop/quick/notes'), null);
   const p = runPaths(dir);
   assert.deepEqual(
-    [p.config, p.historyJson, p.historyCsv, p.checkpoint, p.final, p.predictions, p.lock].map((f) => path.relative(dir, f)),
+    [p.config, p.historyJson, p.historyCsv, p.checkpoint, p.final, p.predictions, p.lock].map((f) =>
+      path.relative(dir, f),
+    ),
     ['config.json', 'history.json', 'history.csv', 'checkpoint.bin', 'final', 'predictions.json', '.lock'],
   );
   assert.equal(seedOfFolder('seed-7'), 7);
@@ -175,7 +278,13 @@ test('results/stats: mean, sample variance (n − 1), sd, min/max/n; NaN where u
   // Σ(x − 2.5)² = 2.25 + 0.25 + 0.25 + 2.25 = 5, / (4 − 1)
   assert.ok(Math.abs(variance([1, 2, 3, 4]) - 5 / 3) < 1e-15);
   assert.ok(Math.abs(sd([1, 2, 3, 4]) - Math.sqrt(5 / 3)) < 1e-15);
-  assert.deepEqual(stats([3, -1, 2]), { n: 3, mean: 4 / 3, sd: Math.sqrt(((3 - 4 / 3) ** 2 + (-1 - 4 / 3) ** 2 + (2 - 4 / 3) ** 2) / 2), min: -1, max: 3 });
+  assert.deepEqual(stats([3, -1, 2]), {
+    n: 3,
+    mean: 4 / 3,
+    sd: Math.sqrt(((3 - 4 / 3) ** 2 + (-1 - 4 / 3) ** 2 + (2 - 4 / 3) ** 2) / 2),
+    min: -1,
+    max: 3,
+  });
   assert.ok(Number.isNaN(mean([])));
   assert.ok(Number.isNaN(variance([5])));
   const empty = stats([]);
@@ -184,12 +293,12 @@ test('results/stats: mean, sample variance (n − 1), sd, min/max/n; NaN where u
   assert.equal(figureStats, stats);
 });
 
-test('one flip metric: the figures\' flipMetric is logFlipRatio, πₜ = ln(ratio + e⁻⁹)', () => {
+test("one flip metric: the figures' flipMetric is logFlipRatio, πₜ = ln(ratio + e⁻⁹)", () => {
   for (const r of [0, 1e-5, 0.01, 0.5, 1]) assert.equal(flipMetric(r), logFlipRatio(r));
   assert.equal(logFlipRatio(0), -9);
 });
 
-test('history files: written atomically, read back checked, compared with the checkpoint\'s history', () => {
+test("history files: written atomically, read back checked, compared with the checkpoint's history", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-history-'));
   try {
     const h = [record(1, 0.3, 0.35), { ...record(2, 0.4, 0.45), extra: { testAccuracy: 0.42 } }];
@@ -198,7 +307,10 @@ test('history files: written atomically, read back checked, compared with the ch
     assert.deepEqual(readRunHistory(dir), h);
     assert.equal(historyStaleness(dir, h), null);
     const csv = historyCsv(h).trim().split('\n');
-    assert.equal(csv[0], 'epoch,step,loss,accuracy,valLoss,valAccuracy,gamma,threshold,lr,seconds,flip_conv1,testAccuracy');
+    assert.equal(
+      csv[0],
+      'epoch,step,loss,accuracy,valLoss,valAccuracy,gamma,threshold,lr,seconds,flip_conv1,testAccuracy',
+    );
     assert.equal(csv.length, 3);
     assert.equal(csv[1].split(',').pop(), '');
     assert.match(historyStaleness(dir, [...h, record(3, 0.5, 0.5)])!, /has 2 epochs, the checkpoint 3/);
@@ -209,8 +321,14 @@ test('history files: written atomically, read back checked, compared with the ch
     assert.match(historyStaleness(dir, h)!, /history\.csv row 2 \(epoch 2\) differs from the checkpoint's history/);
     writeHistoryFiles(dir, h);
     fs.writeFileSync(runPaths(dir).historyJson, JSON.stringify([h[0], { ...h[1], valAccuracy: 0.99 }]));
-    assert.match(historyStaleness(dir, h)!, /history\.json differs from the history in the checkpoint at epoch 2 \("valAccuracy"\)/);
-    fs.writeFileSync(runPaths(dir).historyJson, JSON.stringify([h[0], h[1]]).replace('"valAccuracy":0.45', '"valAccuracy":1e999'));
+    assert.match(
+      historyStaleness(dir, h)!,
+      /history\.json differs from the history in the checkpoint at epoch 2 \("valAccuracy"\)/,
+    );
+    fs.writeFileSync(
+      runPaths(dir).historyJson,
+      JSON.stringify([h[0], h[1]]).replace('"valAccuracy":0.45', '"valAccuracy":1e999'),
+    );
     assert.match(historyStaleness(dir, h)!, /history\.json holds Infinity at \[1\]\.valAccuracy/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -221,11 +339,18 @@ test('config.json: written and read back; a damaged one is an error naming it, o
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-config-'));
   try {
     assert.equal(readRunMeta(dir), null);
-    const meta = { config: { experiment: 'e', profile: 'quick', seed: 1, epochs: 3 }, configHash: 'abc', backend: 'cpu' };
+    const meta = {
+      config: { experiment: 'e', profile: 'quick', seed: 1, epochs: 3 },
+      configHash: 'abc',
+      backend: 'cpu',
+    };
     writeRunMeta(dir, meta);
     assert.deepEqual(readRunMeta(dir), meta);
     fs.writeFileSync(runPaths(dir).config, '{"config":');
-    assert.throws(() => readRunMeta(dir), (e: Error) => e.message.includes(runPaths(dir).config) && /not valid JSON/.test(e.message));
+    assert.throws(
+      () => readRunMeta(dir),
+      (e: Error) => e.message.includes(runPaths(dir).config) && /not valid JSON/.test(e.message),
+    );
     assert.equal(readRunMeta(dir, { lenient: true }), null);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -245,7 +370,10 @@ test('run checkpoint: what the training loop hands over comes back whole, under 
     writeRunCheckpoint(dir, {
       configHash: 'h1',
       epoch: 1,
-      weights: [{ name: 'conv1/kernel', tensor: t([1, -1, 1, -1], [2, 2]) }, { name: 'bn/gamma', tensor: t([0.5, 2], [2]) }],
+      weights: [
+        { name: 'conv1/kernel', tensor: t([1, -1, 1, -1], [2, 2]) },
+        { name: 'bn/gamma', tensor: t([0.5, 2], [2]) },
+      ],
       optimizer: { meta: { step: 4 }, tensors: { 'bop/m/conv1': t([0.1, 0.2, 0.3, 0.4], [2, 2]) } },
       rng: [1, 2, 3, 4],
       dropout: { drop1: [5, 6, 7, 8] },
@@ -270,7 +398,10 @@ test('run checkpoint: what the training loop hands over comes back whole, under 
     } finally {
       ck.dispose();
     }
-    assert.throws(() => readRunCheckpoint(runPaths(dir).checkpoint, ['conv1/kernel', 'dense/kernel']), /lacks weight dense\/kernel/);
+    assert.throws(
+      () => readRunCheckpoint(runPaths(dir).checkpoint, ['conv1/kernel', 'dense/kernel']),
+      /lacks weight dense\/kernel/,
+    );
   } finally {
     tf.dispose(made);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-test('src/ compiles under tslab\'s compiler options (TypeScript 5.0, not strict, node10, declarations)', () => {
+test("src/ compiles under tslab's compiler options (TypeScript 5.0, not strict, node10, declarations)", () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- tslab's own TypeScript, not the project's
   const ts = require('@tslab/typescript-for-tslab') as typeof import('typescript');
   assert.match(ts.version, /^5\.0\./);
@@ -43,9 +43,14 @@ test('src/ compiles under tslab\'s compiler options (TypeScript 5.0, not strict,
   const files = tsFiles(path.join(ROOT, 'src'));
   assert.ok(files.length > 20);
   const program = ts.createProgram(files, options);
-  const diags = [...ts.getPreEmitDiagnostics(program), ...program.emit(undefined, () => undefined, undefined, true).diagnostics];
+  const diags = [
+    ...ts.getPreEmitDiagnostics(program),
+    ...program.emit(undefined, () => undefined, undefined, true).diagnostics,
+  ];
   const msgs = diags.map((d) => {
-    const where = d.file ? `${path.relative(ROOT, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
+    const where = d.file
+      ? `${path.relative(ROOT, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}`
+      : '';
     return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
   });
   assert.deepEqual(msgs, []);

@@ -4,13 +4,47 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Claim, ClaimTest } from '../src/experiments/catalog';
-import { holm, incompleteBeta, pairedTest, tCdf, tQuantile, tQuantile975, tTwoSidedP, welchInterval, welchTest } from '../src/experiments/ttest';
-import { claimVerdict, decide, FinalValues, GridPoint, profileVerdicts, seedLoopCommand, seedsFor, seedsNeeded, sensitivityVerdict } from '../src/experiments/verdict';
+import {
+  holm,
+  incompleteBeta,
+  pairedTest,
+  tCdf,
+  tQuantile,
+  tQuantile975,
+  tTwoSidedP,
+  welchInterval,
+  welchTest,
+} from '../src/experiments/ttest';
+import {
+  claimVerdict,
+  decide,
+  FinalValues,
+  GridPoint,
+  profileVerdicts,
+  seedLoopCommand,
+  seedsFor,
+  seedsNeeded,
+  sensitivityVerdict,
+} from '../src/experiments/verdict';
 import { SECTIONS } from '../src/experiments/catalog';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b} (±${tol})`);
-const claim = (id: string, t: ClaimTest, extra: Partial<Claim> = {}): Claim => ({ id, text: id, tag: 'project', source: 'test', test: t, ...extra });
-const diff = (a: string, b: string, expect: 'greater' | 'less' | 'notLess', margin?: number): ClaimTest => ({ kind: 'difference', a, b, metric: 'testAccuracy', expect, margin });
+const claim = (id: string, t: ClaimTest, extra: Partial<Claim> = {}): Claim => ({
+  id,
+  text: id,
+  tag: 'project',
+  source: 'test',
+  test: t,
+  ...extra,
+});
+const diff = (a: string, b: string, expect: 'greater' | 'less' | 'notLess', margin?: number): ClaimTest => ({
+  kind: 'difference',
+  a,
+  b,
+  metric: 'testAccuracy',
+  expect,
+  margin,
+});
 
 test("Student's t: the incomplete beta, p-values and quantiles against closed forms and tables", () => {
   // I_0.5(2, 3) = Σ_{j=2..4} C(4, j)/16 = 11/16
@@ -23,7 +57,13 @@ test("Student's t: the incomplete beta, p-values and quantiles against closed fo
   for (const t of [0.3, 1.7, 6]) close(tTwoSidedP(t, 2), 1 - t / Math.sqrt(2 + t * t), 1e-12);
   close(tCdf(-1.7, 2), (1 - 1.7 / Math.sqrt(2 + 1.7 * 1.7)) / 2, 1e-12);
   // 97.5 % quantiles (tables to 3 decimals), a non-integer df, and the normal's 1.96 for large df
-  [[1, 12.706], [2, 4.303], [4, 2.776], [10, 2.228], [30, 2.042]].forEach(([df, q]) => close(tQuantile975(df), q, 5e-4));
+  [
+    [1, 12.706],
+    [2, 4.303],
+    [4, 2.776],
+    [10, 2.228],
+    [30, 2.042],
+  ].forEach(([df, q]) => close(tQuantile975(df), q, 5e-4));
   close(tQuantile975(1e7), 1.959964, 1e-5);
   const q = tQuantile975(4.5);
   assert.ok(q < tQuantile975(4) && q > tQuantile975(5), 'Welch df between integers: between their quantiles');
@@ -66,7 +106,10 @@ test('a difference claim pairs by seed id, leaves unshared seeds out and says so
 
 test('Welch fallback when the arms share fewer than 2 seeds: interval, p and Hedges g by hand', () => {
   // d = 0.1; both sample variances 1e-4: se = √(2e-4/3), df = 4; g = 0.1/0.01 · (1 − 3/15) = 8
-  const finals: FinalValues = { a: { testAccuracy: { 0: 0.5, 1: 0.52, 2: 0.51 } }, b: { testAccuracy: { 0: 0.4, 5: 0.41, 6: 0.42 } } };
+  const finals: FinalValues = {
+    a: { testAccuracy: { 0: 0.5, 1: 0.52, 2: 0.51 } },
+    b: { testAccuracy: { 0: 0.4, 5: 0.41, 6: 0.42 } },
+  };
   const v = claimVerdict(claim('c', diff('a', 'b', 'greater')), finals);
   const se = Math.sqrt(2e-4 / 3);
   assert.equal(v.test!.method, 'welch');
@@ -78,7 +121,10 @@ test('Welch fallback when the arms share fewer than 2 seeds: interval, p and Hed
   const th = Math.atan(0.1 / se / 2);
   close(v.p, 1 - Math.sin(th) * (1 + Math.cos(th) ** 2 / 2), 1e-9);
   assert.equal(v.verdict, 'consistent');
-  assert.deepEqual(welchInterval([0.5, 0.52, 0.51], [0.4, 0.41, 0.42]), welchTest([0.5, 0.52, 0.51], [0.4, 0.41, 0.42])!.interval);
+  assert.deepEqual(
+    welchInterval([0.5, 0.52, 0.51], [0.4, 0.41, 0.42]),
+    welchTest([0.5, 0.52, 0.51], [0.4, 0.41, 0.42])!.interval,
+  );
   assert.equal(welchInterval([0.5], [0.4, 0.41]), null);
   // equal values in both arms: the interval is the point, p is 0 away from the boundary
   const z = welchTest([0.5, 0.5], [0.4, 0.4])!;
@@ -146,7 +192,10 @@ test('verdicts from synthetic finals: gap, level, fewer than 2 seeds, not run; o
   assert.equal(by('no-run').verdict, 'not run');
   // the family: the three claims with a p; Holm recomputed here by hand
   const inFam = vs.filter((v) => v.family === 'holm');
-  assert.deepEqual(inFam.map((v) => v.claim.id), ['a-beats-b', 'a-gap', 'g-below']);
+  assert.deepEqual(
+    inFam.map((v) => v.claim.id),
+    ['a-beats-b', 'a-gap', 'g-below'],
+  );
   const adj = holm(inFam.map((v) => v.p));
   inFam.forEach((v, i) => close(v.pHolm, adj[i], 1e-15));
   for (const v of inFam) assert.equal(v.verdict, decide(v.claim.test, v.estimate, v.pHolm));
@@ -179,7 +228,10 @@ test('seeds needed: the smallest n with t·sd/√n ≤ 1.5 pp, and the commands 
   assert.equal(seedsFor(0), 2);
   assert.equal(seedsFor(1, 0.015, 50), null);
   // differences 0.0, 0.02, 0.04 (sd 0.02) over seeds 0–2 of both arms; arm b also has seed 4
-  const finals: FinalValues = { a: { testAccuracy: { 0: 0.5, 1: 0.52, 2: 0.54 } }, b: { testAccuracy: { 0: 0.5, 1: 0.5, 2: 0.5, 4: 0.3 } } };
+  const finals: FinalValues = {
+    a: { testAccuracy: { 0: 0.5, 1: 0.52, 2: 0.54 } },
+    b: { testAccuracy: { 0: 0.5, 1: 0.5, 2: 0.5, 4: 0.3 } },
+  };
   const v = claimVerdict(claim('c', diff('a', 'b', 'notLess', 0.01)), finals);
   const s = seedsNeeded(v, 'quick')!;
   close(s.sd, 0.02, 1e-12);
@@ -188,20 +240,42 @@ test('seeds needed: the smallest n with t·sd/√n ≤ 1.5 pp, and the commands 
   assert.equal(s.need, 10);
   assert.deepEqual(s.seeds, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   // one command per arm: a loop over the seeds it lacks
-  assert.deepEqual(s.commands, [
-    'for s in $(seq 3 9); do npm run experiment -- a --profile quick --seed $s; done',
-    'for s in 3 5 6 7 8 9; do npm run experiment -- b --profile quick --seed $s; done',
-  ], 'b already has seed 4');
+  assert.deepEqual(
+    s.commands,
+    [
+      'for s in $(seq 3 9); do npm run experiment -- a --profile quick --seed $s; done',
+      'for s in 3 5 6 7 8 9; do npm run experiment -- b --profile quick --seed $s; done',
+    ],
+    'b already has seed 4',
+  );
   assert.equal(seedLoopCommand('a', 'quick', [7]), 'npm run experiment -- a --profile quick --seed 7');
-  assert.equal(seedLoopCommand('a', 'quick', [3, 4]), 'for s in 3 4; do npm run experiment -- a --profile quick --seed $s; done');
+  assert.equal(
+    seedLoopCommand('a', 'quick', [3, 4]),
+    'for s in 3 4; do npm run experiment -- a --profile quick --seed $s; done',
+  );
   // narrow enough: nothing to run beyond what is there
-  const tight: FinalValues = { a: { testAccuracy: { 0: 0.5, 1: 0.501, 2: 0.502 } }, b: { testAccuracy: { 0: 0.49, 1: 0.49, 2: 0.49 } } };
+  const tight: FinalValues = {
+    a: { testAccuracy: { 0: 0.5, 1: 0.501, 2: 0.502 } },
+    b: { testAccuracy: { 0: 0.49, 1: 0.49, 2: 0.49 } },
+  };
   assert.equal(seedsNeeded(claimVerdict(claim('c', diff('a', 'b', 'greater')), tight), 'quick')!.wider, false);
-  assert.equal(seedsNeeded(claimVerdict(claim('g', { kind: 'gap', experiment: 'a', expect: 'greater' }), finals), 'quick'), null, 'difference claims only');
+  assert.equal(
+    seedsNeeded(claimVerdict(claim('g', { kind: 'gap', experiment: 'a', expect: 'greater' }), finals), 'quick'),
+    null,
+    'difference claims only',
+  );
 });
 
 test('§5.1 verdicts read off a γ × τ grid (per-point means), outside the Holm family', () => {
-  const pt = (gf: number, tf: number, flips: number, val: number[]): GridPoint & { seeds: { seed: number }[] } => ({ gammaFactor: gf, tauFactor: tf, gamma: gf, tau: tf, valAccuracy: val, flipRatio: val.map(() => flips), seeds: [{ seed: 0 }, { seed: 1 }] });
+  const pt = (gf: number, tf: number, flips: number, val: number[]): GridPoint & { seeds: { seed: number }[] } => ({
+    gammaFactor: gf,
+    tauFactor: tf,
+    gamma: gf,
+    tau: tf,
+    valAccuracy: val,
+    flipRatio: val.map(() => flips),
+    seeds: [{ seed: 0 }, { seed: 1 }],
+  });
   const grid = [
     pt(0.3, 0, 2e-3, [0.2, 0.3, 0.35, 0.33]),
     pt(1, 0, 4e-3, [0.25, 0.32, 0.34, 0.3]),
@@ -209,7 +283,11 @@ test('§5.1 verdicts read off a γ × τ grid (per-point means), outside the Hol
     pt(1, 1, 2e-3, [0.3, 0.35, 0.38, 0.4]),
   ];
   const claims = SECTIONS.find((s) => s.id === '§5.1')!.claims;
-  const v = (id: string) => sensitivityVerdict(claims.find((c) => c.id === id)!, grid);
+  const v = (id: string) =>
+    sensitivityVerdict(
+      claims.find((c) => c.id === id)!,
+      grid,
+    );
   assert.equal(v('flips-rise-with-gamma').verdict, 'consistent');
   assert.equal(v('flips-fall-with-tau').verdict, 'consistent');
   assert.equal(v('high-gamma-plateaus-lower').verdict, 'consistent');
@@ -217,6 +295,10 @@ test('§5.1 verdicts read off a γ × τ grid (per-point means), outside the Hol
   assert.equal(v('flips-rise-with-gamma').family, 'count rule');
   assert.match(v('flips-rise-with-gamma').comparison, /4 points × 2 seeds .* outside the Holm family/);
   assert.equal(sensitivityVerdict(claims[0], []).verdict, 'not run');
-  const all = profileVerdicts(claims.filter((c) => !c.regime), {}, { grid });
+  const all = profileVerdicts(
+    claims.filter((c) => !c.regime),
+    {},
+    { grid },
+  );
   assert.ok(all.every((x) => x.family === 'count rule' && Number.isNaN(x.pHolm)));
 });

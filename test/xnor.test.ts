@@ -8,8 +8,20 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import { ensureKernelBuild, wasmSectionIds } from '../src/wasm/load';
 import {
-  availableKernels, convGeom, createKernel, im2colBits, packActivations, packKernel, padBefore, paddedTaps, paddingTable, popcount32,
-  tapPopcounts, unpackKernel, words, xnorOutputs,
+  availableKernels,
+  convGeom,
+  createKernel,
+  im2colBits,
+  packActivations,
+  packKernel,
+  padBefore,
+  paddedTaps,
+  paddingTable,
+  popcount32,
+  tapPopcounts,
+  unpackKernel,
+  words,
+  xnorOutputs,
 } from '../src/xnor';
 import type { ConvGeom, KernelName } from '../src/xnor';
 import { Rng } from '../src/random';
@@ -18,7 +30,16 @@ const pm1 = (rng: Rng, n: number) => Float32Array.from({ length: n }, () => (rng
 
 test('popcount32 counts the set bits of any 32-bit word', () => {
   const rng = new Rng(1);
-  const vals = [0, 1, 0xffffffff, 0x80000000, 0x55555555, 0xaaaaaaaa, 12345678, ...Array.from({ length: 200 }, () => Math.floor(rng.next() * 2 ** 32))];
+  const vals = [
+    0,
+    1,
+    0xffffffff,
+    0x80000000,
+    0x55555555,
+    0xaaaaaaaa,
+    12345678,
+    ...Array.from({ length: 200 }, () => Math.floor(rng.next() * 2 ** 32)),
+  ];
   for (const v of vals) {
     let c = 0;
     for (let b = 0; b < 32; b++) c += (v >>> b) & 1;
@@ -29,7 +50,12 @@ test('popcount32 counts the set bits of any 32-bit word', () => {
 
 test('packKernel: bit (c mod 32) of word tap·words(cin) + ⌊c/32⌋ of row o is w[tap][c][o] ≥ 0; high bits 0; unpackKernel inverts it', () => {
   const rng = new Rng(2);
-  for (const [kh, kw, cin, cout] of [[3, 3, 3, 5], [1, 1, 32, 4], [2, 3, 33, 7], [3, 3, 70, 2]]) {
+  for (const [kh, kw, cin, cout] of [
+    [3, 3, 3, 5],
+    [1, 1, 32, 4],
+    [2, 3, 33, 7],
+    [3, 3, 70, 2],
+  ]) {
     const k = { kh, kw, cin, cout };
     const w = Float32Array.from({ length: kh * kw * cin * cout }, () => rng.next() - 0.5);
     w[0] = 0; // sign(0) = +1
@@ -43,7 +69,10 @@ test('packKernel: bit (c mod 32) of word tap·words(cin) + ⌊c/32⌋ of row o i
           assert.equal(bit, c < cin ? +(w[(t * cin + c) * cout + o] >= 0) : 0, `o ${o} tap ${t} c ${c}`);
         }
     const back = unpackKernel(bits, k);
-    assert.deepEqual(Array.from(back), Array.from(w, (v) => (v >= 0 ? 1 : -1)));
+    assert.deepEqual(
+      Array.from(back),
+      Array.from(w, (v) => (v >= 0 ? 1 : -1)),
+    );
     // tap popcounts: the +1 weights of each (output, tap)
     const pc = tapPopcounts(bits, k);
     for (let o = 0; o < cout; o++)
@@ -63,7 +92,8 @@ test("packKernel: rows of rowWords words at outWord, zero-filled; 'exact' refuse
   const out = new Uint32Array(100).fill(0xdeadbeef);
   assert.equal(packKernel(w, k, { mode: 'exact', rowWords: 12, rows: 4, out, outWord: 8 }), out);
   for (let o = 0; o < 4; o++)
-    for (let j = 0; j < 12; j++) assert.equal(out[8 + o * 12 + j], o < 3 && j < 9 ? plain[o * 9 + j] : 0, `row ${o} word ${j}`);
+    for (let j = 0; j < 12; j++)
+      assert.equal(out[8 + o * 12 + j], o < 3 && j < 9 ? plain[o * 9 + j] : 0, `row ${o} word ${j}`);
   assert.equal(out[7], 0xdeadbeef, 'nothing before outWord');
   assert.equal(out[8 + 48], 0xdeadbeef, 'nothing after the rows');
   assert.deepEqual(Array.from(tapPopcounts(out, k, 12, 8)), Array.from(tapPopcounts(plain, k)));
@@ -78,12 +108,14 @@ test("packKernel: rows of rowWords words at outWord, zero-filled; 'exact' refuse
 
 test('packActivations: ±1 → bits per pixel, unused high bits 0; a value that is not ±1 is refused', () => {
   const rng = new Rng(4);
-  const npix = 5, c = 40;
+  const npix = 5,
+    c = 40;
   const x = pm1(rng, npix * c);
   const dst = new Uint32Array(npix * words(c));
   assert.ok(packActivations(x, npix, c, dst));
   for (let p = 0; p < npix; p++)
-    for (let ch = 0; ch < 64; ch++) assert.equal((dst[p * 2 + (ch >> 5)] >>> (ch & 31)) & 1, ch < c ? +(x[p * c + ch] === 1) : 0);
+    for (let ch = 0; ch < 64; ch++)
+      assert.equal((dst[p * 2 + (ch >> 5)] >>> (ch & 31)) & 1, ch < c ? +(x[p * c + ch] === 1) : 0);
   x[77] = 0;
   assert.equal(packActivations(x, npix, c, dst), false);
 });
@@ -94,9 +126,45 @@ test("padBefore is TF's 'same' padding; paddedTaps lists exactly the taps outsid
   assert.equal(padBefore(8, 3, 2), 0);
   assert.equal(padBefore(8, 4, 1), 1); // total 3: 1 before, 2 after
   assert.equal(padBefore(5, 1, 1), 0);
-  assert.deepEqual(convGeom(7, 8, 3, 3, 3, 2, 2, 'same'), { inH: 7, inW: 8, inC: 3, kh: 3, kw: 3, strideH: 2, strideW: 2, padTop: 1, padLeft: 0, convH: 4, convW: 4 });
-  assert.deepEqual(convGeom(7, 8, 3, 3, 2, 2, 1, 'valid'), { inH: 7, inW: 8, inC: 3, kh: 3, kw: 2, strideH: 2, strideW: 1, padTop: 0, padLeft: 0, convH: 3, convW: 7 });
-  const g: ConvGeom = { inH: 4, inW: 5, inC: 1, kh: 3, kw: 3, strideH: 1, strideW: 2, padTop: 1, padLeft: 1, convH: 4, convW: 3 };
+  assert.deepEqual(convGeom(7, 8, 3, 3, 3, 2, 2, 'same'), {
+    inH: 7,
+    inW: 8,
+    inC: 3,
+    kh: 3,
+    kw: 3,
+    strideH: 2,
+    strideW: 2,
+    padTop: 1,
+    padLeft: 0,
+    convH: 4,
+    convW: 4,
+  });
+  assert.deepEqual(convGeom(7, 8, 3, 3, 2, 2, 1, 'valid'), {
+    inH: 7,
+    inW: 8,
+    inC: 3,
+    kh: 3,
+    kw: 2,
+    strideH: 2,
+    strideW: 1,
+    padTop: 0,
+    padLeft: 0,
+    convH: 3,
+    convW: 7,
+  });
+  const g: ConvGeom = {
+    inH: 4,
+    inW: 5,
+    inC: 1,
+    kh: 3,
+    kw: 3,
+    strideH: 1,
+    strideW: 2,
+    padTop: 1,
+    padLeft: 1,
+    convH: 4,
+    convW: 3,
+  };
   assert.deepEqual(paddedTaps(g, 0, 0), [0, 1, 2, 3, 6]);
   assert.deepEqual(paddedTaps(g, 1, 1), []);
   assert.deepEqual(paddedTaps(g, 3, 2), [2, 5, 6, 7, 8]);
@@ -112,9 +180,11 @@ function naiveConv(x: Float32Array, w: Float32Array, g: ConvGeom, n: number, cou
           let s = 0;
           for (let ky = 0; ky < g.kh; ky++)
             for (let kx = 0; kx < g.kw; kx++) {
-              const iy = oy * g.strideH + ky - g.padTop, ix = ox * g.strideW + kx - g.padLeft;
+              const iy = oy * g.strideH + ky - g.padTop,
+                ix = ox * g.strideW + kx - g.padLeft;
               if (iy < 0 || iy >= g.inH || ix < 0 || ix >= g.inW) continue;
-              for (let c = 0; c < g.inC; c++) s += x[((i * g.inH + iy) * g.inW + ix) * g.inC + c] * w[((ky * g.kw + kx) * g.inC + c) * cout + o];
+              for (let c = 0; c < g.inC; c++)
+                s += x[((i * g.inH + iy) * g.inW + ix) * g.inC + c] * w[((ky * g.kw + kx) * g.inC + c) * cout + o];
             }
           y[((i * g.convH + oy) * g.convW + ox) * cout + o] = s;
         }
@@ -122,7 +192,8 @@ function naiveConv(x: Float32Array, w: Float32Array, g: ConvGeom, n: number, cou
 }
 
 /** 'same' or 'valid' geometry of an h×w×c input, k×k kernel, stride s. */
-const geom = (h: number, w: number, c: number, k: number, s: number, same: boolean): ConvGeom => convGeom(h, w, c, k, k, s, s, same ? 'same' : 'valid');
+const geom = (h: number, w: number, c: number, k: number, s: number, same: boolean): ConvGeom =>
+  convGeom(h, w, c, k, k, s, s, same ? 'same' : 'valid');
 
 test('XNOR convolution (packing, im2col, GEMM, padding correction) equals the ±1 convolution exactly, on every kernel', () => {
   const rng = new Rng(5);
@@ -160,7 +231,11 @@ test('XNOR convolution (packing, im2col, GEMM, padding correction) equals the ±
       const table = paddingTable(g, tapPopcounts(mem, shape, kp, wOff >> 2), cout);
       const y = new Float32Array(npix * cout);
       xnorOutputs(new Int32Array(K.buffer(), oOff, rows * noutp), noutp, table, n, cout, y);
-      assert.deepEqual(Array.from(y), Array.from(want), `${name}: ${JSON.stringify({ h, w, cin, k, s, same, cout, n })}`);
+      assert.deepEqual(
+        Array.from(y),
+        Array.from(want),
+        `${name}: ${JSON.stringify({ h, w, cin, k, s, same, cout, n })}`,
+      );
     }
   }
 });
@@ -168,9 +243,15 @@ test('XNOR convolution (packing, im2col, GEMM, padding correction) equals the ±
 test('the GEMM kernels agree: bgemm with odd pixel counts and long rows, sgemm bit for bit with ±1 weights', () => {
   const rng = new Rng(6);
   const kernels = availableKernels();
-  if (typeof (globalThis as { WebAssembly?: object }).WebAssembly === 'object') assert.ok(kernels.includes('simd') && kernels.includes('i64'), 'the wasm kernels load');
-  for (const [npix, kp, nout] of [[7, 12, 8], [1, 4, 4], [10, 1024, 12]]) {
-    const kq = 27, noutF = 32;
+  if (typeof (globalThis as { WebAssembly?: object }).WebAssembly === 'object')
+    assert.ok(kernels.includes('simd') && kernels.includes('i64'), 'the wasm kernels load');
+  for (const [npix, kp, nout] of [
+    [7, 12, 8],
+    [1, 4, 4],
+    [10, 1024, 12],
+  ]) {
+    const kq = 27,
+      noutF = 32;
     const pw = Uint32Array.from({ length: npix * kp }, () => Math.floor(rng.next() * 2 ** 32));
     const ww = Uint32Array.from({ length: nout * kp }, () => Math.floor(rng.next() * 2 ** 32));
     const pf = Float32Array.from({ length: npix * kq }, () => rng.next() - 0.5);
@@ -184,7 +265,14 @@ test('the GEMM kernels agree: bgemm with odd pixel counts and long rows, sgemm b
       }
     for (const name of kernels) {
       const K = createKernel(name);
-      const [a, b, c, d, e, f] = [(npix + 1) * kp, nout * kp, (npix + 1) * nout, npix * kq, kq * noutF, npix * noutF].map((sz) => K.alloc(sz * 4));
+      const [a, b, c, d, e, f] = [
+        (npix + 1) * kp,
+        nout * kp,
+        (npix + 1) * nout,
+        npix * kq,
+        kq * noutF,
+        npix * noutF,
+      ].map((sz) => K.alloc(sz * 4));
       new Uint32Array(K.buffer(), a, npix * kp).set(pw);
       new Uint32Array(K.buffer(), b, nout * kp).set(ww);
       new Float32Array(K.buffer(), d, npix * kq).set(pf);
@@ -198,20 +286,42 @@ test('the GEMM kernels agree: bgemm with odd pixel counts and long rows, sgemm b
           for (let q = 0; q < kp; q++) s += popcount32(pw[p * kp + q] ^ ww[o * kp + q]);
           assert.equal(got[p * nout + o], s, `${name} bgemm [${p}][${o}] (npix ${npix}, kp ${kp})`);
         }
-      assert.deepEqual(Array.from(new Float32Array(K.buffer(), f, npix * noutF)), wantF, `${name} sgemm: float32 sums in q order`);
+      assert.deepEqual(
+        Array.from(new Float32Array(K.buffer(), f, npix * noutF)),
+        wantF,
+        `${name} sgemm: float32 sums in q order`,
+      );
     }
   }
   assert.throws(() => createKernel('nope' as KernelName), /not available here/);
 });
 
 test('kernels/xnor.ts builds to modules that import only env.memory, export only the three GEMMs and carry no data', () => {
-  const WA = (globalThis as unknown as { WebAssembly: { Module: { new (b: Uint8Array): object; exports(m: object): { name: string; kind: string }[]; imports(m: object): { module: string; name: string }[] } } }).WebAssembly;
+  const WA = (
+    globalThis as unknown as {
+      WebAssembly: {
+        Module: {
+          new (b: Uint8Array): object;
+          exports(m: object): { name: string; kind: string }[];
+          imports(m: object): { module: string; name: string }[];
+        };
+      };
+    }
+  ).WebAssembly;
   const { plain, shared } = ensureKernelBuild('xnor');
   for (const file of [plain, shared]) {
     const bytes = new Uint8Array(fs.readFileSync(file));
     assert.ok(!wasmSectionIds(bytes).includes(11), `${file}: no data section`);
     const m = new WA.Module(bytes);
-    assert.deepEqual(WA.Module.exports(m).map((e) => `${e.kind} ${e.name}`).sort(), ['function bgemmI64', 'function bgemmSimd', 'function sgemm']);
-    assert.deepEqual(WA.Module.imports(m).map((i) => `${i.module}.${i.name}`), ['env.memory']);
+    assert.deepEqual(
+      WA.Module.exports(m)
+        .map((e) => `${e.kind} ${e.name}`)
+        .sort(),
+      ['function bgemmI64', 'function bgemmSimd', 'function sgemm'],
+    );
+    assert.deepEqual(
+      WA.Module.imports(m).map((i) => `${i.module}.${i.name}`),
+      ['env.memory'],
+    );
   }
 });

@@ -17,15 +17,33 @@
  * caller falls back to the float convolution (e.g. the first layer's real input, or Bop's kernels before its first
  * step, which are still the glorot-initialised reals).
  */
-import { createKernel, im2colBits, packActivations, packKernel, paddingTable, tapPopcounts, words, xnorOutputs } from '../xnor';
+import {
+  createKernel,
+  im2colBits,
+  packActivations,
+  packKernel,
+  paddingTable,
+  tapPopcounts,
+  words,
+  xnorOutputs,
+} from '../xnor';
 import type { BinaryKernel, ConvGeom } from '../xnor';
 
 /** Geometry of one NHWC convolution (tfjs semantics: padInfo from backend_util.computeConv2DInfo). */
 export interface BinConvGeom {
-  N: number; H: number; W: number; Ci: number;
-  kh: number; kw: number; Co: number;
-  sh: number; sw: number; padTop: number; padLeft: number;
-  outH: number; outW: number;
+  N: number;
+  H: number;
+  W: number;
+  Ci: number;
+  kh: number;
+  kw: number;
+  Co: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
 }
 
 let kernel: BinaryKernel | null = null;
@@ -36,7 +54,7 @@ let xbitsBuf = new Uint32Array(0);
 function kernelWith(bytes: number): BinaryKernel {
   if (!kernel || kernelBytes < bytes) {
     kernel = createKernel();
-    kernelBytes = Math.ceil(bytes * 1.25 / 65536) * 65536;
+    kernelBytes = Math.ceil((bytes * 1.25) / 65536) * 65536;
     kernelBase = kernel.alloc(kernelBytes);
   }
   return kernel;
@@ -50,18 +68,39 @@ export const binaryConvStats = { binary: 0, fallback: 0 };
  * return the float32 array to write y [N,outH,outW,Co] into (called only once the inputs are known to be ±1).
  * Returns false (having written nothing) if some value of x or w is not exactly ±1.
  */
-export function binaryConv2d(x: Float32Array, w: Float32Array, g: BinConvGeom, alloc: (size: number) => Float32Array): boolean {
+export function binaryConv2d(
+  x: Float32Array,
+  w: Float32Array,
+  g: BinConvGeom,
+  alloc: (size: number) => Float32Array,
+): boolean {
   const { N, H, W, Ci, kh, kw, Co, outH, outW } = g;
-  const cg: ConvGeom = { inH: H, inW: W, inC: Ci, kh, kw, strideH: g.sh, strideW: g.sw, padTop: g.padTop, padLeft: g.padLeft, convH: outH, convW: outW };
+  const cg: ConvGeom = {
+    inH: H,
+    inW: W,
+    inC: Ci,
+    kh,
+    kw,
+    strideH: g.sh,
+    strideW: g.sw,
+    padTop: g.padTop,
+    padLeft: g.padLeft,
+    convH: outH,
+    convW: outW,
+  };
   const shape = { kh, kw, cin: Ci, cout: Co };
   const cw = words(Ci);
   const kp = Math.ceil((kh * kw * cw) / 4) * 4;
   const noutP = Math.ceil(Co / 4) * 4;
   const npix = N * outH * outW;
   const rows = npix + (npix & 1); // the wasm kernels work on pixel pairs
-  const patchBytes = rows * kp * 4, weightBytes = noutP * kp * 4, outBytes = rows * noutP * 4;
+  const patchBytes = rows * kp * 4,
+    weightBytes = noutP * kp * 4,
+    outBytes = rows * noutP * 4;
   const k = kernelWith(patchBytes + weightBytes + outBytes + 64);
-  const pOff = kernelBase, wOff = pOff + patchBytes, oOff = wOff + weightBytes; // all multiples of 16
+  const pOff = kernelBase,
+    wOff = pOff + patchBytes,
+    oOff = wOff + weightBytes; // all multiples of 16
   let mem = new Uint32Array(k.buffer());
   if (!packKernel(w, shape, { mode: 'exact', rowWords: kp, rows: noutP, out: mem, outWord: wOff >>> 2 })) {
     binaryConvStats.fallback++;

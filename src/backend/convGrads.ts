@@ -15,8 +15,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { padTransposeCHWNFused, winogradConv3x3Fused } from './fused';
 
-
-export type ConvPad = 'valid' | 'same' | number | number[] | [[number, number], [number, number], [number, number], [number, number]];
+export type ConvPad =
+  'valid' | 'same' | number | number[] | [[number, number], [number, number], [number, number], [number, number]];
 
 export interface ConvGeom {
   strides: [number, number];
@@ -37,22 +37,50 @@ export function pair(v: number | number[] | undefined, d = 1): [number, number] 
 }
 
 /** Geometry of a NHWC conv2d as tfjs computes it (padding, output size), via backend_util.computeConv2DInfo. */
-export function convGeometry(xShape: number[], filterShape: number[], strides: number | number[], pad: unknown,
-  dimRoundingMode?: 'floor' | 'round' | 'ceil'): ConvGeom {
+export function convGeometry(
+  xShape: number[],
+  filterShape: number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): ConvGeom {
   const s = pair(strides);
-  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number],
-    filterShape as [number, number, number, number], s, [1, 1], pad as any, dimRoundingMode, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    s,
+    [1, 1],
+    pad as any,
+    dimRoundingMode,
+    false,
+    'channelsLast',
+  );
   return {
-    strides: s, padInfo: info.padInfo, outH: info.outHeight, outW: info.outWidth,
-    inH: info.inHeight, inW: info.inWidth, kh: filterShape[0], kw: filterShape[1],
+    strides: s,
+    padInfo: info.padInfo,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    kh: filterShape[0],
+    kw: filterShape[1],
   };
 }
 
 export function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: number, right: number): tf.Tensor4D {
   const p = (v: number) => Math.max(0, v);
   let y = x;
-  if (p(top) || p(bottom) || p(left) || p(right)) y = tf.pad(y, [[0, 0], [p(top), p(bottom)], [p(left), p(right)], [0, 0]]);
-  const ct = Math.max(0, -top), cb = Math.max(0, -bottom), cl = Math.max(0, -left), cr = Math.max(0, -right);
+  if (p(top) || p(bottom) || p(left) || p(right))
+    y = tf.pad(y, [
+      [0, 0],
+      [p(top), p(bottom)],
+      [p(left), p(right)],
+      [0, 0],
+    ]);
+  const ct = Math.max(0, -top),
+    cb = Math.max(0, -bottom),
+    cl = Math.max(0, -left),
+    cr = Math.max(0, -right);
   if (ct || cb || cl || cr) {
     const [n, h, w, c] = y.shape;
     y = tf.slice(y, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]);
@@ -62,21 +90,29 @@ export function padOrCrop(x: tf.Tensor4D, top: number, bottom: number, left: num
 
 /** The part of x (padded as the forward conv pads it) that the forward conv reads: [N,(Ho-1)s+kh,(Wo-1)s+kw,Ci]. */
 function paddedInput(x: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
-  const needH = (g.outH - 1) * g.strides[0] + g.kh, needW = (g.outW - 1) * g.strides[1] + g.kw;
+  const needH = (g.outH - 1) * g.strides[0] + g.kh,
+    needW = (g.outW - 1) * g.strides[1] + g.kw;
   const { top, left } = g.padInfo;
   return padOrCrop(x, top, needH - top - g.inH, left, needW - left - g.inW);
 }
 
 /** dW by the swapped-batch/channel forward conv (XNNPACK on wasm). x NHWC, dy NHWC; returns [kh,kw,Ci,Co]. */
-export function conv2dFilterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number | number[],
-  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function conv2dFilterGradSwapped(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   return tf.tidy(() => {
     const g = convGeometry(x.shape, filterShape, strides, pad, dimRoundingMode);
     const Ci = x.shape[3];
     const Co = dy.shape[3];
     if (!(g.kh === 1 && g.kw === 1 && g.strides[0] === 1 && g.strides[1] === 1)) {
       // wasm: pad + transpose in one pass on the heap (fused.ts) instead of PadV2 + a generic Transpose
-      const needH = (g.outH - 1) * g.strides[0] + g.kh, needW = (g.outW - 1) * g.strides[1] + g.kw;
+      const needH = (g.outH - 1) * g.strides[0] + g.kh,
+        needW = (g.outW - 1) * g.strides[1] + g.kw;
       const { top, left } = g.padInfo;
       const xTf = padTransposeCHWNFused(x, top, needH - top - g.inH, left, needW - left - g.inW);
       if (xTf) {
@@ -87,34 +123,58 @@ export function conv2dFilterGradSwapped(x: tf.Tensor4D, dy: tf.Tensor4D, filterS
     }
     const xp = paddedInput(x, g);
     if (g.kh === 1 && g.kw === 1 && g.strides[0] === 1 && g.strides[1] === 1) {
-      const a = tf.transpose(tf.reshape(xp, [-1, Ci]));                 // [Ci, NHW]
+      const a = tf.transpose(tf.reshape(xp, [-1, Ci])); // [Ci, NHW]
       return tf.reshape(tf.matMul(a, tf.reshape(dy, [-1, Co])), [1, 1, Ci, Co]);
     }
-    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;            // [Ci, Hp, Wp, N]
-    const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;             // [Ho, Wo, N, Co]
-    const out = tf.conv2d(xT, f, 1, 'valid', 'NHWC', g.strides);        // [Ci, kh, kw, Co]
-    return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;               // [kh, kw, Ci, Co]
+    const xT = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [Ci, Hp, Wp, N]
+    const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [Ho, Wo, N, Co]
+    const out = tf.conv2d(xT, f, 1, 'valid', 'NHWC', g.strides); // [Ci, kh, kw, Co]
+    return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D; // [kh, kw, Ci, Co]
   });
 }
 
 /** dW by im2col (strided slices + one matMul): the straightforward general path, any stride/padding/dilation. */
-export function conv2dFilterGradIm2col(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: number[], strides: number | number[],
-  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil', dilations: number | number[] = 1): tf.Tensor4D {
+export function conv2dFilterGradIm2col(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  dilations: number | number[] = 1,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const d = pair(dilations);
     const [kh, kw, Ci, Co] = filterShape;
     const s = pair(strides);
-    const info = tf.backend_util.computeConv2DInfo(x.shape, filterShape as [number, number, number, number], s, d,
-      pad as any, dimRoundingMode, false, 'channelsLast');
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape as [number, number, number, number],
+      s,
+      d,
+      pad as any,
+      dimRoundingMode,
+      false,
+      'channelsLast',
+    );
     const { top, left } = info.padInfo;
-    const Ho = info.outHeight, Wo = info.outWidth, N = x.shape[0];
-    const needH = (Ho - 1) * s[0] + (kh - 1) * d[0] + 1, needW = (Wo - 1) * s[1] + (kw - 1) * d[1] + 1;
+    const Ho = info.outHeight,
+      Wo = info.outWidth,
+      N = x.shape[0];
+    const needH = (Ho - 1) * s[0] + (kh - 1) * d[0] + 1,
+      needW = (Wo - 1) * s[1] + (kw - 1) * d[1] + 1;
     const xp = padOrCrop(x, top, needH - top - x.shape[1], left, needW - left - x.shape[2]);
     const cols: tf.Tensor[] = [];
     for (let a = 0; a < kh; a++) {
       for (let b = 0; b < kw; b++) {
-        cols.push(tf.stridedSlice(xp, [0, a * d[0], b * d[1], 0], [N, a * d[0] + (Ho - 1) * s[0] + 1, b * d[1] + (Wo - 1) * s[1] + 1, Ci],
-          [1, s[0], s[1], 1]));
+        cols.push(
+          tf.stridedSlice(
+            xp,
+            [0, a * d[0], b * d[1], 0],
+            [N, a * d[0] + (Ho - 1) * s[0] + 1, b * d[1] + (Wo - 1) * s[1] + 1, Ci],
+            [1, s[0], s[1], 1],
+          ),
+        );
       }
     }
     const patches = tf.reshape(tf.concat(cols, 3), [N * Ho * Wo, kh * kw * Ci]);
@@ -144,8 +204,15 @@ export function rotate180SwapIO(filter: tf.Tensor4D): tf.Tensor4D {
  * pad by k-1-pad, correlate with the 180°-rotated, in/out-swapped filter. inputShape NHWC. `winograd`: 3×3 filters
  * by Winograd F(2×2,3×3) where the fused kernels run (default).
  */
-export function conv2dInputGradAsConv(dy: tf.Tensor4D, filter: tf.Tensor4D, inputShape: number[], strides: number | number[],
-  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil', winograd = true): tf.Tensor4D {
+export function conv2dInputGradAsConv(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  inputShape: number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+  winograd = true,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const g = convGeometry(inputShape, filter.shape, strides, pad, dimRoundingMode);
     const [sh, sw] = g.strides;
@@ -154,14 +221,27 @@ export function conv2dInputGradAsConv(dy: tf.Tensor4D, filter: tf.Tensor4D, inpu
     if (sh > 1 || sw > 1) {
       // zero-insertion: [N,Ho,1,Wo,1,Co] -> pad -> [N,Ho*sh,Wo*sw,Co] -> keep (Ho-1)*sh+1 rows
       const e = tf.reshape(dy, [N, Ho, 1, Wo, 1, Co]);
-      const p = tf.pad(e, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-      u = tf.slice(tf.reshape(p, [N, Ho * sh, Wo * sw, Co]), [0, 0, 0, 0], [N, (Ho - 1) * sh + 1, (Wo - 1) * sw + 1, Co]) as tf.Tensor4D;
+      const p = tf.pad(e, [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ]);
+      u = tf.slice(
+        tf.reshape(p, [N, Ho * sh, Wo * sw, Co]),
+        [0, 0, 0, 0],
+        [N, (Ho - 1) * sh + 1, (Wo - 1) * sw + 1, Co],
+      ) as tf.Tensor4D;
     }
     // dx[y] = Σ_a u[y + top - a] W[a]: full correlation; rows of dx: inH; rows needed in padded u: inH + kh - 1
-    const top = g.kh - 1 - g.padInfo.top, left = g.kw - 1 - g.padInfo.left;
-    const bottom = g.inH + g.kh - 1 - top - u.shape[1], right = g.inW + g.kw - 1 - left - u.shape[2];
+    const top = g.kh - 1 - g.padInfo.top,
+      left = g.kw - 1 - g.padInfo.left;
+    const bottom = g.inH + g.kh - 1 - top - u.shape[1],
+      right = g.inW + g.kw - 1 - left - u.shape[2];
     const up = padOrCrop(u, top, bottom, left, right);
-    const wRot = rotate180SwapIO(filter);                                                 // [kh,kw,Co,Ci]
+    const wRot = rotate180SwapIO(filter); // [kh,kw,Co,Ci]
     // wasm, 3×3: Winograd F(2×2,3×3) (winograd.ts), 2.25× fewer multiplications than XNNPACK's direct conv
     return (winograd ? winogradConv3x3Fused(up, wRot) : null) ?? tf.conv2d(up, wRot, 1, 'valid');
   });

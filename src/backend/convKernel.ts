@@ -53,7 +53,10 @@ export interface ConvCall {
 }
 
 const NAMES: Record<ConvKernel, string> = {
-  'onednn-int8': 'oneDNN int8', 'onednn-float': 'oneDNN float', xnor: 'XNOR-popcount', xnnpack: 'XNNPACK float',
+  'onednn-int8': 'oneDNN int8',
+  'onednn-float': 'oneDNN float',
+  xnor: 'XNOR-popcount',
+  xnnpack: 'XNNPACK float',
 };
 
 let policy: ConvPolicy = { native: null, xnor: true, minPixels: 512 };
@@ -86,24 +89,52 @@ export function describeConvKernels(p: ConvPolicy = policy): string {
   const order = convKernelOrder(p, { plain: true, inC: 8, pixels: Number.MAX_SAFE_INTEGER });
   const [first, second] = order;
   const float = first === 'onednn-int8' || first === 'xnor' ? second : first;
-  const pm1 = first === 'onednn-int8' ? NAMES[first] : first === 'xnor' ? `${NAMES.xnor} (≥ ${p.minPixels} output pixels)` : null;
+  const pm1 =
+    first === 'onednn-int8' ? NAMES[first] : first === 'xnor' ? `${NAMES.xnor} (≥ ${p.minPixels} output pixels)` : null;
   return pm1 ? `Conv2D: ±1 × ±1 by ${pm1}, else ${NAMES[float]}` : `Conv2D: ${NAMES[float]}`;
 }
 
 /** The geometry and choice inputs of a Conv2D kernel call (null geometry: not a plain NHWC undilated conv). */
 export function convCallOf(args: Parameters<tf.KernelFunc>[0]): { call: ConvCall; g: BinConvGeom | null } {
   const { x, filter } = args.inputs as { x: Info; filter: Info };
-  const a = args.attrs as unknown as { strides: number | number[]; pad: unknown; dataFormat?: string;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil'; dilations?: number | number[] };
+  const a = args.attrs as unknown as {
+    strides: number | number[];
+    pad: unknown;
+    dataFormat?: string;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    dilations?: number | number[];
+  };
   const dil = pair(a.dilations);
   const none = { call: { plain: false, inC: 0, pixels: 0 }, g: null };
-  if (x.dtype !== 'float32' || filter.dtype !== 'float32' || (a.dataFormat && a.dataFormat !== 'NHWC') ||
-    dil[0] !== 1 || dil[1] !== 1 || x.shape.length !== 4 || filter.shape.length !== 4 || filter.shape[2] !== x.shape[3]) return none;
+  if (
+    x.dtype !== 'float32' ||
+    filter.dtype !== 'float32' ||
+    (a.dataFormat && a.dataFormat !== 'NHWC') ||
+    dil[0] !== 1 ||
+    dil[1] !== 1 ||
+    x.shape.length !== 4 ||
+    filter.shape.length !== 4 ||
+    filter.shape[2] !== x.shape[3]
+  )
+    return none;
   const gm = convGeometry(x.shape, filter.shape, a.strides, a.pad, a.dimRoundingMode);
   const [N, H, W, Ci] = x.shape;
   if (gm.outH <= 0 || gm.outW <= 0 || N * H * W * Ci === 0 || filter.shape.some((d) => d === 0)) return none;
-  const g: BinConvGeom = { N, H, W, Ci, kh: filter.shape[0], kw: filter.shape[1], Co: filter.shape[3],
-    sh: gm.strides[0], sw: gm.strides[1], padTop: gm.padInfo.top, padLeft: gm.padInfo.left, outH: gm.outH, outW: gm.outW };
+  const g: BinConvGeom = {
+    N,
+    H,
+    W,
+    Ci,
+    kh: filter.shape[0],
+    kw: filter.shape[1],
+    Co: filter.shape[3],
+    sh: gm.strides[0],
+    sw: gm.strides[1],
+    padTop: gm.padInfo.top,
+    padLeft: gm.padInfo.left,
+    outH: gm.outH,
+    outW: gm.outW,
+  };
   return { call: { plain: true, inC: Ci, pixels: N * gm.outH * gm.outW }, g };
 }
 
@@ -111,7 +142,12 @@ export function convCallOf(args: Parameters<tf.KernelFunc>[0]): { call: ConvCall
  * The XNOR-popcount kernel on the wasm heap: y = conv2d(x, filter) into a new tensor, or null (nothing allocated
  * that is not freed) when a value of x or the filter is not exactly ±1.
  */
-export function xnorConv(b: HeapBackend & { disposeData(dataId: object): boolean }, x: Info, filter: Info, g: BinConvGeom): Info | null {
+export function xnorConv(
+  b: HeapBackend & { disposeData(dataId: object): boolean },
+  x: Info,
+  filter: Info,
+  g: BinConvGeom,
+): Info | null {
   let out: Info | null = null;
   const ok = binaryConv2d(heapF32(b, x), heapF32(b, filter), g, () => {
     out = b.makeOutput([g.N, g.outH, g.outW, g.Co], 'float32');

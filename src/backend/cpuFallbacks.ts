@@ -7,10 +7,21 @@ import { markRegistered, registeredWasmKernels } from './kernelUtil';
 
 type Info = tf.TensorInfo;
 
-
 /** Kernels that must never be delegated (complex/string dtypes, or implemented above). */
-const NO_FALLBACK = new Set(['Complex', 'Real', 'Imag', 'ComplexAbs', 'FFT', 'IFFT', 'StaticRegexReplace', 'Draw',
-  'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', 'MaxPoolGrad']);
+const NO_FALLBACK = new Set([
+  'Complex',
+  'Real',
+  'Imag',
+  'ComplexAbs',
+  'FFT',
+  'IFFT',
+  'StaticRegexReplace',
+  'Draw',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  'MaxPoolGrad',
+]);
 
 /**
  * Register on `backendName` a kernel that runs `cpuKernel` on the cpu backend: inputs are copied to cpu, outputs
@@ -19,7 +30,8 @@ const NO_FALLBACK = new Set(['Complex', 'Real', 'Imag', 'ComplexAbs', 'FFT', 'IF
 function registerCpuDelegate(cpuKernel: tf.KernelConfig, backendName: string): void {
   if (tf.getKernel(cpuKernel.kernelName, backendName)) tf.unregisterKernel(cpuKernel.kernelName, backendName);
   tf.registerKernel({
-    kernelName: cpuKernel.kernelName, backendName,
+    kernelName: cpuKernel.kernelName,
+    backendName,
     kernelFunc: ({ inputs, attrs, backend: b }) => {
       const backend = b as tf.KernelBackend;
       const cpu = tf.engine().findBackend('cpu');
@@ -30,7 +42,8 @@ function registerCpuDelegate(cpuKernel: tf.KernelConfig, backendName: string): v
         if (info == null) continue;
         const values = backend.readSync(info.dataId) as tf.backend_util.BackendValues;
         const ci = { dataId: cpu.write(values, info.shape, info.dtype), shape: info.shape, dtype: info.dtype };
-        cpuInputs[name] = ci; made.push(ci);
+        cpuInputs[name] = ci;
+        made.push(ci);
       }
       try {
         const out = cpuKernel.kernelFunc({ inputs: cpuInputs, attrs, backend: cpu });
@@ -61,7 +74,11 @@ export function registerCpuFallbacks(backendName = 'wasm'): string[] {
   const names: string[] = [];
   for (const k of tf.getKernelsForBackend('cpu')) {
     const buggy = BUGGY_ON_WASM.includes(k.kernelName);
-    if ((have.has(k.kernelName) && !(buggy && !registeredWasmKernels().includes(k.kernelName))) || NO_FALLBACK.has(k.kernelName)) continue;
+    if (
+      (have.has(k.kernelName) && !(buggy && !registeredWasmKernels().includes(k.kernelName))) ||
+      NO_FALLBACK.has(k.kernelName)
+    )
+      continue;
     registerCpuDelegate(k, backendName);
     names.push(k.kernelName);
   }

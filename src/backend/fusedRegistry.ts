@@ -20,7 +20,7 @@ export function setFusedKernels(on: boolean, useSimd = true): void {
       const cur = tf.getKernel('Sign', 'wasm');
       if (!baseSign.has('wasm') && cur && cur.kernelFunc !== k.kernelFunc) baseSign.set('wasm', cur);
       if (cur) tf.unregisterKernel('Sign', 'wasm');
-      tf.registerKernel(on ? k : baseSign.get('wasm') ?? k);
+      tf.registerKernel(on ? k : (baseSign.get('wasm') ?? k));
       continue;
     }
     if (tf.getKernel(k.kernelName, 'wasm')) tf.unregisterKernel(k.kernelName, 'wasm');
@@ -40,5 +40,8 @@ let gradsRegistered = false;
 export function ensureGrads(): void {
   if (gradsRegistered) return;
   gradsRegistered = true;
-  tf.registerGradient({ kernelName: 'BnnLarqSign', gradFunc: (dy: tf.Tensor | tf.Tensor[]) => ({ x: () => tf.zerosLike(dy as tf.Tensor) }) });
+  tf.registerGradient({
+    kernelName: 'BnnLarqSign',
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => ({ x: () => tf.zerosLike(dy as tf.Tensor) }),
+  });
 }

@@ -10,7 +10,13 @@ import type { KernelMemory as WasmMemory } from '../wasm/load';
 
 /** The parts of tfjs-backend-wasm's BackendWasm used here (its heap, allocator and tensor table). */
 export interface HeapBackend {
-  wasm: { HEAPU8: Uint8Array; _malloc(n: number): number; _free(p: number): void; wasmMemory?: WasmMemory; asm?: { memory?: WasmMemory } };
+  wasm: {
+    HEAPU8: Uint8Array;
+    _malloc(n: number): number;
+    _free(p: number): void;
+    wasmMemory?: WasmMemory;
+    asm?: { memory?: WasmMemory };
+  };
   dataIdMap: { get(dataId: object): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
 }
@@ -30,11 +36,16 @@ export function simd(b: HeapBackend): TrainKernels | null {
 }
 
 /** Byte offset of a tensor's data on the heap. */
-export const heapPtr = (b: Pick<HeapBackend, 'dataIdMap'>, i: tf.TensorInfo): number => b.dataIdMap.get(i.dataId).memoryOffset;
+export const heapPtr = (b: Pick<HeapBackend, 'dataIdMap'>, i: tf.TensorInfo): number =>
+  b.dataIdMap.get(i.dataId).memoryOffset;
 
 /** A float32 view of a tensor's data on the wasm heap (re-create after any allocation: the heap may grow). */
 export function heapF32(b: Pick<HeapBackend, 'wasm' | 'dataIdMap'>, i: tf.TensorInfo): Float32Array {
-  return new Float32Array(b.wasm.HEAPU8.buffer, heapPtr(b, i), i.shape.reduce((a, v) => a * v, 1));
+  return new Float32Array(
+    b.wasm.HEAPU8.buffer,
+    heapPtr(b, i),
+    i.shape.reduce((a, v) => a * v, 1),
+  );
 }
 
 /** A 16-byte aligned scratch block of `floats` float32 on the wasm heap; free it with the returned function. */

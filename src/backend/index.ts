@@ -100,7 +100,8 @@ async function initTensorflow(threads: number | undefined): Promise<BackendInfo>
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tf.setBackend("tensorflow") failed');
     return tfNodeInfo;
   }
-  if (threads != null && process.env.TF_NUM_INTRAOP_THREADS == null) process.env.TF_NUM_INTRAOP_THREADS = String(threads);
+  if (threads != null && process.env.TF_NUM_INTRAOP_THREADS == null)
+    process.env.TF_NUM_INTRAOP_THREADS = String(threads);
   const errors: string[] = [];
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
     try {
@@ -114,16 +115,23 @@ async function initTensorflow(threads: number | undefined): Promise<BackendInfo>
       errors.push(`${pkg}: loaded but registered no 'tensorflow' backend (two copies of @tensorflow/tfjs-core?)`);
       continue;
     }
-    if (!(await tf.setBackend('tensorflow'))) { errors.push(`${pkg}: tf.setBackend('tensorflow') failed`); continue; }
+    if (!(await tf.setBackend('tensorflow'))) {
+      errors.push(`${pkg}: tf.setBackend('tensorflow') failed`);
+      continue;
+    }
     await tf.ready();
     tfNodeInfo = {
-      name: 'tensorflow', package: pkg, version: pkgVersion(pkg),
+      name: 'tensorflow',
+      package: pkg,
+      version: pkgVersion(pkg),
       threads: threads ?? Number(process.env.TF_NUM_INTRAOP_THREADS || os.cpus().length),
     };
     return tfNodeInfo;
   }
-  throw new Error(`TensorFlow backend unavailable: ${errors.join('; ')}. ` +
-    'Install it with `npm install @tensorflow/tfjs-node` (or -gpu), or choose BNN_BACKEND=wasm|cpu.');
+  throw new Error(
+    `TensorFlow backend unavailable: ${errors.join('; ')}. ` +
+      'Install it with `npm install @tensorflow/tfjs-node` (or -gpu), or choose BNN_BACKEND=wasm|cpu.',
+  );
 }
 
 /** Register the native kernels over the wasm ones and record the path in wasmInfo. */
@@ -133,13 +141,18 @@ function withNative(info: BackendInfo, native: NativeKernelOptions | undefined):
   return wasmInfo;
 }
 
-async function initWasm(threads: number | undefined, kernels: WasmKernelOptions | undefined,
-  native?: NativeKernelOptions): Promise<BackendInfo> {
+async function initWasm(
+  threads: number | undefined,
+  kernels: WasmKernelOptions | undefined,
+  native?: NativeKernelOptions,
+): Promise<BackendInfo> {
   const want = threads ?? defaultThreads();
   if (wasmInfo) {
     if (threads != null && threads !== wasmInfo.threads) {
-      throw new Error(`wasm backend already started with ${wasmInfo.threads} thread(s) in this process; ` +
-        `it cannot switch to ${threads}. Restart the process (or kernel) with BNN_THREADS=${threads}.`);
+      throw new Error(
+        `wasm backend already started with ${wasmInfo.threads} thread(s) in this process; ` +
+          `it cannot switch to ${threads}. Restart the process (or kernel) with BNN_THREADS=${threads}.`,
+      );
     }
     if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") failed');
     if (kernels) registerWasmTrainingKernels(kernels);
@@ -150,8 +163,10 @@ async function initWasm(threads: number | undefined, kernels: WasmKernelOptions 
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when the wasm backend is chosen
     wasm = require('@tensorflow/tfjs-backend-wasm');
   } catch (e) {
-    throw new Error(`wasm backend unavailable: cannot load @tensorflow/tfjs-backend-wasm (${(e as Error).message}). ` +
-      'Run `npm install`, or choose BNN_BACKEND=cpu.');
+    throw new Error(
+      `wasm backend unavailable: cannot load @tensorflow/tfjs-backend-wasm (${(e as Error).message}). ` +
+        'Run `npm install`, or choose BNN_BACKEND=cpu.',
+    );
   }
   const already = tf.engine().registry['wasm'] != null; // someone already started wasm (then threads are fixed)
   let n: number;
@@ -162,25 +177,44 @@ async function initWasm(threads: number | undefined, kernels: WasmKernelOptions 
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
       wasm.setThreadsCount(1);
     }
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialize (tf.setBackend("wasm") returned false)');
+    if (!(await tf.setBackend('wasm')))
+      throw new Error('wasm backend failed to initialize (tf.setBackend("wasm") returned false)');
     await tf.ready();
     n = wasm.getThreadsCount();
     unrefWasmWorkers();
   }
   registerWasmTrainingKernels(kernels ?? {});
   const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
-  return withNative({ name: 'wasm', package: '@tensorflow/tfjs-backend-wasm',
-    version: wasm.version_wasm ?? pkgVersion('@tensorflow/tfjs-backend-wasm'), threads: n, simd }, native);
+  return withNative(
+    {
+      name: 'wasm',
+      package: '@tensorflow/tfjs-backend-wasm',
+      version: wasm.version_wasm ?? pkgVersion('@tensorflow/tfjs-backend-wasm'),
+      threads: n,
+      simd,
+    },
+    native,
+  );
 }
 
 async function initCpu(): Promise<BackendInfo> {
-  if (!(await tf.setBackend('cpu'))) throw new Error('cpu backend failed to initialize (tf.setBackend("cpu") returned false)');
+  if (!(await tf.setBackend('cpu')))
+    throw new Error('cpu backend failed to initialize (tf.setBackend("cpu") returned false)');
   await tf.ready();
-  return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: pkgVersion('@tensorflow/tfjs-backend-cpu'), threads: 1 };
+  return {
+    name: 'cpu',
+    package: '@tensorflow/tfjs-backend-cpu',
+    version: pkgVersion('@tensorflow/tfjs-backend-cpu'),
+    threads: 1,
+  };
 }
 
-async function initOne(name: BackendName, threads: number | undefined, kernels?: WasmKernelOptions,
-  native?: NativeKernelOptions): Promise<BackendInfo> {
+async function initOne(
+  name: BackendName,
+  threads: number | undefined,
+  kernels?: WasmKernelOptions,
+  native?: NativeKernelOptions,
+): Promise<BackendInfo> {
   if (name === 'tensorflow') return initTensorflow(threads);
   if (name === 'wasm') return initWasm(threads, kernels, native);
   return initCpu();
@@ -236,7 +270,11 @@ export function backendInfo(): BackendInfo | null {
 export function describeBackend(): string {
   if (!current) {
     let b = 'none';
-    try { b = tf.getBackend() ?? 'none'; } catch { /* not started */ }
+    try {
+      b = tf.getBackend() ?? 'none';
+    } catch {
+      /* not started */
+    }
     return `backend=${b} (not selected by initBackend)`;
   }
   const pkg = current.package.replace('@tensorflow/', '');
@@ -254,7 +292,11 @@ export function describeBackend(): string {
 export function shutdownBackend(): void {
   if (wasmInfo) {
     // removeBackend -> BackendWasm.dispose(): frees the module, then PThread.terminateAllThreads()
-    try { tf.removeBackend('wasm'); } catch { /* already gone */ }
+    try {
+      tf.removeBackend('wasm');
+    } catch {
+      /* already gone */
+    }
     wasmInfo = null;
   }
   current = null;

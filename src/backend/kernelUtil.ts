@@ -11,7 +11,6 @@ type Info = tf.TensorInfo;
 /** A backend whose tensors can be shared by reference counting (every tfjs backend). */
 export type Backend = tf.KernelBackend & { incRef(dataId: object): void };
 
-
 /** Wrap a kernel input as a tf.Tensor without stealing the caller's reference (incRef first; dispose after). */
 function wrap(info: Info, backend: Backend): tf.Tensor {
   backend.incRef(info.dataId);
@@ -50,9 +49,15 @@ export function registeredWasmKernels(): string[] {
 }
 
 /** Registers `kernelFunc` (and `setupFunc`) as `kernelName` on `backendName`, in place of the kernel there. */
-export function replaceKernel(kernelName: string, backendName: string, kernelFunc: tf.KernelFunc, setupFunc?: tf.KernelConfig['setupFunc']): void {
+export function replaceKernel(
+  kernelName: string,
+  backendName: string,
+  kernelFunc: tf.KernelFunc,
+  setupFunc?: tf.KernelConfig['setupFunc'],
+): void {
   if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
-  tf.registerKernel(setupFunc ? { kernelName, backendName, kernelFunc, setupFunc } : { kernelName, backendName, kernelFunc });
+  tf.registerKernel(
+    setupFunc ? { kernelName, backendName, kernelFunc, setupFunc } : { kernelName, backendName, kernelFunc },
+  );
   markRegistered(kernelName);
 }
-

@@ -11,7 +11,6 @@ import type { HeapBackend } from './heap';
 
 type Info = tf.TensorInfo;
 
-
 /**
  * dx of maxPool (NHWC), tfjs semantics: each output's gradient goes to the FIRST maximum of its window in
  * row-major order (padding never wins). wasm's own MaxPoolGrad (tfjs 4.22) is wrong when a window is all negative.
@@ -20,32 +19,69 @@ type Info = tf.TensorInfo;
  * Non-overlapping windows without padding (stride = size, the pools of BinaryNet and UNet) take a faster path:
  * windows as rows, argMax (first max), one-hot times dy.
  */
-export function maxPoolGradAsOps(dy: tf.Tensor4D, x: tf.Tensor4D, filterSize: number | number[], strides: number | number[],
-  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function maxPoolGradAsOps(
+  dy: tf.Tensor4D,
+  x: tf.Tensor4D,
+  filterSize: number | number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   return tf.tidy(() => {
-    const info = tf.backend_util.computePool2DInfo(x.shape, filterSize as any, strides as any, 1, pad as any, dimRoundingMode);
+    const info = tf.backend_util.computePool2DInfo(
+      x.shape,
+      filterSize as any,
+      strides as any,
+      1,
+      pad as any,
+      dimRoundingMode,
+    );
     const [kh, kw] = [info.filterHeight, info.filterWidth];
     const [sh, sw] = [info.strideHeight, info.strideWidth];
     const { top, left, bottom, right } = info.padInfo;
     const [N, H, W, C] = x.shape;
-    const Ho = info.outHeight, Wo = info.outWidth;
+    const Ho = info.outHeight,
+      Wo = info.outWidth;
     if (sh === kh && sw === kw && !(top || bottom || left || right)) {
       // non-overlapping windows: put each window's k² values last, argMax (first max), one-hot · dy, put back.
       // Transposes, ArgMax and OneHot are native on wasm; strided slices are not (~40× slower here).
-      const xc = (Ho * kh !== H || Wo * kw !== W) ? tf.slice(x, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : x;
+      const xc = Ho * kh !== H || Wo * kw !== W ? tf.slice(x, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : x;
       const win = tf.reshape(tf.transpose(tf.reshape(xc, [N * Ho, kh, Wo, kw, C]), [0, 2, 4, 1, 3]), [-1, kh * kw]);
-      const onehot = tf.oneHot(tf.argMax(win, 1), kh * kw);                        // [N·Ho·Wo·C, k²]
+      const onehot = tf.oneHot(tf.argMax(win, 1), kh * kw); // [N·Ho·Wo·C, k²]
       const g = tf.mul(onehot, tf.reshape(dy, [-1, 1]));
-      const back = tf.reshape(tf.transpose(tf.reshape(g, [N * Ho, Wo, C, kh, kw]), [0, 3, 1, 4, 2]), [N, Ho * kh, Wo * kw, C]);
+      const back = tf.reshape(tf.transpose(tf.reshape(g, [N * Ho, Wo, C, kh, kw]), [0, 3, 1, 4, 2]), [
+        N,
+        Ho * kh,
+        Wo * kw,
+        C,
+      ]);
       return padOrCrop(back as tf.Tensor4D, 0, H - Ho * kh, 0, W - Wo * kw);
     }
-    const xp = (top || bottom || left || right)
-      ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity) : x;
+    const xp =
+      top || bottom || left || right
+        ? tf.pad(
+            x,
+            [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ],
+            -Infinity,
+          )
+        : x;
     const slices: tf.Tensor4D[][] = [];
     for (let a = 0; a < kh; a++) {
       slices.push([]);
       for (let b = 0; b < kw; b++) {
-        slices[a].push(tf.stridedSlice(xp, [0, a, b, 0], [N, a + (Ho - 1) * sh + 1, b + (Wo - 1) * sw + 1, C], [1, sh, sw, 1]) as tf.Tensor4D);
+        slices[a].push(
+          tf.stridedSlice(
+            xp,
+            [0, a, b, 0],
+            [N, a + (Ho - 1) * sh + 1, b + (Wo - 1) * sw + 1, C],
+            [1, sh, sw, 1],
+          ) as tf.Tensor4D,
+        );
       }
     }
     let m = slices[0][0];
@@ -56,17 +92,28 @@ export function maxPoolGradAsOps(dy: tf.Tensor4D, x: tf.Tensor4D, filterSize: nu
       g.push([]);
       for (let b = 0; b < kw; b++) {
         let e: tf.Tensor = tf.equal(slices[a][b], m);
-        if (taken) { e = tf.logicalAnd(e, tf.logicalNot(taken)); taken = tf.logicalOr(taken, e); } else taken = e;
+        if (taken) {
+          e = tf.logicalAnd(e, tf.logicalNot(taken));
+          taken = tf.logicalOr(taken, e);
+        } else taken = e;
         g[a].push(tf.mul(dy, tf.cast(e, 'float32')) as tf.Tensor4D);
       }
     }
-    const Hp = top + H + bottom, Wp = left + W + right;
+    const Hp = top + H + bottom,
+      Wp = left + W + right;
     const parts: tf.Tensor4D[] = [];
     for (let a = 0; a < kh; a++) {
       for (let b = 0; b < kw; b++) {
         let u: tf.Tensor4D = g[a][b];
         if (sh > 1 || sw > 1) {
-          const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+          const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ]);
           u = tf.reshape(e, [N, Ho * sh, Wo * sw, C]) as tf.Tensor4D;
         }
         parts.push(padOrCrop(u, a, Hp - a - u.shape[1], b, Wp - b - u.shape[2]));
@@ -82,14 +129,30 @@ export function maxPoolGradAsOps(dy: tf.Tensor4D, x: tf.Tensor4D, filterSize: nu
  * on the wasm heap: each window's gradient goes to its first maximum in row-major order (as maxPoolGradAsOps and
  * the cpu backend); rows/columns beyond the last window get 0. Returns null for other geometries.
  */
-export function maxPoolGradHeap(b: HeapBackend, dy: Info, x: Info, filterSize: number | number[], strides: number | number[],
-  pad: unknown, dimRoundingMode?: 'floor' | 'round' | 'ceil'): Info | null {
-  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize as any, strides as any, 1, pad as any, dimRoundingMode);
-  const kh = info.filterHeight, kw = info.filterWidth;
+export function maxPoolGradHeap(
+  b: HeapBackend,
+  dy: Info,
+  x: Info,
+  filterSize: number | number[],
+  strides: number | number[],
+  pad: unknown,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): Info | null {
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    filterSize as any,
+    strides as any,
+    1,
+    pad as any,
+    dimRoundingMode,
+  );
+  const kh = info.filterHeight,
+    kw = info.filterWidth;
   const { top, left, bottom, right } = info.padInfo;
   if (info.strideHeight !== kh || info.strideWidth !== kw || top || left || bottom || right) return null;
   const [N, H, W, C] = x.shape;
-  const Ho = info.outHeight, Wo = info.outWidth;
+  const Ho = info.outHeight,
+    Wo = info.outWidth;
   if (dy.shape[1] !== Ho || dy.shape[2] !== Wo) return null;
   const out = b.makeOutput(x.shape.slice(), 'float32');
   const k = kh === 2 && kw === 2 && C % 4 === 0 ? simd(b) : null;
@@ -103,7 +166,9 @@ export function maxPoolGradHeap(b: HeapBackend, dy: Info, x: Info, filterSize: n
     b.wasm._free(tabP);
     return out;
   }
-  const xv = heapF32(b, x), gv = heapF32(b, dy), dx = heapF32(b, out);
+  const xv = heapF32(b, x),
+    gv = heapF32(b, dy),
+    dx = heapF32(b, out);
   dx.fill(0);
   const rowStride = W * C;
   for (let n = 0; n < N; n++) {
@@ -112,12 +177,16 @@ export function maxPoolGradHeap(b: HeapBackend, dy: Info, x: Info, filterSize: n
         const base = ((n * H + oy * kh) * W + ox * kw) * C;
         const gb = ((n * Ho + oy) * Wo + ox) * C;
         for (let c = 0; c < C; c++) {
-          let best = base + c, bv = xv[best];
+          let best = base + c,
+            bv = xv[best];
           for (let a = 0; a < kh; a++) {
             for (let q = 0; q < kw; q++) {
               const i = base + a * rowStride + q * C + c;
               const v = xv[i];
-              if (v > bv) { bv = v; best = i; }
+              if (v > bv) {
+                bv = v;
+                best = i;
+              }
             }
           }
           dx[best] = gv[gb + c];

@@ -75,22 +75,34 @@ function onPath(cmds: string[]): boolean {
 }
 
 function haveDnnlHeaders(): boolean {
-  const dirs = ['/usr/include', '/usr/local/include', '/opt/homebrew/include',
-    ...(process.env.CPATH ?? '').split(path.delimiter), ...(process.env.CPLUS_INCLUDE_PATH ?? '').split(path.delimiter)];
-  return dirs.filter(Boolean).some((d) => fs.existsSync(path.join(d, 'dnnl.hpp')) || fs.existsSync(path.join(d, 'oneapi', 'dnnl', 'dnnl.hpp')));
+  const dirs = [
+    '/usr/include',
+    '/usr/local/include',
+    '/opt/homebrew/include',
+    ...(process.env.CPATH ?? '').split(path.delimiter),
+    ...(process.env.CPLUS_INCLUDE_PATH ?? '').split(path.delimiter),
+  ];
+  return dirs
+    .filter(Boolean)
+    .some((d) => fs.existsSync(path.join(d, 'dnnl.hpp')) || fs.existsSync(path.join(d, 'oneapi', 'dnnl', 'dnnl.hpp')));
 }
 
 /** Why the addon is not there: the first missing prerequisite. */
 function whyNotBuilt(): string {
-  if (!onPath(['g++', 'c++', 'clang++'])) return 'native addon not built: no C++ compiler (install g++ and libdnnl-dev, then run scripts/setup.sh)';
-  if (!haveDnnlHeaders()) return 'native addon not built: oneDNN library not found (install libdnnl-dev, then run scripts/setup.sh)';
+  if (!onPath(['g++', 'c++', 'clang++']))
+    return 'native addon not built: no C++ compiler (install g++ and libdnnl-dev, then run scripts/setup.sh)';
+  if (!haveDnnlHeaders())
+    return 'native addon not built: oneDNN library not found (install libdnnl-dev, then run scripts/setup.sh)';
   return 'native addon not built (run scripts/setup.sh or `npm run build:native`)';
 }
 
 /** Load the addon once (null when BNN_NATIVE=0, absent or failing to load; see nativeSkipReason). */
 export function loadNativeAddon(): Addon | null {
   if (addon || loadError) return addon;
-  if (!fs.existsSync(ADDON_PATH)) { loadError = whyNotBuilt(); return null; }
+  if (!fs.existsSync(ADDON_PATH)) {
+    loadError = whyNotBuilt();
+    return null;
+  }
   // OpenMP reads its settings when the library loads: let idle oneDNN threads sleep soon instead of spinning on
   // cores that wasm's own threads need next (the user's settings win)
   if (process.env.OMP_WAIT_POLICY == null && process.env.GOMP_SPINCOUNT == null) process.env.GOMP_SPINCOUNT = '10000';
@@ -144,7 +156,10 @@ const off = (b: NativeBackend, i: Info): number => b.dataIdMap.get(i.dataId).mem
 const size = (s: number[]) => s.reduce((a, v) => a * v, 1);
 
 interface ConvAttrs {
-  strides: number | number[]; pad: unknown; dataFormat?: string; dilations?: number | number[];
+  strides: number | number[];
+  pad: unknown;
+  dataFormat?: string;
+  dilations?: number | number[];
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
@@ -158,9 +173,11 @@ function convDims(xShape: number[], fShape: number[], a: ConvAttrs): Int32Array 
   if (fci !== Ci) return null;
   const g = convGeometry(xShape, fShape, a.strides, a.pad, a.dimRoundingMode);
   const [sh, sw] = g.strides;
-  const pt = g.padInfo.top, pl = g.padInfo.left;
+  const pt = g.padInfo.top,
+    pl = g.padInfo.left;
   // oneDNN's right/bottom padding makes its output size equal tfjs' (negative: rows the conv never reads)
-  const pb = (g.outH - 1) * sh + kh - H - pt, pr = (g.outW - 1) * sw + kw - W - pl;
+  const pb = (g.outH - 1) * sh + kh - H - pt,
+    pr = (g.outW - 1) * sw + kw - W - pl;
   if (g.outH <= 0 || g.outW <= 0 || size(xShape) === 0 || size(fShape) === 0) return null;
   return Int32Array.from([N, H, W, Ci, g.outH, g.outW, Co, kh, kw, sh, sw, pt, pl, pb, pr]);
 }
@@ -169,7 +186,14 @@ function convDims(xShape: number[], fShape: number[], a: ConvAttrs): Int32Array 
  * Run a conv on the addon into a new output, trying `kinds` in turn (e.g. int8, then float); null (output freed)
  * if the addon declines them all.
  */
-function runConv(b: NativeBackend, kinds: number[], a: Info, w: Info, outShape: number[], dims: Int32Array): Info | null {
+function runConv(
+  b: NativeBackend,
+  kinds: number[],
+  a: Info,
+  w: Info,
+  outShape: number[],
+  dims: Int32Array,
+): Info | null {
   const out = b.makeOutput(outShape, 'float32');
   // the heap may have grown while allocating: take HEAPU8 after makeOutput
   for (const kind of kinds) if (addon!.conv(kind, heapOf(b), off(b, a), off(b, w), off(b, out), dims)) return out;
@@ -188,7 +212,9 @@ function conv2dNative(args: KernelArgs): Info | null {
     const r = xnorConv(b, x, filter, g);
     if (r) return r;
   }
-  const kinds = order.filter((k) => k === 'onednn-int8' || k === 'onednn-float').map((k) => (k === 'onednn-int8' ? 3 : 0));
+  const kinds = order
+    .filter((k) => k === 'onednn-int8' || k === 'onednn-float')
+    .map((k) => (k === 'onednn-int8' ? 3 : 0));
   const dims = convDims(x.shape, filter.shape, args.attrs as unknown as ConvAttrs);
   return kinds.length && dims ? runConv(b, kinds, x, filter, [dims[0], dims[4], dims[5], dims[6]], dims) : null;
 }
@@ -202,7 +228,15 @@ function matchesOutput(dy: Info, dims: ArrayLike<number>): boolean {
  * A convolution gradient by oneDNN (`kind` 1: backward-weights, dW [kh,kw,Ci,Co] from x and dy; 2: backward-data,
  * dx from dy and the filter): `a` and `b` are the addon's operands, `xShape` and `fShape` the forward conv's shapes.
  */
-function convGradNative(args: KernelArgs, kind: 1 | 2, a: Info, b: Info, dy: Info, xShape: number[], fShape: number[]): Info | null {
+function convGradNative(
+  args: KernelArgs,
+  kind: 1 | 2,
+  a: Info,
+  b: Info,
+  dy: Info,
+  xShape: number[],
+  fShape: number[],
+): Info | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
   const dims = convDims(xShape, fShape, args.attrs as unknown as ConvAttrs);
   if (!dims || !matchesOutput(dy, dims)) return null;
@@ -216,29 +250,50 @@ function filterGradNative(args: KernelArgs): Info | null {
 
 function inputGradNative(args: KernelArgs): Info | null {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
-  return convGradNative(args, 2, dy, filter, dy, (args.attrs as unknown as { inputShape: number[] }).inputShape, filter.shape);
+  return convGradNative(
+    args,
+    2,
+    dy,
+    filter,
+    dy,
+    (args.attrs as unknown as { inputShape: number[] }).inputShape,
+    filter.shape,
+  );
 }
 
 function matMulNative(args: KernelArgs): Info | null {
   const { a, b } = args.inputs as { a: Info; b: Info };
   const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
-  const ra = a.shape.length, rb = b.shape.length;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   const M = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const K = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const K2 = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
   const N = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (K !== K2 || M * N * K === 0) return null;
-  const batchA = size(a.shape.slice(0, -2)), batchB = size(b.shape.slice(0, -2));
+  const batchA = size(a.shape.slice(0, -2)),
+    batchB = size(b.shape.slice(0, -2));
   let outBatch: number[];
   try {
     outBatch = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  } catch { return null; }
+  } catch {
+    return null;
+  }
   const batch = Math.max(batchA, batchB);
   if (size(outBatch) !== batch || (batchA !== batchB && batchA !== 1 && batchB !== 1)) return null;
   const be = args.backend as unknown as NativeBackend;
   const out = be.makeOutput([...outBatch, M, N], 'float32');
-  const dims = Int32Array.from([batch, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N, M, N, K, transposeA ? 1 : 0, transposeB ? 1 : 0]);
+  const dims = Int32Array.from([
+    batch,
+    batchA === 1 ? 0 : M * K,
+    batchB === 1 ? 0 : K * N,
+    M,
+    N,
+    K,
+    transposeA ? 1 : 0,
+    transposeB ? 1 : 0,
+  ]);
   if (addon!.matmul(heapOf(be), off(be, a), off(be, b), off(be, out), dims)) return out;
   be.disposeData(out.dataId);
   return null;
@@ -246,16 +301,30 @@ function matMulNative(args: KernelArgs): Info | null {
 
 function maxPoolNative(args: KernelArgs): Info | null {
   const { x } = args.inputs as { x: Info };
-  const a = args.attrs as unknown as { filterSize: number | number[]; strides: number | number[]; pad: unknown;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const a = args.attrs as unknown as {
+    filterSize: number | number[];
+    strides: number | number[];
+    pad: unknown;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
   if (x.dtype !== 'float32' || x.shape.length !== 4 || size(x.shape) === 0) return null;
-  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize as [number, number],
-    a.strides as [number, number], 1, a.pad as 'valid', a.dimRoundingMode);
+  const info = tf.backend_util.computePool2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterSize as [number, number],
+    a.strides as [number, number],
+    1,
+    a.pad as 'valid',
+    a.dimRoundingMode,
+  );
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.outHeight <= 0 || info.outWidth <= 0) return null;
   const [N, H, W, C] = x.shape;
-  const kh = info.filterHeight, kw = info.filterWidth, sh = info.strideHeight, sw = info.strideWidth;
+  const kh = info.filterHeight,
+    kw = info.filterWidth,
+    sh = info.strideHeight,
+    sw = info.strideWidth;
   const { top, left } = info.padInfo;
-  const bottom = (info.outHeight - 1) * sh + kh - H - top, right = (info.outWidth - 1) * sw + kw - W - left;
+  const bottom = (info.outHeight - 1) * sh + kh - H - top,
+    right = (info.outWidth - 1) * sw + kw - W - left;
   const dims = Int32Array.from([N, H, W, C, info.outHeight, info.outWidth, kh, kw, sh, sw, top, left, bottom, right]);
   const be = args.backend as unknown as NativeBackend;
   const out = be.makeOutput([N, info.outHeight, info.outWidth, C], 'float32');
@@ -292,13 +361,19 @@ function install(backendName: string): void {
     if (!base) continue;
     const kernelFunc: tf.KernelFunc = (args) => {
       const r = enabled ? fn(args) : null;
-      if (r) { calls[name] = (calls[name] ?? 0) + 1; return r; }
+      if (r) {
+        calls[name] = (calls[name] ?? 0) + 1;
+        return r;
+      }
       return base.kernelFunc(args);
     };
     ours.add(kernelFunc);
     tf.unregisterKernel(name, backendName);
-    tf.registerKernel(base.setupFunc ? { kernelName: name, backendName, kernelFunc, setupFunc: base.setupFunc }
-      : { kernelName: name, backendName, kernelFunc });
+    tf.registerKernel(
+      base.setupFunc
+        ? { kernelName: name, backendName, kernelFunc, setupFunc: base.setupFunc }
+        : { kernelName: name, backendName, kernelFunc },
+    );
   }
 }
 
@@ -307,7 +382,11 @@ function install(backendName: string): void {
  * after registerWasmTrainingKernels, again whenever those are re-registered). `threads` sets oneDNN's thread
  * count. Returns the path in use: 'wasm+onednn', or 'wasm' with the reason (BNN_NATIVE=0, not built, …).
  */
-export function registerNativeKernels(threads: number, options: NativeKernelOptions = {}, backendName = 'wasm'): NativeStatus {
+export function registerNativeKernels(
+  threads: number,
+  options: NativeKernelOptions = {},
+  backendName = 'wasm',
+): NativeStatus {
   binaryChoice = options.binaryConv ?? 'int8';
   if (nativeDisabledByEnv()) {
     setEnabled(false);
@@ -324,7 +403,10 @@ export function registerNativeKernels(threads: number, options: NativeKernelOpti
   install(backendName);
   setEnabled(true);
   const i = a.info();
-  status = { path: 'wasm+onednn', detail: `oneDNN ${i.version} (${i.runtime}), ${threads} thread${threads === 1 ? '' : 's'}` };
+  status = {
+    path: 'wasm+onednn',
+    detail: `oneDNN ${i.version} (${i.runtime}), ${threads} thread${threads === 1 ? '' : 's'}`,
+  };
   return nativeStatus();
 }
 

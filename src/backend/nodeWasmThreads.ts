@@ -37,7 +37,11 @@ function ensureTmpDir(): string {
     tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bnn-tfjs-wasm-mt-'));
     const dir = tmpDir;
     process.on('exit', () => {
-      try { fs.rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        /* best effort */
+      }
     });
   }
   return tmpDir;
@@ -71,7 +75,10 @@ export async function initWasmThreaded(threads: number): Promise<number> {
   const realCpus = os.cpus;
   g.Blob = FileBlob;
   (URL as any).createObjectURL = (b: any) => (b && b.__path ? b.__path : origCreate.call(URL, b));
-  (os as any).cpus = () => { const c = realCpus.call(os); return [...c, ...c]; };
+  (os as any).cpus = () => {
+    const c = realCpus.call(os);
+    return [...c, ...c];
+  };
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   try {
     wasm.setThreadsCount(threads);
@@ -88,7 +95,7 @@ export async function initWasmThreaded(threads: number): Promise<number> {
     const prevLocate = mod.locateFile;
     const workerPath = threadScripts.worker;
     mod.locateFile = (p: string, prefix: string) =>
-      p.endsWith('.worker.js') ? workerPath : (prevLocate ? prevLocate(p, prefix) : prefix + p);
+      p.endsWith('.worker.js') ? workerPath : prevLocate ? prevLocate(p, prefix) : prefix + p;
   }
   if (mod && threadScripts.main) mod.mainScriptUrlOrBlob = threadScripts.main;
   unrefWasmWorkers();
@@ -101,12 +108,19 @@ export async function initWasmThreaded(threads: number): Promise<number> {
  */
 export function unrefWasmWorkers(): number {
   let mod: any;
-  try { mod = (tf.findBackend('wasm') as any)?.wasm; } catch { return 0; }
+  try {
+    mod = (tf.findBackend('wasm') as any)?.wasm;
+  } catch {
+    return 0;
+  }
   const pt = mod && mod.PThread;
   if (!pt) return 0;
   let n = 0;
   for (const w of [...(pt.runningWorkers || []), ...(pt.unusedWorkers || [])]) {
-    if (w && typeof w.unref === 'function') { w.unref(); n++; }
+    if (w && typeof w.unref === 'function') {
+      w.unref();
+      n++;
+    }
   }
   return n;
 }

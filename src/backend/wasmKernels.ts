@@ -24,7 +24,13 @@ import { registeredWasmKernels, replaceKernel, withWrapped } from './kernelUtil'
 import type { Backend } from './kernelUtil';
 import { maxPoolGradAsOps, maxPoolGradHeap } from './maxPoolGrad';
 
-export { conv2dFilterGradIm2col, conv2dFilterGradSwapped, conv2dInputGradAsConv, convGeometry, rotate180SwapIO } from './convGrads';
+export {
+  conv2dFilterGradIm2col,
+  conv2dFilterGradSwapped,
+  conv2dInputGradAsConv,
+  convGeometry,
+  rotate180SwapIO,
+} from './convGrads';
 export type { ConvGeom, ConvPad } from './convGrads';
 export { maxPoolGradAsOps, maxPoolGradHeap } from './maxPoolGrad';
 export { registerCpuFallbacks } from './cpuFallbacks';
@@ -33,7 +39,12 @@ export { heapF32 } from './heap';
 export type { HeapBackend } from './heap';
 
 type Info = tf.TensorInfo;
-type ConvAttrs = { strides: number | number[]; pad: unknown; dataFormat?: string; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+type ConvAttrs = {
+  strides: number | number[];
+  pad: unknown;
+  dataFormat?: string;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
 
 /** What registerWasmTrainingKernels registers (every default is the fast, tested kernel). */
 export interface WasmKernelOptions {
@@ -77,7 +88,8 @@ function registerFilterGrad(backendName: string, fast: boolean): void {
     const a = attrs as unknown as ConvAttrs & { filterShape: number[]; dilations?: number | number[] };
     const dil = pair(a.dilations);
     return withWrapped([x, dy], backend as Backend, (xt, dyt) => {
-      const xs = toNHWC(xt, a.dataFormat), dys = toNHWC(dyt, a.dataFormat);
+      const xs = toNHWC(xt, a.dataFormat),
+        dys = toNHWC(dyt, a.dataFormat);
       if (fast && dil[0] === 1 && dil[1] === 1) {
         return conv2dFilterGradSwapped(xs, dys, a.filterShape, a.strides, a.pad, a.dimRoundingMode);
       }
@@ -92,8 +104,15 @@ function registerInputGrad(backendName: string, winograd: boolean): void {
     const { dy, filter } = inputs as { dy: Info; filter: Info };
     const a = attrs as unknown as ConvAttrs & { inputShape: number[] };
     return withWrapped([dy, filter], backend as Backend, (dyt, ft) => {
-      const r = conv2dInputGradAsConv(toNHWC(dyt, a.dataFormat), ft as tf.Tensor4D, shapeToNHWC(a.inputShape, a.dataFormat),
-        a.strides, a.pad, a.dimRoundingMode, winograd);
+      const r = conv2dInputGradAsConv(
+        toNHWC(dyt, a.dataFormat),
+        ft as tf.Tensor4D,
+        shapeToNHWC(a.inputShape, a.dataFormat),
+        a.strides,
+        a.pad,
+        a.dimRoundingMode,
+        winograd,
+      );
       return a.dataFormat === 'NCHW' ? tf.transpose(r, [0, 3, 1, 2]) : r;
     });
   });
@@ -103,14 +122,27 @@ function registerInputGrad(backendName: string, winograd: boolean): void {
 function registerMaxPoolGrad(backendName: string, heap: boolean): void {
   replaceKernel('MaxPoolGrad', backendName, ({ inputs, attrs, backend }) => {
     const { dy, input } = inputs as { dy: Info; input: Info };
-    const a = attrs as unknown as { filterSize: number | number[]; strides: number | number[]; pad: unknown;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+    const a = attrs as unknown as {
+      filterSize: number | number[];
+      strides: number | number[];
+      pad: unknown;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
     if (heap && dy.dtype === 'float32' && input.dtype === 'float32') {
-      const fast = maxPoolGradHeap(backend as unknown as HeapBackend, dy, input, a.filterSize, a.strides, a.pad, a.dimRoundingMode);
+      const fast = maxPoolGradHeap(
+        backend as unknown as HeapBackend,
+        dy,
+        input,
+        a.filterSize,
+        a.strides,
+        a.pad,
+        a.dimRoundingMode,
+      );
       if (fast) return fast;
     }
     return withWrapped([dy, input], backend as Backend, (dyt, xt) =>
-      maxPoolGradAsOps(dyt as tf.Tensor4D, xt as tf.Tensor4D, a.filterSize, a.strides, a.pad, a.dimRoundingMode));
+      maxPoolGradAsOps(dyt as tf.Tensor4D, xt as tf.Tensor4D, a.filterSize, a.strides, a.pad, a.dimRoundingMode),
+    );
   });
 }
 
@@ -130,10 +162,15 @@ function registerMatMulShim(backendName: string): void {
     const { a, b } = inputs as { a: Info; b: Info };
     return withWrapped([a, b], backend as Backend, (ta, tb) => {
       const T = (t: tf.Tensor) => {
-        const r = t.rank; const perm = [...Array(r).keys()]; perm[r - 2] = r - 1; perm[r - 1] = r - 2;
+        const r = t.rank;
+        const perm = [...Array(r).keys()];
+        perm[r - 2] = r - 1;
+        perm[r - 1] = r - 2;
         return tf.transpose(t, perm);
       };
-      const r = ta.rank, M = ta.shape[at.transposeA ? r - 1 : r - 2], N = tb.shape[tb.rank - 2];
+      const r = ta.rank,
+        M = ta.shape[at.transposeA ? r - 1 : r - 2],
+        N = tb.shape[tb.rank - 2];
       if (!at.transposeA && at.transposeB && M * 4 <= N) {
         // A·Bᵀ with a small A (e.g. dx = dy·Wᵀ of a dense layer): (B·Aᵀ)ᵀ streams the big B once as the
         // GEMM input instead of transposing it and packing it as XNNPACK weights
@@ -156,15 +193,20 @@ function registerConv(backendName: string, on: boolean): void {
     replaceKernel('Conv2D', backendName, base.kernelFunc, base.setupFunc);
     return;
   }
-  replaceKernel('Conv2D', backendName, (args) => {
-    const { call, g } = convCallOf(args);
-    if (g && convKernelOrder({ ...convPolicy(), native: null }, call)[0] === 'xnor') {
-      const { x, filter } = args.inputs as { x: Info; filter: Info };
-      const out = xnorConv(args.backend as unknown as Parameters<typeof xnorConv>[0], x, filter, g);
-      if (out) return out;
-    }
-    return base.kernelFunc(args);
-  }, base.setupFunc);
+  replaceKernel(
+    'Conv2D',
+    backendName,
+    (args) => {
+      const { call, g } = convCallOf(args);
+      if (g && convKernelOrder({ ...convPolicy(), native: null }, call)[0] === 'xnor') {
+        const { x, filter } = args.inputs as { x: Info; filter: Info };
+        const out = xnorConv(args.backend as unknown as Parameters<typeof xnorConv>[0], x, filter, g);
+        if (out) return out;
+      }
+      return base.kernelFunc(args);
+    },
+    base.setupFunc,
+  );
 }
 
 /**

@@ -44,7 +44,8 @@ export function parseArgs(argv: string[], spec: ArgSpec): ParsedArgs {
       const v = inline ?? argv[++i];
       if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new Error(`--${k} needs a value`);
       const prev = out.values.get(k);
-      if (prev && !(spec.repeatable ?? []).includes(k)) throw new Error(`--${k} is given twice (${prev[0]}, ${v}); give it once`);
+      if (prev && !(spec.repeatable ?? []).includes(k))
+        throw new Error(`--${k} is given twice (${prev[0]}, ${v}); give it once`);
       out.values.set(k, [...(prev ?? []), v]);
     } else {
       throw new Error(`unknown option --${k}. Allowed: ${allowed()}`);
@@ -74,7 +75,10 @@ export function showValue(raw: string): string {
  */
 export function parseIntegerOption(name: string, raw: string, max = Number.MAX_SAFE_INTEGER, min = 0): number {
   const allowed = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
-  if (!INTEGER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be an integer ≥ ${min} written in decimal digits${max === Number.MAX_SAFE_INTEGER ? '' : ` (at most ${max})`}`);
+  if (!INTEGER_SYNTAX.test(raw))
+    throw new Error(
+      `--${name} ${showValue(raw)}: must be an integer ≥ ${min} written in decimal digits${max === Number.MAX_SAFE_INTEGER ? '' : ` (at most ${max})`}`,
+    );
   const v = Number(raw);
   if (!Number.isSafeInteger(v) || v > max || v < min) throw new Error(`--${name} ${raw}: must be ${allowed}`);
   return v;
@@ -97,7 +101,10 @@ function describeRange(r: NumberRange): string {
 /** A number option in decimal or scientific notation ("0.5", "3e-4"), within `range`. Throws `--<name> <raw>: …`. */
 export function parseNumberOption(name: string, raw: string, range: NumberRange = {}): number {
   const allowed = describeRange(range);
-  if (!NUMBER_SYNTAX.test(raw)) throw new Error(`--${name} ${showValue(raw)}: must be ${allowed} in decimal or scientific notation (e.g. 30, 0.5, 3e-4)`);
+  if (!NUMBER_SYNTAX.test(raw))
+    throw new Error(
+      `--${name} ${showValue(raw)}: must be ${allowed} in decimal or scientific notation (e.g. 30, 0.5, 3e-4)`,
+    );
   const v = Number(raw);
   const tooLow = range.min !== undefined && (range.minExclusive ? v <= range.min : v < range.min);
   const tooHigh = range.max !== undefined && (range.maxExclusive ? v >= range.max : v > range.max);
@@ -107,14 +114,16 @@ export function parseNumberOption(name: string, raw: string, range: NumberRange 
 
 /** One of `allowed`, exactly. Throws `--<name> <raw>: allowed: a, b, c`. */
 export function parseEnumOption<T extends string>(name: string, raw: string, allowed: readonly T[], more = ''): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`--${name} ${showValue(raw)}: allowed: ${allowed.join(', ')}${more}`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new Error(`--${name} ${showValue(raw)}: allowed: ${allowed.join(', ')}${more}`);
   return raw as T;
 }
 
 /** A comma-separated list, each item trimmed and parsed by `item`; an empty list or an empty item is an error. */
 export function parseListOption<T>(name: string, raw: string, item: (s: string) => T, what = 'items'): T[] {
   const parts = raw.split(',').map((s) => s.trim());
-  if (parts.some((s) => s === '')) throw new Error(`--${name} ${showValue(raw)}: expected a comma-separated list of ${what}, without empty entries`);
+  if (parts.some((s) => s === ''))
+    throw new Error(`--${name} ${showValue(raw)}: expected a comma-separated list of ${what}, without empty entries`);
   return parts.map(item);
 }
 

@@ -28,7 +28,8 @@ async function main(argv: string[]): Promise<number> {
     else if (a.startsWith('-')) throw new Error(`unknown option ${a}. ${USAGE}`);
     else names.push(a);
   }
-  if (names.length !== 1 || !(names[0] === 'all' || names[0] in DATASETS)) throw new Error(`name one dataset. ${USAGE}`);
+  if (names.length !== 1 || !(names[0] === 'all' || names[0] in DATASETS))
+    throw new Error(`name one dataset. ${USAGE}`);
   const list = names[0] === 'all' ? Object.keys(DATASETS) : names;
   console.log(`Data cache: ${dataRoot()}${envDataDir() ? ' (BNN_DATA_DIR)' : ''}`);
   let failed = 0;
@@ -36,7 +37,9 @@ async function main(argv: string[]): Promise<number> {
     const t0 = Date.now();
     try {
       const r = await DATASETS[name].prepare({ from, keepArchives });
-      console.log(`${name}: ${r.status === 'present' ? 'already present' : 'ready'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      console.log(
+        `${name}: ${r.status === 'present' ? 'already present' : 'ready'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+      );
     } catch (e) {
       failed++;
       console.error(`${name}: ERROR: ${(e as Error).message}`);

@@ -27,19 +27,35 @@ function rel(f: string): string {
  * profile or only `profile`.
  */
 export async function listExperiments(profile?: string, log: (line: string) => void = console.log): Promise<void> {
-  if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile)) throw new Error(`--profile ${profile}: allowed: ${PROFILES.join(', ')}`);
+  if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile))
+    throw new Error(`--profile ${profile}: allowed: ${PROFILES.join(', ')}`);
   const profiles = profile === undefined ? PROFILES : PROFILES.filter((p) => p === profile);
-  const entries = experimentNames().flatMap((name) => profiles.map((p) => ({ name, profile: p, config: profileConfig(name, p, 0) })));
+  const entries = experimentNames().flatMap((name) =>
+    profiles.map((p) => ({ name, profile: p, config: profileConfig(name, p, 0) })),
+  );
   await initBackend();
   log(`${describeBackend()}; estimating each run from a probe of its own shape (model, width, batch, image size)…`);
   const est = await estimateConfigs(
     entries.map((e) => e.config),
     { root: resultsRoot(), log },
   );
-  const rows: string[][] = [['experiment', 'section', 'profile', 'epochs', 'width', 'batch', 'train imgs', 'seeds', 'est. time/seed', 'probe']];
+  const rows: string[][] = [
+    ['experiment', 'section', 'profile', 'epochs', 'width', 'batch', 'train imgs', 'seeds', 'est. time/seed', 'probe'],
+  ];
   entries.forEach(({ name, profile, config: c }, i) => {
     const e = getExperiment(name);
-    rows.push([name, e.section, profile, String(c.epochs), String(c.width), String(c.batchSize), String(runSizes(c).nTrain), e.seeds[profile as keyof typeof e.seeds].join(','), e.sameAs ? `= ${e.sameAs}` : formatEstimate(est.seconds[i]), est.shapes[i]]);
+    rows.push([
+      name,
+      e.section,
+      profile,
+      String(c.epochs),
+      String(c.width),
+      String(c.batchSize),
+      String(runSizes(c).nTrain),
+      e.seeds[profile as keyof typeof e.seeds].join(','),
+      e.sameAs ? `= ${e.sameAs}` : formatEstimate(est.seconds[i]),
+      est.shapes[i],
+    ]);
   });
   for (const l of alignRows(rows)) log(l);
   log('');

@@ -24,7 +24,7 @@ async function list(profile?: string) {
 const USAGE = [
   'usage: npm run experiment -- <name> [--profile quick|paper|smoke] [--seed N] [--resume | --repair | --force] [--set key=value]…',
   '       npm run experiment -- --list [--profile quick|paper|smoke]',
-  '  --seed N       an integer 0..4294967295 (default: the profile\'s first seed)',
+  "  --seed N       an integer 0..4294967295 (default: the profile's first seed)",
   '  --resume       continue an interrupted run from its checkpoint; first rewrites from it every file that differs (as --repair)',
   '  --repair       rewrite config.json, history.json, history.csv and final/ from the checkpoint where they differ, saying which; trains nothing',
   '  --force        train again; the previous results are replaced once the new run has written its first checkpoint (a --force',
@@ -44,7 +44,11 @@ function fsMessage(e: unknown, root: string): string {
 async function main() {
   let args;
   try {
-    args = parseArgs(process.argv.slice(2), { flags: ['list', 'resume', 'repair', 'force', 'help'], values: ['profile', 'seed', 'set'], repeatable: ['set'] });
+    args = parseArgs(process.argv.slice(2), {
+      flags: ['list', 'resume', 'repair', 'force', 'help'],
+      values: ['profile', 'seed', 'set'],
+      repeatable: ['set'],
+    });
   } catch (e) {
     fail(`${(e as Error).message} (--help for usage)`);
   }
@@ -57,9 +61,12 @@ async function main() {
   }
   if (args.flags.has('list')) return list(args.values.get('profile')?.[0]);
   if (args.positional.length > 1) fail(`one experiment at a time; got ${args.positional.join(', ')}`);
-  if (args.flags.has('resume') && args.flags.has('force')) fail('--resume and --force exclude each other: --resume continues the stored run, --force replaces it');
+  if (args.flags.has('resume') && args.flags.has('force'))
+    fail('--resume and --force exclude each other: --resume continues the stored run, --force replaces it');
   if (args.flags.has('repair') && (args.flags.has('resume') || args.flags.has('force'))) {
-    fail(`--repair and --${args.flags.has('resume') ? 'resume' : 'force'} exclude each other: --repair rewrites the stored run's files from its checkpoint and trains nothing`);
+    fail(
+      `--repair and --${args.flags.has('resume') ? 'resume' : 'force'} exclude each other: --repair rewrites the stored run's files from its checkpoint and trains nothing`,
+    );
   }
   const name = args.positional[0];
   const profile = args.values.get('profile')?.[0] ?? DEFAULT_PROFILE;
@@ -88,12 +95,22 @@ async function main() {
   const unwritable = checkWritableDir(root);
   if (unwritable) fail(`cannot write results: ${unwritable}`);
   try {
-    const r = await runExperiment({ experiment: name, profile, seed, set, resume: args.flags.has('resume'), force: args.flags.has('force'), repair: args.flags.has('repair') });
+    const r = await runExperiment({
+      experiment: name,
+      profile,
+      seed,
+      set,
+      resume: args.flags.has('resume'),
+      force: args.flags.has('force'),
+      repair: args.flags.has('repair'),
+    });
     const last = r.history[r.history.length - 1];
     const what = `${r.config.experiment}/${r.config.profile}/seed-${r.config.seed}`;
     const fixed = r.repaired?.length ? `; rewrote ${r.repaired.length} file(s) from the checkpoint` : '';
     if (!last || r.history.length < r.config.epochs) {
-      console.log(`${what}: interrupted after epoch ${r.history.length} of ${r.config.epochs}, no final numbers yet${fixed}; --resume continues it. Results in ${r.dir}`);
+      console.log(
+        `${what}: interrupted after epoch ${r.history.length} of ${r.config.epochs}, no final numbers yet${fixed}; --resume continues it. Results in ${r.dir}`,
+      );
     } else {
       console.log(
         `done: ${what} final train acc ${(last.accuracy * 100).toFixed(2)}% val acc ${(last.valAccuracy * 100).toFixed(2)}% ` +

@@ -30,18 +30,27 @@ async function main(): Promise<void> {
     fail((e as Error).message);
   }
   const profile = parseEnumOption('profile', args.values.get('profile')?.[0] ?? 'quick', ['quick', 'smoke'] as const);
-  const seeds = parseListOption('seeds', args.values.get('seeds')?.[0] ?? '0,1,2', (s) => parseIntegerOption('seeds', s), 'seeds');
+  const seeds = parseListOption(
+    'seeds',
+    args.values.get('seeds')?.[0] ?? '0,1,2',
+    (s) => parseIntegerOption('seeds', s),
+    'seeds',
+  );
   const batches = parseIntegerOption('batches', args.values.get('batches')?.[0] ?? '32', 100_000, 2);
   await initBackend({});
   const values: number[] = [];
   for (const seed of seeds) {
     const r = await measureGradientNoise(profileConfig(name, profile, seed), batches);
     values.push(r.sigmaG);
-    console.log(`${name}/${profile} seed ${seed}: σ_g ${r.sigmaG.toExponential(3)} (rms mean gradient ${r.meanG.toExponential(3)}; ${r.weights} binary weights, ${batches} batches of ${r.batchSize})`);
+    console.log(
+      `${name}/${profile} seed ${seed}: σ_g ${r.sigmaG.toExponential(3)} (rms mean gradient ${r.meanG.toExponential(3)}; ${r.weights} binary weights, ${batches} batches of ${r.batchSize})`,
+    );
   }
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const recorded = entry[profile].gradientNoise;
-  console.log(`mean σ_g over seeds ${seeds.join(',')}: ${mean.toExponential(3)}; recorded in the catalog: ${recorded ? `${recorded.sigmaG.toExponential(3)} (seeds ${recorded.seeds.join(',')}, ${recorded.batches} batches)` : 'none'}`);
+  console.log(
+    `mean σ_g over seeds ${seeds.join(',')}: ${mean.toExponential(3)}; recorded in the catalog: ${recorded ? `${recorded.sigmaG.toExponential(3)} (seeds ${recorded.seeds.join(',')}, ${recorded.batches} batches)` : 'none'}`,
+  );
 }
 
 main().catch((e) => fail((e as Error).message, 1));

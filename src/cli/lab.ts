@@ -28,7 +28,9 @@ export function parseLabArgs(argv: string[]): LabArgs {
       a.extra.push(...argv.slice(i + 1));
       break;
     }
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [flag, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
     const value = () => {
       const v = inline ?? argv[++i];
       if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
@@ -36,7 +38,8 @@ export function parseLabArgs(argv: string[]): LabArgs {
     };
     if (flag === '--ui') {
       const v = value();
-      if (v !== 'notebook' && v !== 'lab' && v !== 'auto') throw new Error(`--ui must be notebook, lab or auto (got "${v}")`);
+      if (v !== 'notebook' && v !== 'lab' && v !== 'auto')
+        throw new Error(`--ui must be notebook, lab or auto (got "${v}")`);
       a.ui = v;
     } else if (flag === '--port') {
       const p = Number(value());
@@ -53,7 +56,8 @@ export function parseLabArgs(argv: string[]): LabArgs {
 function checkKernel(root: string): void {
   const spec = path.join(root, 'jupyter', 'kernels', KERNEL_NAME, 'kernel.json');
   if (!fs.existsSync(spec)) throw new Error(`${spec} is missing (the project-local kernelspec); restore it from git.`);
-  if (!fs.existsSync(path.join(root, 'node_modules', 'tslab', 'dist', 'main.js'))) throw new Error('tslab is not installed: run `npm install` first.');
+  if (!fs.existsSync(path.join(root, 'node_modules', 'tslab', 'dist', 'main.js')))
+    throw new Error('tslab is not installed: run `npm install` first.');
 }
 
 async function main(): Promise<void> {
@@ -68,7 +72,9 @@ async function main(): Promise<void> {
   checkKernel(root);
   ensureJupyterDirs(env);
   const { cmd, args, ui } = labCommand(a, root);
-  console.log(`Starting ${ui === 'lab' ? 'JupyterLab' : 'classic Jupyter Notebook'} on 127.0.0.1 (root: ${root}); kernel: "TypeScript (tslab, bop-reproduction)".`);
+  console.log(
+    `Starting ${ui === 'lab' ? 'JupyterLab' : 'classic Jupyter Notebook'} on 127.0.0.1 (root: ${root}); kernel: "TypeScript (tslab, bop-reproduction)".`,
+  );
   console.log('Open the URL with the token printed below. Stop with Ctrl-C.');
   const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'inherit' });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);

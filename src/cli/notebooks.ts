@@ -21,7 +21,16 @@ import * as os from 'os';
 import { spawn } from 'child_process';
 import { renderNotebooks } from '../lab/render';
 import { fsyncDir, pidAlive } from '../util/fs';
-import { KERNEL_NAME, INSTALL_HELP, endProcessGroups, ensureJupyterDirs, jupyterEnv, jupyterPython, processesWithEnv, pythonCheck } from '../lab/jupyter';
+import {
+  KERNEL_NAME,
+  INSTALL_HELP,
+  endProcessGroups,
+  ensureJupyterDirs,
+  jupyterEnv,
+  jupyterPython,
+  processesWithEnv,
+  pythonCheck,
+} from '../lab/jupyter';
 import { repoRoot } from '../util/paths';
 import { DEFAULT_PROFILE, envProfile, NOTEBOOK_RUN_VAR } from '../util/env';
 import { parseArgs, parseIntegerOption, type ParsedArgs } from './args';
@@ -41,11 +50,13 @@ export interface NotebookArgs {
   help?: boolean;
 }
 
-const USAGE = 'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS (≥ 1, per cell)] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
+const USAGE =
+  'usage: npm run notebooks -- [name…] [--profile smoke|quick|paper] [--timeout SECONDS (≥ 1, per cell)] [--out DIR] [--keep-going] [--list] [--render] [--no-execute]';
 
 /** The notebooks' profile (they read it as BNN_PROFILE): one of PROFILES; `from` names where it came from. */
 function notebookProfile(raw: string, from: '--profile' | 'BNN_PROFILE'): string {
-  if (!PROFILES.includes(raw)) throw new Error(`unknown profile ${JSON.stringify(raw)} (${from}; allowed: ${PROFILES.join(', ')})`);
+  if (!PROFILES.includes(raw))
+    throw new Error(`unknown profile ${JSON.stringify(raw)} (${from}; allowed: ${PROFILES.join(', ')})`);
   return raw;
 }
 
@@ -53,7 +64,10 @@ function notebookProfile(raw: string, from: '--profile' | 'BNN_PROFILE'): string
 export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookArgs {
   let p: ParsedArgs;
   try {
-    p = parseArgs(argv, { flags: ['keep-going', 'list', 'render', 'no-execute', 'help'], values: ['profile', 'timeout', 'out'] });
+    p = parseArgs(argv, {
+      flags: ['keep-going', 'list', 'render', 'no-execute', 'help'],
+      values: ['profile', 'timeout', 'out'],
+    });
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
@@ -61,7 +75,10 @@ export function parseNotebookArgs(argv: string[], root = repoRoot()): NotebookAr
   try {
     const a: NotebookArgs = {
       names: p.positional,
-      profile: one('profile') !== undefined ? notebookProfile(one('profile')!, '--profile') : notebookProfile(envProfile() ?? DEFAULT_PROFILE, 'BNN_PROFILE'),
+      profile:
+        one('profile') !== undefined
+          ? notebookProfile(one('profile')!, '--profile')
+          : notebookProfile(envProfile() ?? DEFAULT_PROFILE, 'BNN_PROFILE'),
       timeout: -1,
       outDir: path.join(root, 'notebooks', 'executed'),
       keepGoing: p.flags.has('keep-going'),
@@ -102,7 +119,8 @@ export function resolveNotebook(name: string, root = repoRoot()): string {
   const pref = all.filter((f) => path.basename(f).startsWith(base));
   if (pref.length === 1) return pref[0];
   const choices = all.map((f) => path.basename(f, '.ipynb')).join(', ') || '(none)';
-  if (pref.length > 1) throw new Error(`notebook "${name}" is ambiguous: ${pref.map((f) => path.basename(f)).join(', ')}`);
+  if (pref.length > 1)
+    throw new Error(`notebook "${name}" is ambiguous: ${pref.map((f) => path.basename(f)).join(', ')}`);
   throw new Error(`no notebook "${name}" in notebooks/ (available: ${choices})`);
 }
 
@@ -126,7 +144,11 @@ export interface RunNotebooksOptions {
  * folders, BNN_PROFILE), a fresh staging folder for the executed copies (only successful ones replace the previous
  * copies) and its command line.
  */
-function runnerSetup(files: string[], opts: RunNotebooksOptions, root: string): { marker: string; env: NodeJS.ProcessEnv; staging: string; args: string[] } {
+function runnerSetup(
+  files: string[],
+  opts: RunNotebooksOptions,
+  root: string,
+): { marker: string; env: NodeJS.ProcessEnv; staging: string; args: string[] } {
   const marker = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
   const env = { ...process.env, ...jupyterEnv(root), BNN_PROFILE: opts.profile, [RUN_MARKER]: marker };
   ensureJupyterDirs(env as Record<string, string>);
@@ -183,7 +205,8 @@ export function runNotebooks(files: string[], opts: RunNotebooksOptions): Promis
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = sig;
       say(`${sig}: ending the notebook runner and its kernel\n`, process.stderr);
-      if (child.pid) void endProcessGroups([child.pid, ...processesWithEnv(RUN_MARKER, marker).map((p) => p.pgid)], 1000);
+      if (child.pid)
+        void endProcessGroups([child.pid, ...processesWithEnv(RUN_MARKER, marker).map((p) => p.pgid)], 1000);
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -216,7 +239,10 @@ export function runNotebooks(files: string[], opts: RunNotebooksOptions): Promis
           : '';
       if (signal) {
         code = 128 + (os.constants.signals[signal] ?? 0);
-        say(`error: the notebook runner (${path.basename(python)} run_notebooks.py, pid ${child.pid}) was killed by ${signal}${interrupted ? ` (this command got ${interrupted})` : ''}${endedText}. Notebooks it finished before are in place; rerun the others.\n`, process.stderr);
+        say(
+          `error: the notebook runner (${path.basename(python)} run_notebooks.py, pid ${child.pid}) was killed by ${signal}${interrupted ? ` (this command got ${interrupted})` : ''}${endedText}. Notebooks it finished before are in place; rerun the others.\n`,
+          process.stderr,
+        );
       } else if (kernels.length) {
         say(`note: the notebook runner exited with code ${exitCode}${endedText}\n`, process.stderr);
         if (code === 0) code = 1;
@@ -273,7 +299,9 @@ export function placeExecuted(staging: string, outDir: string, root = repoRoot()
     fs.mkdirSync(failedDir, { recursive: true });
     const failed = path.join(failedDir, name);
     fs.renameSync(src, failed);
-    const prev = fs.existsSync(dest) ? `the previous executed copy ${rel(dest)} (${fs.statSync(dest).mtime.toISOString()}) is kept` : `there is no previous executed copy at ${rel(dest)}`;
+    const prev = fs.existsSync(dest)
+      ? `the previous executed copy ${rel(dest)} (${fs.statSync(dest).mtime.toISOString()}) is kept`
+      : `there is no previous executed copy at ${rel(dest)}`;
     lines += `${name} failed: its partly executed copy is ${rel(failed)}; ${prev}\n`;
   }
   fs.rmSync(staging, { recursive: true, force: true });
@@ -294,8 +322,16 @@ async function main(): Promise<void> {
   const files = a.names.length ? a.names.map((n) => resolveNotebook(n, root)) : listNotebooks(root);
   if (files.length === 0) throw new Error('no notebooks to run (notebooks/*.ipynb is empty)');
   if (a.execute) {
-    console.log(`Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`);
-    const { code } = await runNotebooks(files, { profile: a.profile, timeout: a.timeout, outDir: a.outDir, keepGoing: a.keepGoing, root });
+    console.log(
+      `Running ${files.length} notebook(s) with profile "${a.profile}" (BNN_PROFILE) → ${path.relative(root, a.outDir) || '.'}/`,
+    );
+    const { code } = await runNotebooks(files, {
+      profile: a.profile,
+      timeout: a.timeout,
+      outDir: a.outDir,
+      keepGoing: a.keepGoing,
+      root,
+    });
     process.exitCode = code;
     if (code !== 0 && (!a.keepGoing || code >= 128)) return;
   }
@@ -303,14 +339,18 @@ async function main(): Promise<void> {
     const executed = files.map((f) => path.join(a.outDir, path.basename(f))).filter((f) => fs.existsSync(f));
     if (executed.length === 0) throw new Error(`no executed notebooks in ${a.outDir}: run without --no-execute first`);
     const shots = path.join(a.outDir, 'screenshots');
-    console.log(`Rendering ${executed.length} executed notebook(s) in headless Chromium (classic Notebook) → ${path.relative(root, shots)}/`);
+    console.log(
+      `Rendering ${executed.length} executed notebook(s) in headless Chromium (classic Notebook) → ${path.relative(root, shots)}/`,
+    );
     const rendered = await renderNotebooks(executed, { screenshotDir: shots, root });
     let bad = 0;
     for (const r of rendered) {
       const ok = r.drawn >= r.expected && r.trusted && r.pageErrors.length === 0;
       if (!ok) bad++;
       const errs = r.pageErrors.length ? `, page errors: ${r.pageErrors.join(' | ').slice(0, 300)}` : '';
-      console.log(`${ok ? 'ok  ' : 'FAIL'} ${r.notebook}: ${r.drawn}/${r.expected} figures drawn, ${r.trusted ? 'trusted' : 'NOT trusted'}, ${(r.ms / 1000).toFixed(1)}s -> ${path.relative(root, r.screenshot!)}${errs}`);
+      console.log(
+        `${ok ? 'ok  ' : 'FAIL'} ${r.notebook}: ${r.drawn}/${r.expected} figures drawn, ${r.trusted ? 'trusted' : 'NOT trusted'}, ${(r.ms / 1000).toFixed(1)}s -> ${path.relative(root, r.screenshot!)}${errs}`,
+      );
     }
     if (bad) {
       console.log(`${bad} notebook(s) did not render completely`);

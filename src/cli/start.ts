@@ -17,16 +17,33 @@ import { EXPERIMENTS, Profile } from '../experiments/catalog';
 import { getExperiment } from '../experiments/registry';
 import { resultsRoot } from '../results';
 import { defaultJobs, RunJob, runJobs } from '../experiments/parallel';
-import { FINDING_HEADER, findingCells, findingRows, flipPhaseLines, sectionVerdicts, seedsNeededLines, textTable, verdictCells, verdictHeader, verdictNotes } from '../experiments/report';
+import {
+  FINDING_HEADER,
+  findingCells,
+  findingRows,
+  flipPhaseLines,
+  sectionVerdicts,
+  seedsNeededLines,
+  textTable,
+  verdictCells,
+  verdictHeader,
+  verdictNotes,
+} from '../experiments/report';
 import { fail, parseArgs, parseIntegerOption } from './args';
 
 function tsx(script: string, args: string[]): number {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), script), ...args], { stdio: 'inherit', cwd: repoRoot() });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot(), script), ...args], {
+    stdio: 'inherit',
+    cwd: repoRoot(),
+  });
   return r.status ?? 1;
 }
 
 async function main() {
-  const args = parseArgs(process.argv.slice(2), { flags: ['force', 'no-notebooks', 'no-figures'], values: ['profile', 'only', 'jobs'] });
+  const args = parseArgs(process.argv.slice(2), {
+    flags: ['force', 'no-notebooks', 'no-figures'],
+    values: ['profile', 'only', 'jobs'],
+  });
   const profile = args.values.get('profile')?.[0] ?? DEFAULT_PROFILE;
   const only = args.values.get('only')?.[0]?.split(',');
   const jobs = args.values.has('jobs') ? parseIntegerOption('jobs', args.values.get('jobs')![0]) : defaultJobs();
@@ -40,17 +57,22 @@ async function main() {
   }
 
   // Every experiment of the catalog (named variants only with --only), every seed of the profile.
-  const names = only ? only.map((n) => getExperiment(n.trim()).name) : EXPERIMENTS.filter((e) => !e.optional).map((e) => e.name);
+  const names = only
+    ? only.map((n) => getExperiment(n.trim()).name)
+    : EXPERIMENTS.filter((e) => !e.optional).map((e) => e.name);
   const list: RunJob[] = [];
   const skipped: string[] = [];
   for (const name of names) {
     const e = getExperiment(name);
     if (e.sameAs) continue; // its runs are the other entry's
     if (!hasData(e.paper.dataset)) {
-      skipped.push(`${name}: no ${datasetEntry(e.paper.dataset).title} data here (\`npm run data -- ${e.paper.dataset}\` fetches it)`);
+      skipped.push(
+        `${name}: no ${datasetEntry(e.paper.dataset).title} data here (\`npm run data -- ${e.paper.dataset}\` fetches it)`,
+      );
       continue;
     }
-    for (const seed of e.seeds[profile as Profile] ?? [0]) list.push({ experiment: name, profile, seed, force: args.flags.has('force') });
+    for (const seed of e.seeds[profile as Profile] ?? [0])
+      list.push({ experiment: name, profile, seed, force: args.flags.has('force') });
   }
   for (const s of skipped) console.log(`skipping ${s}`);
   console.log(`${list.length} runs (finished ones are reused, interrupted ones resumed)…`);
@@ -76,19 +98,36 @@ async function main() {
   }
   // The findings last, so the run ends with them: final accuracies beside the published numbers, a verdict per claim.
   console.log(`\n${textTable(FINDING_HEADER, findingRows(profile).map(findingCells))}`);
-  console.log(`(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; settled: BN statistics recomputed on the training set before scoring, raw: before; published numbers are for 500 full-width epochs.)`);
+  console.log(
+    `(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; settled: BN statistics recomputed on the training set before scoring, raw: before; published numbers are for 500 full-width epochs.)`,
+  );
   const verdicts = sectionVerdicts(profile);
   console.log(`\nVerdicts (${profile} profile; 95 % intervals over seeds, Holm over the family):`);
-  console.log(textTable(verdictHeader(profile), verdicts.map((v) => verdictCells(v))));
+  console.log(
+    textTable(
+      verdictHeader(profile),
+      verdicts.map((v) => verdictCells(v)),
+    ),
+  );
   for (const n of verdictNotes(verdicts)) console.log(`- ${n}`);
   const flips = flipPhaseLines(profile);
-  if (flips.length) console.log(`\nBop flips per weight and step, mean per γ phase (whole epochs; falling: each phase ≥ 2× below the last):\n${flips.join('\n')}`);
+  if (flips.length)
+    console.log(
+      `\nBop flips per weight and step, mean per γ phase (whole epochs; falling: each phase ≥ 2× below the last):\n${flips.join('\n')}`,
+    );
   const seeds = seedsNeededLines(verdicts, profile);
-  if (seeds.length) console.log(`\nSeeds needed for a 95 % interval of ±1.5 pp (then rerun npm start; finished runs are reused):\n${seeds.join('\n')}`);
+  if (seeds.length)
+    console.log(
+      `\nSeeds needed for a 95 % interval of ±1.5 pp (then rerun npm start; finished runs are reused):\n${seeds.join('\n')}`,
+    );
 
   console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min (wall clock, ${profile} profile).`);
-  console.log(`Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`);
-  console.log(`Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/ (screenshots in screenshots/)`);
+  console.log(
+    `Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`,
+  );
+  console.log(
+    `Figures: ${path.join(repoRoot(), 'figures')}/   Executed notebooks: ${path.join(repoRoot(), 'notebooks', 'executed')}/ (screenshots in screenshots/)`,
+  );
   console.log('Open them interactively with: npm run lab');
 }
 

@@ -18,7 +18,15 @@ import * as fs from 'fs';
 import { resultsRoot } from '../results/paths';
 import { parseSeeds, parseSlurmTime, parseTasksTsv, shQuote, type SlurmOptions, type SweepSpec } from '../sweep/sbatch';
 import type { SweepTask } from '../sweep/plan';
-import { fail, MAX_SEED, parseArgs, parseEnumOption, parseIntegerOption, parseListOption, type ParsedArgs } from './args';
+import {
+  fail,
+  MAX_SEED,
+  parseArgs,
+  parseEnumOption,
+  parseIntegerOption,
+  parseListOption,
+  type ParsedArgs,
+} from './args';
 import { PROFILES } from '../experiments/catalog';
 import { envDataDir } from '../util/env';
 
@@ -43,7 +51,22 @@ function checked<T>(f: () => T): T {
 /** The parser spec of the sweep command line. */
 const SPEC = {
   flags: ['slurm', 'dry-run', 'json', 'help', 'no-estimate'],
-  values: ['profile', 'only', 'seeds', 'set', 'partition', 'gpus-per-task', 'cpus-per-task', 'time', 'max-running', 'backend', 'sbatch-arg', 'id', 'results', 'sweeps-dir'],
+  values: [
+    'profile',
+    'only',
+    'seeds',
+    'set',
+    'partition',
+    'gpus-per-task',
+    'cpus-per-task',
+    'time',
+    'max-running',
+    'backend',
+    'sbatch-arg',
+    'id',
+    'results',
+    'sweeps-dir',
+  ],
   repeatable: ['set', 'sbatch-arg'],
 };
 
@@ -68,11 +91,14 @@ export interface SweepCreateArgs {
  */
 export function parseSweepCreateArgs(p: ParsedArgs): SweepCreateArgs {
   const one = (k: string) => p.values.get(k)?.[0];
-  const posInt = (k: string) => (one(k) === undefined ? undefined : parseIntegerOption(k, one(k)!, Number.MAX_SAFE_INTEGER, 1));
+  const posInt = (k: string) =>
+    one(k) === undefined ? undefined : parseIntegerOption(k, one(k)!, Number.MAX_SAFE_INTEGER, 1);
   if (one('profile') === undefined) throw new Error('--profile is required (paper, quick or smoke)');
   const profile = parseEnumOption('profile', one('profile')!, PROFILES);
-  if (!p.flags.has('slurm')) throw new Error('pass --slurm: sweeps run as Slurm array jobs (the only executor for now)');
-  for (const k of ['id', 'results', 'sweeps-dir', 'partition']) if (one(k) === '') throw new Error(`--${k} "": needs a value`);
+  if (!p.flags.has('slurm'))
+    throw new Error('pass --slurm: sweeps run as Slurm array jobs (the only executor for now)');
+  for (const k of ['id', 'results', 'sweeps-dir', 'partition'])
+    if (one(k) === '') throw new Error(`--${k} "": needs a value`);
   const time = one('time');
   if (time !== undefined) parseSlurmTime(time);
   return {
@@ -80,7 +106,10 @@ export function parseSweepCreateArgs(p: ParsedArgs): SweepCreateArgs {
     only: one('only') === undefined ? undefined : parseListOption('only', one('only')!, (s) => s, 'experiment names'),
     seeds: one('seeds') === undefined ? undefined : parseSeeds(one('seeds')!, MAX_SEED),
     set: p.values.get('set') ?? [],
-    backend: one('backend') === undefined ? undefined : parseEnumOption('backend', one('backend')!, ['tensorflow', 'wasm', 'cpu'] as const),
+    backend:
+      one('backend') === undefined
+        ? undefined
+        : parseEnumOption('backend', one('backend')!, ['tensorflow', 'wasm', 'cpu'] as const),
     id: one('id'),
     results: one('results'),
     sweepsDir: one('sweeps-dir'),
@@ -131,7 +160,12 @@ async function taskStartCommand(rest: string[]): Promise<void> {
 }
 
 /** `status <id>` (each task's state, Slurm's beside it; `json`: as JSON) or `submit <id>` ((re)submits the array job). */
-async function statusOrSubmit(cmd: 'status' | 'submit', rest: string[], sweepsDir: string | undefined, json: boolean): Promise<void> {
+async function statusOrSubmit(
+  cmd: 'status' | 'submit',
+  rest: string[],
+  sweepsDir: string | undefined,
+  json: boolean,
+): Promise<void> {
   const { formatStatus, loadSweep, submitSweep, sweepStatus } = await import('../sweep');
   if (rest.length !== 1) fail(`${cmd} takes one sweep id\n${USAGE}`);
   let sweep;
@@ -143,7 +177,9 @@ async function statusOrSubmit(cmd: 'status' | 'submit', rest: string[], sweepsDi
   if (cmd === 'submit') {
     try {
       const id = submitSweep(sweep.dir);
-      console.log(`submitted ${sweep.meta.tasks} task(s) as Slurm job ${id}; npm run sweep -- status ${shQuote(sweep.meta.id)}`);
+      console.log(
+        `submitted ${sweep.meta.tasks} task(s) as Slurm job ${id}; npm run sweep -- status ${shQuote(sweep.meta.id)}`,
+      );
     } catch (e) {
       fail((e as Error).message, 1);
     }
@@ -151,7 +187,26 @@ async function statusOrSubmit(cmd: 'status' | 'submit', rest: string[], sweepsDi
   }
   const s = sweepStatus(sweep);
   if (json) {
-    console.log(JSON.stringify({ id: sweep.meta.id, jobId: s.jobId, slurmSource: s.slurm?.source ?? null, tasks: s.tasks.map((t) => ({ ...t.task, state: t.state, text: t.text, epochsDone: t.epochsDone, epochs: t.epochs, slurm: t.slurm, log: t.log })) }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          id: sweep.meta.id,
+          jobId: s.jobId,
+          slurmSource: s.slurm?.source ?? null,
+          tasks: s.tasks.map((t) => ({
+            ...t.task,
+            state: t.state,
+            text: t.text,
+            epochsDone: t.epochsDone,
+            epochs: t.epochs,
+            slurm: t.slurm,
+            log: t.log,
+          })),
+        },
+        null,
+        2,
+      ),
+    );
   } else console.log(formatStatus(s));
 }
 
@@ -182,14 +237,27 @@ async function createCommand(args: ParsedArgs): Promise<void> {
   for (const n of notes) console.log(`note: ${n}`);
   const { est, estText } = o.estimate ? await taskEstimates(tasks, spec) : { est: null, estText: [] };
   const fmt = est ? (await import('../experiments/estimate')).formatEstimate : null;
-  const rows = [['task', 'experiment', 'seed', ...(est ? ['est. time'] : []), 'command'], ...tasks.map((t, i) => [String(t.index), t.experiment, String(t.seed), ...(est && fmt ? [fmt(est.seconds[i])] : []), taskCommand(spec, t)])];
+  const rows = [
+    ['task', 'experiment', 'seed', ...(est ? ['est. time'] : []), 'command'],
+    ...tasks.map((t, i) => [
+      String(t.index),
+      t.experiment,
+      String(t.seed),
+      ...(est && fmt ? [fmt(est.seconds[i])] : []),
+      taskCommand(spec, t),
+    ]),
+  ];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]))).join('  '));
   for (const l of estText) console.log(l);
-  console.log(`\nsweep ${spec.id}: ${tasks.length} task(s) in ${dir} (tasks.tsv, job.sbatch); results in ${spec.resultsRoot}`);
+  console.log(
+    `\nsweep ${spec.id}: ${tasks.length} task(s) in ${dir} (tasks.tsv, job.sbatch); results in ${spec.resultsRoot}`,
+  );
   console.log(sbatchLine);
   if (o.dryRun) {
-    console.log(`dry run: not submitted (submit later with the line above, or npm run sweep -- submit ${shQuote(spec.id)})`);
+    console.log(
+      `dry run: not submitted (submit later with the line above, or npm run sweep -- submit ${shQuote(spec.id)})`,
+    );
     return;
   }
   try {
@@ -206,7 +274,10 @@ type Estimates = Awaited<ReturnType<typeof import('../experiments/estimate').est
  * Time per task from probes of each task's shape on this machine (cached under the results root), and the lines that
  * say it: the total, the longest task, the wall time at --max-running, the probes used; one line of why when it fails.
  */
-async function taskEstimates(tasks: SweepTask[], spec: SweepSpec): Promise<{ est: Estimates | null; estText: string[] }> {
+async function taskEstimates(
+  tasks: SweepTask[],
+  spec: SweepSpec,
+): Promise<{ est: Estimates | null; estText: string[] }> {
   const { describeEstimates, estimateConfigs, formatEstimate } = await import('../experiments/estimate');
   const { resolveConfig } = await import('../experiments/run');
   try {
@@ -223,7 +294,10 @@ async function taskEstimates(tasks: SweepTask[], spec: SweepSpec): Promise<{ est
     ];
     return { est, estText };
   } catch (e) {
-    return { est: null, estText: [`no time estimate: ${(e as Error).message.split('\n')[0]} (--no-estimate skips it)`] };
+    return {
+      est: null,
+      estText: [`no time estimate: ${(e as Error).message.split('\n')[0]} (--no-estimate skips it)`],
+    };
   }
 }
 

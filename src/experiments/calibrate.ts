@@ -55,7 +55,13 @@ export const PLANS: Omit<CalibrationPlan, 'profile'>[] = [
     seeds: [0, 1],
     holdoutPerClass: 200,
     axes: { gamma: [0.316, 1, 3.16], tau: [0, 1, 10] },
-    exclude: [{ factor: 'tau', equals: 0, why: 'τ = 0 tests the paper\'s §5.1 finding (it deteriorates over long training); Bop without a threshold is not the method' }],
+    exclude: [
+      {
+        factor: 'tau',
+        equals: 0,
+        why: "τ = 0 tests the paper's §5.1 finding (it deteriorates over long training); Bop without a threshold is not the method",
+      },
+    ],
   },
   {
     experiment: 'cifar10-adam-baseline',
@@ -68,7 +74,10 @@ export const PLANS: Omit<CalibrationPlan, 'profile'>[] = [
 /** The plan of a calibrated experiment in a profile (held-out images per class: 5 on smoke). */
 export function planFor(experiment: string, profile: string): CalibrationPlan {
   const p = PLANS.find((x) => x.experiment === experiment);
-  if (!p) throw new Error(`no calibration plan for '${experiment}'. Calibrated experiments: ${PLANS.map((x) => x.experiment).join(', ')}`);
+  if (!p)
+    throw new Error(
+      `no calibration plan for '${experiment}'. Calibrated experiments: ${PLANS.map((x) => x.experiment).join(', ')}`,
+    );
   return { ...p, profile, holdoutPerClass: profile === 'smoke' ? 5 : p.holdoutPerClass };
 }
 
@@ -85,7 +94,8 @@ export interface PlannedPoint {
 export function planPoints(plan: CalibrationPlan): PlannedPoint[] {
   const base = profileConfig(plan.experiment, plan.profile, plan.seeds[0] ?? 0, {}, {});
   let combos: CalibrationFactors[] = [{}];
-  for (const [k, xs] of Object.entries(plan.axes) as [Factor, number[]][]) combos = combos.flatMap((c) => xs.map((x) => ({ ...c, [k]: x })));
+  for (const [k, xs] of Object.entries(plan.axes) as [Factor, number[]][])
+    combos = combos.flatMap((c) => xs.map((x) => ({ ...c, [k]: x })));
   return combos.map((f) => {
     const values: CalibrationFactors = {};
     const set: string[] = [];
@@ -110,7 +120,9 @@ export function planPoints(plan: CalibrationPlan): PlannedPoint[] {
 }
 
 export function planJobs(plan: CalibrationPlan): RunJob[] {
-  return planPoints(plan).flatMap((p) => plan.seeds.map((seed) => ({ experiment: plan.experiment, profile: plan.profile, seed, set: p.set })));
+  return planPoints(plan).flatMap((p) =>
+    plan.seeds.map((seed) => ({ experiment: plan.experiment, profile: plan.profile, seed, set: p.set })),
+  );
 }
 
 /** One epoch of a grid run, as stored with the calibration (rounded to 5 significant digits). */
@@ -163,11 +175,16 @@ function meanSeries(series: number[][]): number[] {
 }
 
 /** The selection rule (module comment) over finished points; `withExcluded` also admits excluded points. */
-export function choose(points: GridResultPoint[], withExcluded = false): { factors: CalibrationFactors; score: number } | null {
-  const dist = (f: CalibrationFactors) => Object.values(f).reduce((a, v) => a + (v! > 0 ? Math.abs(Math.log(v!)) : Infinity), 0);
+export function choose(
+  points: GridResultPoint[],
+  withExcluded = false,
+): { factors: CalibrationFactors; score: number } | null {
+  const dist = (f: CalibrationFactors) =>
+    Object.values(f).reduce((a, v) => a + (v! > 0 ? Math.abs(Math.log(v!)) : Infinity), 0);
   const cands = points.filter((p) => p.complete && Number.isFinite(p.score) && (withExcluded || !p.excluded));
   let best: GridResultPoint | null = null;
-  for (const p of cands) if (!best || p.score > best.score || (p.score === best.score && dist(p.factors) < dist(best.factors))) best = p;
+  for (const p of cands)
+    if (!best || p.score > best.score || (p.score === best.score && dist(p.factors) < dist(best.factors))) best = p;
   return best ? { factors: best.factors, score: best.score } : null;
 }
 
@@ -190,7 +207,14 @@ export function collectGrid(plan: CalibrationPlan, root = resultsRoot()): GridRe
         complete: run.complete,
         score: run.complete && Number.isFinite(extra.testAccuracy) ? extra.testAccuracy : NaN,
         scoreRaw: run.complete && Number.isFinite(extra.testAccuracyRaw) ? extra.testAccuracyRaw : NaN,
-        history: h.map((e) => ({ epoch: e.epoch, loss: r5(e.loss), accuracy: r5(e.accuracy), valLoss: r5(e.valLoss), valAccuracy: r5(e.valAccuracy), flipRatio: Object.fromEntries(Object.entries(e.flipRatio).map(([k, v]) => [k, r5(v)])) })),
+        history: h.map((e) => ({
+          epoch: e.epoch,
+          loss: r5(e.loss),
+          accuracy: r5(e.accuracy),
+          valLoss: r5(e.valLoss),
+          valAccuracy: r5(e.valAccuracy),
+          flipRatio: Object.fromEntries(Object.entries(e.flipRatio).map(([k, v]) => [k, r5(v)])),
+        })),
       });
     }
     if (!seeds.length) continue;
@@ -216,7 +240,8 @@ export function collectGrid(plan: CalibrationPlan, root = resultsRoot()): GridRe
   }
   const chosen = choose(points);
   const any = choose(points, true);
-  const withoutExclusions = plan.exclude?.length && any && JSON.stringify(any.factors) !== JSON.stringify(chosen?.factors) ? any : null;
+  const withoutExclusions =
+    plan.exclude?.length && any && JSON.stringify(any.factors) !== JSON.stringify(chosen?.factors) ? any : null;
   return { plan, points, rule: SELECTION_RULE, chosen, withoutExclusions, createdAt: new Date().toISOString() };
 }
 
@@ -238,20 +263,37 @@ export function writeCalibration(grid: GridResult, file = CALIBRATION_FILE): Cal
     chosenBy:
       `npm run calibrate -- --profile ${grid.plan.profile}: ${e.name}, seeds ${grid.plan.seeds.join(', ')}, ${axes} of the derived values, ${grid.plan.holdoutPerClass} images per class held out of the training set; ` +
       `rule: ${grid.rule}${grid.plan.exclude?.length ? ` (excluded: ${grid.plan.exclude.map((x) => `${x.factor} ×${x.equals}`).join(', ')})` : ''}; chosen ${factorText(grid.chosen.factors)} at ${(grid.chosen.score * 100).toFixed(2)} %` +
-      (grid.withoutExclusions ? `; without the exclusion the rule would choose ${factorText(grid.withoutExclusions.factors)} at ${(grid.withoutExclusions.score * 100).toFixed(2)} %` : ''),
+      (grid.withoutExclusions
+        ? `; without the exclusion the rule would choose ${factorText(grid.withoutExclusions.factors)} at ${(grid.withoutExclusions.score * 100).toFixed(2)} %`
+        : ''),
   };
   // The grid goes with the factors, so notebook 08 and the §5.1 verdicts work on a fresh clone too; stored compactly
   // (4 significant digits, the flip ratio as its mean over the binary layers, under the key 'mean').
   const r4 = (x: number) => Number(x.toPrecision(4));
   const compact = (e: GridEpoch): GridEpoch => {
     const f = Object.values(e.flipRatio);
-    return { epoch: e.epoch, loss: r4(e.loss), accuracy: r4(e.accuracy), valLoss: r4(e.valLoss), valAccuracy: r4(e.valAccuracy), flipRatio: f.length ? { mean: r4(mean(f)) } : {} };
+    return {
+      epoch: e.epoch,
+      loss: r4(e.loss),
+      accuracy: r4(e.accuracy),
+      valLoss: r4(e.valLoss),
+      valAccuracy: r4(e.valAccuracy),
+      flipRatio: f.length ? { mean: r4(mean(f)) } : {},
+    };
   };
   const stored = {
     ...grid,
-    points: grid.points.map((p) => ({ ...p, valAccuracy: p.valAccuracy.map(r4), flipRatio: p.flipRatio.map(r4), seeds: p.seeds.map((s) => ({ ...s, dir: '', history: s.history.map(compact) })) })),
+    points: grid.points.map((p) => ({
+      ...p,
+      valAccuracy: p.valAccuracy.map(r4),
+      flipRatio: p.flipRatio.map(r4),
+      seeds: p.seeds.map((s) => ({ ...s, dir: '', history: s.history.map(compact) })),
+    })),
   };
-  all[grid.plan.profile] = { ...(all[grid.plan.profile] ?? {}), [grid.plan.experiment]: { ...cal, grid: stored } as Calibration };
+  all[grid.plan.profile] = {
+    ...(all[grid.plan.profile] ?? {}),
+    [grid.plan.experiment]: { ...cal, grid: stored } as Calibration,
+  };
   atomicWriteJson(file, all);
   return cal;
 }
@@ -267,11 +309,18 @@ export function saveGrid(grid: GridResult, root = resultsRoot()): string {
  * The grid of a calibrated experiment in a profile: the one stored under the results root when this machine ran it,
  * else the one stored with the calibration file (`stored: true`), else null.
  */
-export function readGrid(profile: string, root = resultsRoot(), calibrationFile = CALIBRATION_FILE, experiment = 'cifar10-bop'): GridResult | null {
+export function readGrid(
+  profile: string,
+  root = resultsRoot(),
+  calibrationFile = CALIBRATION_FILE,
+  experiment = 'cifar10-bop',
+): GridResult | null {
   const f = calibrationGridFile(profile, root, experiment);
   if (!fs.existsSync(f)) {
     const g = (readCalibrationFile(calibrationFile)[profile]?.[experiment] as { grid?: GridResult } | undefined)?.grid;
-    return g && Array.isArray(g.points) && g.points.every((p) => Array.isArray(p.seeds)) ? { ...g, stored: true } : null;
+    return g && Array.isArray(g.points) && g.points.every((p) => Array.isArray(p.seeds))
+      ? { ...g, stored: true }
+      : null;
   }
   try {
     return JSON.parse(fs.readFileSync(f, 'utf8')) as GridResult;

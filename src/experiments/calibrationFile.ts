@@ -36,7 +36,9 @@ export function readCalibrationFile(file = CALIBRATION_FILE): Record<string, Rec
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); restore it with git or rerun npm run calibrate`);
+    throw new Error(
+      `${file} is not valid JSON (${(e as Error).message}); restore it with git or rerun npm run calibrate`,
+    );
   }
 }
 
@@ -46,7 +48,10 @@ export function calibrationOf(experiment: string, profile: string, file = CALIBR
   if (!c) return { factors: {} };
   const f = c.factors ?? {};
   for (const [k, v] of Object.entries(f)) {
-    if (!(typeof v === 'number' && (k === 'tau' ? v >= 0 : v > 0))) throw new Error(`${file}: ${profile}.${experiment}.factors.${k} = ${JSON.stringify(v)}; needs a number > 0 (τ: ≥ 0). Rerun npm run calibrate`);
+    if (!(typeof v === 'number' && (k === 'tau' ? v >= 0 : v > 0)))
+      throw new Error(
+        `${file}: ${profile}.${experiment}.factors.${k} = ${JSON.stringify(v)}; needs a number > 0 (τ: ≥ 0). Rerun npm run calibrate`,
+      );
   }
   return c;
 }

@@ -36,7 +36,14 @@ export const MODELS: Record<string, ModelComponent> = {
   },
   unet: {
     build: (c, d) =>
-      unet({ binary: c.binary, width: c.width, imageSize: d.inputShape[0], numClasses: d.numClasses, seed: c.seed, kernels: c.optimizer === 'bop' ? 'bop' : 'latent' }),
+      unet({
+        binary: c.binary,
+        width: c.width,
+        imageSize: d.inputShape[0],
+        numClasses: d.numClasses,
+        seed: c.seed,
+        kernels: c.optimizer === 'bop' ? 'bop' : 'latent',
+      }),
     task: segmentation,
     afterRun: (dir, config) => writeUnetPredictions(dir, config),
   },

@@ -100,7 +100,10 @@ export interface Derivation {
 }
 
 /** What a user may change with --set, and how to parse it. */
-export const SETTABLE: Record<string, 'number' | 'int' | 'bool' | 'schedule-initial' | 'schedule-every' | 'nullable-int'> = {
+export const SETTABLE: Record<
+  string,
+  'number' | 'int' | 'bool' | 'schedule-initial' | 'schedule-every' | 'nullable-int'
+> = {
   width: 'number',
   dropout: 'number',
   epochs: 'int',
@@ -137,15 +140,24 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
   // the dataset table says how a dataset is sized: segmentation by image limits and size, classification per class
   const seg = datasetEntry(config.dataset).task === 'segmentation';
   const readBy: Record<string, [boolean, string]> = {
-    imageSize: [seg, `only segmentation runs (the Oxford-IIIT Pet UNets) resize their images; ${config.dataset} images are 32×32`],
+    imageSize: [
+      seg,
+      `only segmentation runs (the Oxford-IIIT Pet UNets) resize their images; ${config.dataset} images are 32×32`,
+    ],
     trainLimit: [seg, `trainLimit sizes segmentation runs; ${config.dataset} takes trainPerClass`],
     testLimit: [seg, `testLimit sizes segmentation runs; ${config.dataset} takes testPerClass`],
     trainPerClass: [!seg, `trainPerClass sizes classification runs; ${config.dataset} takes trainLimit`],
     testPerClass: [!seg, `testPerClass sizes classification runs; ${config.dataset} takes testLimit`],
-    holdoutPerClass: [config.dataset === 'cifar10', 'the held-out split is CIFAR-10 only (SVHN validates on extra, the Pet runs on their test split)'],
+    holdoutPerClass: [
+      config.dataset === 'cifar10',
+      'the held-out split is CIFAR-10 only (SVHN validates on extra, the Pet runs on their test split)',
+    ],
     dropout: [config.model === 'binarynet', 'the UNet has no dropout layers; dropout applies to BinaryNet'],
     threshold: [config.optimizer === 'bop', 'only Bop has a threshold τ'],
-    xavierLrScaling: [config.optimizer === 'adam', "Xavier learning-rate scaling is the latent-weight baseline's (Adam on binary kernels); Bop does not read it"],
+    xavierLrScaling: [
+      config.optimizer === 'adam',
+      "Xavier learning-rate scaling is the latent-weight baseline's (Adam on binary kernels); Bop does not read it",
+    ],
   };
   const out: ExperimentConfig = JSON.parse(JSON.stringify(config));
   const seen = new Map<string, string>();
@@ -157,23 +169,31 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
     const kind = SETTABLE[key];
     if (!kind) throw new Error(`--set: unknown key '${key}'. Allowed: ${Object.keys(SETTABLE).join(', ')}`);
     const one = key.replace(/\.initial$/, '');
-    if (seen.has(one)) throw new Error(`--set ${key} is given twice (${seen.get(one)}, ${s.trim()}); give each key once`);
+    if (seen.has(one))
+      throw new Error(`--set ${key} is given twice (${seen.get(one)}, ${s.trim()}); give each key once`);
     seen.set(one, s.trim());
     const [applies, why] = readBy[key] ?? [true, ''];
     if (!applies) throw new Error(`--set ${key}=${raw}: ${who} does not read ${key} (${why}); leave it out`);
     const num = () => {
-      if (!NUM.test(raw)) throw new Error(`--set ${key}=${raw}: not a number; allowed: decimal or scientific notation, e.g. ${key}=0.5 or ${key}=3e-4`);
+      if (!NUM.test(raw))
+        throw new Error(
+          `--set ${key}=${raw}: not a number; allowed: decimal or scientific notation, e.g. ${key}=0.5 or ${key}=3e-4`,
+        );
       const v = Number(raw);
       if (!Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: a finite number`);
       return v;
     };
     const int = () => {
       if (!INT.test(raw)) {
-        if (NUM.test(raw)) throw new Error(`--set ${key}=${raw}: must be an integer written in decimal digits, e.g. ${key}=20`);
-        throw new Error(`--set ${key}=${raw}: not a number; allowed: an integer written in decimal digits, e.g. ${key}=20`);
+        if (NUM.test(raw))
+          throw new Error(`--set ${key}=${raw}: must be an integer written in decimal digits, e.g. ${key}=20`);
+        throw new Error(
+          `--set ${key}=${raw}: not a number; allowed: an integer written in decimal digits, e.g. ${key}=20`,
+        );
       }
       const v = Number(raw);
-      if (!Number.isSafeInteger(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: an integer up to ${Number.MAX_SAFE_INTEGER}`);
+      if (!Number.isSafeInteger(v))
+        throw new Error(`--set ${key}=${raw}: out of range; allowed: an integer up to ${Number.MAX_SAFE_INTEGER}`);
       return v;
     };
     const [base, field] = key.split('.') as [keyof ExperimentConfig, string | undefined];
@@ -196,7 +216,9 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
         sched.everySteps = null;
       } else sched.decay = num();
     } else {
-      throw new Error(`--set ${key}: no parser for values of kind '${kind as string}' (src/experiments/config.ts applyOverrides)`);
+      throw new Error(
+        `--set ${key}: no parser for values of kind '${kind as string}' (src/experiments/config.ts applyOverrides)`,
+      );
     }
   }
   return out;
@@ -215,7 +237,8 @@ export function validateConfig(c: ExperimentConfig): void {
   posInt('batchSize');
   posInt('imageSize');
   if (!(typeof c.width === 'number' && c.width > 0 && c.width <= 4)) fail('width', c.width, 'a number in (0, 4]');
-  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1)) fail('dropout', c.dropout, 'a number in [0, 1)');
+  if (!(typeof c.dropout === 'number' && c.dropout >= 0 && c.dropout < 1))
+    fail('dropout', c.dropout, 'a number in [0, 1)');
   for (const f of ['trainPerClass', 'testPerClass', 'trainLimit', 'testLimit', 'holdoutPerClass'] as const) {
     const v = c[f];
     if (v != null && (!Number.isInteger(v) || v < 1)) fail(f, v, 'null or an integer ≥ 1');
@@ -224,14 +247,22 @@ export function validateConfig(c: ExperimentConfig): void {
     if (!s) return;
     if (!(Number.isFinite(s.initial) && s.initial >= 0)) fail(`${name}.initial`, s.initial, 'a number ≥ 0');
     if (!(Number.isFinite(s.decay) && s.decay > 0)) fail(`${name}.decay`, s.decay, 'a number > 0');
-    if (s.everyEpochs !== null && !(s.everyEpochs > 0)) fail(`${name}.everyEpochs`, s.everyEpochs, 'null or a number > 0');
-    if (s.everySteps != null && !(Number.isInteger(s.everySteps) && s.everySteps > 0)) fail(`${name}.everySteps`, s.everySteps, 'null or an integer > 0');
+    if (s.everyEpochs !== null && !(s.everyEpochs > 0))
+      fail(`${name}.everyEpochs`, s.everyEpochs, 'null or a number > 0');
+    if (s.everySteps != null && !(Number.isInteger(s.everySteps) && s.everySteps > 0))
+      fail(`${name}.everySteps`, s.everySteps, 'null or an integer > 0');
   };
   sched('lr', c.lr);
   if (c.optimizer === 'bop') {
     if (!c.gamma) fail('gamma', c.gamma, 'a schedule for Bop runs');
     sched('gamma', c.gamma);
-    if (c.gamma!.initial > 1) fail('gamma.initial', c.gamma!.initial, 'a number in [0, 1] (m is a moving average with weight γ); a profile this short derives γ > 1: give it more epochs or images');
-    if (!(typeof c.threshold === 'number' && Number.isFinite(c.threshold) && c.threshold >= 0)) fail('threshold', c.threshold, 'a number ≥ 0');
+    if (c.gamma!.initial > 1)
+      fail(
+        'gamma.initial',
+        c.gamma!.initial,
+        'a number in [0, 1] (m is a moving average with weight γ); a profile this short derives γ > 1: give it more epochs or images',
+      );
+    if (!(typeof c.threshold === 'number' && Number.isFinite(c.threshold) && c.threshold >= 0))
+      fail('threshold', c.threshold, 'a number ≥ 0');
   } else if (c.optimizer !== 'adam') fail('optimizer', c.optimizer, "'bop' or 'adam'");
 }

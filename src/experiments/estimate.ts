@@ -108,7 +108,11 @@ export function currentMachine(): Machine {
 
 /** The probe cache file of a machine under the results root: `<root>/.probes/<sha256 of the machine, 16 hex>.json`. */
 export function probeCacheFile(machine: Machine, root = resultsRoot()): string {
-  const id = crypto.createHash('sha256').update(JSON.stringify([machine.cpu, machine.cores, machine.backend])).digest('hex').slice(0, 16);
+  const id = crypto
+    .createHash('sha256')
+    .update(JSON.stringify([machine.cpu, machine.cores, machine.backend]))
+    .digest('hex')
+    .slice(0, 16);
   return path.join(root, '.probes', `${id}.json`);
 }
 
@@ -116,10 +120,23 @@ function readProbeFile(file: string, machine: Machine): ProbeFile {
   const empty: ProbeFile = { version: PROBE_VERSION, machine, probes: {} };
   try {
     const f = JSON.parse(fs.readFileSync(file, 'utf8')) as ProbeFile;
-    if (f.version !== PROBE_VERSION || JSON.stringify(f.machine) !== JSON.stringify(machine) || typeof f.probes !== 'object' || !f.probes) return empty;
+    if (
+      f.version !== PROBE_VERSION ||
+      JSON.stringify(f.machine) !== JSON.stringify(machine) ||
+      typeof f.probes !== 'object' ||
+      !f.probes
+    )
+      return empty;
     // keep only well-formed entries (a damaged entry is measured again)
     for (const [k, p] of Object.entries(f.probes)) {
-      if (!(p && p.secondsPerStep > 0 && p.evalSecondsPerImage > 0 && Number.isFinite(p.secondsPerStep) && Number.isFinite(p.evalSecondsPerImage))) delete f.probes[k];
+      if (!(
+        p &&
+        p.secondsPerStep > 0 &&
+        p.evalSecondsPerImage > 0 &&
+        Number.isFinite(p.secondsPerStep) &&
+        Number.isFinite(p.evalSecondsPerImage)
+      ))
+        delete f.probes[k];
     }
     return f;
   } catch {
@@ -137,10 +154,21 @@ function syntheticData(c: ExperimentConfig, n: number): RunData {
     batch: (idx: Int32Array) =>
       tf.tidy(() => ({
         x: tf.randomUniform([idx.length, size, size, 3], -1, 1, 'float32', 1),
-        y: tf.cast(tf.oneHot(tf.randomUniform(seg ? [idx.length, size, size] : [idx.length], 0, classes, 'int32', 2), classes), 'float32'),
+        y: tf.cast(
+          tf.oneHot(tf.randomUniform(seg ? [idx.length, size, size] : [idx.length], 0, classes, 'int32', 2), classes),
+          'float32',
+        ),
       })),
   };
-  return { train: source, val: source, test: null, nTrain: n, inputShape: [size, size, 3], numClasses: classes, source: 'random (probe)' };
+  return {
+    train: source,
+    val: source,
+    test: null,
+    nTrain: n,
+    inputShape: [size, size, 3],
+    numClasses: classes,
+    source: 'random (probe)',
+  };
 }
 
 /** Aborts a probe's training pass from its step hook (caught by `timeSteps`). */
@@ -176,7 +204,12 @@ interface Subject {
  * and builds its kernels), then up to `maxSteps` timed steps while their total stays under `budgetSeconds` (at
  * least one); with three or more, the first timed step is dropped too (it may still be warming up).
  */
-async function timeSteps(s: Subject, batch: number, maxSteps: number, budgetSeconds: number): Promise<{ steps: number; stepSeconds: number }> {
+async function timeSteps(
+  s: Subject,
+  batch: number,
+  maxSteps: number,
+  budgetSeconds: number,
+): Promise<{ steps: number; stepSeconds: number }> {
   const data = syntheticData(s.c, batch * (maxSteps + 1));
   const marks: number[] = [];
   try {
@@ -287,7 +320,10 @@ export async function probe(c: ExperimentConfig, budgetSeconds = DEFAULT_BUDGET_
  * The probe of `c`'s shape on this machine: from the cache under `root` when there is one, else measured now and
  * added to the cache. `cached` says which.
  */
-export async function probeFor(c: ExperimentConfig, opts: { root?: string; budgetSeconds?: number } = {}): Promise<{ probe: Probe; cached: boolean; file: string }> {
+export async function probeFor(
+  c: ExperimentConfig,
+  opts: { root?: string; budgetSeconds?: number } = {},
+): Promise<{ probe: Probe; cached: boolean; file: string }> {
   await initBackend();
   const machine = currentMachine();
   const file = probeCacheFile(machine, opts.root);
@@ -315,7 +351,8 @@ export function runSizes(c: ExperimentConfig): { nTrain: number; nVal: number; n
     return { nTrain: c.trainLimit != null ? Math.min(c.trainLimit, found.train) : found.train, nVal: nTest, nTest };
   }
   const nTrain = c.trainPerClass != null ? c.trainPerClass * d.classes : found.train;
-  if (c.holdoutPerClass != null) return { nTrain, nVal: c.holdoutPerClass * d.classes, nTest: c.holdoutPerClass * d.classes };
+  if (c.holdoutPerClass != null)
+    return { nTrain, nVal: c.holdoutPerClass * d.classes, nTest: c.holdoutPerClass * d.classes };
   const perClass = c.testPerClass != null ? c.testPerClass * d.classes : null;
   // validation: a split of its own (SVHN's images of extra), else the test split
   return { nTrain, nVal: perClass ?? d.sizes.val ?? found.test, nTest: found.test };
@@ -339,9 +376,12 @@ export function formatEstimate(s: number): string {
 
 /** One line naming a probe: shape, what was timed, the result and where it came from. */
 export function describeProbe(p: Probe, cached: boolean): string {
-  const scaled = p.probeBatch !== p.shape.batchSize ? `, timed at batch ${p.probeBatch} and scaled ×${(p.shape.batchSize / p.probeBatch).toFixed(2)}` : '';
+  const scaled =
+    p.probeBatch !== p.shape.batchSize
+      ? `, timed at batch ${p.probeBatch} and scaled ×${(p.shape.batchSize / p.probeBatch).toFixed(2)}`
+      : '';
   return (
-    `${shapeKey(p.shape)}: ${p.secondsPerStep.toFixed(3)} s/step (${((p.shape.batchSize / p.secondsPerStep) || 0).toFixed(1)} img/s training${scaled}), ` +
+    `${shapeKey(p.shape)}: ${p.secondsPerStep.toFixed(3)} s/step (${(p.shape.batchSize / p.secondsPerStep || 0).toFixed(1)} img/s training${scaled}), ` +
     `${(1 / p.evalSecondsPerImage).toFixed(0)} img/s evaluation; ${p.steps} timed step(s) of ${p.experiment}, ${p.probeSeconds.toFixed(1)} s probe${cached ? `, cached ${p.measuredAt.slice(0, 10)}` : ', measured now'}`
   );
 }
@@ -362,7 +402,10 @@ export interface Estimates {
  * Estimates every config from the probe of its shape, probing each distinct shape once (with the first config of
  * that shape) or reading it from the cache; `log` hears about each probe measured now (they take seconds).
  */
-export async function estimateConfigs(configs: ExperimentConfig[], opts: { root?: string; budgetSeconds?: number; log?: (line: string) => void } = {}): Promise<Estimates> {
+export async function estimateConfigs(
+  configs: ExperimentConfig[],
+  opts: { root?: string; budgetSeconds?: number; log?: (line: string) => void } = {},
+): Promise<Estimates> {
   await initBackend();
   const machine = currentMachine();
   const file = probeCacheFile(machine, opts.root);

@@ -7,9 +7,24 @@
  *
  * An experiment whose config is the same as another's (`sameAs`) is drawn from that one's results folder.
  */
-import { accuracyCurves, flipRatioCurves, hyperparameterCurves, lossCurves, miouCurves, type CurveOptions } from '../figures/builders';
+import {
+  accuracyCurves,
+  flipRatioCurves,
+  hyperparameterCurves,
+  lossCurves,
+  miouCurves,
+  type CurveOptions,
+} from '../figures/builders';
 import { segmentationGrid } from '../figures/segmentation';
-import { buildFigure, loadPredictions, type BuildContext, type BuiltFigure, type LoadedRun, type ReportFigure, type RunRef } from '../figures/build';
+import {
+  buildFigure,
+  loadPredictions,
+  type BuildContext,
+  type BuiltFigure,
+  type LoadedRun,
+  type ReportFigure,
+  type RunRef,
+} from '../figures/build';
 import type { Figure, RunSeries } from '../figures/types';
 import { experimentEntry, SECTIONS, type FigureEntry, type Section } from './catalog';
 import { publishedFigure, publishedTable, type PublishedRun } from './published';
@@ -21,7 +36,11 @@ import { publishedFigure, publishedTable, type PublishedRun } from './published'
 export function experimentRef(name: string): RunRef {
   const e = experimentEntry(name);
   if (!e) throw new Error(`figure registry: experiment "${name}" is not in the catalog (src/experiments/catalog.ts)`);
-  return { experiment: e.sameAs ?? e.name, label: e.label, optimizer: e.paper.binary === false ? 'fp' : e.paper.optimizer };
+  return {
+    experiment: e.sameAs ?? e.name,
+    label: e.label,
+    optimizer: e.paper.binary === false ? 'fp' : e.paper.optimizer,
+  };
 }
 
 const seriesOf = (runs: LoadedRun[]) => runs.map((r) => r.series);
@@ -59,7 +78,8 @@ function curvesFigure(kind: CurveKind, series: RunSeries[], opts: CurveKindOptio
 
 /** The figure a catalog entry of a curve kind draws over some runs' series, with its axis names, titled `title` (default: the entry's). */
 export function entryFigure(f: FigureEntry, series: RunSeries[], title = f.title): Figure {
-  if (f.kind === 'segmentation') throw new Error(`figure "${f.name}" is a segmentation grid: it draws a run's predictions.json, not curves`);
+  if (f.kind === 'segmentation')
+    throw new Error(`figure "${f.name}" is a segmentation grid: it draws a run's predictions.json, not curves`);
   return curvesFigure(f.kind, series, { title, ...f.axes });
 }
 
@@ -68,7 +88,10 @@ function builderOf(f: FigureEntry): ReportFigure['build'] {
   if (f.kind === 'segmentation')
     return (runs) => {
       const samples = loadPredictions(runs[0].data);
-      return segmentationGrid(samples.samples, { title: `${f.title} (${runs[0].series.label})`, classNames: samples.classNames });
+      return segmentationGrid(samples.samples, {
+        title: `${f.title} (${runs[0].series.label})`,
+        classNames: samples.classNames,
+      });
     };
   return (runs) => entryFigure(f, seriesOf(runs));
 }
@@ -77,19 +100,28 @@ function builderOf(f: FigureEntry): ReportFigure['build'] {
 export function figureFromCatalog(section: Section, f: FigureEntry): ReportFigure {
   const names = f.experiments ?? section.experiments;
   if (!names.length) throw new Error(`figure "${f.name}" of ${section.id} draws no experiment`);
-  return { name: f.name, title: f.title, description: f.description, runs: names.map(experimentRef), minRuns: f.minRuns, build: builderOf(f) };
+  return {
+    name: f.name,
+    title: f.title,
+    description: f.description,
+    runs: names.map(experimentRef),
+    minRuns: f.minRuns,
+    build: builderOf(f),
+  };
 }
 
 /** A figure of the catalog's sections by name, with its section; throws listing the names. */
 export function sectionFigure(name: string): { section: Section; figure: FigureEntry } {
   const all = SECTIONS.flatMap((section) => section.figures.map((figure) => ({ section, figure })));
   const found = all.find((x) => x.figure.name === name);
-  if (!found) throw new Error(`unknown figure "${name}"; the sections' figures: ${all.map((x) => x.figure.name).join(', ')}`);
+  if (!found)
+    throw new Error(`unknown figure "${name}"; the sections' figures: ${all.map((x) => x.figure.name).join(', ')}`);
   return found;
 }
 
 /** Stored runs as the published comparison takes them: the results folder (a catalog experiment's name) and the series. */
-const publishedRunsOf = (runs: LoadedRun[]): PublishedRun[] => runs.map((r) => ({ experiment: r.data.experiment, series: r.series }));
+const publishedRunsOf = (runs: LoadedRun[]): PublishedRun[] =>
+  runs.map((r) => ({ experiment: r.data.experiment, series: r.series }));
 
 /**
  * Every stored run beside its published numbers (./published: the table of the summary notebook, row for row): not
@@ -98,14 +130,18 @@ const publishedRunsOf = (runs: LoadedRun[]): PublishedRun[] => runs.map((r) => (
 const SUMMARY: ReportFigure = {
   name: 'summary',
   title: 'Final accuracies vs reported',
-  description: 'Final test accuracy, settled (train accuracy against a published train number; mean, min–max over seeds) of every stored run, next to the published numbers.',
+  description:
+    'Final test accuracy, settled (train accuracy against a published train number; mean, min–max over seeds) of every stored run, next to the published numbers.',
   runs: [{ experiment: '*' }],
   build: (runs) => publishedFigure(publishedRunsOf(runs), 'Final accuracy: this reproduction vs reported'),
   table: (runs) => publishedTable(publishedRunsOf(runs)),
 };
 
 /** The figures of the report, section by section as the catalog lists them, then the summary. */
-export const REPORT_FIGURES: ReportFigure[] = [...SECTIONS.flatMap((s) => s.figures.map((f) => figureFromCatalog(s, f))), SUMMARY];
+export const REPORT_FIGURES: ReportFigure[] = [
+  ...SECTIONS.flatMap((s) => s.figures.map((f) => figureFromCatalog(s, f))),
+  SUMMARY,
+];
 
 /** Looks up a registry entry; throws listing the valid names. */
 export function getReportFigure(name: string): ReportFigure {

@@ -34,7 +34,12 @@ export function flipsByPhase(config: ExperimentConfig, history: History, share =
   const spe = d.stepsPerEpoch;
   const every = decayEverySteps(config.gamma, spe) ?? Infinity;
   const phases = Number.isFinite(every) ? Math.ceil(d.runSteps / every) : 1;
-  const out: PhaseFlips[] = Array.from({ length: phases }, (_, k) => ({ phase: k, gamma: config.gamma!.initial * Math.pow(config.gamma!.decay, k), epochs: [], flipRatio: NaN }));
+  const out: PhaseFlips[] = Array.from({ length: phases }, (_, k) => ({
+    phase: k,
+    gamma: config.gamma!.initial * Math.pow(config.gamma!.decay, k),
+    epochs: [],
+    flipRatio: NaN,
+  }));
   const sums = new Array<number[]>(phases).fill([]).map(() => [] as number[]);
   for (const r of history) {
     const start = (r.epoch - 1) * spe;
@@ -64,7 +69,12 @@ export function flipsFallAfterDecays(phases: PhaseFlips[], factor = FALL_FACTOR)
 
 /** One line per run: flips per γ phase and whether they fall, e.g. for a notebook. */
 export function flipPhaseLine(label: string, phases: PhaseFlips[]): string {
-  const parts = phases.filter((p) => p.epochs.length).map((p) => `γ ${p.gamma.toExponential(1)} (epochs ${p.epochs[0]}–${p.epochs[p.epochs.length - 1]}): ${p.flipRatio.toExponential(2)}`);
+  const parts = phases
+    .filter((p) => p.epochs.length)
+    .map(
+      (p) =>
+        `γ ${p.gamma.toExponential(1)} (epochs ${p.epochs[0]}–${p.epochs[p.epochs.length - 1]}): ${p.flipRatio.toExponential(2)}`,
+    );
   const falls = flipsFallAfterDecays(phases);
   return `${label}: ${parts.join(' → ')}${falls === null ? '' : falls ? `; falls ≥ ${FALL_FACTOR}× after each decay` : `; does not fall ≥ ${FALL_FACTOR}× after every decay`}`;
 }

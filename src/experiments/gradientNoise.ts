@@ -63,7 +63,8 @@ export function gradientSpread(rows: ArrayLike<number>[]): { sigmaG: number; mea
 
 /** Measures σ_g of a run's binary kernels at initialisation (module comment); the backend must be initialised. */
 export async function measureGradientNoise(config: ExperimentConfig, batches = 16): Promise<GradientNoise> {
-  if (!Number.isInteger(batches) || batches < 2) throw new Error(`gradient noise: batches must be an integer ≥ 2, got ${batches}`);
+  if (!Number.isInteger(batches) || batches < 2)
+    throw new Error(`gradient noise: batches must be an integer ≥ 2, got ${batches}`);
   const data = await datasetLoader(config.dataset)(config);
   const component = modelComponent(config.model);
   const model = component.build(config, data);
@@ -71,20 +72,35 @@ export async function measureGradientNoise(config: ExperimentConfig, batches = 1
     const binary = modelVariables(model).filter((v) => v.binary);
     if (!binary.length) throw new Error(`gradient noise: ${config.experiment} has no binary kernels`);
     const available = Math.floor(data.train.n / config.batchSize);
-    if (available < batches) throw new Error(`gradient noise: ${config.experiment} has ${available} batches of ${config.batchSize} in its training split, ${batches} asked`);
+    if (available < batches)
+      throw new Error(
+        `gradient noise: ${config.experiment} has ${available} batches of ${config.batchSize} in its training split, ${batches} asked`,
+      );
     const rows: Float32Array[] = [];
     for (let k = 0; k < batches; k++) {
       const idx = new Int32Array(config.batchSize).map((_, i) => k * config.batchSize + i);
       const flat = tf.tidy(() => {
         const { x, y } = data.train.batch(idx, null);
-        const { grads } = tf.variableGrads(() => component.task.loss(y, model.apply(x, { training: true }) as tf.Tensor), binary.map((v) => v.variable));
+        const { grads } = tf.variableGrads(
+          () => component.task.loss(y, model.apply(x, { training: true }) as tf.Tensor),
+          binary.map((v) => v.variable),
+        );
         return tf.concat(binary.map((v) => tf.reshape(grads[v.variable.name], [-1])));
       });
       rows.push(flat.dataSync() as Float32Array);
       flat.dispose();
     }
     const { sigmaG, meanG } = gradientSpread(rows);
-    return { experiment: config.experiment, profile: config.profile, seed: config.seed, batches, batchSize: config.batchSize, weights: rows[0].length, sigmaG, meanG };
+    return {
+      experiment: config.experiment,
+      profile: config.profile,
+      seed: config.seed,
+      batches,
+      batchSize: config.batchSize,
+      weights: rows[0].length,
+      sigmaG,
+      meanG,
+    };
   } finally {
     model.dispose();
   }

@@ -78,7 +78,13 @@ function movingMoments(bn: BatchNorm): Moments {
  * through BN's own moving-statistics update with momentum k/(k+1) (as src/train/settle). Leaves the model's weights
  * and every dropout generator as it found them.
  */
-function averagedBatchMoments(model: tf.LayersModel, split: SplitSource, batchSize: number, batches: number, dropoutOn: boolean): Moments[] {
+function averagedBatchMoments(
+  model: tf.LayersModel,
+  split: SplitSource,
+  batchSize: number,
+  batches: number,
+  dropoutOn: boolean,
+): Moments[] {
   const bns = batchNormLayers(model);
   const drops = dropoutLayers(model);
   const saved = model.getWeights().map((w) => w.clone());
@@ -96,7 +102,8 @@ function averagedBatchMoments(model: tf.LayersModel, split: SplitSource, batchSi
 /** δ and ρ of one layer (module comment) between averaged batch moments `b` and the test-time moments `t`. */
 export function momentGap(b: Moments, t: Moments, epsilon: number): { meanShift: number; varianceRatio: number } {
   const C = t.mean.length;
-  if (b.mean.length !== C || b.variance.length !== C || t.variance.length !== C) throw new Error(`momentGap: channel counts differ (${b.mean.length} vs ${C})`);
+  if (b.mean.length !== C || b.variance.length !== C || t.variance.length !== C)
+    throw new Error(`momentGap: channel counts differ (${b.mean.length} vs ${C})`);
   let shift2 = 0;
   let logRatio = 0;
   for (let c = 0; c < C; c++) {
@@ -112,12 +119,18 @@ export function momentGap(b: Moments, t: Moments, epsilon: number): { meanShift:
  * (dropout on) and the moving statistics the model tests with, and the same with dropout off (the control), over
  * the first `batches` full batches of `split` (default: all of them, as settling uses). The model is left unchanged.
  */
-export function bnStatisticsGap(model: tf.LayersModel, split: SplitSource, batchSize: number, opts: { batches?: number } = {}): BnLayerGap[] {
+export function bnStatisticsGap(
+  model: tf.LayersModel,
+  split: SplitSource,
+  batchSize: number,
+  opts: { batches?: number } = {},
+): BnLayerGap[] {
   const bns = batchNormLayers(model);
   if (!bns.length) return [];
   const all = Math.floor(split.n / batchSize);
   const batches = Math.min(all, opts.batches ?? all);
-  if (!(batches >= 1)) throw new Error(`bnStatisticsGap: batch size ${batchSize} is larger than the split (${split.n} examples)`);
+  if (!(batches >= 1))
+    throw new Error(`bnStatisticsGap: batch size ${batchSize} is larger than the split (${split.n} examples)`);
   const test = bns.map(movingMoments);
   const off = averagedBatchMoments(model, split, batchSize, batches, false);
   // without dropout layers the two passes are the same computation: run it once
@@ -125,7 +138,14 @@ export function bnStatisticsGap(model: tf.LayersModel, split: SplitSource, batch
   return bns.map((bn, i) => {
     const g = momentGap(on[i], test[i], bn.epsilon);
     const c = momentGap(off[i], test[i], bn.epsilon);
-    return { layer: bn.name, channels: test[i].mean.length, meanShift: g.meanShift, varianceRatio: g.varianceRatio, meanShiftControl: c.meanShift, varianceRatioControl: c.varianceRatio };
+    return {
+      layer: bn.name,
+      channels: test[i].mean.length,
+      meanShift: g.meanShift,
+      varianceRatio: g.varianceRatio,
+      meanShiftControl: c.meanShift,
+      varianceRatioControl: c.varianceRatio,
+    };
   });
 }
 
@@ -193,7 +213,13 @@ export interface MechanismSummary {
   label: string;
   placement: string;
   seeds: number[];
-  layers: { layer: string; meanShift: number[]; varianceRatio: number[]; meanShiftControl: number[]; varianceRatioControl: number[] }[];
+  layers: {
+    layer: string;
+    meanShift: number[];
+    varianceRatio: number[];
+    meanShiftControl: number[];
+    varianceRatioControl: number[];
+  }[];
   settled: number;
   raw: number;
   /** settled − raw, mean over seeds. */
@@ -229,8 +255,13 @@ export function summarizeMechanism(rows: MechanismRow[]): MechanismSummary[] {
  * gain(arm) − gain(reference) paired by seed (the seeds both have), with its 95 % t interval over the seeds (null
  * with fewer than two): the accuracy that the BN mismatch of the arm costs beyond the reference's.
  */
-export function pairedGainDifference(rows: MechanismRow[], arm: string, reference: string): { seeds: number[]; difference: number; interval: [number, number] | null } {
-  const gain = (name: string) => new Map(rows.filter((r) => r.experiment === name).map((r) => [r.seed, r.settled - r.raw]));
+export function pairedGainDifference(
+  rows: MechanismRow[],
+  arm: string,
+  reference: string,
+): { seeds: number[]; difference: number; interval: [number, number] | null } {
+  const gain = (name: string) =>
+    new Map(rows.filter((r) => r.experiment === name).map((r) => [r.seed, r.settled - r.raw]));
   const a = gain(arm);
   const b = gain(reference);
   const seeds = [...a.keys()].filter((s) => b.has(s)).sort((x, y) => x - y);
@@ -242,7 +273,10 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : '
 const pp = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} pp` : '—');
 const g = (xs: number[], digits = 3) => (xs.length ? mean(xs).toFixed(digits) : '—');
 /** Mean over layers of the per-layer means over seeds. */
-const overLayers = (s: MechanismSummary, key: 'meanShift' | 'varianceRatio' | 'meanShiftControl' | 'varianceRatioControl') => mean(s.layers.map((l) => mean(l[key])));
+const overLayers = (
+  s: MechanismSummary,
+  key: 'meanShift' | 'varianceRatio' | 'meanShiftControl' | 'varianceRatioControl',
+) => mean(s.layers.map((l) => mean(l[key])));
 
 /**
  * The measurements as Markdown: one table per arm and layer gap (δ, ρ, and the control), one of the accuracies
@@ -252,18 +286,26 @@ export function mechanismMarkdown(rows: MechanismRow[], profile: string, referen
   if (!rows.length) return 'No finished runs to measure.';
   const sums = summarizeMechanism(rows);
   const head = `| BN layer | ${sums.map((s) => `\`${s.experiment}\` δ · ρ`).join(' | ')} |\n|---|${sums.map(() => '---:').join('|')}|`;
-  const layerRows = sums[0].layers.map((l, i) => `| ${l.layer} | ${sums.map((s) => (s.layers[i] ? `${g(s.layers[i].meanShift)} · ${g(s.layers[i].varianceRatio)}` : '—')).join(' | ')} |`);
+  const layerRows = sums[0].layers.map(
+    (l, i) =>
+      `| ${l.layer} | ${sums.map((s) => (s.layers[i] ? `${g(s.layers[i].meanShift)} · ${g(s.layers[i].varianceRatio)}` : '—')).join(' | ')} |`,
+  );
   const control = `| control (dropout off), mean over layers | ${sums.map((s) => `${overLayers(s, 'meanShiftControl').toFixed(4)} · ${overLayers(s, 'varianceRatioControl').toFixed(4)}`).join(' | ')} |`;
   const acc = [
     '| run | dropout | seeds | test accuracy, raw (moving statistics of training) | settled (the final score) | settled − raw |',
     '|---|---|---|---:|---:|---:|',
-    ...sums.map((s) => `| \`${s.experiment}\` | ${s.placement === 'none' ? 'none' : s.placement === 'afterLayer' ? 'after each quantized layer' : 'after each BN'} | ${s.seeds.join(', ')} | ${pct(s.raw)} | ${pct(s.settled)} | ${pp(s.gain)} |`),
+    ...sums.map(
+      (s) =>
+        `| \`${s.experiment}\` | ${s.placement === 'none' ? 'none' : s.placement === 'afterLayer' ? 'after each quantized layer' : 'after each BN'} | ${s.seeds.join(', ')} | ${pct(s.raw)} | ${pct(s.settled)} | ${pp(s.gain)} |`,
+    ),
   ];
   const diffs = sums
     .filter((s) => s.experiment !== reference && s.placement !== 'none' && sums.some((x) => x.experiment === reference))
     .map((s) => {
       const d = pairedGainDifference(rows, s.experiment, reference);
-      const ci = d.interval ? `, 95 % interval [${pp(d.interval[0])}, ${pp(d.interval[1])}]` : ' (one seed: no interval)';
+      const ci = d.interval
+        ? `, 95 % interval [${pp(d.interval[0])}, ${pp(d.interval[1])}]`
+        : ' (one seed: no interval)';
       return `* \`${s.experiment}\`: (settled − raw) − that of \`${reference}\` = **${pp(d.difference)}** over seeds ${d.seeds.join(', ')}, paired${ci}.`;
     });
   return [
@@ -276,7 +318,9 @@ export function mechanismMarkdown(rows: MechanismRow[], profile: string, referen
     '**What the mismatch costs**: the test split scored with the moving statistics training left, and after settling them on the training set with dropout off.',
     '',
     ...acc,
-    ...(diffs.length ? ['', 'The size of the mechanism, the extra accuracy settling recovers with dropout:', '', ...diffs] : []),
+    ...(diffs.length
+      ? ['', 'The size of the mechanism, the extra accuracy settling recovers with dropout:', '', ...diffs]
+      : []),
   ].join('\n');
 }
 
@@ -297,7 +341,15 @@ export function mechanismFigure(rows: MechanismRow[], opts: { title?: string } =
         x,
         y: m,
         marker: { color },
-        error_y: { type: 'data', symmetric: false, array: s.layers.map((l, i) => Math.max(...l[key]) - m[i]), arrayminus: s.layers.map((l, i) => m[i] - Math.min(...l[key])), thickness: 1, width: 3, color: '#333' },
+        error_y: {
+          type: 'data',
+          symmetric: false,
+          array: s.layers.map((l, i) => Math.max(...l[key]) - m[i]),
+          arrayminus: s.layers.map((l, i) => m[i] - Math.min(...l[key])),
+          thickness: 1,
+          width: 3,
+          color: '#333',
+        },
         xaxis: `x${axis}`,
         yaxis: `y${axis}`,
         hovertemplate: `${s.experiment} %{x}: %{y:.3f}<extra></extra>`,
@@ -305,7 +357,12 @@ export function mechanismFigure(rows: MechanismRow[], opts: { title?: string } =
     };
     data.push(bar('meanShift', ''), bar('varianceRatio', '2'));
   });
-  const layout = baseLayout(opts.title, { width: PANEL_WIDTH, height: 440, barmode: 'group', legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.3, yanchor: 'top' } });
+  const layout = baseLayout(opts.title, {
+    width: PANEL_WIDTH,
+    height: 440,
+    barmode: 'group',
+    legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: -0.3, yanchor: 'top' },
+  });
   layout.margin = { ...layout.margin, b: 110 };
   layout.xaxis = axisStyle('BN layer', { domain: [0, 0.45], type: 'category' });
   layout.yaxis = axisStyle('δ: mean shift (test-time σ)', { rangemode: 'tozero' });

@@ -31,7 +31,12 @@ export function canonicalOverrides(config: ExperimentConfig, sets: readonly stri
     const key = s.slice(0, eq).trim();
     const raw = s.slice(eq + 1).trim();
     const kind = SETTABLE[key];
-    const value = kind === 'bool' || raw === 'null' ? raw : kind === 'int' || kind === 'nullable-int' ? String(Number(raw)) : canonicalNumber(Number(raw));
+    const value =
+      kind === 'bool' || raw === 'null'
+        ? raw
+        : kind === 'int' || kind === 'nullable-int'
+          ? String(Number(raw))
+          : canonicalNumber(Number(raw));
     return `${key.replace(/\.initial$/, '')}=${value}`;
   });
 }

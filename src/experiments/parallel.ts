@@ -49,7 +49,10 @@ export function defaultJobs(cores = os.cpus().length): number {
 }
 
 /** Runs `jobs` and resolves with one outcome per job, in the given order. */
-export async function runJobs(list: RunJob[], opts: { jobs?: number; log?: (line: string) => void; env?: NodeJS.ProcessEnv } = {}): Promise<JobOutcome[]> {
+export async function runJobs(
+  list: RunJob[],
+  opts: { jobs?: number; log?: (line: string) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<JobOutcome[]> {
   const jobs = Math.max(1, opts.jobs ?? defaultJobs());
   const log = opts.log ?? ((l: string) => console.log(l));
   const threads = Math.max(1, Math.floor(os.cpus().length / jobs));
@@ -64,7 +67,11 @@ export async function runJobs(list: RunJob[], opts: { jobs?: number; log?: (line
       const env = { ...process.env, ...opts.env, BNN_THREADS: String(envThreads() ?? threads) };
       let lastErr = '';
       const code = await new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, jobArgs(job), { cwd: repoRoot(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, jobArgs(job), {
+          cwd: repoRoot(),
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         const pipe = (stream: NodeJS.ReadableStream, isErr: boolean) => {
           let buf = '';
           stream.on('data', (d: Buffer) => {
@@ -89,7 +96,12 @@ export async function runJobs(list: RunJob[], opts: { jobs?: number; log?: (line
           resolve(1);
         });
       });
-      out[i] = { job, ok: code === 0, ...(code !== 0 ? { error: lastErr || `exit code ${code}` } : {}), seconds: (Date.now() - t0) / 1000 };
+      out[i] = {
+        job,
+        ok: code === 0,
+        ...(code !== 0 ? { error: lastErr || `exit code ${code}` } : {}),
+        seconds: (Date.now() - t0) / 1000,
+      };
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, worker));

@@ -53,7 +53,9 @@ export interface ProseFinding {
 const KINDS: FactKind[] = ['published', 'epochs', 'steps', 'perClass', 'seeds', 'width', 'batch', 'gammaT'];
 
 function emptyFacts(): Facts {
-  return Object.fromEntries(KINDS.map((k) => [k, { all: new Set<number>(), by: new Map<string, Set<number>>() }])) as Facts;
+  return Object.fromEntries(
+    KINDS.map((k) => [k, { all: new Set<number>(), by: new Map<string, Set<number>>() }]),
+  ) as Facts;
 }
 
 function add(f: FactSet, v: number, ...keys: string[]): void {
@@ -70,7 +72,10 @@ const FAMILY: Record<string, string> = { cifar10: 'cifar10', svhn: 'svhn', pets:
 /** Numbers in a published string with the source each follows ("paper: Bop 91.3 vs … 90.9; KTH reproduction: Bop 89.2"). */
 function publishedNumbers(text: string, fallback: SourceTag): { value: number; source: SourceTag }[] {
   return clausesOf(text).flatMap((c) =>
-    [...c.text.matchAll(/(?<![\w.])[+−-]?(\d+(?:\.\d+)?)(?![\w.])/g)].map((m) => ({ value: Number(m[1]), source: nearestSource(c.text, m.index!) ?? fallback })),
+    [...c.text.matchAll(/(?<![\w.])[+−-]?(\d+(?:\.\d+)?)(?![\w.])/g)].map((m) => ({
+      value: Number(m[1]),
+      source: nearestSource(c.text, m.index!) ?? fallback,
+    })),
   );
 }
 
@@ -85,7 +90,8 @@ export function proseFacts(): Facts {
   for (const e of EXPERIMENTS) {
     const fam = FAMILY[e.paper.dataset];
     // published numbers, in percent
-    for (const r of e.references) add(f.published, Number((r.value * 100).toPrecision(6)), `source:${r.tag}`, `section:${e.section}`);
+    for (const r of e.references)
+      add(f.published, Number((r.value * 100).toPrecision(6)), `source:${r.tag}`, `section:${e.section}`);
     for (const m of r_sourceEpochs(e.references.map((r) => r.source).join('; '))) add(f.epochs, m, 'profile:paper');
     const paperSpe = e.paperStepsPerEpoch;
     for (const p of profiles) {
@@ -107,19 +113,27 @@ export function proseFacts(): Facts {
         if (s.everySteps) add(f.steps, s.everySteps, pk);
         if (s.everySteps && p === 'paper') add(f.epochs, Math.round(s.everySteps / paperSpe), pk);
         if (s.everyEpochs) for (let k = s.everyEpochs; k <= c.epochs + 1e-9; k += s.everyEpochs) add(f.epochs, k, pk);
-        if (s.everyEpochs && p === 'paper') for (let k = s.everyEpochs; k <= c.epochs + 1e-9; k += s.everyEpochs) add(f.steps, k * paperSpe, pk);
+        if (s.everyEpochs && p === 'paper')
+          for (let k = s.everyEpochs; k <= c.epochs + 1e-9; k += s.everyEpochs) add(f.steps, k * paperSpe, pk);
       }
       // γ·T: the paper's run, the derived runs before and after calibration, and what the epoch ratio alone would give
       // a calibrated run's γ·T only where the sizing applies a calibration (the untuned arms keep the paper's)
       const calibrated = p !== 'paper' && !!e[p].calibration;
-      for (const g of d.gammaT) add(f.gammaT, g, p === 'paper' ? 'context:paper' : calibrated ? `context:calibrated|${pk}` : 'context:paper', pk);
+      for (const g of d.gammaT)
+        add(
+          f.gammaT,
+          g,
+          p === 'paper' ? 'context:paper' : calibrated ? `context:calibrated|${pk}` : 'context:paper',
+          pk,
+        );
       if (p !== 'paper' && e.paper.gamma) {
         const untuned = profileConfig(e.name, p, 0, {}, {}).derivation!;
         for (const g of untuned.gammaT) add(f.gammaT, g, 'context:paper', pk);
         const size = e[p];
         const spe = stepsPerEpochOf(e, size);
         const ratio = size.epochs / e.paper.epochs;
-        const every = e.paper.gamma.everySteps != null ? e.paper.gamma.everySteps / paperSpe : e.paper.gamma.everyEpochs;
+        const every =
+          e.paper.gamma.everySteps != null ? e.paper.gamma.everySteps / paperSpe : e.paper.gamma.everyEpochs;
         const scaled = { ...e.paper.gamma, everyEpochs: every === null ? null : every * ratio, everySteps: null };
         for (const ph of gammaPhases(scaled, runSteps(e, size), spe)) {
           add(f.gammaT, ph.gamma * ph.steps, 'context:epochs', pk);
@@ -129,9 +143,13 @@ export function proseFacts(): Facts {
     }
   }
   // the thresholds of the dynamics rule (phases with γ·T ≥ 1 move weights; the UNets keep every phase)
-  for (const x of [1, ...EXPERIMENTS.map((e) => e.quick.minGammaT ?? 1)]) add(f.gammaT, x, 'context:paper', 'context:calibrated', 'context:epochs');
+  for (const x of [1, ...EXPERIMENTS.map((e) => e.quick.minGammaT ?? 1)])
+    add(f.gammaT, x, 'context:paper', 'context:calibrated', 'context:epochs');
   for (const s of SECTIONS)
-    for (const c of s.claims) if (c.published) for (const x of publishedNumbers(c.published, c.tag)) add(f.published, x.value, `source:${x.source}`, `section:${s.id}`);
+    for (const c of s.claims)
+      if (c.published)
+        for (const x of publishedNumbers(c.published, c.tag))
+          add(f.published, x.value, `source:${x.source}`, `section:${s.id}`);
   for (const p of PLANS) {
     add(f.seeds, p.seeds.length, 'family:grid', 'profile:quick|family:grid', 'profile:smoke|family:grid');
     add(f.perClass, p.holdoutPerClass, 'profile:quick');
@@ -153,7 +171,10 @@ interface Clause {
 
 /** Sentences, then ';'-separated parts, of a text (Markdown line breaks joined). Code spans and `§4.2`-style marks stay. */
 export function clausesOf(text: string): Clause[] {
-  const flat = text.replace(/\r/g, '').replace(/```[\s\S]*?```/g, ' ').replace(/\n(?!\s*[*-] |\s*\d+\. |\s*\n|#)/g, ' ');
+  const flat = text
+    .replace(/\r/g, '')
+    .replace(/```[\s\S]*?```/g, ' ')
+    .replace(/\n(?!\s*[*-] |\s*\d+\. |\s*\n|#)/g, ' ');
   return flat
     .split(/\n|(?<=[.!?])\s+(?=[A-Z*`(])|;/)
     .map((t) => t.trim())
@@ -190,7 +211,19 @@ function nearest(text: string, at: number, re: RegExp): string | null {
 
 const PROFILE_RE = /`(paper|quick|smoke)`|\b(?:the |on )?(quick|smoke) profile\b|\bon (quick|smoke)\b/g;
 const FAMILY_RE = /(UNet|U-Net|Pets|SVHN|CIFAR-10|BinaryNet|grid|calibrat\w*)/g;
-const WORDS: Record<string, number> = { one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, single: 1 };
+const WORDS: Record<string, number> = {
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  single: 1,
+};
 
 function profileAt(text: string, at: number): string | null {
   let before: string | null = null;
@@ -219,7 +252,10 @@ export function matchesStated(stated: string, value: number): boolean {
   if (!Number.isFinite(x)) return false;
   const decimals = s.includes('.') ? s.length - s.indexOf('.') - 1 : 0;
   const half = 0.5 * 10 ** -decimals;
-  return Math.abs(value - x) <= half * (1 + 1e-9) && !(decimals === 0 && x !== 0 && value !== 0 && Math.sign(value) !== Math.sign(x));
+  return (
+    Math.abs(value - x) <= half * (1 + 1e-9) &&
+    !(decimals === 0 && x !== 0 && value !== 0 && Math.sign(value) !== Math.sign(x))
+  );
 }
 
 interface Stated {
@@ -229,7 +265,8 @@ interface Stated {
   at: number;
 }
 
-const UNIT_AFTER = /^\s*(?:-|\s)?(?:epochs?|steps?|images?|seeds?|pp|×|x\b|s\b|ms\b|GB|MB|GiB|kB|min|minutes|hours?|threads?|cores?|bits?|px|%)/;
+const UNIT_AFTER =
+  /^\s*(?:-|\s)?(?:epochs?|steps?|images?|seeds?|pp|×|x\b|s\b|ms\b|GB|MB|GiB|kB|min|minutes|hours?|threads?|cores?|bits?|px|%)/;
 
 /** Every stated number of a known kind in one clause. */
 function statedNumbers(text: string): Stated[] {
@@ -240,9 +277,14 @@ function statedNumbers(text: string): Stated[] {
     out.push({ kind, stated, value, at });
     covered.push([at, at + len]);
   };
-  for (const m of text.matchAll(/(?<![\w.,/])(\d[\d,]*)(?:\s|-)epochs?\b/g)) push('epochs', m[1], num(m[1]), m.index!, m[0].length);
-  for (const m of text.matchAll(/(?<![\w.,/])(\d[\d,]*)(?:\s|-)steps?\b/g)) push('steps', m[1], num(m[1]), m.index!, m[0].length);
-  for (const m of text.matchAll(/(?<![\w.,/])(\d[\d,]*)\s+(?:(?:training|test|held-out|SVHN|`extra`)\s+)?images per class/g)) push('perClass', m[1], num(m[1]), m.index!, m[0].length);
+  for (const m of text.matchAll(/(?<![\w.,/])(\d[\d,]*)(?:\s|-)epochs?\b/g))
+    push('epochs', m[1], num(m[1]), m.index!, m[0].length);
+  for (const m of text.matchAll(/(?<![\w.,/])(\d[\d,]*)(?:\s|-)steps?\b/g))
+    push('steps', m[1], num(m[1]), m.index!, m[0].length);
+  for (const m of text.matchAll(
+    /(?<![\w.,/])(\d[\d,]*)\s+(?:(?:training|test|held-out|SVHN|`extra`)\s+)?images per class/g,
+  ))
+    push('perClass', m[1], num(m[1]), m.index!, m[0].length);
   for (const m of text.matchAll(/\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|single)\s+seeds?\b/gi)) {
     const w = m[1].toLowerCase();
     push('seeds', m[1], WORDS[w] ?? Number(w), m.index!, m[0].length);
@@ -261,21 +303,33 @@ function statedNumbers(text: string): Stated[] {
     // inside a parenthesis, the span ends where it closes
     const before = text.slice(0, m.index!);
     const open = (before.match(/\(/g) ?? []).length - (before.match(/\)/g) ?? []).length;
-    const stops = [rest.search(/(?:^|[\s(])(?:γ|τ)\s*[=≈]|\bsteps?\b|\bepochs?\b/), open > 0 ? rest.indexOf(')') : -1].filter((i) => i >= 0);
+    const stops = [
+      rest.search(/(?:^|[\s(])(?:γ|τ)\s*[=≈]|\bsteps?\b|\bepochs?\b/),
+      open > 0 ? rest.indexOf(')') : -1,
+    ].filter((i) => i >= 0);
     const span = stops.length ? rest.slice(0, Math.min(...stops)) : rest;
-    for (const n of span.matchAll(/(?<![\w.,/^⁻-])(\d+(?:\.\d+)?)(?!\d|[.,]\d|e-|\s*(?:×|%|pp|\/|of\b))/g)) push('gammaT', n[1], Number(n[1]), m.index! + m[0].length + n.index!, n[0].length);
+    for (const n of span.matchAll(/(?<![\w.,/^⁻-])(\d+(?:\.\d+)?)(?!\d|[.,]\d|e-|\s*(?:×|%|pp|\/|of\b))/g))
+      push('gammaT', n[1], Number(n[1]), m.index! + m[0].length + n.index!, n[0].length);
   }
   const inside = (i: number) => covered.some(([a, b]) => i >= a && i < b);
   // published accuracies: percentages, "NN.N" numbers, "NN / NN" pairs (not inside a number another rule read)
-  for (const m of text.matchAll(/(?<![\w.,/±×-])(\d{1,3}(?:\.\d+)?)\s?%(?!\s*(?:intervals?|confidence|CI)\b)/g)) if (!inside(m.index!)) push('published', m[1], Number(m[1]), m.index!, m[0].length);
+  for (const m of text.matchAll(/(?<![\w.,/±×-])(\d{1,3}(?:\.\d+)?)\s?%(?!\s*(?:intervals?|confidence|CI)\b)/g))
+    if (!inside(m.index!)) push('published', m[1], Number(m[1]), m.index!, m[0].length);
   const LABEL = '(?:(?:train|val|validation|test|Bop|baseline)\\s+)?';
-  for (const m of text.matchAll(new RegExp(`(?<![\\w.,/±×-])(\\d{2}(?:\\.\\d+)?)\\s*\\/\\s*${LABEL}(\\d{2}(?:\\.\\d+)?)(?![\\d,.]|\\s*(?:width|%))`, 'g'))) {
+  for (const m of text.matchAll(
+    new RegExp(
+      `(?<![\\w.,/±×-])(\\d{2}(?:\\.\\d+)?)\\s*\\/\\s*${LABEL}(\\d{2}(?:\\.\\d+)?)(?![\\d,.]|\\s*(?:width|%))`,
+      'g',
+    ),
+  )) {
     if (inside(m.index!)) continue;
     push('published', m[1], Number(m[1]), m.index!, m[1].length);
     push('published', m[2], Number(m[2]), m.index! + m[0].lastIndexOf(m[2]), m[2].length);
   }
   // "train 96", "validation 91": an accuracy named by its split
-  for (const m of text.matchAll(/\b(?:train|val|validation)\s+(\d{2}(?:\.\d+)?)(?![\d,.]|\s*(?:images|epochs?|steps?|%|per\b))/g)) {
+  for (const m of text.matchAll(
+    /\b(?:train|val|validation)\s+(\d{2}(?:\.\d+)?)(?![\d,.]|\s*(?:images|epochs?|steps?|%|per\b))/g,
+  )) {
     const at = m.index! + m[0].lastIndexOf(m[1]);
     if (!inside(at)) push('published', m[1], Number(m[1]), at, m[1].length);
   }
@@ -311,17 +365,27 @@ function allowedFor(f: Facts, s: Stated, text: string): { values: Set<number>; s
       const both = new Set([...bySrc].filter((x) => bySec.has(x)));
       if (both.size) return { values: both, scope: `source:${src} and ${secScope}` };
     }
-    return (src && pick(`source:${src}`)) || (bySec?.size ? { values: bySec, scope: secScope } : null) || { values: fs.all, scope: 'any published number' };
+    return (
+      (src && pick(`source:${src}`)) ||
+      (bySec?.size ? { values: bySec, scope: secScope } : null) || { values: fs.all, scope: 'any published number' }
+    );
   }
   if (s.kind === 'gammaT') {
     const word = nearest(text, s.at, /(calibrat|epoch ratio|\bpaper\b)/gi);
     const ctx = !word ? null : /calibrat/i.test(word) ? 'calibrated' : /epoch ratio/i.test(word) ? 'epochs' : 'paper';
-    if (ctx === 'calibrated' && profile) return pick(`context:calibrated|profile:${profile}`) ?? { values: fs.all, scope: 'any γ·T' };
-    return (ctx && pick(`context:${ctx}`)) || (profile && pick(`profile:${profile}`)) || { values: fs.all, scope: 'any γ·T' };
+    if (ctx === 'calibrated' && profile)
+      return pick(`context:calibrated|profile:${profile}`) ?? { values: fs.all, scope: 'any γ·T' };
+    return (
+      (ctx && pick(`context:${ctx}`)) || (profile && pick(`profile:${profile}`)) || { values: fs.all, scope: 'any γ·T' }
+    );
   }
   if (s.kind === 'seeds') {
     const fam = familyAt(text, s.at);
-    return (profile && fam && pick(`profile:${profile}|family:${fam}`)) || (fam && pick(`family:${fam}`)) || (profile && pick(`profile:${profile}`)) || { values: fs.all, scope: 'any seed count' };
+    return (
+      (profile && fam && pick(`profile:${profile}|family:${fam}`)) ||
+      (fam && pick(`family:${fam}`)) ||
+      (profile && pick(`profile:${profile}`)) || { values: fs.all, scope: 'any seed count' }
+    );
   }
   return (profile && pick(`profile:${profile}`)) || { values: fs.all, scope: `any ${s.kind}` };
 }
@@ -332,8 +396,16 @@ export function checkProse(text: string, where: string, facts: Facts = proseFact
   for (const c of clausesOf(text)) {
     for (const s of statedNumbers(c.text)) {
       const { values, scope } = allowedFor(facts, s, c.text);
-      if ([...values].some((v) => matchesStated(s.stated.replace(/^.*?(\d[\d,.]*).*$/, '$1'), v) || v === s.value)) continue;
-      out.push({ where, kind: s.kind, stated: s.stated, clause: c.text, allowed: [...values].sort((a, b) => a - b).map((v) => Number(v.toPrecision(6))), scope });
+      if ([...values].some((v) => matchesStated(s.stated.replace(/^.*?(\d[\d,.]*).*$/, '$1'), v) || v === s.value))
+        continue;
+      out.push({
+        where,
+        kind: s.kind,
+        stated: s.stated,
+        clause: c.text,
+        allowed: [...values].sort((a, b) => a - b).map((v) => Number(v.toPrecision(6))),
+        scope,
+      });
     }
   }
   return out;
@@ -359,7 +431,10 @@ export function notebookMarkdown(json: string, file: string): { where: string; t
   return nb.cells
     .map((c, i) => ({ c, i }))
     .filter(({ c }) => c.cell_type === 'markdown')
-    .map(({ c, i }) => ({ where: `${file}, cell ${c.id ?? `#${i}`}`, text: Array.isArray(c.source) ? c.source.join('') : c.source }));
+    .map(({ c, i }) => ({
+      where: `${file}, cell ${c.id ?? `#${i}`}`,
+      text: Array.isArray(c.source) ? c.source.join('') : c.source,
+    }));
 }
 
 /**
@@ -375,7 +450,13 @@ export function readmeProtocol(readme: string, file = 'README.md'): { where: str
     return readme.slice(a, b < 0 ? undefined : b);
   };
   return [
-    { where: `${file}, "Running single experiments" to "Reliability"`, text: cut('## Running single experiments', '### Reliability') },
-    { where: `${file}, "Where this differs from the original"`, text: cut('## Where this differs from the original', '\n## ') },
+    {
+      where: `${file}, "Running single experiments" to "Reliability"`,
+      text: cut('## Running single experiments', '### Reliability'),
+    },
+    {
+      where: `${file}, "Where this differs from the original"`,
+      text: cut('## Where this differs from the original', '\n## '),
+    },
   ];
 }

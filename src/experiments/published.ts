@@ -76,17 +76,29 @@ function optimizerOf(r: PublishedRun): string | undefined {
 
 /** The rows of one comparison: the measured metric's final value per seed beside the published number. */
 function rowOf(r: PublishedRun, c: PublishedComparison, label: string): SummaryRow {
-  const series = { ...r.series, label, optimizer: optimizerOf(r), reported: c.reference?.value ?? null, reportedSource: c.reference?.source ?? 'no published number' };
+  const series = {
+    ...r.series,
+    label,
+    optimizer: optimizerOf(r),
+    reported: c.reference?.value ?? null,
+    reportedSource: c.reference?.source ?? 'no published number',
+  };
   return summaryRows([series], (rec) => metricOf(rec, c.measured))[0];
 }
 
 /** Table rows: one per run and published number (`publishedComparisons`), labelled `label(experiment)` (default `summaryLabel`). */
-export function publishedRows(runs: PublishedRun[], label: (experiment: string, run: PublishedRun) => string = summaryLabel): SummaryRow[] {
+export function publishedRows(
+  runs: PublishedRun[],
+  label: (experiment: string, run: PublishedRun) => string = summaryLabel,
+): SummaryRow[] {
   return runs.flatMap((r) => publishedComparisons(r.experiment).map((c) => rowOf(r, c, label(r.experiment, r))));
 }
 
 /** Figure rows: one per run, against its headline number (the first of `publishedComparisons`). */
-export function headlineRows(runs: PublishedRun[], label: (experiment: string, run: PublishedRun) => string = summaryLabel): SummaryRow[] {
+export function headlineRows(
+  runs: PublishedRun[],
+  label: (experiment: string, run: PublishedRun) => string = summaryLabel,
+): SummaryRow[] {
   return runs.map((r) => rowOf(r, publishedComparisons(r.experiment)[0], label(r.experiment, r)));
 }
 

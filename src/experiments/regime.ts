@@ -47,55 +47,90 @@ const num = (x: number) => (Number.isFinite(x) ? String(Number(x.toPrecision(2))
 /** What one config measures for one requirement: the measured phrase and whether it is met. */
 function measure(r: RegimeRequirement, c: ExperimentConfig): { met: boolean; measured: string } {
   const d = c.derivation;
-  if (!d) return { met: false, measured: `${r.experiment} seed ${c.seed}: no derivation record in its config.json: rerun it (npm run experiment -- ${r.experiment} --profile ${c.profile} --seed ${c.seed})` };
+  if (!d)
+    return {
+      met: false,
+      measured: `${r.experiment} seed ${c.seed}: no derivation record in its config.json: rerun it (npm run experiment -- ${r.experiment} --profile ${c.profile} --seed ${c.seed})`,
+    };
   if (r.kind === 'coverage') {
     const f = d.paperStepsTotal > 0 ? d.paperStepsCovered / d.paperStepsTotal : NaN;
-    return { met: f >= r.atLeast * (1 - 1e-9), measured: `${r.experiment} covers ${num(f)} of the paper run (${Math.round(d.paperStepsCovered).toLocaleString('en')} of ${d.paperStepsTotal.toLocaleString('en')} paper steps)` };
+    return {
+      met: f >= r.atLeast * (1 - 1e-9),
+      measured: `${r.experiment} covers ${num(f)} of the paper run (${Math.round(d.paperStepsCovered).toLocaleString('en')} of ${d.paperStepsTotal.toLocaleString('en')} paper steps)`,
+    };
   }
   if (r.kind === 'gammaT') {
     if (!c.gamma) return { met: false, measured: `${r.experiment} has no γ schedule (not a Bop run)` };
     const phases = gammaPhases(c.gamma, d.runSteps, d.stepsPerEpoch);
     const v = r.phase === 'first' ? phases[0].gammaT : phases.reduce((a, p) => a + p.gammaT, 0);
-    return { met: v >= r.atLeast * (1 - 1e-9), measured: `${r.experiment}: γ·T ${r.phase === 'first' ? 'of its first γ phase' : 'over the run'} is ${num(v)}` };
+    return {
+      met: v >= r.atLeast * (1 - 1e-9),
+      measured: `${r.experiment}: γ·T ${r.phase === 'first' ? 'of its first γ phase' : 'over the run'} is ${num(v)}`,
+    };
   }
   if (r.kind === 'afterDecay') {
     const s = r.schedule === 'gamma' ? c.gamma : c.lr;
     const name = r.schedule === 'gamma' ? 'γ' : 'lr';
     if (!s) return { met: false, measured: `${r.experiment} has no ${name} schedule` };
     const every = decayEverySteps(s, d.stepsPerEpoch);
-    if (every === null || every >= d.runSteps) return { met: false, measured: `${r.experiment}: its ${name} never decays within the run (${d.runSteps} steps)` };
+    if (every === null || every >= d.runSteps)
+      return { met: false, measured: `${r.experiment}: its ${name} never decays within the run (${d.runSteps} steps)` };
     const after = (d.runSteps - every) / d.stepsPerEpoch;
-    return { met: after >= r.epochsAtLeast * (1 - 1e-9), measured: `${r.experiment}: its ${name} first decays at step ${every} of ${d.runSteps}, ${num(after)} epochs before the end` };
+    return {
+      met: after >= r.epochsAtLeast * (1 - 1e-9),
+      measured: `${r.experiment}: its ${name} first decays at step ${every} of ${d.runSteps}, ${num(after)} epochs before the end`,
+    };
   }
   if (r.kind === 'tauVsNoise') {
     const t = d.tauOverNoise;
-    if (t == null) return { met: false, measured: `${r.experiment}: no measured gradient noise in its derivation record (a Bop sizing with gradientNoise records it)` };
-    return { met: t >= r.atLeast * (1 - 1e-9), measured: `${r.experiment}: τ is ${num(t)}× the noise of m at the end of its first γ phase` };
+    if (t == null)
+      return {
+        met: false,
+        measured: `${r.experiment}: no measured gradient noise in its derivation record (a Bop sizing with gradientNoise records it)`,
+      };
+    return {
+      met: t >= r.atLeast * (1 - 1e-9),
+      measured: `${r.experiment}: τ is ${num(t)}× the noise of m at the end of its first γ phase`,
+    };
   }
   // tauActive
   const t = d.tauRelative;
   if (t == null) return { met: false, measured: `${r.experiment} has no τ (not a Bop run)` };
-  return { met: t >= 1 / r.within && t <= r.within, measured: `${r.experiment}: τ/σ_m is ${num(t)}× the paper's ratio` };
+  return {
+    met: t >= 1 / r.within && t <= r.within,
+    measured: `${r.experiment}: τ/σ_m is ${num(t)}× the paper's ratio`,
+  };
 }
 
 /** What the requirement asks, as the second half of a detail. */
 function required(r: RegimeRequirement): string {
   if (r.kind === 'coverage') return `≥ ${num(r.atLeast)} of it`;
   if (r.kind === 'gammaT') return `γ·T ≥ ${num(r.atLeast)}`;
-  if (r.kind === 'afterDecay') return `≥ ${num(r.epochsAtLeast)} epoch(s) after the first ${r.schedule === 'gamma' ? 'γ' : 'lr'} decay`;
+  if (r.kind === 'afterDecay')
+    return `≥ ${num(r.epochsAtLeast)} epoch(s) after the first ${r.schedule === 'gamma' ? 'γ' : 'lr'} decay`;
   if (r.kind === 'tauVsNoise') return `τ ≥ ${num(r.atLeast)}× that noise`;
   return `within ×${num(r.within)} of it (${num(1 / r.within)}–${num(r.within)})`;
 }
 
 /** One requirement over every config of its experiment (module comment). */
 export function checkRequirement(r: RegimeRequirement, configs: ExperimentConfig[]): RegimeCheckItem {
-  if (!configs.length) return { requirement: r, met: false, noConfig: true, detail: `${r.experiment}: no config to check (no finished run and no profile config); the claim needs ${required(r)}: ${r.why}` };
+  if (!configs.length)
+    return {
+      requirement: r,
+      met: false,
+      noConfig: true,
+      detail: `${r.experiment}: no config to check (no finished run and no profile config); the claim needs ${required(r)}: ${r.why}`,
+    };
   const each = configs.map((c) => ({ c, ...measure(r, c) }));
   const met = each.every((x) => x.met);
   const distinct = [...new Set(each.map((x) => x.measured))];
   const measured = distinct.length === 1 ? distinct[0] : each.map((x) => `seed ${x.c.seed}: ${x.measured}`).join('; ');
   const noRecord = each.every((x) => !x.c.derivation);
-  return { requirement: r, met, detail: noRecord ? measured : `${measured}; the claim needs ${required(r)}${met ? ' (met)' : `: ${r.why}`}` };
+  return {
+    requirement: r,
+    met,
+    detail: noRecord ? measured : `${measured}; the claim needs ${required(r)}${met ? ' (met)' : `: ${r.why}`}`,
+  };
 }
 
 /**
@@ -111,7 +146,12 @@ export function regimeCheck(claim: Claim, configsByExperiment: ConfigsByExperime
         const seed = getExperiment(r.experiment).seeds[profile as Profile]?.[0] ?? 0;
         configs = [profileConfig(r.experiment, profile, seed)];
       } catch (e) {
-        return { requirement: r, met: false, noConfig: true, detail: `${r.experiment}: no finished runs, and its ${profile} config does not resolve (${(e as Error).message})` };
+        return {
+          requirement: r,
+          met: false,
+          noConfig: true,
+          detail: `${r.experiment}: no finished runs, and its ${profile} config does not resolve (${(e as Error).message})`,
+        };
       }
     }
     return checkRequirement(r, configs);

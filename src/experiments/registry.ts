@@ -13,9 +13,16 @@ import { calibrationOf, type CalibrationFactors } from './calibrationFile';
 
 export { PROFILES } from './catalog';
 export type { ExperimentEntry, Profile, Reference, Sizing } from './catalog';
-export { CALIBRATION_FILE, calibrationOf, readCalibrationFile, type Calibration, type CalibrationFactors } from './calibrationFile';
+export {
+  CALIBRATION_FILE,
+  calibrationOf,
+  readCalibrationFile,
+  type Calibration,
+  type CalibrationFactors,
+} from './calibrationFile';
 
-if (new Set(EXPERIMENTS.map((e) => e.name)).size !== EXPERIMENTS.length) throw new Error('catalog: two experiments share a name');
+if (new Set(EXPERIMENTS.map((e) => e.name)).size !== EXPERIMENTS.length)
+  throw new Error('catalog: two experiments share a name');
 
 export function experimentNames(): string[] {
   return EXPERIMENTS.map((e) => e.name);
@@ -31,7 +38,12 @@ export function getExperiment(name: string): ExperimentEntry {
 function scaleByEpochs(s: DecaySchedule | null, factor: number, paperStepsPerEpoch: number): DecaySchedule | null {
   if (!s) return null;
   const paperEveryEpochs = s.everySteps != null ? s.everySteps / paperStepsPerEpoch : s.everyEpochs;
-  return { initial: s.initial, decay: s.decay, everyEpochs: paperEveryEpochs === null ? null : paperEveryEpochs * factor, everySteps: null };
+  return {
+    initial: s.initial,
+    decay: s.decay,
+    everyEpochs: paperEveryEpochs === null ? null : paperEveryEpochs * factor,
+    everySteps: null,
+  };
 }
 
 /**
@@ -43,7 +55,11 @@ export function trainExamples(e: ExperimentEntry, size: Sizing): number {
   const perClass = size.trainPerClass !== undefined ? size.trainPerClass : e.paper.trainPerClass;
   const limit = size.trainLimit !== undefined ? size.trainLimit : e.paper.trainLimit;
   const available = availableSizes(e.paper.dataset).train;
-  return perClass != null ? perClass * datasetEntry(e.paper.dataset).classes : limit != null ? Math.min(limit, available) : available;
+  return perClass != null
+    ? perClass * datasetEntry(e.paper.dataset).classes
+    : limit != null
+      ? Math.min(limit, available)
+      : available;
 }
 
 /** Steps per epoch of a run of this sizing. */
@@ -71,7 +87,11 @@ export function axisOf(e: ExperimentEntry, size: Sizing, profile: 'quick' | 'smo
   if (size.sameScale && ref.name !== e.name) {
     const refAxis = axisOf(ref, sizingOf(ref, profile), profile);
     const covered = runSteps(e, size) / refAxis.scale;
-    const all = gammaPhases(e.paper.gamma ?? ref.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch);
+    const all = gammaPhases(
+      e.paper.gamma ?? ref.paper.gamma,
+      e.paper.epochs * e.paperStepsPerEpoch,
+      e.paperStepsPerEpoch,
+    );
     let left = covered;
     const kept: Phase[] = [];
     for (const p of all) {
@@ -86,7 +106,16 @@ export function axisOf(e: ExperimentEntry, size: Sizing, profile: 'quick' | 'smo
 }
 
 /** Sizing fields that `--set` may change before the profile is derived (so the schedules follow them). */
-export const SIZING_KEYS = ['epochs', 'width', 'batchSize', 'trainPerClass', 'testPerClass', 'trainLimit', 'testLimit', 'imageSize'] as const;
+export const SIZING_KEYS = [
+  'epochs',
+  'width',
+  'batchSize',
+  'trainPerClass',
+  'testPerClass',
+  'trainLimit',
+  'testLimit',
+  'imageSize',
+] as const;
 
 /** γ·T of every phase of a run's γ schedule (empty without γ). */
 function gammaTOf(c: ExperimentConfig, stepsPerEpoch: number): number[] {
@@ -103,7 +132,14 @@ function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
   if (c.threshold === null || !c.gamma || e.paper.threshold === null || !e.paper.gamma) return null;
   // invalid values are reported by validateConfig, after --set; the record only describes valid ones
   if (!(c.gamma.initial > 0 && c.width > 0 && c.batchSize > 0)) return null;
-  const matched = scaleTau(e.paper.threshold, e.paper.gamma.initial, c.gamma.initial, c.width, e.paper.batchSize, c.batchSize);
+  const matched = scaleTau(
+    e.paper.threshold,
+    e.paper.gamma.initial,
+    c.gamma.initial,
+    c.width,
+    e.paper.batchSize,
+    c.batchSize,
+  );
   return Number((c.threshold / matched).toPrecision(6));
 }
 
@@ -116,7 +152,8 @@ function firstPhaseNoiseOfM(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpo
   // the sizing the gradient noise was measured on: the catalog's, before any --set
   const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
   const g = size?.gradientNoise;
-  if (!size || !g || !c.gamma || !(c.gamma.initial > 0 && c.gamma.initial < 1) || !(c.width > 0 && c.batchSize > 0)) return null;
+  if (!size || !g || !c.gamma || !(c.gamma.initial > 0 && c.gamma.initial < 1) || !(c.width > 0 && c.batchSize > 0))
+    return null;
   const sigmaG = g.sigmaG * (size.width / c.width) * Math.sqrt((size.batchSize ?? c.batchSize) / c.batchSize);
   const first = gammaPhases(c.gamma, c.epochs * stepsPerEpoch, stepsPerEpoch)[0];
   return noiseOfM(sigmaG, c.gamma.initial, first.steps);
@@ -134,17 +171,43 @@ function tauOverNoiseOf(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpoch: 
  * calibration's (the calibration grid itself runs at factors 1 times its multipliers). Every config carries its
  * `derivation` (steps, paper steps covered, γ·T per phase, τ relative to the noise of m).
  */
-export function profileConfig(name: string, profile: string, seed: number, sizing: Partial<Sizing> = {}, factors?: CalibrationFactors): ExperimentConfig {
+export function profileConfig(
+  name: string,
+  profile: string,
+  seed: number,
+  sizing: Partial<Sizing> = {},
+  factors?: CalibrationFactors,
+): ExperimentConfig {
   const e = getExperiment(name);
-  if (!PROFILES.includes(profile as Profile)) throw new Error(`Unknown profile '${profile}'. Allowed: ${PROFILES.join(', ')}`);
+  if (!PROFILES.includes(profile as Profile))
+    throw new Error(`Unknown profile '${profile}'. Allowed: ${PROFILES.join(', ')}`);
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed ${seed}: must be an integer ≥ 0`);
-  const base: ExperimentConfig = { experiment: name, profile, section: e.section, seed, ...JSON.parse(JSON.stringify(e.paper)) };
+  const base: ExperimentConfig = {
+    experiment: name,
+    profile,
+    section: e.section,
+    seed,
+    ...JSON.parse(JSON.stringify(e.paper)),
+  };
   const paperStepsTotal = e.paper.epochs * e.paperStepsPerEpoch;
   if (profile === 'paper') {
     const out = { ...base };
-    for (const [k, v] of Object.entries(sizing)) if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k)) (out as unknown as Record<string, unknown>)[k] = v;
+    for (const [k, v] of Object.entries(sizing))
+      if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k))
+        (out as unknown as Record<string, unknown>)[k] = v;
     const spe = stepsPerEpochOf(e, out as unknown as Sizing);
-    return { ...out, derivation: { rule: 'paper', stepsPerEpoch: spe, runSteps: out.epochs * spe, paperStepsCovered: out.epochs * spe, paperStepsTotal, gammaT: gammaTOf(out, spe), tauRelative: out.threshold === null ? null : 1 } };
+    return {
+      ...out,
+      derivation: {
+        rule: 'paper',
+        stepsPerEpoch: spe,
+        runSteps: out.epochs * spe,
+        paperStepsCovered: out.epochs * spe,
+        paperStepsTotal,
+        gammaT: gammaTOf(out, spe),
+        tauRelative: out.threshold === null ? null : 1,
+      },
+    };
   }
   const size = sizingOf(e, profile as 'quick' | 'smoke', sizing);
   const sized: ExperimentConfig = {
@@ -162,18 +225,34 @@ export function profileConfig(name: string, profile: string, seed: number, sizin
   const steps = size.epochs * spe;
   const withDerivation = (c: ExperimentConfig, rule: 'dynamics' | 'epochs', covered: number): ExperimentConfig => ({
     ...c,
-    derivation: { rule, stepsPerEpoch: spe, runSteps: steps, paperStepsCovered: Math.round(covered), paperStepsTotal, gammaT: gammaTOf(c, spe), tauRelative: tauRelativeOf(c, e), ...(size.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, spe) } : {}) },
+    derivation: {
+      rule,
+      stepsPerEpoch: spe,
+      runSteps: steps,
+      paperStepsCovered: Math.round(covered),
+      paperStepsTotal,
+      gammaT: gammaTOf(c, spe),
+      tauRelative: tauRelativeOf(c, e),
+      ...(size.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, spe) } : {}),
+    },
   });
   if ((size.rule ?? 'epochs') === 'epochs') {
     const factor = size.epochs / e.paper.epochs;
-    const c = { ...sized, gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch), lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)! };
+    const c = {
+      ...sized,
+      gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch),
+      lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)!,
+    };
     return withDerivation(c, 'epochs', paperStepsTotal * Math.min(1, size.epochs / e.paper.epochs));
   }
   const axis = axisOf(e, size, profile as 'quick' | 'smoke');
   const f: CalibrationFactors = factors ?? (size.calibration ? calibrationOf(size.calibration, profile).factors : {});
   const lr = compressSchedule(base.lr, axis, e.paperStepsPerEpoch, 'lr');
   // the learning-rate factor tunes the baselines' Adam (for Bop runs, lr is the BN betas' Adam: not calibrated)
-  const out: ExperimentConfig = { ...sized, lr: base.optimizer === 'adam' ? { ...lr, initial: lr.initial * (f.lr ?? 1) } : lr };
+  const out: ExperimentConfig = {
+    ...sized,
+    lr: base.optimizer === 'adam' ? { ...lr, initial: lr.initial * (f.lr ?? 1) } : lr,
+  };
   if (base.gamma && base.threshold !== null) {
     const g = compressSchedule(base.gamma, axis, e.paperStepsPerEpoch, 'gamma');
     const refGamma = getExperiment(size.axis ?? e.name).paper.gamma!.initial;
@@ -196,7 +275,20 @@ export function rederive(c: ExperimentConfig): ExperimentConfig {
   const e = getExperiment(c.experiment);
   const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
   const noise = size?.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, c.derivation.stepsPerEpoch) } : {};
-  return { ...c, derivation: { ...c.derivation, gammaT: gammaTOf(c, c.derivation.stepsPerEpoch), tauRelative: c.derivation.rule === 'paper' ? (c.threshold === null ? null : Number((c.threshold / e.paper.threshold!).toPrecision(6))) : tauRelativeOf(c, e), ...noise } };
+  return {
+    ...c,
+    derivation: {
+      ...c.derivation,
+      gammaT: gammaTOf(c, c.derivation.stepsPerEpoch),
+      tauRelative:
+        c.derivation.rule === 'paper'
+          ? c.threshold === null
+            ? null
+            : Number((c.threshold / e.paper.threshold!).toPrecision(6))
+          : tauRelativeOf(c, e),
+      ...noise,
+    },
+  };
 }
 
 /** One line per profile rule, for the notebooks: the time axis, the phases kept and dropped, γ·T and τ. */
@@ -208,18 +300,31 @@ export function derivationNotes(name: string, profile: string): string[] {
   const d = c.derivation!;
   const f = (x: number) => x.toExponential(2);
   const gt = d.gammaT.length ? `; γ·T per phase here ${d.gammaT.map((x) => x.toPrecision(3)).join(', ')}` : '';
-  if ((size.rule ?? 'epochs') === 'epochs') return [`${name} (${profile}): every schedule scaled by the epoch ratio (${size.epochs}/${e.paper.epochs}), ${d.runSteps} steps${gt}.`];
+  if ((size.rule ?? 'epochs') === 'epochs')
+    return [
+      `${name} (${profile}): every schedule scaled by the epoch ratio (${size.epochs}/${e.paper.epochs}), ${d.runSteps} steps${gt}.`,
+    ];
   const axis = axisOf(e, size, profile as 'quick' | 'smoke');
   const lines = [
     `${name} (${profile}): ${d.runSteps} steps (${d.stepsPerEpoch} per epoch) cover ${axis.paperSteps.toLocaleString('en')} of the paper's ${d.paperStepsTotal.toLocaleString('en')} steps (scale s = ${f(axis.scale)}).`,
     `  paper phases covered: ${axis.kept.map((p) => `γ ${f(p.gamma)} for ${Math.round(p.steps).toLocaleString('en')} steps (γ·T = ${p.gammaT.toPrecision(3)})`).join('; ')}`,
   ];
-  if (axis.dropped.length) lines.push(`  dropped (they only freeze the network): ${axis.dropped.map((p) => `γ ${f(p.gamma)} (γ·T = ${p.gammaT.toPrecision(2)})`).join('; ')}`);
-  if (c.gamma) lines.push(`  here: γ ${f(c.gamma.initial)}${c.gamma.everySteps ? ` ×${c.gamma.decay} every ${c.gamma.everySteps} steps` : ' constant'}, τ ${f(c.threshold!)} (τ/σ_m ${d.tauRelative?.toPrecision(3)}× the paper's)${gt}`);
-  lines.push(`  lr ${f(c.lr.initial)}${c.lr.everySteps ? ` ×${c.lr.decay} every ${c.lr.everySteps} steps` : ' constant'}${c.xavierLrScaling ? ', Xavier learning-rate scaling' : ''}`);
+  if (axis.dropped.length)
+    lines.push(
+      `  dropped (they only freeze the network): ${axis.dropped.map((p) => `γ ${f(p.gamma)} (γ·T = ${p.gammaT.toPrecision(2)})`).join('; ')}`,
+    );
+  if (c.gamma)
+    lines.push(
+      `  here: γ ${f(c.gamma.initial)}${c.gamma.everySteps ? ` ×${c.gamma.decay} every ${c.gamma.everySteps} steps` : ' constant'}, τ ${f(c.threshold!)} (τ/σ_m ${d.tauRelative?.toPrecision(3)}× the paper's)${gt}`,
+    );
+  lines.push(
+    `  lr ${f(c.lr.initial)}${c.lr.everySteps ? ` ×${c.lr.decay} every ${c.lr.everySteps} steps` : ' constant'}${c.xavierLrScaling ? ', Xavier learning-rate scaling' : ''}`,
+  );
   if (size.calibration) {
     const cal = calibrationOf(size.calibration, profile);
-    const fs_ = Object.entries(cal.factors).map(([k, v]) => `${k} ×${v}`).join(', ');
+    const fs_ = Object.entries(cal.factors)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ');
     lines.push(`  calibrated by ${size.calibration}'s grid: ${fs_ || 'no calibration written (factors 1)'}`);
   }
   return lines;

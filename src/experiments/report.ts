@@ -125,7 +125,13 @@ export function findingRows(profile: string, root = resultsRoot()): FindingRow[]
       testRaw: m('testAccuracyRaw'),
       testRawStd: sdOf(xs('testAccuracyRaw')),
       published: publishedComparisons(e.name)
-        .flatMap((c) => (c.reference ? [`${(c.reference.value * 100).toFixed(2)} ${c.measured === 'accuracy' ? 'train' : 'val'} (${c.reference.tag})`] : []))
+        .flatMap((c) =>
+          c.reference
+            ? [
+                `${(c.reference.value * 100).toFixed(2)} ${c.measured === 'accuracy' ? 'train' : 'val'} (${c.reference.tag})`,
+              ]
+            : [],
+        )
         .join('; '),
     };
   });
@@ -135,11 +141,29 @@ const pct = (x: number) => (Number.isFinite(x) ? (x * 100).toFixed(2) : '–');
 const withSd = (m: number, sd: number) => `${pct(m)}${Number.isFinite(sd) ? ` ± ${pct(sd)}` : ''}`;
 
 /** The header of the findings tables. */
-export const FINDING_HEADER = ['experiment', 'section', 'seeds', 'train %', 'val % (subset)', 'test % ± seed sd (settled)', 'test % ± seed sd (raw)', 'published'];
+export const FINDING_HEADER = [
+  'experiment',
+  'section',
+  'seeds',
+  'train %',
+  'val % (subset)',
+  'test % ± seed sd (settled)',
+  'test % ± seed sd (raw)',
+  'published',
+];
 
 /** The cells of one findings row (FINDING_HEADER's order). */
 export function findingCells(r: FindingRow): string[] {
-  return [r.experiment, r.section, String(r.seeds), pct(r.train), pct(r.val), withSd(r.test, r.testStd), withSd(r.testRaw, r.testRawStd), r.published || '–'];
+  return [
+    r.experiment,
+    r.section,
+    String(r.seeds),
+    pct(r.train),
+    pct(r.val),
+    withSd(r.test, r.testStd),
+    withSd(r.testRaw, r.testRawStd),
+    r.published || '–',
+  ];
 }
 
 /** The section a claim belongs to. */
@@ -149,7 +173,17 @@ export function sectionIdOf(claim: Claim): string {
 
 /** The header of the verdict tables (the verdict column names the profile). */
 export function verdictHeader(profile: string): string[] {
-  return ['section', 'claim', 'whose', 'comparison', 'estimate [95 % interval]', 'effect size', 'p', 'Holm p', `verdict (${profile})`];
+  return [
+    'section',
+    'claim',
+    'whose',
+    'comparison',
+    'estimate [95 % interval]',
+    'effect size',
+    'p',
+    'Holm p',
+    `verdict (${profile})`,
+  ];
 }
 
 /** The cells of one verdict (verdictHeader's order); the claim is its id (`text: true`: its text). */
@@ -162,9 +196,28 @@ export function verdictCells(v: Verdict, opts: { text?: boolean } = {}): string[
       : !Number.isFinite(v.estimate)
         ? '–'
         : `${f(v.estimate)}${v.interval ? ` [${f(v.interval[0])}, ${f(v.interval[1])}]` : ' (no interval: < 2 seeds)'}`;
-  const effect = v.test ? `${v.test.effect.name} ${Number.isFinite(v.test.effect.value) ? v.test.effect.value.toFixed(2) : String(v.test.effect.value)}` : '–';
-  const holmCell = v.family === 'holm' ? formatP(v.pHolm) : v.family === 'count rule' ? 'count rule: outside the family' : v.verdict === 'not testable at this scale' ? 'outside the family' : '–';
-  return [sectionIdOf(v.claim), opts.text ? v.claim.text : v.claim.id, v.claim.tag, v.comparison, estimate, effect, formatP(v.p), holmCell, v.verdict];
+  const effect = v.test
+    ? `${v.test.effect.name} ${Number.isFinite(v.test.effect.value) ? v.test.effect.value.toFixed(2) : String(v.test.effect.value)}`
+    : '–';
+  const holmCell =
+    v.family === 'holm'
+      ? formatP(v.pHolm)
+      : v.family === 'count rule'
+        ? 'count rule: outside the family'
+        : v.verdict === 'not testable at this scale'
+          ? 'outside the family'
+          : '–';
+  return [
+    sectionIdOf(v.claim),
+    opts.text ? v.claim.text : v.claim.id,
+    v.claim.tag,
+    v.comparison,
+    estimate,
+    effect,
+    formatP(v.p),
+    holmCell,
+    v.verdict,
+  ];
 }
 
 /** Notes under a verdict table: why each untestable claim is, how the family was formed. */
@@ -172,7 +225,13 @@ export function verdictNotes(verdicts: Verdict[]): string[] {
   const family = verdicts.filter((v) => v.family === 'holm').length;
   const notes = verdicts
     .filter((v) => v.verdict === 'not testable at this scale' && v.regime)
-    .map((v) => `${v.claim.id}: not testable at this scale: ${v.regime!.checks.filter((c) => !c.met).map((c) => c.detail).join('; ')}`);
+    .map(
+      (v) =>
+        `${v.claim.id}: not testable at this scale: ${v
+          .regime!.checks.filter((c) => !c.met)
+          .map((c) => c.detail)
+          .join('; ')}`,
+    );
   notes.push(
     `p: two-sided t test of "estimate = the claim's boundary" (0, −margin, or the level); paired over the seeds both arms share, Welch where they share fewer than 2. ` +
       `Holm p: adjusted over the ${family} claim(s) with a p-value whose regime is met (one family per profile); consistent / contradicted need Holm p < 0.05, with the estimate on / against the claimed side. ` +
@@ -188,8 +247,11 @@ export function seedsNeededLines(verdicts: Verdict[], profile: string): string[]
     if (v.verdict === 'not testable at this scale') continue;
     const s = seedsNeeded(v, profile);
     if (!s || !s.wider) continue;
-    const need = s.need === null ? 'more than 1000 seeds' : `${s.need} seeds (${s.method === 'paired' ? 'paired' : 'per arm'})`;
-    out.push(`${v.claim.id}: ±${pct(s.halfWidth)} pp now over ${s.have} seed(s), seed sd of the difference ${pct(s.sd)} pp; ±${pct(TARGET_HALF_WIDTH)} pp needs ${need}`);
+    const need =
+      s.need === null ? 'more than 1000 seeds' : `${s.need} seeds (${s.method === 'paired' ? 'paired' : 'per arm'})`;
+    out.push(
+      `${v.claim.id}: ±${pct(s.halfWidth)} pp now over ${s.have} seed(s), seed sd of the difference ${pct(s.sd)} pp; ±${pct(TARGET_HALF_WIDTH)} pp needs ${need}`,
+    );
     for (const c of s.commands) out.push(`  ${c}`);
   }
   return out;
@@ -206,7 +268,8 @@ export function flipPhaseLines(profile: string, root = resultsRoot()): string[] 
     for (const r of finishedRuns(e.name, profile, root)) {
       const config = r.config as unknown as ExperimentConfig;
       const phases = flipsByPhase(config, r.history);
-      if (phases.filter((p) => p.epochs.length).length >= 2) out.push(flipPhaseLine(`${e.name} seed ${r.seed}`, phases));
+      if (phases.filter((p) => p.epochs.length).length >= 2)
+        out.push(flipPhaseLine(`${e.name} seed ${r.seed}`, phases));
     }
   }
   return out;
@@ -222,13 +285,21 @@ export function verdictMarkdown(verdicts: Verdict[], profile: string): string {
     c[8] = `**${v.verdict}**`;
     return [...c, v.claim.published ?? '–'].map(cell);
   });
-  const table = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const table = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
   const seeds = seedsNeededLines(verdicts, profile);
   return (
     table +
     '\n\n' +
-    verdictNotes(verdicts).map((n) => `- ${n}`).join('\n') +
-    (seeds.length ? `\n\nSeeds needed for a 95 % interval of ±${pct(TARGET_HALF_WIDTH)} pp:\n\n\`\`\`\n${seeds.join('\n')}\n\`\`\`` : '')
+    verdictNotes(verdicts)
+      .map((n) => `- ${n}`)
+      .join('\n') +
+    (seeds.length
+      ? `\n\nSeeds needed for a 95 % interval of ±${pct(TARGET_HALF_WIDTH)} pp:\n\n\`\`\`\n${seeds.join('\n')}\n\`\`\``
+      : '')
   );
 }
 

@@ -45,7 +45,12 @@ export type { RunData } from './datasets';
 
 /** A decay schedule of the config as an optimizer schedule in steps. */
 export function toSchedule(s: DecaySchedule, stepsPerEpoch: number): Schedule {
-  const steps = s.everySteps != null ? s.everySteps : s.everyEpochs === null ? null : Math.max(1, Math.round(s.everyEpochs * stepsPerEpoch));
+  const steps =
+    s.everySteps != null
+      ? s.everySteps
+      : s.everyEpochs === null
+        ? null
+        : Math.max(1, Math.round(s.everyEpochs * stepsPerEpoch));
   if (steps === null || s.decay === 1) return { kind: 'constant', value: s.initial };
   return { kind: 'staircase', initial: s.initial, decayRate: s.decay, decaySteps: steps };
 }
@@ -55,18 +60,32 @@ export function buildOptimizer(c: ExperimentConfig, model: tf.LayersModel, steps
   const vars = modelVariables(model);
   if (c.optimizer === 'bop') {
     const opt = new CaseOptimizer(
-      [{ name: 'bop', claims: (v) => v.binary, optimizer: new BopOptimizer({ gamma: toSchedule(c.gamma!, stepsPerEpoch), threshold: c.threshold! }) }],
+      [
+        {
+          name: 'bop',
+          claims: (v) => v.binary,
+          optimizer: new BopOptimizer({ gamma: toSchedule(c.gamma!, stepsPerEpoch), threshold: c.threshold! }),
+        },
+      ],
       { name: 'adam', optimizer: new AdamOptimizer({ lr: toSchedule(c.lr, stepsPerEpoch) }) },
     );
     opt.assign(vars);
     return opt;
   }
-  return new AdamOptimizer({ lr: toSchedule(c.lr, stepsPerEpoch), lrMultipliers: c.xavierLrScaling ? xavierLrMultipliers(vars) : undefined });
+  return new AdamOptimizer({
+    lr: toSchedule(c.lr, stepsPerEpoch),
+    lrMultipliers: c.xavierLrScaling ? xavierLrMultipliers(vars) : undefined,
+  });
 }
 
 function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }
 
@@ -114,7 +133,12 @@ export interface RunResult {
 }
 
 /** Resolves the config of a run (profile + overrides + seed), validated; throws one-line errors. */
-export function resolveConfig(experiment: string, profile: string = DEFAULT_PROFILE, seed?: number, set: string[] = []): ExperimentConfig {
+export function resolveConfig(
+  experiment: string,
+  profile: string = DEFAULT_PROFILE,
+  seed?: number,
+  set: string[] = [],
+): ExperimentConfig {
   const e = getExperiment(experiment);
   const s = seed ?? (e.seeds[profile as Profile] ?? [0])[0];
   // Sizing overrides (epochs, width, subset sizes…) go in before the profile is derived, so its schedules, γ and τ
@@ -124,14 +148,21 @@ export function resolveConfig(experiment: string, profile: string = DEFAULT_PROF
   const sized = applyOverrides(profileConfig(experiment, profile, s), set.filter(isSizing));
   validateConfig(sized);
   const sizing = Object.fromEntries(SIZING_KEYS.map((k) => [k, (sized as unknown as Record<string, unknown>)[k]]));
-  const c = rederive(applyOverrides(profileConfig(experiment, profile, s, sizing), set.filter((x) => !isSizing(x))));
+  const c = rederive(
+    applyOverrides(
+      profileConfig(experiment, profile, s, sizing),
+      set.filter((x) => !isSizing(x)),
+    ),
+  );
   validateConfig(c);
   return c;
 }
 
 function gitCommit(): string | null {
   try {
-    return execSync('git rev-parse HEAD', { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execSync('git rev-parse HEAD', { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return null;
   }
@@ -153,7 +184,16 @@ function recordedBackend(dir: string): string {
 const dataCache = new Map<string, Promise<RunData>>();
 
 function loadData(c: ExperimentConfig): Promise<RunData> {
-  const key = canonicalJson([c.dataset, c.trainPerClass, c.testPerClass, c.holdoutPerClass ?? null, c.trainLimit, c.testLimit, c.imageSize, c.augment]);
+  const key = canonicalJson([
+    c.dataset,
+    c.trainPerClass,
+    c.testPerClass,
+    c.holdoutPerClass ?? null,
+    c.trainLimit,
+    c.testLimit,
+    c.imageSize,
+    c.augment,
+  ]);
   let p = dataCache.get(key);
   if (!p) {
     p = datasetLoader(c.dataset)(c);
@@ -196,7 +236,10 @@ async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunRes
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
   const entry = getExperiment(opts.experiment);
   const profile = opts.profile ?? DEFAULT_PROFILE;
-  if ([opts.resume, opts.force, opts.repair].filter(Boolean).length > 1) throw new Error('--resume, --force and --repair exclude each other: --resume continues the stored run, --repair rewrites its files from its checkpoint, --force replaces it');
+  if ([opts.resume, opts.force, opts.repair].filter(Boolean).length > 1)
+    throw new Error(
+      '--resume, --force and --repair exclude each other: --resume continues the stored run, --repair rewrites its files from its checkpoint, --force replaces it',
+    );
   const same = sameAsRun(entry, opts, profile, log);
   if (same) return runExperiment({ ...opts, experiment: same });
   const t = runTarget(opts, profile, log);
@@ -215,7 +258,9 @@ function sameAsRun(entry: ExperimentEntry, opts: RunOptions, profile: string, lo
   const other = resolveConfig(entry.sameAs, profile, opts.seed, opts.set);
   const strip = (c: ExperimentConfig) => ({ ...c, experiment: '', section: '' });
   if (canonicalJson(strip(own)) !== canonicalJson(strip(other))) return null;
-  log?.(`${opts.experiment}: same config as ${entry.sameAs} (the original's Adam lr is already constant): using its run`);
+  log?.(
+    `${opts.experiment}: same config as ${entry.sameAs} (the original's Adam lr is already constant): using its run`,
+  );
   return entry.sameAs;
 }
 
@@ -225,7 +270,11 @@ function runTarget(opts: RunOptions, profile: string, log: Log): Target {
   const set = opts.set ?? [];
   const dir = runDir(config, set, opts.resultsRoot ?? resultsRoot());
   return {
-    config, hash, dir, set, log,
+    config,
+    hash,
+    dir,
+    set,
+    log,
     label: `${config.experiment}/${config.profile}/seed-${config.seed}`,
     expect: { configHash: hash, epochs: config.epochs },
     fix: (a) => fixCommand(dir, a, { config, set }),
@@ -238,10 +287,19 @@ function runTarget(opts: RunOptions, profile: string, log: Log): Target {
  */
 function keptRun(t: Target, k: Kept): RunResult {
   if (k.reuse) {
-    for (const d of k.kept.derived) t.log?.(`${t.label}: ${d.why}; the checkpoint holds the run (\`${t.fix('repair')}\` rewrites the file from it)`);
+    for (const d of k.kept.derived)
+      t.log?.(`${t.label}: ${d.why}; the checkpoint holds the run (\`${t.fix('repair')}\` rewrites the file from it)`);
     t.log?.(`${t.label}: complete results with the same config found in ${t.dir}; reusing them (--force to recompute)`);
   }
-  return { config: t.config, dir: t.dir, history: k.kept.history!, reused: true, repaired: k.repaired, wallSeconds: 0, backend: recordedBackend(t.dir) };
+  return {
+    config: t.config,
+    dir: t.dir,
+    history: k.kept.history!,
+    reused: true,
+    repaired: k.repaired,
+    wallSeconds: 0,
+    backend: recordedBackend(t.dir),
+  };
 }
 
 /** Everything a run trains with, its state restored from the checkpoint when it continues one. */
@@ -269,7 +327,10 @@ async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Reso
   const backendInfo: BackendInfo = await initBackend();
   const data = await loadData(config);
   const stepsPerEpoch = Math.floor(data.nTrain / config.batchSize);
-  if (stepsPerEpoch < 1) throw new Error(`${config.experiment}: batchSize=${config.batchSize} is larger than the training split (${data.nTrain} examples)`);
+  if (stepsPerEpoch < 1)
+    throw new Error(
+      `${config.experiment}: batchSize=${config.batchSize} is larger than the training split (${data.nTrain} examples)`,
+    );
   const component = modelComponent(config.model);
   const model = component.build(config, data);
   const optimizer = buildOptimizer(config, model, stepsPerEpoch);
@@ -281,12 +342,29 @@ async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Reso
     backend: describeBackend(),
     backendInfo,
     versions: { node: process.version, tfjs: tf.version.tfjs },
-    data: { source: data.source, selection: data.selection ?? null, nTrain: data.nTrain, nVal: data.val.n, nTest: data.test?.n ?? null },
+    data: {
+      source: data.source,
+      selection: data.selection ?? null,
+      nTrain: data.nTrain,
+      nVal: data.val.n,
+      nTest: data.test?.n ?? null,
+    },
     stepsPerEpoch,
     set: opts.set ?? [],
     createdAt: new Date().toISOString(),
   };
-  const r: Resolved = { data, stepsPerEpoch, component, model, optimizer, rng: new Rng(config.seed), history: [], runId: crypto.randomUUID(), repaired: [], meta };
+  const r: Resolved = {
+    data,
+    stepsPerEpoch,
+    component,
+    model,
+    optimizer,
+    rng: new Rng(config.seed),
+    history: [],
+    runId: crypto.randomUUID(),
+    repaired: [],
+    meta,
+  };
   if (plan.continuing) restoreCheckpoint(t, plan.st, r);
   fs.mkdirSync(plan.writeDir, { recursive: true });
   if (!(plan.continuing && plan.st.kind === 'unfinalized')) {
@@ -294,7 +372,9 @@ async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Reso
     const cfgLine = r.repaired.find((l) => l.startsWith('rewrote config.json ('));
     if (cfgLine) log?.(`${label}: ${cfgLine}`);
   }
-  log?.(`${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`);
+  log?.(
+    `${label}: ${describeBackend()}; ${data.nTrain} train / ${data.val.n} val${data.test ? ` / ${data.test.n} test (after the last epoch)` : ''} images (${data.source}); ${stepsPerEpoch} steps/epoch`,
+  );
   log?.(`${label}: config ${JSON.stringify(config)}`);
   return r;
 }
@@ -302,10 +382,15 @@ async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Reso
 /** Restores weights, optimizer, generator states, history and run id from the checkpoint of `t.dir` into `r`. */
 function restoreCheckpoint(t: Target, st: RunState, r: Resolved): void {
   const ckptFile = runPaths(t.dir).checkpoint;
-  const ck = readRunCheckpoint(ckptFile, r.model.weights.map((w) => w.originalName));
+  const ck = readRunCheckpoint(
+    ckptFile,
+    r.model.weights.map((w) => w.originalName),
+  );
   try {
     if (ck.configHash !== t.hash) {
-      throw new Error(`${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${t.hash}); rerun with the same --set values or --force`);
+      throw new Error(
+        `${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${t.hash}); rerun with the same --set values or --force`,
+      );
     }
     r.model.setWeights(ck.weights);
     r.optimizer.setState(ck.optimizer);
@@ -337,7 +422,11 @@ async function trainRun(t: Target, plan: Plan, r: Resolved, opts: RunOptions, he
   const { model, optimizer, rng } = r;
   try {
     const history = await train({
-      model, optimizer, rng, log, label,
+      model,
+      optimizer,
+      rng,
+      log,
+      label,
       train: r.data.train,
       val: r.data.val,
       test: r.data.test,
@@ -373,7 +462,11 @@ async function trainRun(t: Target, plan: Plan, r: Resolved, opts: RunOptions, he
         await opts.onEpoch?.(record, h);
       },
     });
-    await saveModel(model, runPaths(plan.writeDir).final, { runId: r.runId, configHash: t.hash, epoch: history.length ? history[history.length - 1].epoch : 0 });
+    await saveModel(model, runPaths(plan.writeDir).final, {
+      runId: r.runId,
+      configHash: t.hash,
+      epoch: history.length ? history[history.length - 1].epoch : 0,
+    });
     return history;
   } finally {
     optimizer.dispose();
@@ -382,9 +475,22 @@ async function trainRun(t: Target, plan: Plan, r: Resolved, opts: RunOptions, he
 }
 
 /** The finalize step: what the model adds after a run (the UNets' sample predictions), and the run's result. */
-async function finalizeRun(t: Target, plan: Plan, r: Resolved, history: History, wallSeconds: number): Promise<RunResult> {
+async function finalizeRun(
+  t: Target,
+  plan: Plan,
+  r: Resolved,
+  history: History,
+  wallSeconds: number,
+): Promise<RunResult> {
   if (plan.st.kind === 'unfinalized' && plan.continuing) t.log?.(`${t.label}: rewrote final/ from the checkpoint`);
   await r.component.afterRun?.(t.dir, t.config);
-  return { config: t.config, dir: t.dir, history, reused: false, repaired: r.repaired, wallSeconds, backend: describeBackend() };
+  return {
+    config: t.config,
+    dir: t.dir,
+    history,
+    reused: false,
+    repaired: r.repaired,
+    wallSeconds,
+    backend: describeBackend(),
+  };
 }
-

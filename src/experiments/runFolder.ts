@@ -84,30 +84,44 @@ export function lockRun(t: Target, opts: FolderOptions, held: Held): Plan | Kept
   if (before.checkpoint === null && !opts.force) {
     const existing = readRunMeta(dir, { lenient: true }) as { configHash?: string } | null;
     if (existing?.configHash && existing.configHash !== t.hash) {
-      throw new Error(`${dir} holds results of another config (hash ${existing.configHash}, this one ${t.hash}); pass --force to replace them or change --set to write elsewhere`);
+      throw new Error(
+        `${dir} holds results of another config (hash ${existing.configHash}, this one ${t.hash}); pass --force to replace them or change --set to write elsewhere`,
+      );
     }
   }
   const wantsRepair = opts.resume || opts.repair;
   if (before.kind === 'finished' && !opts.force && (!before.derived.length || !wantsRepair)) {
     cleanLeftovers(t, held);
-    if (opts.repair) log?.(`${label}: nothing to repair: the run is finished and every file agrees with its checkpoint`);
+    if (opts.repair)
+      log?.(`${label}: nothing to repair: the run is finished and every file agrees with its checkpoint`);
     return { kept: before, repaired: [], reuse: true };
   }
   // From here on this process writes the folder: one writer at a time.
   for (let d = dir; !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) held.created.push(d);
-  held.lock = acquireRunLock(dir, { purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : opts.repair ? ' --repair' : ''}` });
+  held.lock = acquireRunLock(dir, {
+    purpose: `${label}${opts.force ? ' --force' : opts.resume ? ' --resume' : opts.repair ? ' --repair' : ''}`,
+  });
   for (const line of openRunDir(dir)) log?.(`${label}: ${line}`);
   const st = runState(dir, t.expect);
   if (st.kind === 'finished' && !opts.force) {
-    if (st.derived.length && wantsRepair) return { kept: { ...st, derived: [], historyStale: null }, repaired: rewriteLogged(t, st, { config: true }), reuse: true };
+    if (st.derived.length && wantsRepair)
+      return {
+        kept: { ...st, derived: [], historyStale: null },
+        repaired: rewriteLogged(t, st, { config: true }),
+        reuse: true,
+      };
     return { kept: st, repaired: [], reuse: true };
   }
-  if (st.kind === 'other-config' && !opts.force) throw new Error(`${st.why}; rerun with the same --set values, or \`${t.fix('force')}\` to replace it`);
+  if (st.kind === 'other-config' && !opts.force)
+    throw new Error(`${st.why}; rerun with the same --set values, or \`${t.fix('force')}\` to replace it`);
   if (st.kind === 'corrupt' && !opts.force) {
-    throw new Error(`${label}: ${st.why}. \`${t.fix('force')}\` trains this run again (the damaged results are replaced only once the new run has written its first checkpoint)`);
+    throw new Error(
+      `${label}: ${st.why}. \`${t.fix('force')}\` trains this run again (the damaged results are replaced only once the new run has written its first checkpoint)`,
+    );
   }
   if (opts.repair) {
-    if (st.kind === 'empty') throw new Error(`${label}: nothing to repair: ${dir} holds no run yet (\`${t.fix('resume')}\` trains it)`);
+    if (st.kind === 'empty')
+      throw new Error(`${label}: nothing to repair: ${dir} holds no run yet (\`${t.fix('resume')}\` trains it)`);
     if (st.kind === 'interrupted') {
       const repaired = rewriteLogged(t, st, { config: true });
       if (!repaired.length) log?.(`${label}: nothing to repair`);
@@ -120,7 +134,9 @@ export function lockRun(t: Target, opts: FolderOptions, held: Held): Plan | Kept
   const continuing = hasCkpt && !!(opts.resume || opts.repair) && !opts.force;
   if (hasCkpt && !continuing && !opts.force) {
     const a: FixAction = st.kind === 'unfinalized' ? 'repair' : 'resume';
-    throw new Error(`${label}: an unfinished run is in ${dir} (${st.why}); pass ${a === 'repair' ? '--repair to rewrite it from the checkpoint' : '--resume to continue it'} or --force to start over: \`${t.fix(a)}\``);
+    throw new Error(
+      `${label}: an unfinished run is in ${dir} (${st.why}); pass ${a === 'repair' ? '--repair to rewrite it from the checkpoint' : '--resume to continue it'} or --force to start over: \`${t.fix(a)}\``,
+    );
   }
   // --force over existing results: train into a staging folder that replaces them after its first checkpoint.
   let writeDir = dir;
@@ -141,7 +157,8 @@ function cleanLeftovers(t: Target, held: Held): void {
     for (const line of openRunDir(t.dir)) t.log?.(`${t.label}: ${line}`);
   } catch (e) {
     // Someone writes it now (their leftovers are theirs), or it cannot be written (read-only): reuse as is.
-    if (!(e instanceof RunLockedError)) t.log?.(`${t.label}: could not clean ${left.join(', ')} (${(e as Error).message})`);
+    if (!(e instanceof RunLockedError))
+      t.log?.(`${t.label}: could not clean ${left.join(', ')} (${(e as Error).message})`);
   }
 }
 
@@ -151,7 +168,14 @@ function cleanLeftovers(t: Target, held: Held): void {
  * keeps (checkpoints written before it kept one: from `config`, the config the command line resolves to, whose
  * hash is the checkpoint's). Returns one line per file rewritten.
  */
-function rewriteDerived(dir: string, st: RunState, config: ExperimentConfig, hash: string, set: string[], files: { config: boolean }): string[] {
+function rewriteDerived(
+  dir: string,
+  st: RunState,
+  config: ExperimentConfig,
+  hash: string,
+  set: string[],
+  files: { config: boolean },
+): string[] {
   const p = runPaths(dir);
   const lines: string[] = [];
   const hist = st.derived.filter((d) => d.file === p.historyJson || d.file === p.historyCsv);
@@ -163,8 +187,22 @@ function rewriteDerived(dir: string, st: RunState, config: ExperimentConfig, has
   if (cfg && files.config && st.checkpoint) {
     const kept = checkpointRunMeta(st.checkpoint);
     const usable = kept && (kept as { configHash?: string }).configHash === hash;
-    writeRunMeta(dir, usable ? (kept as never) : { config, configHash: hash, set, rewritten: 'from the config the command line resolves to (the checkpoint predates keeping a copy of config.json)', rewrittenAt: new Date().toISOString() });
-    lines.push(`rewrote config.json from the ${usable ? "checkpoint's copy" : 'resolved config (same hash as the checkpoint)'} (${cfg.why})`);
+    writeRunMeta(
+      dir,
+      usable
+        ? (kept as never)
+        : {
+            config,
+            configHash: hash,
+            set,
+            rewritten:
+              'from the config the command line resolves to (the checkpoint predates keeping a copy of config.json)',
+            rewrittenAt: new Date().toISOString(),
+          },
+    );
+    lines.push(
+      `rewrote config.json from the ${usable ? "checkpoint's copy" : 'resolved config (same hash as the checkpoint)'} (${cfg.why})`,
+    );
   }
   return lines;
 }

@@ -28,7 +28,10 @@ import { mean, variance } from '../results/stats';
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7, n = 9). */
 export function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x); // reflection
   const z = x - 1;
   let a = c[0];
@@ -72,7 +75,8 @@ function betaFraction(a: number, b: number, x: number): number {
 
 /** The regularized incomplete beta function I_x(a, b), a, b > 0, x ∈ [0, 1]. */
 export function incompleteBeta(x: number, a: number, b: number): number {
-  if (!(a > 0) || !(b > 0) || !(x >= 0 && x <= 1)) throw new Error(`incompleteBeta: needs a, b > 0 and x in [0, 1], got x=${x}, a=${a}, b=${b}`);
+  if (!(a > 0) || !(b > 0) || !(x >= 0 && x <= 1))
+    throw new Error(`incompleteBeta: needs a, b > 0 and x in [0, 1], got x=${x}, a=${a}, b=${b}`);
   if (x === 0 || x === 1) return x;
   const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
   return x < (a + 1) / (a + b + 2) ? (front * betaFraction(a, b, x)) / a : 1 - (front * betaFraction(b, a, 1 - x)) / b;
@@ -143,14 +147,47 @@ export interface TTest {
 }
 
 /** t, p and interval from an estimate, its standard error and degrees of freedom (se = 0: module comment). */
-function assemble(method: TTest['method'], n: number[], estimate: number, se: number, df: number, boundary: number, effect: TTest['effect'], sdUnit: number): TTest {
+function assemble(
+  method: TTest['method'],
+  n: number[],
+  estimate: number,
+  se: number,
+  df: number,
+  boundary: number,
+  effect: TTest['effect'],
+  sdUnit: number,
+): TTest {
   if (se === 0) {
     const same = estimate === boundary;
-    return { method, n, estimate, se, df, interval: [estimate, estimate], boundary, t: same ? 0 : Math.sign(estimate - boundary) * Infinity, p: same ? 1 : 0, effect, sdUnit };
+    return {
+      method,
+      n,
+      estimate,
+      se,
+      df,
+      interval: [estimate, estimate],
+      boundary,
+      t: same ? 0 : Math.sign(estimate - boundary) * Infinity,
+      p: same ? 1 : 0,
+      effect,
+      sdUnit,
+    };
   }
   const t = (estimate - boundary) / se;
   const h = tQuantile975(df) * se;
-  return { method, n, estimate, se, df, interval: [estimate - h, estimate + h], boundary, t, p: tTwoSidedP(t, df), effect, sdUnit };
+  return {
+    method,
+    n,
+    estimate,
+    se,
+    df,
+    interval: [estimate - h, estimate + h],
+    boundary,
+    t,
+    p: tTwoSidedP(t, df),
+    effect,
+    sdUnit,
+  };
 }
 
 const ratio = (num: number, den: number) => (den > 0 ? num / den : num === 0 ? 0 : Math.sign(num) * Infinity);
@@ -160,13 +197,26 @@ export function oneSampleTest(xs: number[], boundary = 0): TTest | null {
   if (xs.length < 2) return null;
   const m = mean(xs);
   const s = Math.sqrt(variance(xs));
-  return assemble('one-sample', [xs.length], m, s / Math.sqrt(xs.length), xs.length - 1, boundary, { name: 'd', value: ratio(m - boundary, s) }, s);
+  return assemble(
+    'one-sample',
+    [xs.length],
+    m,
+    s / Math.sqrt(xs.length),
+    xs.length - 1,
+    boundary,
+    { name: 'd', value: ratio(m - boundary, s) },
+    s,
+  );
 }
 
 /** Paired t test over equally long, seed-aligned `a` and `b`: the one-sample test of aᵢ − bᵢ; effect size d_z = d̄/s_d. */
 export function pairedTest(a: number[], b: number[], boundary = 0): TTest | null {
-  if (a.length !== b.length) throw new Error(`pairedTest: the arms must be aligned by seed (${a.length} vs ${b.length} values)`);
-  const t = oneSampleTest(a.map((x, i) => x - b[i]), boundary);
+  if (a.length !== b.length)
+    throw new Error(`pairedTest: the arms must be aligned by seed (${a.length} vs ${b.length} values)`);
+  const t = oneSampleTest(
+    a.map((x, i) => x - b[i]),
+    boundary,
+  );
   return t && { ...t, method: 'paired', effect: { name: 'd_z', value: ratio(t.estimate, t.sdUnit) } };
 }
 
@@ -197,7 +247,10 @@ export function welchInterval(a: number[], b: number[]): [number, number] | null
 
 /** Holm-adjusted p-values of one family, in the input's order (module comment). NaN entries stay NaN and are not counted. */
 export function holm(ps: number[]): number[] {
-  const idx = ps.map((p, i) => [p, i] as const).filter(([p]) => Number.isFinite(p)).sort((x, y) => x[0] - y[0]);
+  const idx = ps
+    .map((p, i) => [p, i] as const)
+    .filter(([p]) => Number.isFinite(p))
+    .sort((x, y) => x[0] - y[0]);
   const k = idx.length;
   const out = ps.map(() => NaN);
   let running = 0;

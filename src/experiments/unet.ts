@@ -27,9 +27,11 @@ export interface UnetPredictionSample {
  */
 export async function writeUnetPredictions(dir: string, config?: ExperimentConfig, count = 4): Promise<string> {
   const meta = config ? null : readRunMeta(dir);
-  if (!config && !meta) throw new Error(`${runPaths(dir).config} not found: writeUnetPredictions needs a finished UNet run folder`);
+  if (!config && !meta)
+    throw new Error(`${runPaths(dir).config} not found: writeUnetPredictions needs a finished UNet run folder`);
   const c: ExperimentConfig = config ?? meta!.config;
-  if (c.model !== 'unet') throw new Error(`${dir}: writeUnetPredictions needs a UNet run, this one is model '${c.model}'`);
+  if (c.model !== 'unet')
+    throw new Error(`${dir}: writeUnetPredictions needs a UNet run, this one is model '${c.model}'`);
   const data = await DATASETS.pets.load(c);
   const model = await loadModel(runPaths(dir).final);
   const n = Math.min(count, data.val.n);
@@ -94,8 +96,22 @@ export async function unetSizeTable(runs: { experiment: string; dir: string }[])
     const bits = modelSizeBits(model);
     model.dispose();
     const p = profileConfig(r.experiment, 'paper', 0);
-    const full = unet({ binary: p.binary, width: p.width, imageSize: p.imageSize, numClasses: 3, seed: 0, kernels: p.optimizer === 'bop' ? 'bop' : 'latent' });
-    rows.push({ experiment: r.experiment, parameters: c.total, binary: c.binary, bits, paperParameters: parameterCounts(full).total, paperBits: modelSizeBits(full) });
+    const full = unet({
+      binary: p.binary,
+      width: p.width,
+      imageSize: p.imageSize,
+      numClasses: 3,
+      seed: 0,
+      kernels: p.optimizer === 'bop' ? 'bop' : 'latent',
+    });
+    rows.push({
+      experiment: r.experiment,
+      parameters: c.total,
+      binary: c.binary,
+      bits,
+      paperParameters: parameterCounts(full).total,
+      paperBits: modelSizeBits(full),
+    });
     full.dispose();
   }
   return rows;
@@ -107,7 +123,10 @@ export function unetSizeMarkdown(rows: UnetSizeRow[], profile: string): string {
   return (
     `| model | parameters (${profile}) | binary | bits (${profile}) | size | parameters (paper) | bits (paper) | size (paper) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n` +
     rows
-      .map((r) => `| \`${r.experiment}\` | ${n(r.parameters)} | ${n(r.binary)} | ${n(r.bits)} | ${(r.bits / 8 / 1024).toFixed(1)} KiB | ${n(r.paperParameters)} | ${n(r.paperBits)} | ${(r.paperBits / 8 / 2 ** 20).toFixed(2)} MiB |`)
+      .map(
+        (r) =>
+          `| \`${r.experiment}\` | ${n(r.parameters)} | ${n(r.binary)} | ${n(r.bits)} | ${(r.bits / 8 / 1024).toFixed(1)} KiB | ${n(r.paperParameters)} | ${n(r.paperBits)} | ${(r.paperBits / 8 / 2 ** 20).toFixed(2)} MiB |`,
+      )
       .join('\n') +
     '\n\nbits = binary kernels × 1 + every other value (biases, BN β/γ, moving statistics) × 32 (src/models/unet.ts `modelSizeBits`).'
   );

@@ -80,7 +80,12 @@ export interface Verdict {
   detail: string;
 }
 
-const METRIC_NAME: Record<FinalMetric, string> = { accuracy: 'train accuracy', valAccuracy: 'validation accuracy (per-epoch subset)', testAccuracy: 'test accuracy', testAccuracyRaw: 'test accuracy before BN statistics are recomputed' };
+const METRIC_NAME: Record<FinalMetric, string> = {
+  accuracy: 'train accuracy',
+  valAccuracy: 'validation accuracy (per-epoch subset)',
+  testAccuracy: 'test accuracy',
+  testAccuracyRaw: 'test accuracy before BN statistics are recomputed',
+};
 const pp = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)} pp`;
 const pc = (x: number) => `${(x * 100).toFixed(2)} %`;
 /** A p-value as printed: three decimals, "< 0.001" below. */
@@ -134,7 +139,9 @@ const seedsText = (n: number) => `${n} seed${n === 1 ? '' : 's'}`;
 /** The measured line of a verdict. */
 function detailOf(v: Omit<Verdict, 'detail' | 'measured'>, f: (x: number) => string): string {
   const t = v.test;
-  const stat = t ? `${f(v.estimate)}, 95 % interval [${f(t.interval[0])}, ${f(t.interval[1])}], ${t.effect.name} ${t.effect.value.toFixed(2)}, p ${formatP(v.p)}` : `${f(v.estimate)}, no interval (fewer than 2 seeds)`;
+  const stat = t
+    ? `${f(v.estimate)}, 95 % interval [${f(t.interval[0])}, ${f(t.interval[1])}], ${t.effect.name} ${t.effect.value.toFixed(2)}, p ${formatP(v.p)}`
+    : `${f(v.estimate)}, no interval (fewer than 2 seeds)`;
   return `${v.comparison}: ${stat}; claimed ${expected(v.claim.test)}`;
 }
 
@@ -155,7 +162,12 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     verdict: 'not run',
     estimate: NaN,
     interval: null,
-    seeds: Object.fromEntries(all.map((n) => [n, names.includes(n) ? 0 : valuesOf(finals, n, t.kind === 'difference' ? t.metric : 'testAccuracy').size])),
+    seeds: Object.fromEntries(
+      all.map((n) => [
+        n,
+        names.includes(n) ? 0 : valuesOf(finals, n, t.kind === 'difference' ? t.metric : 'testAccuracy').size,
+      ]),
+    ),
     seedIds: {},
     comparison: all.join(' vs '),
     test: null,
@@ -163,7 +175,10 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     measured: `no finished runs of ${names.join(' / ')} in this profile`,
     detail: `no finished runs of ${names.join(' / ')} in this profile`,
   });
-  const judged = (v: Omit<Verdict, 'detail' | 'measured' | 'verdict' | 'p' | 'pHolm' | 'family' | 'regime' | 'claim'>, f: (x: number) => string): Verdict => {
+  const judged = (
+    v: Omit<Verdict, 'detail' | 'measured' | 'verdict' | 'p' | 'pHolm' | 'family' | 'regime' | 'claim'>,
+    f: (x: number) => string,
+  ): Verdict => {
     const p = v.test?.p ?? NaN;
     const family: Verdict['family'] = Number.isFinite(p) ? 'holm' : 'none';
     return finish({ ...base, ...v, p, pHolm: p, family, verdict: decide(t, v.estimate, p) }, f);
@@ -171,7 +186,11 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
   if (t.kind === 'difference') {
     const a = valuesOf(finals, t.a, t.metric);
     const b = valuesOf(finals, t.b, t.metric);
-    if (!a.size || !b.size) return notRun([t.a, t.b].filter((n) => !valuesOf(finals, n, t.metric).size), [t.a, t.b]);
+    if (!a.size || !b.size)
+      return notRun(
+        [t.a, t.b].filter((n) => !valuesOf(finals, n, t.metric).size),
+        [t.a, t.b],
+      );
     const shared = sortedSeeds(a).filter((s) => b.has(s));
     const seeds = { [t.a]: a.size, [t.b]: b.size };
     const seedIds = { [t.a]: sortedSeeds(a), [t.b]: sortedSeeds(b) };
@@ -179,12 +198,27 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     if (shared.length >= 2) {
       const test = pairedTest(vals(a, shared), vals(b, shared), boundaryOf(t))!;
       const left = a.size + b.size - 2 * shared.length;
-      return judged({ estimate: test.estimate, interval: test.interval, seeds, seedIds, test, comparison: `${what}, paired over ${seedsText(shared.length)}${left ? ` (${left} unshared run(s) left out)` : ''}` }, pp);
+      return judged(
+        {
+          estimate: test.estimate,
+          interval: test.interval,
+          seeds,
+          seedIds,
+          test,
+          comparison: `${what}, paired over ${seedsText(shared.length)}${left ? ` (${left} unshared run(s) left out)` : ''}`,
+        },
+        pp,
+      );
     }
     const test = welchTest(vals(a, sortedSeeds(a)), vals(b, sortedSeeds(b)), boundaryOf(t));
     const estimate = mean([...a.values()]) - mean([...b.values()]);
-    const how = test ? `Welch over ${a.size} and ${b.size} seeds (fewer than 2 shared)` : `${a.size} and ${b.size} seed(s): no test (fewer than 2)`;
-    return judged({ estimate, interval: test?.interval ?? null, seeds, seedIds, test, comparison: `${what}, ${how}` }, pp);
+    const how = test
+      ? `Welch over ${a.size} and ${b.size} seeds (fewer than 2 shared)`
+      : `${a.size} and ${b.size} seed(s): no test (fewer than 2)`;
+    return judged(
+      { estimate, interval: test?.interval ?? null, seeds, seedIds, test, comparison: `${what}, ${how}` },
+      pp,
+    );
   }
   if (t.kind === 'gap') {
     const tr = valuesOf(finals, t.experiment, 'accuracy');
@@ -195,7 +229,17 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     const test = pairedTest(vals(tr, shared), vals(other, shared), boundaryOf(t));
     const d = vals(tr, shared).map((x, i) => x - vals(other, shared)[i]);
     const comparison = `${t.experiment} train − ${te.size ? 'test' : 'validation'} accuracy, paired over ${seedsText(shared.length)}`;
-    return judged({ estimate: mean(d), interval: test?.interval ?? null, seeds: { [t.experiment]: shared.length }, seedIds: { [t.experiment]: shared }, test, comparison }, pp);
+    return judged(
+      {
+        estimate: mean(d),
+        interval: test?.interval ?? null,
+        seeds: { [t.experiment]: shared.length },
+        seedIds: { [t.experiment]: shared },
+        test,
+        comparison,
+      },
+      pp,
+    );
   }
   if (t.kind === 'level') {
     const xs = valuesOf(finals, t.experiment, t.metric);
@@ -203,9 +247,31 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
     const seeds = sortedSeeds(xs);
     const test = oneSampleTest(vals(xs, seeds), t.value);
     const comparison = `${t.experiment} ${METRIC_NAME[t.metric]} against ${pc(t.value)}, one-sample over ${seedsText(seeds.length)}`;
-    return judged({ estimate: mean(vals(xs, seeds)), interval: test?.interval ?? null, seeds: { [t.experiment]: seeds.length }, seedIds: { [t.experiment]: seeds }, test, comparison }, pc);
+    return judged(
+      {
+        estimate: mean(vals(xs, seeds)),
+        interval: test?.interval ?? null,
+        seeds: { [t.experiment]: seeds.length },
+        seedIds: { [t.experiment]: seeds },
+        test,
+        comparison,
+      },
+      pc,
+    );
   }
-  return { ...base, verdict: 'inconclusive', estimate: NaN, interval: null, seeds: {}, seedIds: {}, comparison: 'γ × τ grid', test: null, p: NaN, measured: 'read off the γ × τ grid (sensitivityVerdict)', detail: 'read off the γ × τ grid (sensitivityVerdict)' };
+  return {
+    ...base,
+    verdict: 'inconclusive',
+    estimate: NaN,
+    interval: null,
+    seeds: {},
+    seedIds: {},
+    comparison: 'γ × τ grid',
+    test: null,
+    p: NaN,
+    measured: 'read off the γ × τ grid (sensitivityVerdict)',
+    detail: 'read off the γ × τ grid (sensitivityVerdict)',
+  };
 }
 
 /**
@@ -213,7 +279,11 @@ export function claimVerdict(claim: Claim, finals: FinalValues): Verdict {
  * experiments without runs are judged on the profile's config), sensitivity claims on `grid`, Holm over the claims
  * with a p-value whose regime is met. The order of `claims` is kept.
  */
-export function profileVerdicts(claims: Claim[], finals: FinalValues, opts: { grid?: GridPoint[]; configs?: ConfigsByExperiment; profile?: string } = {}): Verdict[] {
+export function profileVerdicts(
+  claims: Claim[],
+  finals: FinalValues,
+  opts: { grid?: GridPoint[]; configs?: ConfigsByExperiment; profile?: string } = {},
+): Verdict[] {
   const out = claims.map((c): Verdict => {
     const regime = c.regime?.length ? regimeCheck(c, opts.configs ?? {}, opts.profile) : null;
     const v = c.test.kind === 'sensitivity' ? sensitivityVerdict(c, opts.grid ?? []) : claimVerdict(c, finals);
@@ -221,14 +291,26 @@ export function profileVerdicts(claims: Claim[], finals: FinalValues, opts: { gr
     const unknown = regime.checks.every((x) => x.met || x.noConfig);
     if (v.verdict === 'not run' && unknown) return { ...v, regime, pHolm: NaN };
     const unmet = regime.checks.filter((x) => !x.met).map((x) => x.detail);
-    return { ...v, regime, verdict: 'not testable at this scale', family: 'none', pHolm: NaN, detail: `not testable at this scale: ${unmet.join('; ')} (measured: ${v.measured})` };
+    return {
+      ...v,
+      regime,
+      verdict: 'not testable at this scale',
+      family: 'none',
+      pHolm: NaN,
+      detail: `not testable at this scale: ${unmet.join('; ')} (measured: ${v.measured})`,
+    };
   });
   const inFamily = out.map((v, i) => (v.family === 'holm' ? i : -1)).filter((i) => i >= 0);
   const adjusted = holm(inFamily.map((i) => out[i].p));
   inFamily.forEach((i, j) => {
     const v = out[i];
     const verdict = decide(v.claim.test, v.estimate, adjusted[j]);
-    out[i] = { ...v, pHolm: adjusted[j], verdict, detail: `${v.detail}, Holm-adjusted p ${formatP(adjusted[j])} (family of ${inFamily.length})` };
+    out[i] = {
+      ...v,
+      pHolm: adjusted[j],
+      verdict,
+      detail: `${v.detail}, Holm-adjusted p ${formatP(adjusted[j])} (family of ${inFamily.length})`,
+    };
   });
   return out;
 }
@@ -281,14 +363,25 @@ export function seedsNeeded(v: Verdict, profile: string, target = TARGET_HALF_WI
   const have = v.test.method === 'paired' ? shared.length : Math.min(ids.a.length, ids.b.length);
   const need = seedsFor(v.test.sdUnit, target, max);
   const seeds: number[] = [...shared];
-  for (const s of [...ids.a, ...ids.b].sort((x, y) => x - y)) if (seeds.length < (need ?? 0) && !seeds.includes(s)) seeds.push(s);
+  for (const s of [...ids.a, ...ids.b].sort((x, y) => x - y))
+    if (seeds.length < (need ?? 0) && !seeds.includes(s)) seeds.push(s);
   for (let k = 0; seeds.length < (need ?? 0); k++) if (!seeds.includes(k)) seeds.push(k);
   seeds.sort((x, y) => x - y);
   const commands = [t.a, t.b].flatMap((name, i) => {
     const missing = seeds.filter((s) => !(i ? ids.b : ids.a).includes(s));
     return missing.length ? [seedLoopCommand(name, profile, missing)] : [];
   });
-  return { claim: v.claim, method: v.test.method, sd: v.test.sdUnit, halfWidth, wider: halfWidth > target, have, need, seeds, commands };
+  return {
+    claim: v.claim,
+    method: v.test.method,
+    sd: v.test.sdUnit,
+    halfWidth,
+    wider: halfWidth > target,
+    have,
+    need,
+    seeds,
+    commands,
+  };
 }
 
 /** One point of the calibration grid: multipliers of the derived γ and τ, and what the run measured (means over its seeds). */
@@ -327,24 +420,54 @@ export function sensitivityVerdict(claim: Claim, grid: GridPoint[]): Verdict {
   if (t.kind !== 'sensitivity') return claimVerdict(claim, {});
   const k = grid.length ? Math.min(...grid.map(seedsOfPoint)) : 0;
   const comparison = `γ × τ grid, ${grid.length} points × ${seedsText(k)} (means per point), count rule outside the Holm family`;
-  const base = { claim, interval: null, seeds: { grid: grid.length }, seedIds: {}, comparison, test: null, p: NaN, pHolm: NaN, family: 'count rule', regime: null } as const;
-  const out = (verdict: VerdictWord, estimate: number, text: string): Verdict => ({ ...base, verdict, estimate, measured: text, detail: text });
+  const base = {
+    claim,
+    interval: null,
+    seeds: { grid: grid.length },
+    seedIds: {},
+    comparison,
+    test: null,
+    p: NaN,
+    pHolm: NaN,
+    family: 'count rule',
+    regime: null,
+  } as const;
+  const out = (verdict: VerdictWord, estimate: number, text: string): Verdict => ({
+    ...base,
+    verdict,
+    estimate,
+    measured: text,
+    detail: text,
+  });
   if (grid.length < 2) return out('not run', NaN, 'no calibration grid in this profile (npm run calibrate)');
   const gammas = [...new Set(grid.map((g) => g.gammaFactor))].sort((a, b) => a - b);
   const taus = [...new Set(grid.map((g) => g.tauFactor))].sort((a, b) => a - b);
   const at = (gf: number, tf: number) => grid.find((g) => g.gammaFactor === gf && g.tauFactor === tf);
-  const count = (pairs: [GridPoint | undefined, GridPoint | undefined][], ok: (a: GridPoint, b: GridPoint) => boolean) => {
+  const count = (
+    pairs: [GridPoint | undefined, GridPoint | undefined][],
+    ok: (a: GridPoint, b: GridPoint) => boolean,
+  ) => {
     const ps = pairs.filter((p): p is [GridPoint, GridPoint] => !!p[0] && !!p[1]);
     const good = ps.filter(([a, b]) => ok(a, b)).length;
     return { good, n: ps.length };
   };
-  const word = (c: { good: number; n: number }): VerdictWord => (c.n === 0 ? 'not run' : c.good === c.n ? 'consistent' : c.good === 0 ? 'contradicted' : 'inconclusive');
+  const word = (c: { good: number; n: number }): VerdictWord =>
+    c.n === 0 ? 'not run' : c.good === c.n ? 'consistent' : c.good === 0 ? 'contradicted' : 'inconclusive';
   if (t.expect === 'flipsRiseWithGamma' || t.expect === 'flipsFallWithTau') {
     const pairs: [GridPoint | undefined, GridPoint | undefined][] = [];
-    if (t.expect === 'flipsRiseWithGamma') for (const tf of taus) for (let i = 1; i < gammas.length; i++) pairs.push([at(gammas[i - 1], tf), at(gammas[i], tf)]);
-    else for (const gf of gammas) for (let i = 1; i < taus.length; i++) pairs.push([at(gf, taus[i - 1]), at(gf, taus[i])]);
-    const c = count(pairs, (a, b) => (t.expect === 'flipsRiseWithGamma' ? meanFlipRatio(b) > meanFlipRatio(a) : meanFlipRatio(b) < meanFlipRatio(a)));
-    return out(word(c), c.n ? c.good / c.n : NaN, `${c.good} of ${c.n} neighbouring grid points show ${t.expect === 'flipsRiseWithGamma' ? 'more flips at the higher γ' : 'fewer flips at the higher τ'}`);
+    if (t.expect === 'flipsRiseWithGamma')
+      for (const tf of taus)
+        for (let i = 1; i < gammas.length; i++) pairs.push([at(gammas[i - 1], tf), at(gammas[i], tf)]);
+    else
+      for (const gf of gammas) for (let i = 1; i < taus.length; i++) pairs.push([at(gf, taus[i - 1]), at(gf, taus[i])]);
+    const c = count(pairs, (a, b) =>
+      t.expect === 'flipsRiseWithGamma' ? meanFlipRatio(b) > meanFlipRatio(a) : meanFlipRatio(b) < meanFlipRatio(a),
+    );
+    return out(
+      word(c),
+      c.n ? c.good / c.n : NaN,
+      `${c.good} of ${c.n} neighbouring grid points show ${t.expect === 'flipsRiseWithGamma' ? 'more flips at the higher γ' : 'fewer flips at the higher τ'}`,
+    );
   }
   if (t.expect === 'highGammaLowTauPlateausLower') {
     const tf = taus.find((x) => x > 0);
@@ -354,13 +477,22 @@ export function sensitivityVerdict(claim: Claim, grid: GridPoint[]): Verdict {
     const q = Math.max(1, Math.floor(hi.valAccuracy.length / 4));
     const early = hi.valAccuracy[q - 1] - lo.valAccuracy[q - 1];
     const late = hi.valAccuracy[hi.valAccuracy.length - 1] - lo.valAccuracy[lo.valAccuracy.length - 1];
-    const verdict: VerdictWord = early > 0 && late < 0 ? 'consistent' : early <= 0 && late >= 0 ? 'contradicted' : 'inconclusive';
-    return out(verdict, late, `γ ×${gammas[gammas.length - 1]} vs ×${gammas[0]} at τ ×${tf}: ${pp(early)} after epoch ${q}, ${pp(late)} at the end`);
+    const verdict: VerdictWord =
+      early > 0 && late < 0 ? 'consistent' : early <= 0 && late >= 0 ? 'contradicted' : 'inconclusive';
+    return out(
+      verdict,
+      late,
+      `γ ×${gammas[gammas.length - 1]} vs ×${gammas[0]} at τ ×${tf}: ${pp(early)} after epoch ${q}, ${pp(late)} at the end`,
+    );
   }
   // tauZeroDeteriorates
   const zero = gammas.map((gf) => at(gf, 0)).filter((g): g is GridPoint => !!g);
   if (!zero.length) return out('not run', NaN, 'no τ = 0 column in the grid');
   const drops = zero.map((g) => Math.max(...g.valAccuracy) - g.valAccuracy[g.valAccuracy.length - 1]);
   const c = { good: drops.filter((d) => d > 0.01).length, n: drops.length };
-  return out(word(c), mean(drops), `τ = 0: last epoch below the best by ${drops.map(pp).join(', ')} (γ ×${gammas.join(', ×')})`);
+  return out(
+    word(c),
+    mean(drops),
+    `τ = 0: last epoch below the best by ${drops.map(pp).join(', ')} (γ ×${gammas.join(', ×')})`,
+  );
 }

@@ -42,7 +42,10 @@ export interface GemmTune {
 export class Fn {
   readonly code: number[] = [];
   private readonly types: number[] = [];
-  constructor(readonly name: string, readonly nparams: number) {}
+  constructor(
+    readonly name: string,
+    readonly nparams: number,
+  ) {}
   local(t: number): number {
     this.types.push(t);
     return this.nparams + this.types.length - 1;
@@ -51,7 +54,10 @@ export class Fn {
     for (const p of parts) for (const b of p) this.code.push(b);
   }
   body(): number[] {
-    return funcBody(this.types.map((t) => [1, t] as [number, number]), this.code);
+    return funcBody(
+      this.types.map((t) => [1, t] as [number, number]),
+      this.code,
+    );
   }
 }
 
@@ -66,7 +72,10 @@ export function assembleFns(fns: Fn[], pages: number, shared: boolean): Uint8Arr
 // ------------------------------------------------------------------ GEMM generators
 
 /** Geometry of one generated GEMM (all offsets in bytes): the stage's GEMM layout (threads.ts' StageLayout), blocked P × R. */
-export type GemmGeom = Pick<StageLayout, 'tab' | 'segs' | 'segStride' | 'segBytes' | 'wOff' | 'KB' | 'noutp' | 'outOff'> & { P: number; R: number };
+export type GemmGeom = Pick<
+  StageLayout,
+  'tab' | 'segs' | 'segStride' | 'segBytes' | 'wOff' | 'KB' | 'noutp' | 'outOff'
+> & { P: number; R: number };
 
 /** The row split into loads of `big` bytes (16 or 8), then tails of 8 and 4 bytes (rows are whole 32-bit words). */
 function rowSteps(g: GemmGeom, big: number): { xo: number; wo: number; size: number }[] {
@@ -84,7 +93,8 @@ function rowSteps(g: GemmGeom, big: number): { xo: number; wo: number; size: num
 }
 
 /** Loads of 16/8/4 bytes as v128 (upper bytes zero: they XOR to 0) or as i64 (8/4 bytes, zero-extended). */
-const vload = (size: number, off: number) => (size === 16 ? op.v128load(off) : size === 8 ? op.v128load64zero(off) : op.v128load32zero(off));
+const vload = (size: number, off: number) =>
+  size === 16 ? op.v128load(off) : size === 8 ? op.v128load64zero(off) : op.v128load32zero(off);
 const iload = (size: number, off: number) => (size === 8 ? op.i64load(off) : op.i64load32u(off));
 
 /** The loop variables of a generated GEMM (locals). */
@@ -158,8 +168,8 @@ export function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
     for (let j = 0; j < P; j++) {
       // address orow + j·noutp·4 + o·4
       const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
-      if (simd) for (let q = 0; q < R / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
-      else for (let r = 0; r < R; r++) addr(), e(op.get(acc[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * r));
+      if (simd) for (let q = 0; q < R / 4; q++) (addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q)));
+      else for (let r = 0; r < R; r++) (addr(), e(op.get(acc[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * r)));
     }
   });
 }
@@ -170,17 +180,42 @@ export function genBgemm(fn: Fn, g: GemmGeom, mode: 'simd' | 'i64'): void {
  * g01 = pairsum(e0, e1), g23 = pairsum(e2, e3), pairsum(g01, g23)), added to sums[j][q] when `accumulate`.
  * t0 and t1 are v128 scratch locals; acc[j][4q] is reused as a third.
  */
-function emitRowSums(e: (...parts: number[][]) => void, acc: number[][], sums: number[][], groups: number, t0: number, t1: number, accumulate: boolean): void {
+function emitRowSums(
+  e: (...parts: number[][]) => void,
+  acc: number[][],
+  sums: number[][],
+  groups: number,
+  t0: number,
+  t1: number,
+  accumulate: boolean,
+): void {
   const lo = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
   const hi = lo.map((l) => l + 4);
   for (let j = 0; j < acc.length; j++)
     for (let q = 0; q < groups; q++) {
       const widen = (r: number) => e(op.get(acc[j][4 * q + r]), op.i16x8extaddU, op.i32x4extaddU);
-      widen(0), widen(1), e(op.set(t1), op.set(t0));
-      e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(acc[j][4 * q]));
-      widen(2), widen(3), e(op.set(t1), op.set(t0));
+      (widen(0), widen(1), e(op.set(t1), op.set(t0)));
+      e(
+        op.get(t0),
+        op.get(t1),
+        op.shuffle(lo),
+        op.get(t0),
+        op.get(t1),
+        op.shuffle(hi),
+        op.i32x4add,
+        op.set(acc[j][4 * q]),
+      );
+      (widen(2), widen(3), e(op.set(t1), op.set(t0)));
       e(op.get(t0), op.get(t1), op.shuffle(lo), op.get(t0), op.get(t1), op.shuffle(hi), op.i32x4add, op.set(t1));
-      e(op.get(acc[j][4 * q]), op.get(t1), op.shuffle(lo), op.get(acc[j][4 * q]), op.get(t1), op.shuffle(hi), op.i32x4add);
+      e(
+        op.get(acc[j][4 * q]),
+        op.get(t1),
+        op.shuffle(lo),
+        op.get(acc[j][4 * q]),
+        op.get(t1),
+        op.shuffle(hi),
+        op.i32x4add,
+      );
       if (accumulate) e(op.get(sums[j][q]), op.i32x4add);
       e(op.set(sums[j][q]));
     }
@@ -209,18 +244,43 @@ export function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
       for (const row of accV) for (const a of row) e(op.v128const0, op.set(a));
       for (const st of steps.slice(c0, c0 + chunk)) {
         // i64 halves: 16 bytes → two 8-byte loads; tails → one load of 8 or 4 bytes
-        const halves = st.size === 16 ? [[8, 0], [8, 8]] : [[st.size, 0]];
+        const halves =
+          st.size === 16
+            ? [
+                [8, 0],
+                [8, 8],
+              ]
+            : [[st.size, 0]];
         for (let j = 0; j < P; j++) e(op.get(b[j]), vload(st.size, st.xo), op.set(x[j]));
-        for (let j = 0; j < P; j++) halves.forEach(([z, off], h) => e(op.get(b[j]), iload(z, st.xo + off), op.set(xl[j][h])));
+        for (let j = 0; j < P; j++)
+          halves.forEach(([z, off], h) => e(op.get(b[j]), iload(z, st.xo + off), op.set(xl[j][h])));
         for (let r = 0; r < Math.max(RS, RI); r++) {
           if (r < RS) {
             e(op.get(wrow), vload(st.size, r * g.KB + st.wo), op.set(w));
-            for (let j = 0; j < P; j++) e(op.get(accV[j][r]), op.get(x[j]), op.get(w), op.v128xor, op.i8x16popcnt, op.i8x16add, op.set(accV[j][r]));
+            for (let j = 0; j < P; j++)
+              e(
+                op.get(accV[j][r]),
+                op.get(x[j]),
+                op.get(w),
+                op.v128xor,
+                op.i8x16popcnt,
+                op.i8x16add,
+                op.set(accV[j][r]),
+              );
           }
           if (r < RI)
             for (const [h, [z, off]] of halves.entries()) {
               e(op.get(wrow), iload(z, (RS + r) * g.KB + st.wo + off), op.set(wi));
-              for (let j = 0; j < P; j++) e(op.get(accI[j][r]), op.get(xl[j][h]), op.get(wi), op.i64xor, op.i64popcnt, op.i64add, op.set(accI[j][r]));
+              for (let j = 0; j < P; j++)
+                e(
+                  op.get(accI[j][r]),
+                  op.get(xl[j][h]),
+                  op.get(wi),
+                  op.i64xor,
+                  op.i64popcnt,
+                  op.i64add,
+                  op.set(accI[j][r]),
+                );
             }
         }
       }
@@ -228,8 +288,9 @@ export function genBgemmMix(fn: Fn, g: GemmGeom, RS: number): void {
     }
     for (let j = 0; j < P; j++) {
       const addr = () => e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add);
-      for (let q = 0; q < RS / 4; q++) addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q));
-      for (let r = 0; r < RI; r++) addr(), e(op.get(accI[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * (RS + r)));
+      for (let q = 0; q < RS / 4; q++) (addr(), e(op.get(sums[j][q]), op.v128store(j * g.noutp * 4 + 16 * q)));
+      for (let r = 0; r < RI; r++)
+        (addr(), e(op.get(accI[j][r]), op.i32wrap, op.i32store(j * g.noutp * 4 + 4 * (RS + r))));
     }
   });
 }
@@ -248,24 +309,41 @@ export function genSgemm(fn: Fn, g: GemmGeom, kwc: number): void {
     for (const row of acc) for (const a of row) e(op.v128const0, op.set(a));
     const nq = g.segs * kwc;
     for (let q = 0; q < nq; q++) {
-      const s = Math.floor(q / kwc), k = q % kwc;
+      const s = Math.floor(q / kwc),
+        k = q % kwc;
       for (let j = 0; j < P; j++) e(op.get(b[j]), op.f32load(s * g.segStride + 4 * k), op.f32x4splat, op.set(x[j]));
       for (let r = 0; r < 4; r++) {
         e(op.get(wrow), op.v128load(q * g.KB + 16 * r), op.set(w));
-        for (let j = 0; j < P; j++) e(op.get(acc[j][r]), op.get(x[j]), op.get(w), op.f32x4mul, op.f32x4add, op.set(acc[j][r]));
+        for (let j = 0; j < P; j++)
+          e(op.get(acc[j][r]), op.get(x[j]), op.get(w), op.f32x4mul, op.f32x4add, op.set(acc[j][r]));
       }
     }
     for (let j = 0; j < P; j++)
-      for (let r = 0; r < 4; r++) e(op.get(orow), op.get(o), op.i32c(2), op.i32shl, op.i32add, op.get(acc[j][r]), op.v128store(j * g.noutp * 4 + 16 * r));
+      for (let r = 0; r < 4; r++)
+        e(
+          op.get(orow),
+          op.get(o),
+          op.i32c(2),
+          op.i32shl,
+          op.i32add,
+          op.get(acc[j][r]),
+          op.v128store(j * g.noutp * 4 + 16 * r),
+        );
   });
 }
 
 /** Geometry of one generated post-op (the stage layout fields it reads; threads.ts documents them). */
-export type PostGeom = Pick<StageLayout, 'srcTab' | 'dstTab' | 'K' | 'window' | 'afterSign' | 'noutp' | 'outOff' | 'patTab' | 'sgnOff' | 'tOff' | 'real'>;
+export type PostGeom = Pick<
+  StageLayout,
+  'srcTab' | 'dstTab' | 'K' | 'window' | 'afterSign' | 'noutp' | 'outOff' | 'patTab' | 'sgnOff' | 'tOff' | 'real'
+>;
 
 /** post_<i>(q0, q1, c0, c1): output pixels [q0, q1), channels [c0, c1) (multiples of 16); see the module comment. */
 export function genPost(fn: Fn, g: PostGeom): void {
-  const q = fn.local(I32), src = fn.local(I32), o4 = fn.local(I32), bm = fn.local(I32);
+  const q = fn.local(I32),
+    src = fn.local(I32),
+    o4 = fn.local(I32),
+    bm = fn.local(I32);
   const dst = Array.from({ length: g.K }, () => fn.local(I32));
   const pcRow = fn.local(I32);
   const aRow = g.real ? [] : g.window.map(() => fn.local(I32));
@@ -280,7 +358,8 @@ export function genPost(fn: Fn, g: PostGeom): void {
   for (let k = 0; k < g.K; k++) e(op.get(q), op.i32c(4 * g.K), op.i32mul, op.i32load(g.dstTab + 4 * k), op.set(dst[k]));
   e(op.get(q), op.i32c(2), op.i32shl, op.i32load(g.srcTab), op.tee(src));
   e(op.i32c(rowB), op.i32mul, op.i32c(g.outOff), op.i32add, op.set(pcRow));
-  if (!g.real) g.window.forEach((d, i) => e(op.get(src), op.i32c(2), op.i32shl, op.i32load(g.patTab + 4 * d), op.set(aRow[i])));
+  if (!g.real)
+    g.window.forEach((d, i) => e(op.get(src), op.i32c(2), op.i32shl, op.i32load(g.patTab + 4 * d), op.set(aRow[i])));
   e(op.get(2), op.i32c(2), op.i32shl, op.set(o4));
   e(op.block, op.loop);
   for (let v = 0; v < 4; v++) {
@@ -302,8 +381,19 @@ export function genPost(fn: Fn, g: PostGeom): void {
     }
   }
   if (!final) {
-    e(op.get(cs[0]), op.get(cs[1]), op.i16x8narrow, op.get(cs[2]), op.get(cs[3]), op.i16x8narrow, op.i8x16narrow, op.i8x16bitmask, op.set(bm));
-    for (let k = 0; k < g.K; k++) e(op.get(dst[k]), op.get(o4), op.i32c(5), op.i32shru, op.i32add, op.get(bm), op.i32store16(0));
+    e(
+      op.get(cs[0]),
+      op.get(cs[1]),
+      op.i16x8narrow,
+      op.get(cs[2]),
+      op.get(cs[3]),
+      op.i16x8narrow,
+      op.i8x16narrow,
+      op.i8x16bitmask,
+      op.set(bm),
+    );
+    for (let k = 0; k < g.K; k++)
+      e(op.get(dst[k]), op.get(o4), op.i32c(5), op.i32shru, op.i32add, op.get(bm), op.i32store16(0));
   }
   e(op.get(o4), op.i32c(64), op.i32add, op.tee(o4), op.get(3), op.i32c(2), op.i32shl, op.i32ltu, op.brIf(0));
   e(op.end, op.end);

@@ -16,7 +16,8 @@ export function bnParams(layer: BatchNorm): BnParams {
   const beta = layer.center ? w[i++] : null;
   const mean = w[i++];
   const variance = w[i++];
-  if (!mean || !variance) throw new Error(`packModel: BatchNorm ${layer.name} has no moving statistics (was the model built?)`);
+  if (!mean || !variance)
+    throw new Error(`packModel: BatchNorm ${layer.name} has no moving statistics (was the model built?)`);
   const inv = tf.tidy(() => {
     let r = tf.rsqrt(tf.add(variance, layer.epsilon));
     if (gamma) r = tf.mul(r, gamma);
@@ -54,12 +55,17 @@ function closeStage(s: SequentialWalk, final: boolean): void {
 
 /** Checks a binary layer's kernel and input quantizer against its place in the model; true when it takes the real input. */
 function takesRealInput(s: SequentialWalk, layer: QuantConv2D | QuantDense, where: string): boolean {
-  if (!layer.binaryKernel) throw new Error(`packModel: ${where} has a real-valued kernel; only binary kernels can be packed`);
+  if (!layer.binaryKernel)
+    throw new Error(`packModel: ${where} has a real-valued kernel; only binary kernels can be packed`);
   const realInput = layer.inputQuantizer === null;
   if (layer.inputQuantizer !== null && layer.inputQuantizer !== 'ste_sign')
     throw new Error(`packModel: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
-  if (realInput && (s.stages.length > 0 || s.pending)) throw new Error(`packModel: ${where} takes real (non-binarized) hidden activations; only the first layer may`);
-  if (!realInput && !s.pending && s.stages.length === 0) throw new Error(`packModel: ${where} binarizes the raw image input; not supported (the first layer must take the real input)`);
+  if (realInput && (s.stages.length > 0 || s.pending))
+    throw new Error(`packModel: ${where} takes real (non-binarized) hidden activations; only the first layer may`);
+  if (!realInput && !s.pending && s.stages.length === 0)
+    throw new Error(
+      `packModel: ${where} binarizes the raw image input; not supported (the first layer must take the real input)`,
+    );
   return realInput;
 }
 
@@ -79,14 +85,20 @@ function signedKernel(layer: QuantConv2D | QuantDense, where: string): Float32Ar
 }
 
 /** The layer's GEMM geometry on the current activations: a conv's own, or a dense layer's one window over the whole input. */
-function layerGeometry(s: SequentialWalk, layer: QuantConv2D | QuantDense, where: string): { g: ConvGeom; outC: number } {
+function layerGeometry(
+  s: SequentialWalk,
+  layer: QuantConv2D | QuantDense,
+  where: string,
+): { g: ConvGeom; outC: number } {
   const cur = s.cur;
   if (layer instanceof QuantConv2D) {
     if (s.flattened) throw new Error(`packModel: ${where} follows a Flatten`);
-    const k = layer.kernelSize, st = layer.strides;
+    const k = layer.kernelSize,
+      st = layer.strides;
     return { g: convGeom(cur.h, cur.w, cur.c, k, k, st, st, layer.padding), outC: layer.filters };
   }
-  if (!s.flattened && !(cur.h === 1 && cur.w === 1)) throw new Error(`packModel: ${where} takes a [${cur.h}, ${cur.w}, ${cur.c}] input without Flatten`);
+  if (!s.flattened && !(cur.h === 1 && cur.w === 1))
+    throw new Error(`packModel: ${where} takes a [${cur.h}, ${cur.w}, ${cur.c}] input without Flatten`);
   const g = convGeom(cur.h, cur.w, cur.c, cur.h, cur.w, 1, 1, 'valid'); // a dense layer: one window over the whole input
   s.flattened = false;
   return { g, outC: layer.units };
@@ -100,9 +112,13 @@ function openBinaryStage(s: SequentialWalk, layer: QuantConv2D | QuantDense, whe
   const { g, outC } = layerGeometry(s, layer, where);
   const cur = s.cur;
   const { kh, kw, convH, convW } = g;
-  if (!(convH >= 1 && convW >= 1)) throw new Error(`packModel: ${where}: a ${kh}×${kw} kernel does not fit its [${cur.h}, ${cur.w}] input (output ${convH}×${convW})`);
+  if (!(convH >= 1 && convW >= 1))
+    throw new Error(
+      `packModel: ${where}: a ${kh}×${kw} kernel does not fit its [${cur.h}, ${cur.w}] input (output ${convH}×${convW})`,
+    );
   const expected = kh * kw * cur.c * outC;
-  if (values.length !== expected) throw new Error(`packModel: ${where}: kernel has ${values.length} values, expected ${kh}·${kw}·${cur.c}·${outC}`);
+  if (values.length !== expected)
+    throw new Error(`packModel: ${where}: kernel has ${values.length} values, expected ${kh}·${kw}·${cur.c}·${outC}`);
   s.pending = {
     name: layer.name,
     input: realInput ? 'real' : 'binary',
@@ -121,12 +137,15 @@ function openBinaryStage(s: SequentialWalk, layer: QuantConv2D | QuantDense, whe
 function addPool(s: SequentialWalk, layer: tf.layers.Layer, where: string): void {
   const cfg = layer.getConfig() as { poolSize: number[]; strides: number[] | null; padding: string };
   const pending = s.pending;
-  if (!pending || pending.bn) throw new Error(`packModel: ${where}: max-pool is supported only between a binary layer and its BatchNorm`);
+  if (!pending || pending.bn)
+    throw new Error(`packModel: ${where}: max-pool is supported only between a binary layer and its BatchNorm`);
   if (cfg.padding !== 'valid') throw new Error(`packModel: ${where}: only 'valid' max-pooling is supported`);
   const size = cfg.poolSize as [number, number];
   const stride = (cfg.strides ?? cfg.poolSize) as [number, number];
   if (pooledSize(pending.outH, size[0], stride[0]) < 1 || pooledSize(pending.outW, size[1], stride[1]) < 1)
-    throw new Error(`packModel: ${where}: pool ${size.join('×')} does not fit its [${pending.outH}, ${pending.outW}] input`);
+    throw new Error(
+      `packModel: ${where}: pool ${size.join('×')} does not fit its [${pending.outH}, ${pending.outW}] input`,
+    );
   pending.pools.push({ size, stride });
   pending.outH = pooledSize(pending.outH, size[0], stride[0]);
   pending.outW = pooledSize(pending.outW, size[1], stride[1]);
@@ -142,7 +161,8 @@ function addLayer(s: SequentialWalk, layer: tf.layers.Layer, li: number): void {
   } else if (cls === 'MaxPooling2D') {
     addPool(s, layer, where);
   } else if (layer instanceof BatchNorm) {
-    if (!s.pending || s.pending.bn) throw new Error(`packModel: ${where}: BatchNorm must directly follow a binary layer (or its pools)`);
+    if (!s.pending || s.pending.bn)
+      throw new Error(`packModel: ${where}: BatchNorm must directly follow a binary layer (or its pools)`);
     s.pending.bn = bnParams(layer);
   } else if (cls === 'Flatten') {
     if (s.pending) closeStage(s, false); // the next layer binarizes (checked when it comes)
@@ -152,7 +172,8 @@ function addLayer(s: SequentialWalk, layer: tf.layers.Layer, li: number): void {
   } else if (cls === 'Activation') {
     const act = (layer.getConfig() as { activation: string }).activation;
     if (act === 'softmax') s.softmax = true;
-    else if (act !== 'linear') throw new Error(`packModel: ${where}: activation '${act}' not supported (only a final softmax)`);
+    else if (act !== 'linear')
+      throw new Error(`packModel: ${where}: activation '${act}' not supported (only a final softmax)`);
   } else {
     throw new Error(`packModel: ${where} is not supported by packed inference`);
   }
@@ -169,7 +190,13 @@ export function packModel(model: tf.LayersModel): PackedSpec {
   if (inShape.length !== 3 || inShape.some((d) => d === null))
     throw new Error(`packModel: expected an NHWC image input with fixed size, got [${inShape.join(', ')}]`);
   const inputShape = inShape as [number, number, number];
-  const s: SequentialWalk = { stages: [], pending: null, cur: { h: inputShape[0], w: inputShape[1], c: inputShape[2] }, flattened: false, softmax: false };
+  const s: SequentialWalk = {
+    stages: [],
+    pending: null,
+    cur: { h: inputShape[0], w: inputShape[1], c: inputShape[2] },
+    flattened: false,
+    softmax: false,
+  };
   model.layers.forEach((layer, li) => addLayer(s, layer, li));
   if (s.flattened) throw new Error('packModel: the model ends with a Flatten; a binary layer must follow it');
   closeStage(s, true);
@@ -191,4 +218,3 @@ export function signKernels(model: tf.LayersModel): void {
       s.dispose();
     }
 }
-

@@ -18,7 +18,20 @@ import type { WasmMemory, WasmModule } from '../wasm/asm';
 import type { PackedSpec } from './spec';
 import type { GemmMode, GemmTune } from './codegen';
 import { buildFused } from './layout';
-import { BATCH_CHUNK, ctrlLength, doneSlot, lastStageDone, readFinal, runImage, Slot, splitPlans, startWorker, threadsAvailable, waitAtLeast, writeInput } from './threads';
+import {
+  BATCH_CHUNK,
+  ctrlLength,
+  doneSlot,
+  lastStageDone,
+  readFinal,
+  runImage,
+  Slot,
+  splitPlans,
+  startWorker,
+  threadsAvailable,
+  waitAtLeast,
+  writeInput,
+} from './threads';
 import type { FusedBuild, Run, Share, WorkerLike } from './threads';
 
 export type { EnginePlan, FusedBuild } from './threads';
@@ -44,13 +57,20 @@ export class FusedEngine {
   private outBuf: Int32Array | null = null;
   private seq = 0;
 
-  constructor(spec: PackedSpec, readonly mode: GemmMode, threads = 1, tune: GemmTune = {}) {
+  constructor(
+    spec: PackedSpec,
+    readonly mode: GemmMode,
+    threads = 1,
+    tune: GemmTune = {},
+  ) {
     if (!WA || !WA.Memory) throw new Error('FusedEngine: WebAssembly is not available');
     this.threads = threads >= 2 && threadsAvailable() ? 2 : 1;
     const shared = this.threads === 2;
     this.build = buildFused(spec, mode, shared, tune);
     const b = this.build;
-    this.memory = shared ? new WA.Memory({ initial: b.pages, maximum: b.pages, shared: true }) : new WA.Memory({ initial: b.pages });
+    this.memory = shared
+      ? new WA.Memory({ initial: b.pages, maximum: b.pages, shared: true })
+      : new WA.Memory({ initial: b.pages });
     const u8 = new Uint8Array(this.memory.buffer);
     for (const [off, data] of b.init) u8.set(data, off);
     const mod: WasmModule = new WA.Module(b.bytes);
@@ -64,8 +84,13 @@ export class FusedEngine {
       const { bytes: _bytes, ...build } = b;
       try {
         const w = startWorker({
-          mod, memory: this.memory, ctrlBuf: this.ctrl.buffer as SharedArrayBuffer, shares: this.shares, build,
-          inBuf: this.inBuf.buffer as SharedArrayBuffer, outBuf: this.outBuf.buffer as SharedArrayBuffer,
+          mod,
+          memory: this.memory,
+          ctrlBuf: this.ctrl.buffer as SharedArrayBuffer,
+          shares: this.shares,
+          build,
+          inBuf: this.inBuf.buffer as SharedArrayBuffer,
+          outBuf: this.outBuf.buffer as SharedArrayBuffer,
         });
         w.unref();
         w.on('error', () => (this.worker = null));
@@ -155,9 +180,22 @@ export class FusedEngine {
       for (let j = 0; j < n; j++) Atomics.store(ctrl, doneSlot(n, j), seq * 8);
       Atomics.store(ctrl, Slot.seq, seq);
       Atomics.notify(ctrl, Slot.seq);
-      runImage(ctrl, this.fns, this.shares, seq, 0, timings ? (j: number) => lap(`${names[b.plans[j].stage]} stage (2 threads)`) : null);
+      runImage(
+        ctrl,
+        this.fns,
+        this.shares,
+        seq,
+        0,
+        timings ? (j: number) => lap(`${names[b.plans[j].stage]} stage (2 threads)`) : null,
+      );
       // wait for the last stage's shares (the worker may run one)
-      waitAtLeast(ctrl, doneSlot(n, n - 1), lastStageDone(this.shares, seq), 10000, 'FusedEngine: the worker thread stopped responding');
+      waitAtLeast(
+        ctrl,
+        doneSlot(n, n - 1),
+        lastStageDone(this.shares, seq),
+        10000,
+        'FusedEngine: the worker thread stopped responding',
+      );
       lap('wait for the worker');
     } else
       for (const pl of b.plans) {

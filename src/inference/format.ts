@@ -27,7 +27,8 @@ function dtypeOf(a: Typed): DtypeName {
 
 /** Serializes a PackedSpec to one binary buffer (see the module comment). */
 export function encodePacked(spec: PackedSpec): Uint8Array {
-  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('encodePacked: big-endian hosts are not supported');
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+    throw new Error('encodePacked: big-endian hosts are not supported');
   const chunks: Typed[] = [];
   let offset = 0;
   const put = (a: Typed) => {
@@ -49,7 +50,15 @@ export function encodePacked(spec: PackedSpec): Uint8Array {
     }
     return { ...meta, post: post.kind, arrays };
   });
-  const header = { format: 'bnn-packed', version: 1, inputShape: spec.inputShape, numClasses: spec.numClasses, softmax: spec.softmax, stages, ...(spec.graph ? { graph: spec.graph } : {}) };
+  const header = {
+    format: 'bnn-packed',
+    version: 1,
+    inputShape: spec.inputShape,
+    numClasses: spec.numClasses,
+    softmax: spec.softmax,
+    stages,
+    ...(spec.graph ? { graph: spec.graph } : {}),
+  };
   const json = new TextEncoder().encode(JSON.stringify(header));
   const dataStart = Math.ceil((8 + json.length) / 8) * 8;
   const out = new Uint8Array(dataStart + offset);
@@ -66,7 +75,8 @@ export function encodePacked(spec: PackedSpec): Uint8Array {
 
 /** Parses what `encodePacked` wrote; `source` names the file in error messages. */
 export function decodePacked(bytes: Uint8Array, source = 'packed model'): PackedSpec {
-  const bad = (why: string) => new Error(`${source}: not a valid packed BNN file (${why}); re-export it with savePacked()`);
+  const bad = (why: string) =>
+    new Error(`${source}: not a valid packed BNN file (${why}); re-export it with savePacked()`);
   if (bytes.length < 8 || new TextDecoder().decode(bytes.subarray(0, 4)) !== MAGIC) throw bad('bad magic');
   const len = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
   if (8 + len > bytes.length) throw bad('truncated header');
@@ -77,14 +87,18 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Packed
     numClasses: number;
     softmax: boolean;
     graph?: PackedSpec['graph'];
-    stages: (Omit<PackedStage, 'weights' | 'post'> & { post: PostOp['kind']; arrays: Record<string, { dtype: DtypeName; offset: number; length: number }> })[];
+    stages: (Omit<PackedStage, 'weights' | 'post'> & {
+      post: PostOp['kind'];
+      arrays: Record<string, { dtype: DtypeName; offset: number; length: number }>;
+    })[];
   };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + len)));
   } catch (e) {
     throw bad(`header is not JSON: ${(e as Error).message}`);
   }
-  if (header.format !== 'bnn-packed' || header.version !== 1) throw bad(`format ${header.format} v${header.version}, expected bnn-packed v1`);
+  if (header.format !== 'bnn-packed' || header.version !== 1)
+    throw bad(`format ${header.format} v${header.version}, expected bnn-packed v1`);
   const dataStart = Math.ceil((8 + len) / 8) * 8;
   const arr = (stage: string, name: string, e?: { dtype: DtypeName; offset: number; length: number }) => {
     if (!e || !(e.dtype in DTYPES)) throw bad(`stage ${stage}: array '${name}' missing or of unknown type`);
@@ -99,7 +113,8 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Packed
   const stages: PackedStage[] = header.stages.map((h) => {
     const { arrays, post: kind, ...meta } = h;
     let post: PostOp;
-    if (kind === 'threshold') post = { kind, t: arr(h.name, 't', arrays.t) as Float32Array, neg: arr(h.name, 'neg', arrays.neg) as Uint8Array };
+    if (kind === 'threshold')
+      post = { kind, t: arr(h.name, 't', arrays.t) as Float32Array, neg: arr(h.name, 'neg', arrays.neg) as Uint8Array };
     else if (kind === 'affine')
       post = {
         kind,
@@ -111,7 +126,12 @@ export function decodePacked(bytes: Uint8Array, source = 'packed model'): Packed
     else throw bad(`stage ${h.name}: unknown post-op '${kind as string}'`);
     return { ...meta, weights: arr(h.name, 'weights', arrays.weights) as Uint32Array, post };
   });
-  const spec: PackedSpec = { inputShape: header.inputShape, numClasses: header.numClasses, softmax: header.softmax, stages };
+  const spec: PackedSpec = {
+    inputShape: header.inputShape,
+    numClasses: header.numClasses,
+    softmax: header.softmax,
+    stages,
+  };
   if (header.graph) spec.graph = header.graph;
   return spec;
 }
@@ -125,6 +145,7 @@ export function savePacked(spec: PackedSpec, file: string): number {
 
 /** Reads a file written by `savePacked`. */
 export function loadPacked(file: string): PackedSpec {
-  if (!fs.existsSync(file)) throw new Error(`loadPacked: no file at ${file} (write one with savePacked(packModel(model), file))`);
+  if (!fs.existsSync(file))
+    throw new Error(`loadPacked: no file at ${file} (write one with savePacked(packModel(model), file))`);
   return decodePacked(new Uint8Array(fs.readFileSync(file)), file);
 }

@@ -42,7 +42,15 @@ interface GraphWalk {
 function closeConv(s: GraphWalk, v: Value, final: boolean, name: string): number {
   const { bn, ...rest } = v.pending!;
   s.stages.push({ ...rest, post: stagePost(bn, rest.outC, final) });
-  s.nodes.push({ name, op: 'conv', inputs: [v.node], h: rest.outH, w: rest.outW, c: rest.outC, stage: s.stages.length - 1 });
+  s.nodes.push({
+    name,
+    op: 'conv',
+    inputs: [v.node],
+    h: rest.outH,
+    w: rest.outW,
+    c: rest.outC,
+    stage: s.stages.length - 1,
+  });
   return s.nodes.length - 1;
 }
 
@@ -54,8 +62,12 @@ function addNode(s: GraphWalk, node: GraphNode): void {
 
 /** The node of `v` as bits: a BN output's signs (or an op on them); a conv's output before its BN, or the image, throw. */
 function bitsNode(s: GraphWalk, v: Value, where: string): number {
-  if (v.pending) throw new Error(`packGraph: ${where}: takes a binary layer's output before its BatchNorm; only BN outputs (signs) can be packed here`);
-  if (s.nodes[v.node].op === 'input') throw new Error(`packGraph: ${where}: takes the real image; only a first conv may`);
+  if (v.pending)
+    throw new Error(
+      `packGraph: ${where}: takes a binary layer's output before its BatchNorm; only BN outputs (signs) can be packed here`,
+    );
+  if (s.nodes[v.node].op === 'input')
+    throw new Error(`packGraph: ${where}: takes the real image; only a first conv may`);
   return v.node;
 }
 
@@ -66,10 +78,12 @@ function addConv(s: GraphWalk, layer: QuantConv2D, where: string, src: Value): v
   const realInput = layer.inputQuantizer === null;
   let inNode: number;
   if (realInput) {
-    if (s.nodes[src.node].op !== 'input' || src.pending) throw new Error(`packGraph: ${where}: a real-input conv must take the image`);
+    if (s.nodes[src.node].op !== 'input' || src.pending)
+      throw new Error(`packGraph: ${where}: a real-input conv must take the image`);
     inNode = src.node;
   } else {
-    if (layer.inputQuantizer !== 'ste_sign') throw new Error(`packGraph: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
+    if (layer.inputQuantizer !== 'ste_sign')
+      throw new Error(`packGraph: ${where}: unsupported input quantizer '${layer.inputQuantizer}'`);
     inNode = bitsNode(s, src, where);
   }
   const values0 = layer.kernelVariable().dataSync() as Float32Array;
@@ -82,8 +96,15 @@ function addConv(s: GraphWalk, layer: QuantConv2D, where: string, src: Value): v
   s.values.set(layer.name, {
     node: inNode,
     pending: {
-      name: layer.name, input: realInput ? 'real' : 'binary', ...g, outC: layer.filters,
-      pools: [], outH: g.convH, outW: g.convW, weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }), bn: null,
+      name: layer.name,
+      input: realInput ? 'real' : 'binary',
+      ...g,
+      outC: layer.filters,
+      pools: [],
+      outH: g.convH,
+      outW: g.convW,
+      weights: packKernel(values0, { kh: k, kw: k, cin: inp.c, cout: layer.filters }),
+      bn: null,
     },
   });
 }
@@ -103,10 +124,19 @@ function addPool(s: GraphWalk, layer: tf.layers.Layer, where: string, src: Value
 /** Adds an 'upsample' node for a nearest UpSampling2D on bits. */
 function addUpsample(s: GraphWalk, layer: tf.layers.Layer, where: string, src: Value): void {
   const cfg = layer.getConfig() as { size: number[]; interpolation?: string };
-  if ((cfg.interpolation ?? 'nearest') !== 'nearest') throw new Error(`packGraph: ${where}: only nearest upsampling is supported`);
+  if ((cfg.interpolation ?? 'nearest') !== 'nearest')
+    throw new Error(`packGraph: ${where}: only nearest upsampling is supported`);
   const ni = bitsNode(s, src, where);
   const n = s.nodes[ni];
-  addNode(s, { name: layer.name, op: 'upsample', inputs: [ni], h: n.h * cfg.size[0], w: n.w * cfg.size[1], c: n.c, up: [cfg.size[0], cfg.size[1]] });
+  addNode(s, {
+    name: layer.name,
+    op: 'upsample',
+    inputs: [ni],
+    h: n.h * cfg.size[0],
+    w: n.w * cfg.size[1],
+    c: n.c,
+    up: [cfg.size[0], cfg.size[1]],
+  });
 }
 
 /** Adds a 'concat' node for a channel Concatenate of bits of one size. */
@@ -115,8 +145,16 @@ function addConcat(s: GraphWalk, layer: tf.layers.Layer, where: string, ins: Val
   if (axis !== -1 && axis !== 3) throw new Error(`packGraph: ${where}: only channel concatenation is supported`);
   const ids = ins.map((v) => bitsNode(s, v, where));
   const n0 = s.nodes[ids[0]];
-  if (ids.some((i) => s.nodes[i].h !== n0.h || s.nodes[i].w !== n0.w)) throw new Error(`packGraph: ${where}: inputs differ in size`);
-  addNode(s, { name: layer.name, op: 'concat', inputs: ids, h: n0.h, w: n0.w, c: ids.reduce((t, i) => t + s.nodes[i].c, 0) });
+  if (ids.some((i) => s.nodes[i].h !== n0.h || s.nodes[i].w !== n0.w))
+    throw new Error(`packGraph: ${where}: inputs differ in size`);
+  addNode(s, {
+    name: layer.name,
+    op: 'concat',
+    inputs: ids,
+    h: n0.h,
+    w: n0.w,
+    c: ids.reduce((t, i) => t + s.nodes[i].c, 0),
+  });
 }
 
 /** Converts layer `li` into the walk, or throws naming it (see the module comment for the supported layers). */
@@ -136,7 +174,8 @@ function addGraphLayer(s: GraphWalk, layer: tf.layers.Layer, li: number, inShape
     addConv(s, layer, where, ins[0]);
   } else if (layer instanceof BatchNorm) {
     const v = ins[0];
-    if (!v?.pending || v.pending.bn) throw new Error(`packGraph: ${where}: BatchNorm must directly follow a binary conv`);
+    if (!v?.pending || v.pending.bn)
+      throw new Error(`packGraph: ${where}: BatchNorm must directly follow a binary conv`);
     v.pending.bn = bnParams(layer);
     s.values.set(layer.name, { node: closeConv(s, v, false, layer.name) });
   } else if (cls === 'MaxPooling2D') {
@@ -166,10 +205,17 @@ export function packGraph(model: tf.LayersModel): PackedSpec {
   const outName = model.outputs[0].sourceLayer.name;
   const last = s.values.get(outName);
   if (last?.pending) s.output = closeConv(s, last, true, outName);
-  else if (s.output < 0 || last?.node !== s.output) throw new Error('packGraph: the model must end with a binary conv (optionally + softmax)');
+  else if (s.output < 0 || last?.node !== s.output)
+    throw new Error('packGraph: the model must end with a binary conv (optionally + softmax)');
   const out = s.nodes[s.output];
   const [H0, W0, C0] = inShape;
-  return { inputShape: [H0, W0, C0], numClasses: out.c, softmax: s.softmax, stages: s.stages, graph: { nodes: s.nodes, output: s.output } };
+  return {
+    inputShape: [H0, W0, C0],
+    numClasses: out.c,
+    softmax: s.softmax,
+    stages: s.stages,
+    graph: { nodes: s.nodes, output: s.output },
+  };
 }
 
 export interface PackedGraphPrediction extends Predictions {
@@ -196,13 +242,18 @@ export class PackedGraphModel extends PackedRunner {
     const [H, W, C] = this.spec.inputShape;
     const per = H * W * C;
     const data = images instanceof Float32Array ? images : (images.dataSync() as Float32Array);
-    if (data.length % per !== 0) throw new Error(`PackedGraphModel.predict: ${data.length} values is not a whole number of ${H}×${W}×${C} images`);
+    if (data.length % per !== 0)
+      throw new Error(`PackedGraphModel.predict: ${data.length} values is not a whole number of ${H}×${W}×${C} images`);
     const n = data.length / per;
     const g = this.spec.graph!;
     const out = g.nodes[g.output];
     const k = out.c;
     const npx = out.h * out.w;
-    const res: PackedGraphPrediction = { logits: new Float32Array(n * npx * k), probs: new Float32Array(n * npx * k), classes: new Int32Array(n * npx) };
+    const res: PackedGraphPrediction = {
+      logits: new Float32Array(n * npx * k),
+      probs: new Float32Array(n * npx * k),
+      classes: new Int32Array(n * npx),
+    };
     if (this.native) {
       const all = this.native.forward(data, n);
       const len = all.length / n;
@@ -227,14 +278,25 @@ export class PackedGraphModel extends PackedRunner {
 
   private forwardOne(image: Float32Array): Float32Array {
     const g = this.spec.graph!;
-    if (this.fused) return this.finishFused(this.fused.forward(image, null, this.spec.stages.map((s) => s.name)));
+    if (this.fused)
+      return this.finishFused(
+        this.fused.forward(
+          image,
+          null,
+          this.spec.stages.map((s) => s.name),
+        ),
+      );
     const vals: (Uint32Array | Float32Array)[] = [];
     for (const [i, nd] of g.nodes.entries()) {
       if (nd.op === 'input') vals[i] = image;
       else if (nd.op === 'conv') vals[i] = this.reference!.runStage(nd.stage!, vals[nd.inputs[0]]);
       else if (nd.op === 'orpool') vals[i] = orPool(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
       else if (nd.op === 'upsample') vals[i] = upsample(vals[nd.inputs[0]] as Uint32Array, g.nodes[nd.inputs[0]], nd);
-      else vals[i] = concat(nd.inputs.map((j) => [vals[j] as Uint32Array, g.nodes[j].c] as [Uint32Array, number]), nd);
+      else
+        vals[i] = concat(
+          nd.inputs.map((j) => [vals[j] as Uint32Array, g.nodes[j].c] as [Uint32Array, number]),
+          nd,
+        );
     }
     return vals[g.output] as Float32Array;
   }
@@ -262,7 +324,14 @@ function upsample(x: Uint32Array, src: GraphNode, nd: GraphNode): Uint32Array {
   const out = new Uint32Array(nd.h * nd.w * cw);
   const [fy, fx] = nd.up!;
   for (let y = 0; y < nd.h; y++)
-    for (let xx = 0; xx < nd.w; xx++) out.set(x.subarray((Math.floor(y / fy) * src.w + Math.floor(xx / fx)) * cw, (Math.floor(y / fy) * src.w + Math.floor(xx / fx) + 1) * cw), (y * nd.w + xx) * cw);
+    for (let xx = 0; xx < nd.w; xx++)
+      out.set(
+        x.subarray(
+          (Math.floor(y / fy) * src.w + Math.floor(xx / fx)) * cw,
+          (Math.floor(y / fy) * src.w + Math.floor(xx / fx) + 1) * cw,
+        ),
+        (y * nd.w + xx) * cw,
+      );
   return out;
 }
 

@@ -35,9 +35,28 @@ export { FusedEngine, buildFused, fusedSupports, threadsAvailable } from './engi
 export type { GemmMode, GemmTune } from './engine';
 export { encodePacked, decodePacked, savePacked, loadPacked } from './format';
 export { ReferenceRunner } from './reference';
-export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown, engineComparison, comparisonEngines, comparisonMarkdown } from './summary';
+export {
+  packedSummary,
+  floatModelBytes,
+  floatLogits,
+  summaryEngines,
+  summaryMarkdown,
+  engineComparison,
+  comparisonEngines,
+  comparisonMarkdown,
+} from './summary';
 export type { PackedSummary, TestImages, EngineComparison, EngineResult } from './summary';
-export { NativeEngine, FloatOneDnn, NATIVE_ISAS, nativeInference, nativeSupports, isaFromEnv, popcountPeak, popcountRun, binaryMacs } from './native';
+export {
+  NativeEngine,
+  FloatOneDnn,
+  NATIVE_ISAS,
+  nativeInference,
+  nativeSupports,
+  isaFromEnv,
+  popcountPeak,
+  popcountRun,
+  binaryMacs,
+} from './native';
 export type { NativeIsa, NativeOptions, NativeInference } from './native';
 export { runtimeName } from './packed';
 export type { PackedRuntime } from './packed';

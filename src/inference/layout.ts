@@ -77,17 +77,20 @@ function routes(spec: PackedSpec): Route[] {
         if (cn.op === 'conv') dests.push({ stage: cn.stage!, chanOff, map });
         else if (cn.op === 'upsample') {
           const [fy, fx] = cn.up!;
-          resolve(c, chanOff, (qy, qx) => map(qy, qx).flatMap(([y, x]) => {
-            const out: [number, number][] = [];
-            for (let dy = 0; dy < fy; dy++) for (let dx = 0; dx < fx; dx++) out.push([y * fy + dy, x * fx + dx]);
-            return out;
-          }));
+          resolve(c, chanOff, (qy, qx) =>
+            map(qy, qx).flatMap(([y, x]) => {
+              const out: [number, number][] = [];
+              for (let dy = 0; dy < fy; dy++) for (let dx = 0; dx < fx; dx++) out.push([y * fy + dy, x * fx + dx]);
+              return out;
+            }),
+          );
         } else if (cn.op === 'concat') {
           const k = cn.inputs.indexOf(n);
           if (cn.inputs.indexOf(n, k + 1) >= 0) throw new Error(`${cn.name}: the same input twice`);
           let off = 0;
           for (const j of cn.inputs.slice(0, k)) {
-            if (nodes[j].c % 16 !== 0) throw new Error(`${cn.name}: an input of ${nodes[j].c} channels (not a multiple of 16) before others`);
+            if (nodes[j].c % 16 !== 0)
+              throw new Error(`${cn.name}: an input of ${nodes[j].c} channels (not a multiple of 16) before others`);
             off += nodes[j].c;
           }
           resolve(c, chanOff + off, map);
@@ -164,19 +167,27 @@ function paddedImage(s: PackedStage, mem: Arena): PaddedImage {
  * pixel's patch address (padded to npixP entries), the scratch output [npixP][noutp] and the weights in patch
  * order (binary: rows of uint32 words; real: the ±1 kernel as float32 [kh·kw·inC][noutp]).
  */
-function layoutGemm(s: PackedStage, im: PaddedImage, mem: Arena, mode: GemmMode, tune: GemmTune): GemmGeom & { npix: number; npixP: number } {
+function layoutGemm(
+  s: PackedStage,
+  im: PaddedImage,
+  mem: Arena,
+  mode: GemmMode,
+  tune: GemmTune,
+): GemmGeom & { npix: number; npixP: number } {
   const npix = s.convH * s.convW;
   const narrow = npix === 1 || mode === 'mix';
-  const P = s.input === 'real' ? tune.PR ?? 1 : tune.P ?? (narrow ? 1 : 2);
-  const R = s.input === 'real' ? 16 : tune.R ?? (narrow ? 8 : 4);
-  if (s.input === 'binary' && (16 % R !== 0 || (mode !== 'i64' && R % 4 !== 0))) throw new Error(`buildFused: R = ${R} must divide 16 (and be a multiple of 4 for SIMD)`);
+  const P = s.input === 'real' ? (tune.PR ?? 1) : (tune.P ?? (narrow ? 1 : 2));
+  const R = s.input === 'real' ? 16 : (tune.R ?? (narrow ? 8 : 4));
+  if (s.input === 'binary' && (16 % R !== 0 || (mode !== 'i64' && R % 4 !== 0)))
+    throw new Error(`buildFused: R = ${R} must divide 16 (and be a multiple of 4 for SIMD)`);
   const npixP = roundUp(npix, P);
   const noutp = roundUp(s.outC, 16);
   const kk = s.kh * s.kw;
   const tabA = new Int32Array(npixP);
   for (let p = 0; p < npixP; p++) {
     const pp = p < npix ? p : 0;
-    const oy = Math.floor(pp / s.convW), ox = pp % s.convW;
+    const oy = Math.floor(pp / s.convW),
+      ox = pp % s.convW;
     tabA[p] = im.off + (oy * s.strideH * im.Wp + ox * s.strideW) * im.pixB;
   }
   const tab = mem.put(tabA);
@@ -184,16 +195,31 @@ function layoutGemm(s: PackedStage, im: PaddedImage, mem: Arena, mode: GemmMode,
   const segStride = im.Wp * im.pixB;
   if (s.input === 'real') {
     const wf = unpackKernel(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }, noutp);
-    return { npix, npixP, tab, segs: s.kh, segStride, segBytes: s.kw * im.pixB, wOff: mem.put(wf), KB: noutp * 4, noutp, outOff, P, R };
+    return {
+      npix,
+      npixP,
+      tab,
+      segs: s.kh,
+      segStride,
+      segBytes: s.kw * im.pixB,
+      wOff: mem.put(wf),
+      KB: noutp * 4,
+      noutp,
+      outOff,
+      P,
+      R,
+    };
   }
-  let segs = s.kh, segBytes = s.kw * im.pixB;
-  if (segStride === segBytes) (segBytes *= segs), (segs = 1);
+  let segs = s.kh,
+    segBytes = s.kw * im.pixB;
+  if (segStride === segBytes) ((segBytes *= segs), (segs = 1));
   const cw = words(s.inC);
   const cwp = im.pixB / 4;
   const KW = kk * cwp;
   const wb = new Uint32Array(noutp * KW);
   for (let o = 0; o < s.outC; o++)
-    for (let pos = 0; pos < kk; pos++) for (let j = 0; j < cw; j++) wb[o * KW + pos * cwp + j] = s.weights[(o * kk + pos) * cw + j];
+    for (let pos = 0; pos < kk; pos++)
+      for (let j = 0; j < cw; j++) wb[o * KW + pos * cwp + j] = s.weights[(o * kk + pos) * cw + j];
   return { npix, npixP, tab, segs, segStride, segBytes, wOff: mem.put(wb), KB: KW * 4, noutp, outOff, P, R };
 }
 
@@ -204,7 +230,8 @@ function layoutGemm(s: PackedStage, im: PaddedImage, mem: Arena, mode: GemmMode,
 function layoutRoutes(s: PackedStage, rt: Route, S: PackedStage[], img: PaddedImage[], noutp: number, mem: Arena) {
   const pool = rt.pool;
   const window: number[] = [];
-  if (pool) for (let dy = 0; dy < pool.size[0]; dy++) for (let dx = 0; dx < pool.size[1]; dx++) window.push(dy * s.convW + dx);
+  if (pool)
+    for (let dy = 0; dy < pool.size[0]; dy++) for (let dx = 0; dx < pool.size[1]; dx++) window.push(dy * s.convW + dx);
   else window.push(0);
   const nq = rt.outH * rt.outW;
   const srcA = new Int32Array(nq);
@@ -223,7 +250,8 @@ function layoutRoutes(s: PackedStage, rt: Route, S: PackedStage[], img: PaddedIm
           else {
             const n = S[d.stage];
             const ni = img[d.stage];
-            if (y >= n.inH || x >= n.inW) throw new Error(`buildFused: stage ${s.name} writes outside stage ${n.name}'s input`);
+            if (y >= n.inH || x >= n.inW)
+              throw new Error(`buildFused: stage ${s.name} writes outside stage ${n.name}'s input`);
             dstA[qi * K + k++] = ni.off + ((y + n.padTop) * ni.Wp + x + n.padLeft) * ni.pixB + d.chanOff / 8;
           }
         }
@@ -236,21 +264,32 @@ function layoutRoutes(s: PackedStage, rt: Route, S: PackedStage[], img: PaddedIm
  * 2·Σ_{padded taps} popcount(w_tap), src/xnor/conv.ts) and its per-pixel row table; for a threshold stage sgn and T
  * (binary: integer y ≥ ceil(t), or −y ≥ ceil(−t) for a negative scale; real: float32 sgn·y ≥ sgn·t). −1: none.
  */
-function layoutPostConstants(s: PackedStage, noutp: number, mem: Arena): { patTab: number; sgnOff: number; tOff: number } {
+function layoutPostConstants(
+  s: PackedStage,
+  noutp: number,
+  mem: Arena,
+): { patTab: number; sgnOff: number; tOff: number } {
   let patTab = 0;
   if (s.input === 'binary') {
-    const pad = paddingTable(s, tapPopcounts(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }), s.outC, noutp);
+    const pad = paddingTable(
+      s,
+      tapPopcounts(s.weights, { kh: s.kh, kw: s.kw, cin: s.inC, cout: s.outC }),
+      s.outC,
+      noutp,
+    );
     const aOff = mem.put(pad.A);
     patTab = mem.put(Int32Array.from(pad.pattern, (id) => aOff + id * noutp * 4));
   }
   const post = s.post;
   if (post.kind !== 'threshold') return { patTab, sgnOff: -1, tOff: -1 };
   if (s.input === 'real') {
-    const sg = new Float32Array(noutp).fill(1), st = new Float32Array(noutp).fill(Infinity);
-    for (let o = 0; o < s.outC; o++) (sg[o] = post.neg[o] ? -1 : 1), (st[o] = post.neg[o] ? -post.t[o] : post.t[o]);
+    const sg = new Float32Array(noutp).fill(1),
+      st = new Float32Array(noutp).fill(Infinity);
+    for (let o = 0; o < s.outC; o++) ((sg[o] = post.neg[o] ? -1 : 1), (st[o] = post.neg[o] ? -post.t[o] : post.t[o]));
     return { patTab, sgnOff: mem.put(sg), tOff: mem.put(st) };
   }
-  const sg = new Int32Array(noutp).fill(1), T = new Int32Array(noutp).fill(T_NEVER);
+  const sg = new Int32Array(noutp).fill(1),
+    T = new Int32Array(noutp).fill(T_NEVER);
   const clamp = (v: number) => Math.max(-T_NEVER, Math.min(T_NEVER, v));
   for (let o = 0; o < s.outC; o++) {
     sg[o] = post.neg[o] ? -1 : 1;
@@ -260,15 +299,40 @@ function layoutPostConstants(s: PackedStage, noutp: number, mem: Arena): { patTa
 }
 
 /** The layout of stage i (every table allocated in `mem`) and its cost in bit multiply-accumulates. */
-function layoutStage(spec: PackedSpec, i: number, rt: Route, img: PaddedImage[], mem: Arena, mode: GemmMode, tune: GemmTune) {
+function layoutStage(
+  spec: PackedSpec,
+  i: number,
+  rt: Route,
+  img: PaddedImage[],
+  mem: Arena,
+  mode: GemmMode,
+  tune: GemmTune,
+) {
   const s = spec.stages[i];
   const g = layoutGemm(s, img[i], mem, mode, tune);
   const r = layoutRoutes(s, rt, spec.stages, img, g.noutp, mem);
   const c = layoutPostConstants(s, g.noutp, mem);
   const st: StageLayout = {
-    real: s.input === 'real', npix: g.npix, npixP: g.npixP, noutp: g.noutp, outC: s.outC, tab: g.tab, segs: g.segs, segStride: g.segStride,
-    segBytes: g.segBytes, wOff: g.wOff, KB: g.KB, outOff: g.outOff, nq: r.nq, srcTab: mem.put(r.srcA), dstTab: mem.put(r.dstA), K: r.K,
-    window: r.window, afterSign: rt.afterSign, ...c, final: r.last,
+    real: s.input === 'real',
+    npix: g.npix,
+    npixP: g.npixP,
+    noutp: g.noutp,
+    outC: s.outC,
+    tab: g.tab,
+    segs: g.segs,
+    segStride: g.segStride,
+    segBytes: g.segBytes,
+    wOff: g.wOff,
+    KB: g.KB,
+    outOff: g.outOff,
+    nq: r.nq,
+    srcTab: mem.put(r.srcA),
+    dstTab: mem.put(r.dstA),
+    K: r.K,
+    window: r.window,
+    afterSign: rt.afterSign,
+    ...c,
+    final: r.last,
   };
   // a float multiply-add costs about as much as 64 bit ones here (f32x4 vs xor+popcnt on 128 bits, measured order)
   const macs = g.npix * g.noutp * s.kh * s.kw * (s.input === 'real' ? s.inC * 64 : img[i].pixB * 8);
@@ -276,7 +340,14 @@ function layoutStage(spec: PackedSpec, i: number, rt: Route, img: PaddedImage[],
 }
 
 /** The generated GEMM and post-op of stage i (codegen.ts). */
-function stageFunctions(s: PackedStage, i: number, g: GemmGeom, st: StageLayout, mode: GemmMode, tune: GemmTune): [Fn, Fn] {
+function stageFunctions(
+  s: PackedStage,
+  i: number,
+  g: GemmGeom,
+  st: StageLayout,
+  mode: GemmMode,
+  tune: GemmTune,
+): [Fn, Fn] {
   const fnG = new Fn(`gemm${i}`, 4);
   if (s.input === 'real') genSgemm(fnG, g, s.kw * s.inC);
   else if (mode === 'mix') genBgemmMix(fnG, g, tune.RS ?? g.R / 2);
@@ -291,7 +362,13 @@ function stageFunctions(s: PackedStage, i: number, g: GemmGeom, st: StageLayout,
  * imported memory shared (for worker threads). With `codegen` false only the memory layout is made (`bytes` is
  * empty; `layout` describes every stage for an engine that runs the same memory with its own code: native.ts).
  */
-export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tune: GemmTune = {}, codegen = true): FusedBuild {
+export function buildFused(
+  spec: PackedSpec,
+  mode: GemmMode,
+  shared = false,
+  tune: GemmTune = {},
+  codegen = true,
+): FusedBuild {
   const why = fusedSupports(spec);
   if (why) throw new Error(`buildFused: unsupported model (${why})`);
   const mem = new Arena();
@@ -307,7 +384,17 @@ export function buildFused(spec: PackedSpec, mode: GemmMode, shared = false, tun
     layout.push(st);
     if (s.post.kind !== 'threshold') final = { off: finalOff, npix: st.nq, noutp: st.noutp, outC: s.outC };
     if (codegen) fns.push(...stageFunctions(s, i, g, st, mode, tune));
-    plans.push({ stage: i, gemm: `gemm${i}`, post: `post${i}`, npixP: st.npixP, P: g.P, noutp: st.noutp, R: g.R, nq: st.nq, macs });
+    plans.push({
+      stage: i,
+      gemm: `gemm${i}`,
+      post: `post${i}`,
+      npixP: st.npixP,
+      P: g.P,
+      noutp: st.noutp,
+      R: g.R,
+      nq: st.nq,
+      macs,
+    });
   });
   const pages = Math.ceil(mem.top / 65536) + 1;
   const s0 = S[0];

@@ -35,11 +35,24 @@ export type NativeIsa = (typeof NATIVE_ISAS)[number];
 type Handle = object;
 interface InferenceAddon {
   packedCpu(): { isas: NativeIsa[]; features: string[]; brand: string };
-  packedCreate(memory: Uint8Array, stages: Int32Array, windows: Int32Array, io: Int32Array, isa: NativeIsa, threads: number): Handle;
+  packedCreate(
+    memory: Uint8Array,
+    stages: Int32Array,
+    windows: Int32Array,
+    io: Int32Array,
+    isa: NativeIsa,
+    threads: number,
+  ): Handle;
   packedRun(h: Handle, images: Float32Array, n: number, out: Int32Array): void;
   packedFree(h: Handle): void;
   popcountPeak(isa: NativeIsa, threads: number, chunk: number, seconds: number): { macs: number; seconds: number };
-  floatNetCreate(stages: Int32Array, weights: Float32Array[], sgn: Float32Array[], st: Float32Array[], threads: number): Handle;
+  floatNetCreate(
+    stages: Int32Array,
+    weights: Float32Array[],
+    sgn: Float32Array[],
+    st: Float32Array[],
+    threads: number,
+  ): Handle;
   floatNetRun(h: Handle, images: Float32Array, n: number, out: Float32Array): void;
   floatNetInfo(h: Handle): string[];
   floatNetFree(h: Handle): void;
@@ -63,16 +76,30 @@ function addon(): { a: InferenceAddon | null; reason?: string } {
   const a = loadNativeAddon() as unknown as InferenceAddon | null;
   if (!a) return { a: null, reason: nativeAddonError() ?? 'native addon unavailable' };
   if (typeof a.packedCreate !== 'function' || typeof a.floatNetCreate !== 'function')
-    return { a: null, reason: 'the native addon was built without the packed inference engine: rebuild it (`npm run build:native` or scripts/setup.sh)' };
+    return {
+      a: null,
+      reason:
+        'the native addon was built without the packed inference engine: rebuild it (`npm run build:native` or scripts/setup.sh)',
+    };
   return { a };
 }
 
 /** The CPU features the native engine looks at, from the OS (Linux' /proc/cpuinfo) when the addon is not there to ask. */
 function osFeatures(): string[] {
   try {
-    const flags = new Set((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
-    const names: [string, string][] = [['popcnt', 'popcnt'], ['avx2', 'avx2'], ['fma', 'fma'], ['avx512f', 'avx512f'], ['avx512bw', 'avx512bw'],
-      ['avx512vl', 'avx512vl'], ['avx512_vpopcntdq', 'avx512vpopcntdq'], ['avx512_vnni', 'avx512vnni']];
+    const flags = new Set(
+      (/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/),
+    );
+    const names: [string, string][] = [
+      ['popcnt', 'popcnt'],
+      ['avx2', 'avx2'],
+      ['fma', 'fma'],
+      ['avx512f', 'avx512f'],
+      ['avx512bw', 'avx512bw'],
+      ['avx512vl', 'avx512vl'],
+      ['avx512_vpopcntdq', 'avx512vpopcntdq'],
+      ['avx512_vnni', 'avx512vnni'],
+    ];
     return names.filter(([f]) => flags.has(f)).map(([, n]) => n);
   } catch {
     return [];
@@ -96,7 +123,9 @@ export function isaFromEnv(env: NodeJS.ProcessEnv = process.env): NativeIsa | un
   const v = envPackedIsa(env)?.toLowerCase();
   if (!v) return undefined;
   if (!(NATIVE_ISAS as readonly string[]).includes(v))
-    throw new Error(`BNN_PACKED_ISA=${envPackedIsa(env)}: expected one of ${NATIVE_ISAS.join(', ')} (or unset for the widest this CPU has)`);
+    throw new Error(
+      `BNN_PACKED_ISA=${envPackedIsa(env)}: expected one of ${NATIVE_ISAS.join(', ')} (or unset for the widest this CPU has)`,
+    );
   return v as NativeIsa;
 }
 
@@ -123,8 +152,29 @@ function layoutArrays(b: FusedBuild): { stages: Int32Array; windows: Int32Array;
   const win: number[] = [];
   b.layout.forEach((l, i) => {
     const f = [
-      +l.real, +l.final, +l.afterSign, l.npix, l.npixP, l.noutp, l.outC, l.tab, l.segs, l.segStride, l.segBytes, l.wOff, l.KB, l.outOff,
-      l.nq, l.srcTab, l.dstTab, l.K, l.patTab, l.sgnOff, l.tOff, win.length, l.window.length,
+      +l.real,
+      +l.final,
+      +l.afterSign,
+      l.npix,
+      l.npixP,
+      l.noutp,
+      l.outC,
+      l.tab,
+      l.segs,
+      l.segStride,
+      l.segBytes,
+      l.wOff,
+      l.KB,
+      l.outOff,
+      l.nq,
+      l.srcTab,
+      l.dstTab,
+      l.K,
+      l.patTab,
+      l.sgnOff,
+      l.tOff,
+      win.length,
+      l.window.length,
     ];
     stages.set(f, i * S_FIELDS);
     win.push(...l.window);
@@ -147,16 +197,24 @@ export class NativeEngine {
   private readonly a: InferenceAddon;
   private readonly per: number;
 
-  constructor(readonly spec: PackedSpec, opts: NativeOptions = {}) {
+  constructor(
+    readonly spec: PackedSpec,
+    opts: NativeOptions = {},
+  ) {
     const { a, reason } = addon();
     if (!a) throw new Error(`NativeEngine: ${reason}`);
     const why = fusedSupports(spec);
-    if (why) throw new Error(`NativeEngine: unsupported model (${why}); run it with PackedModel's wasm or reference path`);
+    if (why)
+      throw new Error(`NativeEngine: unsupported model (${why}); run it with PackedModel's wasm or reference path`);
     const isas = a.packedCpu().isas;
     const isa = opts.isa ?? isaFromEnv() ?? isas[0];
-    if (!isas.includes(isa)) throw new Error(`NativeEngine: this CPU cannot run the ${isa} path (it has ${isas.join(', ')}); choose one of those`);
+    if (!isas.includes(isa))
+      throw new Error(
+        `NativeEngine: this CPU cannot run the ${isa} path (it has ${isas.join(', ')}); choose one of those`,
+      );
     const threads = opts.threads ?? 1;
-    if (!Number.isInteger(threads) || threads < 1) throw new Error(`NativeEngine: threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new Error(`NativeEngine: threads must be a positive integer, got ${threads}`);
     const b = buildFused(spec, 'i64', false, {}, false);
     const mem = new Uint8Array(b.pages * 65536);
     for (const [off, data] of b.init) mem.set(data, off);
@@ -172,7 +230,8 @@ export class NativeEngine {
   /** n images (NHWC float32, n·H·W·C values) → the last stage's integers [n][npix·outC]. */
   forward(images: Float32Array, n = images.length / this.per): Int32Array {
     if (!this.handle) throw new Error('NativeEngine: disposed');
-    if (!Number.isInteger(n) || images.length < n * this.per) throw new Error(`NativeEngine.forward: ${images.length} values is not ${n} images of ${this.per}`);
+    if (!Number.isInteger(n) || images.length < n * this.per)
+      throw new Error(`NativeEngine.forward: ${images.length} values is not ${n} images of ${this.per}`);
     const out = new Int32Array(n * this.outShape[0] * this.outShape[1]);
     this.a.packedRun(this.handle, images, n, out);
     return out;
@@ -196,37 +255,67 @@ export class FloatOneDnn {
   private readonly a: InferenceAddon;
   private readonly per: number;
 
-  constructor(readonly spec: PackedSpec, threads = 1) {
+  constructor(
+    readonly spec: PackedSpec,
+    threads = 1,
+  ) {
     const { a, reason } = addon();
     if (!a) throw new Error(`FloatOneDnn: ${reason}`);
-    if (spec.graph) throw new Error('FloatOneDnn: graph models (UNet) are not supported; it takes sequential specs (BinaryNet)');
-    if (!Number.isInteger(threads) || threads < 1) throw new Error(`FloatOneDnn: threads must be a positive integer, got ${threads}`);
+    if (spec.graph)
+      throw new Error('FloatOneDnn: graph models (UNet) are not supported; it takes sequential specs (BinaryNet)');
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new Error(`FloatOneDnn: threads must be a positive integer, got ${threads}`);
     const fields: number[] = [];
     const weights: Float32Array[] = [];
     const sgn: Float32Array[] = [];
     const st: Float32Array[] = [];
     spec.stages.forEach((s, i) => {
-      if (s.pools.length > 1) throw new Error(`FloatOneDnn: stage ${s.name} has ${s.pools.length} pools; at most one is supported`);
+      if (s.pools.length > 1)
+        throw new Error(`FloatOneDnn: stage ${s.name} has ${s.pools.length} pools; at most one is supported`);
       const final = i === spec.stages.length - 1;
-      if (final !== (s.post.kind !== 'threshold')) throw new Error(`FloatOneDnn: stage ${s.name}: only the last stage may have float outputs`);
+      if (final !== (s.post.kind !== 'threshold'))
+        throw new Error(`FloatOneDnn: stage ${s.name}: only the last stage may have float outputs`);
       const p = s.pools[0];
       const padB = (s.convH - 1) * s.strideH + s.kh - s.inH - s.padTop;
       const padR = (s.convW - 1) * s.strideW + s.kw - s.inW - s.padLeft;
-      fields.push(s.inH, s.inW, s.inC, s.outC, s.kh, s.kw, s.strideH, s.strideW, s.padTop, s.padLeft, Math.max(0, padB), Math.max(0, padR), s.convH, s.convW,
-        p ? 1 : 0, p?.size[0] ?? 1, p?.size[1] ?? 1, p?.stride[0] ?? 1, p?.stride[1] ?? 1, s.outH, s.outW, final ? 1 : 0);
+      fields.push(
+        s.inH,
+        s.inW,
+        s.inC,
+        s.outC,
+        s.kh,
+        s.kw,
+        s.strideH,
+        s.strideW,
+        s.padTop,
+        s.padLeft,
+        Math.max(0, padB),
+        Math.max(0, padR),
+        s.convH,
+        s.convW,
+        p ? 1 : 0,
+        p?.size[0] ?? 1,
+        p?.size[1] ?? 1,
+        p?.stride[0] ?? 1,
+        p?.stride[1] ?? 1,
+        s.outH,
+        s.outW,
+        final ? 1 : 0,
+      );
       // OHWI ±1 floats from the sign bits [o][tap][words(inC)]
       const kk = s.kh * s.kw;
       const cw = words(s.inC);
       const w = new Float32Array(s.outC * kk * s.inC);
       for (let o = 0; o < s.outC; o++)
         for (let t = 0; t < kk; t++)
-          for (let c = 0; c < s.inC; c++) w[(o * kk + t) * s.inC + c] = (s.weights[(o * kk + t) * cw + (c >> 5)] >>> (c & 31)) & 1 ? 1 : -1;
+          for (let c = 0; c < s.inC; c++)
+            w[(o * kk + t) * s.inC + c] = (s.weights[(o * kk + t) * cw + (c >> 5)] >>> (c & 31)) & 1 ? 1 : -1;
       weights.push(w);
       const post = s.post;
       if (post.kind === 'threshold') {
         sgn.push(Float32Array.from(post.neg, (n) => (n ? -1 : 1)));
         st.push(Float32Array.from(post.t, (t, o) => (post.neg[o] ? -t : t)));
-      } else sgn.push(new Float32Array(0)), st.push(new Float32Array(0));
+      } else (sgn.push(new Float32Array(0)), st.push(new Float32Array(0)));
     });
     this.handle = a.floatNetCreate(Int32Array.from(fields), weights, sgn, st, threads);
     this.a = a;
@@ -244,7 +333,8 @@ export class FloatOneDnn {
   /** The last stage's float sums (before its BN) [n][outC]. */
   forward(images: Float32Array, n = images.length / this.per): Float32Array {
     if (!this.handle) throw new Error('FloatOneDnn: disposed');
-    if (!Number.isInteger(n) || n < 1 || images.length < n * this.per) throw new Error(`FloatOneDnn.forward: ${images.length} values is not ${n} images of ${this.per}`);
+    if (!Number.isInteger(n) || n < 1 || images.length < n * this.per)
+      throw new Error(`FloatOneDnn.forward: ${images.length} values is not ${n} images of ${this.per}`);
     const last = this.spec.stages[this.spec.stages.length - 1];
     const out = new Float32Array(n * last.outH * last.outW * last.outC);
     this.a.floatNetRun(this.handle, images, n, out);
@@ -273,7 +363,12 @@ const PEAK_STEP_MACS: Record<NativeIsa, number> = { avx512: 12 * 512, avx2: 4 * 
  * the window, and the window's length) or, with `work`, a fixed amount of binary MACs that the threads claim in chunks
  * as the engine claims its tiles (the MACs and the wall-clock seconds: timed like an engine's call).
  */
-export function popcountRun(isa: NativeIsa, threads: number, seconds: number, work?: number): { macs: number; seconds: number } {
+export function popcountRun(
+  isa: NativeIsa,
+  threads: number,
+  seconds: number,
+  work?: number,
+): { macs: number; seconds: number } {
   const { a, reason } = addon();
   if (!a) throw new Error(`popcountRun: ${reason}`);
   if (work !== undefined) return a.popcountPeak(isa, threads, Math.max(1, Math.round(work / PEAK_STEP_MACS[isa])), 0);
@@ -298,5 +393,8 @@ export function popcountPeak(isa: NativeIsa, threads = 1, seconds = 0.3, windowM
 
 /** Binary multiply-accumulates of one image: Σ over ±1-input stages of conv pixels × outC × kh·kw·inC. */
 export function binaryMacs(spec: PackedSpec): number {
-  return spec.stages.reduce((s, st) => s + (st.input === 'binary' ? st.convH * st.convW * st.outC * st.kh * st.kw * st.inC : 0), 0);
+  return spec.stages.reduce(
+    (s, st) => s + (st.input === 'binary' ? st.convH * st.convW * st.outC * st.kh * st.kw * st.inC : 0),
+    0,
+  );
 }

@@ -54,20 +54,46 @@ export interface PackedRuntime {
  * than 'js' when `fusedSupports` accepts the spec and wasm SIMD runs (not with opts.reference or a BinaryKernel
  * object), else the reference interpreter on `kernel` ('mix' becomes 'simd' there). `who` names the caller in errors.
  */
-export function chooseRuntime(who: string, spec: PackedSpec, kernel: PackedKernel | BinaryKernel | undefined, opts: PackedOptions): PackedRuntime {
+export function chooseRuntime(
+  who: string,
+  spec: PackedSpec,
+  kernel: PackedKernel | BinaryKernel | undefined,
+  opts: PackedOptions,
+): PackedRuntime {
   if (kernel === 'native' || (kernel === undefined && !opts.reference && !opts.tune && nativeSupports(spec) === null)) {
     if (opts.reference) throw new Error(`${who}: kernel 'native' and the reference option exclude each other`);
     const why = nativeSupports(spec);
     if (why) throw new Error(`${who}: the native engine cannot run this model (${why})`);
-    return { kernelName: 'native', native: new NativeEngine(spec, { isa: opts.isa, threads: opts.threads ?? 1 }), fused: null, reference: null };
+    return {
+      kernelName: 'native',
+      native: new NativeEngine(spec, { isa: opts.isa, threads: opts.threads ?? 1 }),
+      fused: null,
+      reference: null,
+    };
   }
   const avail = availableKernels();
-  let name: PackedKernel = typeof kernel === 'object' ? kernel.name : kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]);
-  if (name === 'mix' && !avail.includes('simd')) throw new Error(`${who}: kernel 'mix' needs WebAssembly SIMD, which this runtime lacks`);
-  if (typeof kernel !== 'object' && name !== 'js' && !opts.reference && fusedSupports(spec) === null && avail.includes('simd'))
-    return { kernelName: name, native: null, fused: new FusedEngine(spec, name as GemmMode, opts.threads ?? 1, opts.tune), reference: null };
+  let name: PackedKernel =
+    typeof kernel === 'object' ? kernel.name : (kernel ?? (avail[0] === 'simd' ? 'mix' : avail[0]));
+  if (name === 'mix' && !avail.includes('simd'))
+    throw new Error(`${who}: kernel 'mix' needs WebAssembly SIMD, which this runtime lacks`);
+  if (
+    typeof kernel !== 'object' &&
+    name !== 'js' &&
+    !opts.reference &&
+    fusedSupports(spec) === null &&
+    avail.includes('simd')
+  )
+    return {
+      kernelName: name,
+      native: null,
+      fused: new FusedEngine(spec, name as GemmMode, opts.threads ?? 1, opts.tune),
+      reference: null,
+    };
   if (name === 'mix') name = 'simd';
-  const runner = new ReferenceRunner({ ...spec, graph: undefined }, typeof kernel === 'object' ? kernel : createKernel(name as 'simd' | 'i64' | 'js'));
+  const runner = new ReferenceRunner(
+    { ...spec, graph: undefined },
+    typeof kernel === 'object' ? kernel : createKernel(name as 'simd' | 'i64' | 'js'),
+  );
   return { kernelName: name, native: null, fused: null, reference: runner };
 }
 
@@ -93,9 +119,16 @@ export class PackedRunner {
   readonly kernelName: PackedKernel;
   protected readonly reference: ReferenceRunner | null;
 
-  constructor(readonly spec: PackedSpec, kernel: PackedKernel | BinaryKernel | undefined, opts: PackedOptions, graph: boolean) {
-    if (graph && !spec.graph) throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
-    if (!graph && spec.graph) throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
+  constructor(
+    readonly spec: PackedSpec,
+    kernel: PackedKernel | BinaryKernel | undefined,
+    opts: PackedOptions,
+    graph: boolean,
+  ) {
+    if (graph && !spec.graph)
+      throw new Error('PackedGraphModel: the spec has no graph (use PackedModel for sequential models)');
+    if (!graph && spec.graph)
+      throw new Error('PackedModel: this packed model is a graph (UNet); run it with PackedGraphModel');
     const rt = chooseRuntime(graph ? 'PackedGraphModel' : 'PackedModel', spec, kernel, opts);
     this.kernelName = rt.kernelName;
     this.native = rt.native;
@@ -161,14 +194,20 @@ export class PackedModel extends PackedRunner {
         throw new Error(`PackedModel.predict: expected images [n, ${H}, ${W}, ${C}], got [${sh.join(', ')}]`);
       data = images.dataSync() as Float32Array;
     }
-    if (data.length % per !== 0) throw new Error(`PackedModel.predict: ${data.length} values is not a whole number of ${H}×${W}×${C} images`);
+    if (data.length % per !== 0)
+      throw new Error(`PackedModel.predict: ${data.length} values is not a whole number of ${H}×${W}×${C} images`);
     const n = data.length / per;
     const k = this.numClasses;
-    const res: PackedPrediction = { logits: new Float32Array(n * k), probs: new Float32Array(n * k), classes: new Int32Array(n) };
+    const res: PackedPrediction = {
+      logits: new Float32Array(n * k),
+      probs: new Float32Array(n * k),
+      classes: new Int32Array(n),
+    };
     if (this.native) {
       const y = this.native.forward(data, n);
       const len = y.length / n;
-      for (let i = 0; i < n; i++) setPrediction(res, i, this.finishFused(y.subarray(i * len, (i + 1) * len)), 0, k, this.spec.softmax);
+      for (let i = 0; i < n; i++)
+        setPrediction(res, i, this.finishFused(y.subarray(i * len, (i + 1) * len)), 0, k, this.spec.softmax);
       return res;
     }
     // 2 threads and several images: whole images on each thread (FusedEngine.forwardBatch)
@@ -187,7 +226,14 @@ export class PackedModel extends PackedRunner {
   }
 
   private forwardOne(image: Float32Array): Float32Array {
-    if (this.fused) return this.finishFused(this.fused.forward(image, this.timings, this.spec.stages.map((s) => s.name)));
+    if (this.fused)
+      return this.finishFused(
+        this.fused.forward(
+          image,
+          this.timings,
+          this.spec.stages.map((s) => s.name),
+        ),
+      );
     return this.reference!.forward(image, this.timings);
   }
 }

@@ -41,7 +41,10 @@ export class ReferenceRunner {
   private readonly patchOff: number;
   private readonly outOff: number;
 
-  constructor(readonly spec: PackedSpec, readonly kernel: BinaryKernel) {
+  constructor(
+    readonly spec: PackedSpec,
+    readonly kernel: BinaryKernel,
+  ) {
     const K = kernel;
     let maxPatch = 0;
     let maxOut = 0;
@@ -105,7 +108,11 @@ export class ReferenceRunner {
    * (threshold stages; a view, valid until the stage runs again) or its real outputs [outH·outW·outC] (a new array).
    * `timings`, when given, accumulates milliseconds per phase under `<stage name> conv|pool|post`.
    */
-  runStage(i: number, input: Float32Array | Uint32Array, timings: Record<string, number> | null = null): Uint32Array | Float32Array {
+  runStage(
+    i: number,
+    input: Float32Array | Uint32Array,
+    timings: Record<string, number> | null = null,
+  ): Uint32Array | Float32Array {
     const r = this.rt[i];
     const s = r.s;
     let t0 = timings ? performance.now() : 0;
@@ -226,7 +233,14 @@ function maxPool(src: Float32Array, h: number, w: number, c: number, p: PoolSpec
  * bits[pix][c/32] bit c = (sgn[c]·y ≥ st[c]), where sgn = ±1 and st = sgn·t: the same as
  * neg ? y ≤ t : y ≥ t, without a branch per value.
  */
-function threshold(y: Float32Array, npix: number, c: number, sgn: Float32Array, st: Float32Array, bits: Uint32Array): void {
+function threshold(
+  y: Float32Array,
+  npix: number,
+  c: number,
+  sgn: Float32Array,
+  st: Float32Array,
+  bits: Uint32Array,
+): void {
   const cw = words(c);
   for (let p = 0; p < npix; p++) {
     const yb = p * c;

@@ -118,7 +118,8 @@ export function finalOutputs(post: PostOp, y: ArrayLike<number>, C: number): Flo
     return out;
   }
   const { mean, inv, beta } = post;
-  for (let i = 0, c = 0; i < y.length; i++, c = c + 1 === C ? 0 : c + 1) out[i] = bnFloat32(y[i], mean[c], inv[c], beta[c]);
+  for (let i = 0, c = 0; i < y.length; i++, c = c + 1 === C ? 0 : c + 1)
+    out[i] = bnFloat32(y[i], mean[c], inv[c], beta[c]);
   return out;
 }
 
@@ -170,7 +171,14 @@ export interface Predictions {
  * Fills `res` for item `i` (images, or pixels of images) of `k` classes from its outputs `y`: logits, argmax
  * (first maximum) and, with `softmax`, exp(y − max)/Σ exp(y − max) (else probs = logits).
  */
-export function setPrediction(res: Predictions, i: number, y: ArrayLike<number>, yOff: number, k: number, softmax: boolean): void {
+export function setPrediction(
+  res: Predictions,
+  i: number,
+  y: ArrayLike<number>,
+  yOff: number,
+  k: number,
+  softmax: boolean,
+): void {
   let best = 0;
   for (let j = 1; j < k; j++) if (y[yOff + j] > y[yOff + best]) best = j;
   res.classes[i] = best;

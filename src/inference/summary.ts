@@ -27,7 +27,8 @@ export function floatLogits(model: tf.LayersModel, x: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() => {
     const layers = model.layers;
     const last = layers[layers.length - 1];
-    const isSoftmax = last.getClassName() === 'Activation' && (last.getConfig() as { activation: string }).activation === 'softmax';
+    const isSoftmax =
+      last.getClassName() === 'Activation' && (last.getConfig() as { activation: string }).activation === 'softmax';
     if (!isSoftmax) return model.predict(x) as tf.Tensor2D;
     const sub = tf.model({ inputs: model.inputs, outputs: layers[layers.length - 2].output as tf.SymbolicTensor });
     return sub.predict(x) as tf.Tensor2D;
@@ -98,7 +99,8 @@ export async function packedSummary(
   const per = H * W * C;
   const x = test.images instanceof Float32Array ? test.images : (test.images.dataSync() as Float32Array);
   const n = x.length / per;
-  if (!Number.isInteger(n)) throw new Error(`packedSummary: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
+  if (!Number.isInteger(n))
+    throw new Error(`packedSummary: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
   const labels = labelArray(test.labels, n);
   const k = spec.numClasses;
 
@@ -108,7 +110,9 @@ export async function packedSummary(
   let t0 = performance.now();
   for (let s = 0; s < n; s += batchSize) {
     const m = Math.min(batchSize, n - s);
-    const out = tf.tidy(() => floatLogits(model, tf.tensor4d(x.subarray(s * per, (s + m) * per), [m, H, W, C])).dataSync());
+    const out = tf.tidy(() =>
+      floatLogits(model, tf.tensor4d(x.subarray(s * per, (s + m) * per), [m, H, W, C])).dataSync(),
+    );
     floatLog.set(out, s * k);
   }
   const floatSec = (performance.now() - t0) / 1000;
@@ -121,7 +125,8 @@ export async function packedSummary(
   // batch 1: one image per call, the latency-bound case of an edge device
   const m1 = Math.max(1, Math.min(n, opts.batch1Images ?? 50));
   t0 = performance.now();
-  for (let i = 0; i < m1; i++) tf.tidy(() => floatLogits(model, tf.tensor4d(x.subarray(i * per, (i + 1) * per), [1, H, W, C])).dataSync());
+  for (let i = 0; i < m1; i++)
+    tf.tidy(() => floatLogits(model, tf.tensor4d(x.subarray(i * per, (i + 1) * per), [1, H, W, C])).dataSync());
   const float1Sec = (performance.now() - t0) / 1000;
   t0 = performance.now();
   for (let i = 0; i < m1; i++) packed.predict(x.subarray(i * per, (i + 1) * per));
@@ -166,11 +171,23 @@ export async function packedSummary(
 }
 
 /** The summary as the engines of `inferenceComparison` (src/figures): accuracy, bytes, images/s at batch 1 and batch `batchSize`. */
-export function summaryEngines(s: PackedSummary): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
+export function summaryEngines(
+  s: PackedSummary,
+): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
   const b = `batch ${s.batchSize}`;
   return [
-    { name: `float (tfjs ${s.backend})`, accuracy: s.floatAccuracy, bytes: s.floatBytes, imagesPerSec: { 'batch 1': s.floatImagesPerSecBatch1, [b]: s.floatImagesPerSec } },
-    { name: `packed (${s.kernel}, ${s.threads} thread${s.threads > 1 ? 's' : ''})`, accuracy: s.packedAccuracy, bytes: s.packedBytes, imagesPerSec: { 'batch 1': s.packedImagesPerSecBatch1, [b]: s.packedImagesPerSec } },
+    {
+      name: `float (tfjs ${s.backend})`,
+      accuracy: s.floatAccuracy,
+      bytes: s.floatBytes,
+      imagesPerSec: { 'batch 1': s.floatImagesPerSecBatch1, [b]: s.floatImagesPerSec },
+    },
+    {
+      name: `packed (${s.kernel}, ${s.threads} thread${s.threads > 1 ? 's' : ''})`,
+      accuracy: s.packedAccuracy,
+      bytes: s.packedBytes,
+      imagesPerSec: { 'batch 1': s.packedImagesPerSecBatch1, [b]: s.packedImagesPerSec },
+    },
   ];
 }
 
@@ -230,7 +247,8 @@ function comparisonInput(spec: PackedSpec, test: TestImages, batch1Images: numbe
   const per = H * W * C;
   const x = test.images instanceof Float32Array ? test.images : (test.images.dataSync() as Float32Array);
   const n = x.length / per;
-  if (!Number.isInteger(n) || n < 1) throw new Error(`engineComparison: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`engineComparison: ${x.length} values is not a whole number of ${H}×${W}×${C} images`);
   const labels = labelArray(test.labels, n);
   const k = spec.numClasses;
   const m1 = Math.max(1, Math.min(n, batch1Images ?? 50));
@@ -252,7 +270,11 @@ function engineCandidates(
       name: `float tfjs (${tf.getBackend()})`,
       bytes: floatBytes,
       // predict (softmax included, as deployed): the same argmax as the logits
-      make: () => ({ run: (xs, m) => tf.tidy(() => (model.predict(tf.tensor4d(xs, [m, H, W, C])) as tf.Tensor).dataSync() as Float32Array), dispose: () => {} }),
+      make: () => ({
+        run: (xs, m) =>
+          tf.tidy(() => (model.predict(tf.tensor4d(xs, [m, H, W, C])) as tf.Tensor).dataSync() as Float32Array),
+        dispose: () => {},
+      }),
     },
     {
       name: `float32 oneDNN, ${threads} thread${threads === 1 ? '' : 's'}`,
@@ -351,7 +373,8 @@ export async function engineComparison(
   }
   const packedIdx = engines.map((e, i) => (e.name.startsWith('packed') ? i : -1)).filter((i) => i >= 0);
   let agree = 0;
-  for (let i = 0; i < n; i++) if (packedIdx.every((j) => argmax(logits[j], i * k, k) === argmax(logits[0], i * k, k))) agree++;
+  for (let i = 0; i < n; i++)
+    if (packedIdx.every((j) => argmax(logits[j], i * k, k) === argmax(logits[0], i * k, k))) agree++;
   const packedIdentical = packedIdx.every((j) => logits[j].every((v, i) => v === logits[packedIdx[0]][i]));
   return {
     n,
@@ -372,7 +395,9 @@ function argmax(y: Float32Array, off: number, k: number): number {
 }
 
 /** The comparison as the engines of `inferenceComparison` (src/figures): images/s = 1000 / ms per image. */
-export function comparisonEngines(c: EngineComparison): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
+export function comparisonEngines(
+  c: EngineComparison,
+): { name: string; accuracy: number; bytes: number; imagesPerSec: Record<string, number> }[] {
   return c.engines.map((e) => ({
     name: e.name,
     accuracy: e.accuracy,
@@ -395,7 +420,13 @@ export function comparisonMarkdown(c: EngineComparison, title: string): string {
   );
   const fo = c.engines.find((e) => e.name.startsWith('float32 oneDNN'));
   const pn = c.engines.find((e) => e.name.startsWith('packed native'));
-  const vs = fo && pn ? [`Packed native against float32 oneDNN: ${(fo.msPerImageBatch1 / pn.msPerImageBatch1).toFixed(1)}× faster at batch 1, ${(fo.msPerImageBatch / pn.msPerImageBatch).toFixed(1)}× at batch ${c.batchSize}, ${(fo.bytes / pn.bytes).toFixed(1)}× smaller.`, ''] : [];
+  const vs =
+    fo && pn
+      ? [
+          `Packed native against float32 oneDNN: ${(fo.msPerImageBatch1 / pn.msPerImageBatch1).toFixed(1)}× faster at batch 1, ${(fo.msPerImageBatch / pn.msPerImageBatch).toFixed(1)}× at batch ${c.batchSize}, ${(fo.bytes / pn.bytes).toFixed(1)}× smaller.`,
+          '',
+        ]
+      : [];
   return [
     `Machine: ${c.machine.cpu}, ${c.machine.cores} logical cores${c.machine.features.length ? `; ${c.machine.features.join(', ')}` : ''}.`,
     '',

@@ -93,7 +93,8 @@ export interface StageLayout {
 }
 
 /** One thread's share of a stage: GEMM (pixels, kernel rows) and post-op (output pixels, channels); null = none. */
-export type Share = [gemm: string, p0: number, p1: number, o0: number, o1: number, post: string, q0: number, q1: number] | null;
+export type Share =
+  [gemm: string, p0: number, p1: number, o0: number, o1: number, post: string, q0: number, q1: number] | null;
 
 /**
  * The control block's slots (indices into an Int32Array on a SharedArrayBuffer; main thread M, worker W):
@@ -137,7 +138,13 @@ const SPLIT_MIN_MACS = 4e6;
  * Waits until ctrl[slot] ≥ target: spins SPIN times, then sleeps in Atomics.wait (50 ms slices). With `timeoutMs`,
  * throws `what` once that much time has passed.
  */
-export function waitAtLeast(ctrl: Int32Array, slot: number, target: number, timeoutMs = 0, what = 'the other thread stopped responding'): void {
+export function waitAtLeast(
+  ctrl: Int32Array,
+  slot: number,
+  target: number,
+  timeoutMs = 0,
+  what = 'the other thread stopped responding',
+): void {
   const t0 = timeoutMs > 0 ? Date.now() : 0;
   for (let n = 0; ; n++) {
     const v = Atomics.load(ctrl, slot);
@@ -170,13 +177,21 @@ export function splitPlans(plans: EnginePlan[]): [Share, Share][] {
 const stageDone = (seq: number, sh: [Share, Share]) => seq * 8 + (sh[1] ? 2 : 1);
 
 /** The count `doneSlot(n, n − 1)` reaches when the last stage of request `seq` is done. */
-export const lastStageDone = (shares: [Share, Share][], seq: number): number => stageDone(seq, shares[shares.length - 1]);
+export const lastStageDone = (shares: [Share, Share][], seq: number): number =>
+  stageDone(seq, shares[shares.length - 1]);
 
 /**
  * One image on 2 threads (module comment), run by both with `me` = 0 (main) or 1 (worker). The main thread has set
  * every done counter to 8·seq before publishing `seq`. `lap(j)`, when given, is called after each stage.
  */
-export function runImage(ctrl: Int32Array, fns: Record<string, Run>, shares: [Share, Share][], seq: number, me: 0 | 1, lap: ((j: number) => void) | null): void {
+export function runImage(
+  ctrl: Int32Array,
+  fns: Record<string, Run>,
+  shares: [Share, Share][],
+  seq: number,
+  me: 0 | 1,
+  lap: ((j: number) => void) | null,
+): void {
   const n = shares.length;
   for (let j = 0; j < n; j++) {
     if (j > 0) waitAtLeast(ctrl, doneSlot(n, j - 1), stageDone(seq, shares[j - 1]));
@@ -201,7 +216,8 @@ export function runImage(ctrl: Int32Array, fns: Record<string, Run>, shares: [Sh
 export function writeInput(buffer: ArrayBufferLike, input: FusedBuild['input'], image: Float32Array): void {
   const { off, H, W, C, Wp, padTop, padLeft } = input;
   const f = new Float32Array(buffer);
-  for (let y = 0; y < H; y++) f.set(image.subarray(y * W * C, (y + 1) * W * C), (off >> 2) + ((y + padTop) * Wp + padLeft) * C);
+  for (let y = 0; y < H; y++)
+    f.set(image.subarray(y * W * C, (y + 1) * W * C), (off >> 2) + ((y + padTop) * Wp + padLeft) * C);
 }
 
 /** Copies the last stage's integer outputs [npix][outC] (without the channel padding) from `buffer` into `out` at `at`. */

@@ -20,7 +20,12 @@ export const CHROMIUM_ARGS = [
   '--disable-quic',
 ];
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 
 export const CHROMIUM_HELP =
   'Headless Chromium is needed to export figures. Install it with `sudo apt-get install chromium` (Debian/Ubuntu) ' +

@@ -13,7 +13,10 @@ export { CHROMIUM_ARGS, CHROMIUM_HELP, findChromium, launchChromium } from './ch
 
 /** A PlotlyExporter on its own headless Chromium, reused for many exports. Always `close()` it (or use `withExporter`). */
 export class FigureExporter extends PlotlyExporter {
-  private constructor(page: Page, private readonly browser: Browser) {
+  private constructor(
+    page: Page,
+    private readonly browser: Browser,
+  ) {
     super(page);
   }
 
@@ -37,7 +40,10 @@ export class FigureExporter extends PlotlyExporter {
 }
 
 /** Runs `fn` with a launched exporter and closes it afterwards. */
-export async function withExporter<T>(fn: (e: FigureExporter) => Promise<T>, opts: { executablePath?: string } = {}): Promise<T> {
+export async function withExporter<T>(
+  fn: (e: FigureExporter) => Promise<T>,
+  opts: { executablePath?: string } = {},
+): Promise<T> {
   const e = await FigureExporter.launch(opts);
   try {
     return await fn(e);

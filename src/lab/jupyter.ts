@@ -36,7 +36,8 @@ export function jupyterEnv(root = repoRoot()): Record<string, string> {
 
 /** Creates the .jupyter folders (Jupyter creates files in them, not the folders themselves in all versions). */
 export function ensureJupyterDirs(env: Record<string, string>): void {
-  for (const k of ['JUPYTER_CONFIG_DIR', 'JUPYTER_DATA_DIR', 'JUPYTER_RUNTIME_DIR']) fs.mkdirSync(env[k], { recursive: true, mode: 0o700 });
+  for (const k of ['JUPYTER_CONFIG_DIR', 'JUPYTER_DATA_DIR', 'JUPYTER_RUNTIME_DIR'])
+    fs.mkdirSync(env[k], { recursive: true, mode: 0o700 });
 }
 
 /** Checks that `python -c code` works; returns stderr on failure. */
@@ -81,7 +82,10 @@ export function labCommand(a: LabArgs, root = repoRoot()): { cmd: string; args: 
     ...(typeof process.getuid === 'function' && process.getuid() === 0 ? ['--allow-root'] : []),
   ];
   const lab = a.ui === 'notebook' ? null : findJupyterLab();
-  if (a.ui === 'lab' && !lab) throw new Error('JupyterLab is not installed (no `jupyter-lab` on PATH, no jupyterlab module); use --ui notebook or install JupyterLab.');
+  if (a.ui === 'lab' && !lab)
+    throw new Error(
+      'JupyterLab is not installed (no `jupyter-lab` on PATH, no jupyterlab module); use --ui notebook or install JupyterLab.',
+    );
   if (lab) return { cmd: lab[0], args: [...lab[1], `--ServerApp.root_dir=${root}`, ...common, ...a.extra], ui: 'lab' };
   const py = jupyterPython();
   const err = pythonCheck(py, 'import notebook');
@@ -155,7 +159,8 @@ export async function endProcessGroups(pgids: number[], graceMs = 2000): Promise
     }
   };
   const settle = async () => {
-    for (const t0 = Date.now(); Date.now() - t0 < graceMs && groups.some(groupAlive); ) await new Promise((r) => setTimeout(r, 50));
+    for (const t0 = Date.now(); Date.now() - t0 < graceMs && groups.some(groupAlive);)
+      await new Promise((r) => setTimeout(r, 50));
   };
   signal('SIGTERM');
   await settle();

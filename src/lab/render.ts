@@ -37,7 +37,9 @@ export interface RenderedNotebook {
 export function countPlotlyOutputs(file: string): number {
   const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
   let n = 0;
-  for (const c of nb.cells ?? []) for (const o of c.outputs ?? []) if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && o.data?.[PLOTLY_MIME]) n++;
+  for (const c of nb.cells ?? [])
+    for (const o of c.outputs ?? [])
+      if ((o.output_type === 'display_data' || o.output_type === 'execute_result') && o.data?.[PLOTLY_MIME]) n++;
   return n;
 }
 
@@ -64,8 +66,16 @@ export async function startNotebookServer(root = repoRoot()): Promise<LabServer>
   const token = `t${process.pid}${Date.now().toString(36)}${Math.floor(Math.random() * 1e9).toString(36)}`;
   const env = jupyterEnv(root);
   ensureJupyterDirs(env);
-  const { cmd, args } = labCommand({ ui: 'notebook', port, browser: false, printEnv: false, extra: [`--NotebookApp.token=${token}`] }, root);
-  const srv: ChildProcess = spawn(cmd, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const { cmd, args } = labCommand(
+    { ui: 'notebook', port, browser: false, printEnv: false, extra: [`--NotebookApp.token=${token}`] },
+    root,
+  );
+  const srv: ChildProcess = spawn(cmd, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let log = '';
   srv.stdout!.on('data', (d) => (log += d));
   srv.stderr!.on('data', (d) => (log += d));
@@ -80,7 +90,13 @@ export async function startNotebookServer(root = repoRoot()): Promise<LabServer>
   for (let i = 0; i < 60; i++) {
     await new Promise((r) => setTimeout(r, 500));
     if (srv.exitCode !== null) break;
-    if (await fetch(`${base}/api/status?token=${token}`).then((r) => r.ok, () => false)) return { base, token, close };
+    if (
+      await fetch(`${base}/api/status?token=${token}`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { base, token, close };
   }
   close();
   throw new Error(`the Notebook server (${cmd} ${args.join(' ')}) did not start:\n${log.slice(-2000)}`);
@@ -91,11 +107,15 @@ export async function startNotebookServer(root = repoRoot()): Promise<LabServer>
  * `screenshotDir`: where to write <name>.png (full page). Figures not drawn within `timeoutMs` are
  * reported as such (drawn < expected), not thrown, so one broken notebook does not hide the others.
  */
-export async function renderNotebooks(files: string[], opts: { screenshotDir?: string; timeoutMs?: number; root?: string; server?: LabServer } = {}): Promise<RenderedNotebook[]> {
+export async function renderNotebooks(
+  files: string[],
+  opts: { screenshotDir?: string; timeoutMs?: number; root?: string; server?: LabServer } = {},
+): Promise<RenderedNotebook[]> {
   const root = opts.root ?? repoRoot();
   for (const f of files) {
     const rel = path.relative(root, path.resolve(f));
-    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`${f} is outside the project root ${root}; the Notebook server only serves files under it`);
+    if (rel.startsWith('..') || path.isAbsolute(rel))
+      throw new Error(`${f} is outside the project root ${root}; the Notebook server only serves files under it`);
     if (!fs.existsSync(f)) throw new Error(`${f} does not exist; execute it first (npm run notebooks)`);
   }
   if (opts.screenshotDir) fs.mkdirSync(opts.screenshotDir, { recursive: true });
@@ -121,11 +141,18 @@ export async function renderNotebooks(files: string[], opts: { screenshotDir?: s
       const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
       let drawn = 0;
       for (;;) {
-        drawn = await page.locator('.js-plotly-plot .main-svg').evaluateAll((els) => new Set(els.map((e) => e.closest('.js-plotly-plot'))).size);
+        drawn = await page
+          .locator('.js-plotly-plot .main-svg')
+          .evaluateAll((els) => new Set(els.map((e) => e.closest('.js-plotly-plot'))).size);
         if (drawn >= expected || Date.now() > deadline) break;
         await page.waitForTimeout(250);
       }
-      const trusted = /Trusted/.test((await page.locator('#notification_trusted').textContent().catch(() => '')) ?? '');
+      const trusted = /Trusted/.test(
+        (await page
+          .locator('#notification_trusted')
+          .textContent()
+          .catch(() => '')) ?? '',
+      );
       let screenshot: string | undefined;
       if (opts.screenshotDir) {
         await page.waitForTimeout(300); // let the last plot finish its transition

@@ -62,7 +62,9 @@ export class BatchNorm extends tf.layers.Layer {
     let mean: tf.Tensor;
     let variance: tf.Tensor;
     // fused single-pass kernels with their own gradient on the wasm backend (src/backend/fused.ts)
-    const fused = training ? batchNormTrainFused(x, this.beta ? this.beta.read() : null, this.gamma ? this.gamma.read() : null, this.epsilon) : null;
+    const fused = training
+      ? batchNormTrainFused(x, this.beta ? this.beta.read() : null, this.gamma ? this.gamma.read() : null, this.epsilon)
+      : null;
     if (training) {
       const m = fused ?? tf.moments(x, axes);
       mean = m.mean;
@@ -95,7 +97,13 @@ export class BatchNorm extends tf.layers.Layer {
   }
 
   getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    return {
+      ...super.getConfig(),
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+    };
   }
 }
 

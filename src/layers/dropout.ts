@@ -34,7 +34,10 @@ export class SeededDropout extends tf.layers.Layer {
     const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor;
     if (kwargs.training !== true || this.rate === 0 || this.suspended) return x;
     return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', this.rng.seed()), this.rate), 'float32');
+      const keep = tf.cast(
+        tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', this.rng.seed()), this.rate),
+        'float32',
+      );
       return tf.mul(x, tf.div(keep, 1 - this.rate));
     });
   }

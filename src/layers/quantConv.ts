@@ -52,7 +52,9 @@ export class QuantConv2D extends QuantizerBase {
     const s = inputShape as Shape;
     const out = (n: number | null) => {
       if (n === null) return null;
-      return this.padding === 'same' ? Math.ceil(n / this.strides) : Math.floor((n - this.kernelSize) / this.strides) + 1;
+      return this.padding === 'same'
+        ? Math.ceil(n / this.strides)
+        : Math.floor((n - this.kernelSize) / this.strides) + 1;
     };
     return [s[0], out(s[1]), out(s[2]), this.filters];
   }

@@ -61,22 +61,31 @@ export function binaryNet(config: BinaryNetConfig = {}): tf.Sequential {
   const seed = config.seed ?? 0;
   const bnMomentum = config.bnMomentum ?? 0.99;
   const placement = config.dropoutPlacement ?? 'afterBn';
-  if (!(bnMomentum >= 0 && bnMomentum < 1)) throw new Error(`binaryNet: bnMomentum must be in [0, 1), got ${bnMomentum}`);
-  if (placement !== 'afterBn' && placement !== 'afterLayer') throw new Error(`binaryNet: dropoutPlacement must be 'afterBn' or 'afterLayer', got '${placement}'`);
+  if (!(bnMomentum >= 0 && bnMomentum < 1))
+    throw new Error(`binaryNet: bnMomentum must be in [0, 1), got ${bnMomentum}`);
+  if (placement !== 'afterBn' && placement !== 'afterLayer')
+    throw new Error(`binaryNet: dropoutPlacement must be 'afterBn' or 'afterLayer', got '${placement}'`);
   if (!(width > 0)) throw new Error(`binaryNet: width must be > 0, got ${width}`);
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`binaryNet: dropout must be in [0, 1), got ${dropout}`);
-  if (kernels !== 'bop' && kernels !== 'latent' && kernels !== 'real-hidden') throw new Error(`binaryNet: kernels must be 'bop', 'latent' or 'real-hidden', got '${kernels}'`);
+  if (kernels !== 'bop' && kernels !== 'latent' && kernels !== 'real-hidden')
+    throw new Error(`binaryNet: kernels must be 'bop', 'latent' or 'real-hidden', got '${kernels}'`);
   const units = (n: number) => Math.max(1, Math.round(n * width));
   const latent = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true, kernelConstraint: 'weight_clip' as const };
   const real = { kernelQuantizer: null, binaryKernel: false, kernelConstraint: null };
   /** Kernel arguments of layer `li` (1 = the first conv). */
-  const kernelArgs = (li: number) => (kernels === 'bop' ? { kernelQuantizer: null, binaryKernel: true, kernelConstraint: null } : kernels === 'latent' || li === 1 ? latent : real);
+  const kernelArgs = (li: number) =>
+    kernels === 'bop'
+      ? { kernelQuantizer: null, binaryKernel: true, kernelConstraint: null }
+      : kernels === 'latent' || li === 1
+        ? latent
+        : real;
 
   const model = tf.sequential({ name: 'binarynet' });
   let li = 0;
   const bn = () => new BatchNorm({ momentum: bnMomentum, epsilon: 1e-3, scale: false, center: true, name: `bn_${li}` });
   const drop = (where: 'afterBn' | 'afterLayer') => {
-    if (dropout > 0 && where === placement) model.add(new SeededDropout({ rate: dropout, seed: seed * 1000 + 500 + li, name: `dropout_${li}` }));
+    if (dropout > 0 && where === placement)
+      model.add(new SeededDropout({ rate: dropout, seed: seed * 1000 + 500 + li, name: `dropout_${li}` }));
   };
   const convs: [number, boolean][] = [
     [128, false],
@@ -110,7 +119,16 @@ export function binaryNet(config: BinaryNetConfig = {}): tf.Sequential {
   const dense = [units(1024), units(1024), numClasses];
   dense.forEach((n) => {
     li++;
-    model.add(new QuantDense({ name: `quant_dense_${li}`, units: n, inputQuantizer: 'ste_sign', ...kernelArgs(li), useBias: false, seed: seed * 1000 + li }));
+    model.add(
+      new QuantDense({
+        name: `quant_dense_${li}`,
+        units: n,
+        inputQuantizer: 'ste_sign',
+        ...kernelArgs(li),
+        useBias: false,
+        seed: seed * 1000 + li,
+      }),
+    );
     if (n !== numClasses) drop('afterLayer');
     model.add(bn());
     if (n !== numClasses) drop('afterBn');

@@ -8,7 +8,14 @@ import * as tf from '@tensorflow/tfjs';
 import '../layers';
 import { checkModelDir, writeModelFiles } from './manifest';
 
-export { checkModelDir, MODEL_FILES, MODEL_MANIFEST, writeModelFiles, type ModelDirCheck, type ModelManifest } from './manifest';
+export {
+  checkModelDir,
+  MODEL_FILES,
+  MODEL_MANIFEST,
+  writeModelFiles,
+  type ModelDirCheck,
+  type ModelManifest,
+} from './manifest';
 
 export async function saveModelToMemory(model: tf.LayersModel): Promise<tf.io.ModelArtifacts> {
   let saved: tf.io.ModelArtifacts | null = null;
@@ -32,7 +39,15 @@ export async function loadModelFromMemory(artifacts: tf.io.ModelArtifacts): Prom
 export async function saveModel(model: tf.LayersModel, dir: string, meta?: Record<string, unknown>): Promise<void> {
   const a = await saveModelToMemory(model);
   const weights = Buffer.from(a.weightData as ArrayBuffer);
-  const json = Buffer.from(JSON.stringify({ modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }], format: 'layers-model', generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}` }), 'utf8');
+  const json = Buffer.from(
+    JSON.stringify({
+      modelTopology: a.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+      format: 'layers-model',
+      generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
+    }),
+    'utf8',
+  );
   writeModelFiles(dir, { 'weights.bin': weights, 'model.json': json }, meta);
 }
 
@@ -41,9 +56,16 @@ export async function loadModel(dir: string): Promise<tf.LayersModel> {
   const jsonPath = path.join(dir, 'model.json');
   if (!fs.existsSync(jsonPath)) throw new Error(`No saved model at ${jsonPath}`);
   const c = checkModelDir(dir);
-  if (!c.ok) throw new Error(`Saved model in ${dir} is incomplete or damaged: ${c.why}. Rerun its experiment with --resume to rewrite it from the checkpoint (or --force to retrain).`);
+  if (!c.ok)
+    throw new Error(
+      `Saved model in ${dir} is incomplete or damaged: ${c.why}. Rerun its experiment with --resume to rewrite it from the checkpoint (or --force to retrain).`,
+    );
   const json = JSON.parse(c.files['model.json'].toString('utf8'));
   const data = c.files['weights.bin'];
   const weightData = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
-  return loadModelFromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData });
+  return loadModelFromMemory({
+    modelTopology: json.modelTopology,
+    weightSpecs: json.weightsManifest[0].weights,
+    weightData,
+  });
 }

@@ -35,7 +35,11 @@ export interface ModelDirCheck {
  * Writes `files` into `dir` (each atomically), then, last, `manifest.json` with their sizes and SHA-256 and
  * `meta`. An older manifest is removed first, so an interrupted save never looks complete.
  */
-export function writeModelFiles(dir: string, files: Record<string, Buffer>, meta?: Record<string, unknown>): ModelManifest {
+export function writeModelFiles(
+  dir: string,
+  files: Record<string, Buffer>,
+  meta?: Record<string, unknown>,
+): ModelManifest {
   fs.mkdirSync(dir, { recursive: true });
   fs.rmSync(path.join(dir, MODEL_MANIFEST), { force: true });
   const listed: ModelManifest['files'] = {};
@@ -43,7 +47,12 @@ export function writeModelFiles(dir: string, files: Record<string, Buffer>, meta
     atomicWrite(path.join(dir, name), data);
     listed[name] = { bytes: data.length, sha256: sha256Hex(data) };
   }
-  const manifest: ModelManifest = { format: 'bnn-final-1', files: listed, ...(meta ? { meta } : {}), savedAt: new Date().toISOString() };
+  const manifest: ModelManifest = {
+    format: 'bnn-final-1',
+    files: listed,
+    ...(meta ? { meta } : {}),
+    savedAt: new Date().toISOString(),
+  };
   atomicWrite(path.join(dir, MODEL_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
 }
@@ -61,7 +70,11 @@ export function checkModelDir(dir: string): ModelDirCheck {
     manifest = JSON.parse(fs.readFileSync(mf, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return bad(code === 'ENOENT' ? `${mf} is missing (the save did not finish, or an older version wrote it)` : `${mf} is not valid JSON`);
+    return bad(
+      code === 'ENOENT'
+        ? `${mf} is missing (the save did not finish, or an older version wrote it)`
+        : `${mf} is not valid JSON`,
+    );
   }
   if (!manifest || typeof manifest.files !== 'object') return bad(`${mf} lists no files`);
   const files: Record<string, Buffer> = {};
@@ -74,7 +87,8 @@ export function checkModelDir(dir: string): ModelDirCheck {
       return bad(`${f} is missing`);
     }
     if (data.length !== want.bytes) return bad(`${f} holds ${data.length} bytes, its manifest says ${want.bytes}`);
-    if (sha256Hex(data) !== want.sha256) return bad(`${f} does not match the SHA-256 in its manifest (damaged after it was written)`);
+    if (sha256Hex(data) !== want.sha256)
+      return bad(`${f} does not match the SHA-256 in its manifest (damaged after it was written)`);
     files[name] = data;
   }
   if (MODEL_FILES.some((n) => !files[n])) return bad(`${mf} does not list ${MODEL_FILES.join(' and ')}`);

@@ -56,12 +56,23 @@ type Resolved = Required<UNetConfig>;
 
 /** The config with its defaults, checked (errors name the value and what is allowed). */
 function resolveUNetConfig(config: UNetConfig): Resolved {
-  const c: Resolved = { binary: config.binary, width: config.width ?? 1, imageSize: config.imageSize ?? 128, numClasses: config.numClasses ?? 3, seed: config.seed ?? 0, kernels: config.kernels ?? 'bop' };
-  if (typeof c.binary !== 'boolean') throw new Error(`unet: binary must be true or false, got ${JSON.stringify(c.binary)}`);
+  const c: Resolved = {
+    binary: config.binary,
+    width: config.width ?? 1,
+    imageSize: config.imageSize ?? 128,
+    numClasses: config.numClasses ?? 3,
+    seed: config.seed ?? 0,
+    kernels: config.kernels ?? 'bop',
+  };
+  if (typeof c.binary !== 'boolean')
+    throw new Error(`unet: binary must be true or false, got ${JSON.stringify(c.binary)}`);
   if (!(c.width > 0)) throw new Error(`unet: width must be > 0, got ${c.width}`);
-  if (!Number.isInteger(c.imageSize) || c.imageSize < 16 || c.imageSize % 16 !== 0) throw new Error(`unet: imageSize must be a multiple of 16 (four 2× pools), got ${c.imageSize}`);
-  if (!Number.isInteger(c.numClasses) || c.numClasses < 2) throw new Error(`unet: numClasses must be an integer ≥ 2, got ${c.numClasses}`);
-  if (c.kernels !== 'bop' && c.kernels !== 'latent') throw new Error(`unet: kernels must be 'bop' or 'latent', got '${c.kernels}'`);
+  if (!Number.isInteger(c.imageSize) || c.imageSize < 16 || c.imageSize % 16 !== 0)
+    throw new Error(`unet: imageSize must be a multiple of 16 (four 2× pools), got ${c.imageSize}`);
+  if (!Number.isInteger(c.numClasses) || c.numClasses < 2)
+    throw new Error(`unet: numClasses must be an integer ≥ 2, got ${c.numClasses}`);
+  if (c.kernels !== 'bop' && c.kernels !== 'latent')
+    throw new Error(`unet: kernels must be 'bop' or 'latent', got '${c.kernels}'`);
   return c;
 }
 
@@ -78,21 +89,41 @@ function unetLayers(c: Resolved) {
   let li = 0; // conv counter (names and seeds)
   let bi = 0; // BN counter
   const bn = (x: tf.SymbolicTensor) =>
-    new BatchNorm({ momentum: 0.99, epsilon: 1e-3, center: true, scale: !c.binary, name: `bn_${++bi}` }).apply(x) as tf.SymbolicTensor;
+    new BatchNorm({ momentum: 0.99, epsilon: 1e-3, center: true, scale: !c.binary, name: `bn_${++bi}` }).apply(
+      x,
+    ) as tf.SymbolicTensor;
   const quant = (x: tf.SymbolicTensor, filters: number, kernelSize: number, realInput: boolean) =>
-    new QuantConv2D({ name: `quant_conv2d_${li}`, filters, kernelSize, padding: 'same', inputQuantizer: realInput ? null : 'ste_sign', ...kernelArgs, useBias: false, seed: c.seed * 1000 + li }).apply(x) as tf.SymbolicTensor;
+    new QuantConv2D({
+      name: `quant_conv2d_${li}`,
+      filters,
+      kernelSize,
+      padding: 'same',
+      inputQuantizer: realInput ? null : 'ste_sign',
+      ...kernelArgs,
+      useBias: false,
+      seed: c.seed * 1000 + li,
+    }).apply(x) as tf.SymbolicTensor;
   const conv = (x: tf.SymbolicTensor, filters: number, opts: { realInput?: boolean } = {}) => {
     li++;
     const y = c.binary
       ? quant(x, filters, 3, opts.realInput ?? false)
       : (tf.layers
-          .conv2d({ name: `conv2d_${li}`, filters, kernelSize: 3, padding: 'same', activation: 'relu', useBias: true, kernelInitializer: tf.initializers.heNormal({ seed: c.seed * 1000 + li }) })
+          .conv2d({
+            name: `conv2d_${li}`,
+            filters,
+            kernelSize: 3,
+            padding: 'same',
+            activation: 'relu',
+            useBias: true,
+            kernelInitializer: tf.initializers.heNormal({ seed: c.seed * 1000 + li }),
+          })
           .apply(x) as tf.SymbolicTensor);
     return bn(y);
   };
   const block = (x: tf.SymbolicTensor, filters: number, pool: boolean, name: string) => {
     let y = conv(conv(x, filters), filters);
-    if (pool) y = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(y) as tf.SymbolicTensor;
+    if (pool)
+      y = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(y) as tf.SymbolicTensor;
     return y;
   };
   const head = (x: tf.SymbolicTensor) => {
@@ -100,7 +131,14 @@ function unetLayers(c: Resolved) {
     return c.binary
       ? quant(x, c.numClasses, 1, false)
       : (tf.layers
-          .conv2d({ name: `conv2d_${li}`, filters: c.numClasses, kernelSize: 1, padding: 'same', useBias: true, kernelInitializer: tf.initializers.glorotUniform({ seed: c.seed * 1000 + li }) })
+          .conv2d({
+            name: `conv2d_${li}`,
+            filters: c.numClasses,
+            kernelSize: 1,
+            padding: 'same',
+            useBias: true,
+            kernelInitializer: tf.initializers.glorotUniform({ seed: c.seed * 1000 + li }),
+          })
           .apply(x) as tf.SymbolicTensor);
   };
   return { conv, block, head };
@@ -113,7 +151,9 @@ export function unet(config: UNetConfig): tf.LayersModel {
   const { conv, block, head } = unetLayers(c);
   const input = tf.input({ shape: [c.imageSize, c.imageSize, 3], name: 'image' });
   // Entry: binarized = one conv with real input; full precision = a block of two convs (as the conv notebook).
-  const entry = c.binary ? conv(input, units(UNET_ENTRY_FILTERS), { realInput: true }) : block(input, units(UNET_ENTRY_FILTERS), false, 'entry');
+  const entry = c.binary
+    ? conv(input, units(UNET_ENTRY_FILTERS), { realInput: true })
+    : block(input, units(UNET_ENTRY_FILTERS), false, 'entry');
   const skips: tf.SymbolicTensor[] = [entry];
   let x = entry;
   UNET_DOWN_FILTERS.forEach((f, i) => {
@@ -123,7 +163,9 @@ export function unet(config: UNetConfig): tf.LayersModel {
   // skips = [entry, down1, down2, down3, down4]; the bottom (down4) is x.
   UNET_UP_FILTERS.forEach((f, j) => {
     const up = tf.layers.upSampling2d({ size: [2, 2], name: `up${j + 1}_upsample` }).apply(x) as tf.SymbolicTensor;
-    const cat = tf.layers.concatenate({ axis: 3, name: `up${j + 1}_concat` }).apply([up, skips[3 - j]]) as tf.SymbolicTensor;
+    const cat = tf.layers
+      .concatenate({ axis: 3, name: `up${j + 1}_concat` })
+      .apply([up, skips[3 - j]]) as tf.SymbolicTensor;
     x = block(cat, units(f), false, `up${j + 1}`);
   });
   const output = tf.layers.activation({ activation: 'softmax', name: 'softmax' }).apply(head(x)) as tf.SymbolicTensor;

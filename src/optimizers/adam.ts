@@ -68,7 +68,16 @@ export class AdamOptimizer implements Optimizer {
       tf.tidy(() => {
         const g = grads[i];
         // one fused pass on the wasm backend (src/backend/fused.ts), same float32 arithmetic
-        const fused = adamUpdateFused(variable.variable, slot.m, slot.v, g, lrT * mult, this.beta1, this.beta2, this.epsilon);
+        const fused = adamUpdateFused(
+          variable.variable,
+          slot.m,
+          slot.v,
+          g,
+          lrT * mult,
+          this.beta1,
+          this.beta2,
+          this.epsilon,
+        );
         if (fused) {
           slot.m.assign(fused[1]);
           slot.v.assign(fused[2]);
@@ -79,7 +88,9 @@ export class AdamOptimizer implements Optimizer {
         const v = tf.add(tf.mul(slot.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         slot.m.assign(m);
         slot.v.assign(v);
-        variable.variable.assign(tf.sub(variable.variable, tf.mul(tf.div(m, tf.add(tf.sqrt(v), this.epsilon)), lrT * mult)));
+        variable.variable.assign(
+          tf.sub(variable.variable, tf.mul(tf.div(m, tf.add(tf.sqrt(v), this.epsilon)), lrT * mult)),
+        );
       });
     });
     this.iterations++;
@@ -95,7 +106,8 @@ export class AdamOptimizer implements Optimizer {
   }
 
   setState(state: OptimizerState): void {
-    if (state.meta.kind !== this.kind) throw new Error(`Adam.setState: state is for '${String(state.meta.kind)}', not adam`);
+    if (state.meta.kind !== this.kind)
+      throw new Error(`Adam.setState: state is for '${String(state.meta.kind)}', not adam`);
     this.dispose();
     this.iterations = Number(state.meta.iterations);
     const keys = new Set(Object.keys(state.tensors).map((k) => k.replace(/\/(m|v)$/, '')));

@@ -25,7 +25,13 @@ export interface BopConfig {
 }
 
 /** One Bop step on tensors, for tests and for the optimizer: returns [w_t, m_t]. */
-export function bopUpdate(w: tf.Tensor, m: tf.Tensor, g: tf.Tensor, gamma: number, threshold: number): [tf.Tensor, tf.Tensor] {
+export function bopUpdate(
+  w: tf.Tensor,
+  m: tf.Tensor,
+  g: tf.Tensor,
+  gamma: number,
+  threshold: number,
+): [tf.Tensor, tf.Tensor] {
   // one fused pass on the wasm backend (src/backend/fused.ts), same float32 arithmetic
   const fused = bopUpdateFused(w, m, g, gamma, threshold);
   if (fused) return fused;
@@ -54,13 +60,17 @@ export class BopOptimizer implements Optimizer {
   }
 
   hyper(): Record<string, number> {
-    return { gamma: scheduleValue(this.gamma, this.iterations), threshold: scheduleValue(this.threshold, this.iterations) };
+    return {
+      gamma: scheduleValue(this.gamma, this.iterations),
+      threshold: scheduleValue(this.threshold, this.iterations),
+    };
   }
 
   apply(vars: ModelVariable[], grads: tf.Tensor[]): void {
     const { gamma, threshold } = this.hyper();
     vars.forEach((v, i) => {
-      if (!v.binary) throw new Error(`Bop was given the non-binary variable ${varKey(v)}; route it to another optimizer`);
+      if (!v.binary)
+        throw new Error(`Bop was given the non-binary variable ${varKey(v)}; route it to another optimizer`);
       const key = varKey(v);
       let m = this.m.get(key);
       if (!m) {
@@ -84,7 +94,8 @@ export class BopOptimizer implements Optimizer {
   }
 
   setState(state: OptimizerState): void {
-    if (state.meta.kind !== this.kind) throw new Error(`Bop.setState: state is for '${String(state.meta.kind)}', not bop`);
+    if (state.meta.kind !== this.kind)
+      throw new Error(`Bop.setState: state is for '${String(state.meta.kind)}', not bop`);
     this.dispose();
     this.iterations = Number(state.meta.iterations);
     for (const [k, t] of Object.entries(state.tensors)) {

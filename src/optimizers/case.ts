@@ -29,17 +29,23 @@ export class CaseOptimizer implements Optimizer {
 
   /** Which optimizer takes each variable; throws on a double claim or an idle optimizer. */
   assign(vars: ModelVariable[]): Record<string, string[]> {
-    const all = [...this.routes.map((r) => ({ name: r.name, claims: r.claims })), ...(this.defaultRoute ? [{ name: this.defaultRoute.name, claims: null }] : [])];
+    const all = [
+      ...this.routes.map((r) => ({ name: r.name, claims: r.claims })),
+      ...(this.defaultRoute ? [{ name: this.defaultRoute.name, claims: null }] : []),
+    ];
     const by: Record<string, string[]> = Object.fromEntries(all.map((r) => [r.name, [] as string[]]));
     const plan = all.map(() => ({ vars: [] as ModelVariable[], idx: [] as number[] }));
     vars.forEach((v, i) => {
       const claimed = this.routes.map((r, j) => (r.claims(v) ? j : -1)).filter((j) => j >= 0);
       if (claimed.length > 1) {
-        throw new Error(`Variable ${varKey(v)} is claimed by several optimizers (${claimed.map((j) => this.routes[j].name).join(', ')}); each variable must have exactly one`);
+        throw new Error(
+          `Variable ${varKey(v)} is claimed by several optimizers (${claimed.map((j) => this.routes[j].name).join(', ')}); each variable must have exactly one`,
+        );
       }
       let j = claimed[0];
       if (j === undefined) {
-        if (!this.defaultRoute) throw new Error(`Variable ${varKey(v)} is claimed by no optimizer and there is no default optimizer`);
+        if (!this.defaultRoute)
+          throw new Error(`Variable ${varKey(v)} is claimed by no optimizer and there is no default optimizer`);
         j = this.routes.length;
       }
       plan[j].vars.push(v);
@@ -47,7 +53,8 @@ export class CaseOptimizer implements Optimizer {
       by[all[j].name].push(varKey(v));
     });
     all.forEach((r, j) => {
-      if (plan[j].vars.length === 0) throw new Error(`Optimizer '${r.name}' claims no variable; remove it or fix its predicate`);
+      if (plan[j].vars.length === 0)
+        throw new Error(`Optimizer '${r.name}' claims no variable; remove it or fix its predicate`);
     });
     this.plan = plan;
     this.planFor = vars;
@@ -67,7 +74,12 @@ export class CaseOptimizer implements Optimizer {
   apply(vars: ModelVariable[], grads: tf.Tensor[]): void {
     if (this.planFor !== vars) this.assign(vars);
     const opts = this.optimizers();
-    this.plan!.forEach((p, j) => opts[j].optimizer.apply(p.vars, p.idx.map((i) => grads[i])));
+    this.plan!.forEach((p, j) =>
+      opts[j].optimizer.apply(
+        p.vars,
+        p.idx.map((i) => grads[i]),
+      ),
+    );
     this.iterations++;
   }
 
@@ -83,12 +95,14 @@ export class CaseOptimizer implements Optimizer {
   }
 
   setState(state: OptimizerState): void {
-    if (state.meta.kind !== this.kind) throw new Error(`CaseOptimizer.setState: state is for '${String(state.meta.kind)}'`);
+    if (state.meta.kind !== this.kind)
+      throw new Error(`CaseOptimizer.setState: state is for '${String(state.meta.kind)}'`);
     const sub = state.meta.optimizers as Record<string, Record<string, unknown>>;
     for (const { name, optimizer } of this.optimizers()) {
       if (!sub || !sub[name]) throw new Error(`CaseOptimizer.setState: no state for optimizer '${name}'`);
       const tensors: Record<string, tf.Tensor> = {};
-      for (const [k, t] of Object.entries(state.tensors)) if (k.startsWith(`${name}:`)) tensors[k.slice(name.length + 1)] = t;
+      for (const [k, t] of Object.entries(state.tensors))
+        if (k.startsWith(`${name}:`)) tensors[k.slice(name.length + 1)] = t;
       optimizer.setState({ meta: sub[name], tensors });
     }
     this.iterations = Number(state.meta.iterations);

@@ -9,7 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 
 /** Number of positions where sign(a) ≠ sign(b) (Larq sign: sign(0) = +1), as a scalar tensor. */
 export function countFlips(before: tf.Tensor, after: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => tf.sum(tf.cast(tf.notEqual(tf.greaterEqual(before, 0), tf.greaterEqual(after, 0)), 'int32')) as tf.Scalar);
+  return tf.tidy(
+    () => tf.sum(tf.cast(tf.notEqual(tf.greaterEqual(before, 0), tf.greaterEqual(after, 0)), 'int32')) as tf.Scalar,
+  );
 }
 
 /** The paper's πₜ = ln(flipRatio + e⁻⁹) (pure, in ./flipMetric so that figures can import it without tfjs). */

@@ -33,7 +33,9 @@ export function scheduleValue(s: ScheduleLike, step: number): number {
       return (s.initial - s.end) * Math.pow(1 - t, s.power) + s.end;
     }
     default:
-      throw new Error(`Unknown schedule kind '${(s as { kind: string }).kind}'. Allowed: constant, staircase, polynomial.`);
+      throw new Error(
+        `Unknown schedule kind '${(s as { kind: string }).kind}'. Allowed: constant, staircase, polynomial.`,
+      );
   }
 }
 
@@ -48,7 +50,8 @@ export function validateSchedule(s: ScheduleLike, what: string): void {
   }
   if (!s || typeof s !== 'object') bad(`must be a number or a schedule object, got ${JSON.stringify(s)}`);
   const nums = Object.entries(s).filter(([k]) => k !== 'kind');
-  for (const [k, v] of nums) if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`${k} must be a finite number ≥ 0, got ${v}`);
+  for (const [k, v] of nums)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) bad(`${k} must be a finite number ≥ 0, got ${v}`);
   if (s.kind === 'staircase' && !(s.decaySteps > 0)) bad(`decaySteps must be > 0, got ${s.decaySteps}`);
   if (s.kind === 'polynomial' && !(s.decaySteps > 0)) bad(`decaySteps must be > 0, got ${s.decaySteps}`);
   scheduleValue(s, 0);

@@ -27,7 +27,8 @@ export function steSign<T extends tf.Tensor>(x: T, clipValue = 1): T {
     return {
       value: larqSign(input),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        steGradFused(dy, saved[0], clipValue) ?? tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), clipValue), dy.dtype)),
+        steGradFused(dy, saved[0], clipValue) ??
+        tf.mul(dy, tf.cast(tf.lessEqual(tf.abs(saved[0]), clipValue), dy.dtype)),
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x) as T;

@@ -17,7 +17,17 @@ import { resolveConfig } from '../experiments/run';
 import { loadRunDir, lockOwnerState, readRunLock, runPaths } from '../results';
 import { atomicWrite, atomicWriteJson } from '../util/fs';
 import { planSweep, type PlanOptions, type SweepTask } from './plan';
-import { checkPath, jobScript, logFile, parseTasksTsv, sbatchOptions, shQuote, type SlurmOptions, type SweepSpec, tasksTsv } from './sbatch';
+import {
+  checkPath,
+  jobScript,
+  logFile,
+  parseTasksTsv,
+  sbatchOptions,
+  shQuote,
+  type SlurmOptions,
+  type SweepSpec,
+  tasksTsv,
+} from './sbatch';
 import { queryTaskStates, submit, type TaskStates } from './slurm';
 
 export { planSweep, type SweepTask } from './plan';
@@ -71,11 +81,14 @@ function defaultId(profile: string, now = new Date()): string {
 /** Plans a sweep and writes its folder (tasks.tsv, job.sbatch, sweep.json, logs/); submits nothing. */
 export function createSweep(o: CreateOptions): CreatedSweep {
   const id = o.id ?? defaultId(o.profile);
-  if (!/^[^/\\\t\n\r]+$/.test(id) || id === '.' || id === '..') throw new Error(`--id ${JSON.stringify(id)}: a sweep id is one folder name`);
+  if (!/^[^/\\\t\n\r]+$/.test(id) || id === '.' || id === '..')
+    throw new Error(`--id ${JSON.stringify(id)}: a sweep id is one folder name`);
   const dir = path.join(sweepsRoot(o.sweepsDir), id);
   checkPath('sweep folder', dir);
   if (fs.existsSync(path.join(dir, 'sweep.json'))) {
-    throw new Error(`sweep ${id} exists (${dir}); pick another --id, or submit it again with: npm run sweep -- submit ${shQuote(id)}`);
+    throw new Error(
+      `sweep ${id} exists (${dir}); pick another --id, or submit it again with: npm run sweep -- submit ${shQuote(id)}`,
+    );
   }
   const { tasks, notes, set } = planSweep(o);
   const spec: SweepSpec = {
@@ -122,11 +135,17 @@ export interface LoadedSweep {
 /** Reads a sweep folder by id (or path). */
 export function loadSweep(idOrDir: string, sweepsDir?: string): LoadedSweep {
   const byId = path.join(sweepsRoot(sweepsDir), idOrDir);
-  const dir = fs.existsSync(path.join(byId, 'sweep.json')) ? byId : fs.existsSync(path.join(idOrDir, 'sweep.json')) ? path.resolve(idOrDir) : byId;
+  const dir = fs.existsSync(path.join(byId, 'sweep.json'))
+    ? byId
+    : fs.existsSync(path.join(idOrDir, 'sweep.json'))
+      ? path.resolve(idOrDir)
+      : byId;
   const metaFile = path.join(dir, 'sweep.json');
   if (!fs.existsSync(metaFile)) {
     const root = path.dirname(dir);
-    const known = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'sweep.json'))) : [];
+    const known = fs.existsSync(root)
+      ? fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'sweep.json')))
+      : [];
     throw new Error(`no sweep ${idOrDir} in ${root}${known.length ? ` (known: ${known.join(', ')})` : ''}`);
   }
   const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as SweepMeta;
@@ -189,8 +208,14 @@ export function lastAttempt(logText: string, index: number): Attempt {
       return { started: true, exit: null, stopped: sig[1], error: content.find((l) => /^error:/i.test(l)) ?? null };
     }
   }
-  const content = body.slice(0, end).map((l) => l.trimEnd()).filter((l) => l && !l.startsWith('[sweep]'));
-  const error = content.find((l) => /^error:/i.test(l)) ?? content.find((l) => /(error|exception)\b/i.test(l)) ?? (exit ? content[content.length - 1] ?? null : null);
+  const content = body
+    .slice(0, end)
+    .map((l) => l.trimEnd())
+    .filter((l) => l && !l.startsWith('[sweep]'));
+  const error =
+    content.find((l) => /^error:/i.test(l)) ??
+    content.find((l) => /(error|exception)\b/i.test(l)) ??
+    (exit ? (content[content.length - 1] ?? null) : null);
   return { started: true, exit, error };
 }
 
@@ -218,11 +243,17 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   }
   const k = run?.history.length ?? 0;
   const of = `${epochs ?? '?'}`;
-  const attempt = fs.existsSync(log) ? lastAttempt(fs.readFileSync(log, 'utf8'), task.index) : { started: false, exit: null, error: null };
+  const attempt = fs.existsSync(log)
+    ? lastAttempt(fs.readFileSync(log, 'utf8'), task.index)
+    : { started: false, exit: null, error: null };
   const base = { task, epochsDone: k, epochs, slurm, log };
   if (run?.complete) {
     const last = run.history[run.history.length - 1];
-    return { ...base, state: 'done', text: `done (${k}/${of} epochs, val acc ${(last.valAccuracy * 100).toFixed(2)}%)` };
+    return {
+      ...base,
+      state: 'done',
+      text: `done (${k}/${of} epochs, val acc ${(last.valAccuracy * 100).toFixed(2)}%)`,
+    };
   }
   if (readError) return { ...base, state: 'failed', text: `failed: ${readError}` };
   const running = `running at epoch ${Math.min(k + 1, epochs ?? Infinity)}/${of}`;
@@ -230,20 +261,33 @@ export function taskStatus(sweep: LoadedSweep, task: SweepTask, slurm: string | 
   const hasCheckpoint = fs.existsSync(runPaths(task.dir).checkpoint);
   if (slurm && WAITING.has(slurm)) {
     // queued again (requeued or resubmitted): what its last attempt did is history
-    return hasCheckpoint || k > 0 ? { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` } : { ...base, state: 'not started', text: 'not started (queued)' };
+    return hasCheckpoint || k > 0
+      ? { ...base, state: 'pending', text: `waiting to resume after epoch ${k}/${of}` }
+      : { ...base, state: 'not started', text: 'not started (queued)' };
   }
-  if (attempt.exit !== null && attempt.exit !== 0) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `exit status ${attempt.exit}`}` };
-  if (slurm && FAILED.has(slurm)) return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `Slurm state ${slurm}`}` };
+  if (attempt.exit !== null && attempt.exit !== 0)
+    return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `exit status ${attempt.exit}`}` };
+  if (slurm && FAILED.has(slurm))
+    return { ...base, state: 'failed', text: `failed: ${attempt.error ?? `Slurm state ${slurm}`}` };
   if (!slurm && attempt.started && attempt.exit === null && !attempt.stopped) {
     // No word from Slurm: the run-folder lock says whether a writer is at work (held for the whole run).
     const lock = readRunLock(task.dir);
     if (lock && lock !== 'unreadable') {
       const owner = lockOwnerState(lock);
-      if (owner !== 'dead') return { ...base, state: 'running', text: `${running} (pid ${lock.pid} on ${lock.host}${owner === 'unknown' ? ', per its lock' : ''})` };
+      if (owner !== 'dead')
+        return {
+          ...base,
+          state: 'running',
+          text: `${running} (pid ${lock.pid} on ${lock.host}${owner === 'unknown' ? ', per its lock' : ''})`,
+        };
     }
   }
   if (hasCheckpoint || k > 0) {
-    return { ...base, state: 'interrupted', text: `interrupted after epoch ${k}/${of}${attempt.stopped ? ` (${attempt.stopped})` : ''}; resubmit to resume from its checkpoint` };
+    return {
+      ...base,
+      state: 'interrupted',
+      text: `interrupted after epoch ${k}/${of}${attempt.stopped ? ` (${attempt.stopped})` : ''}; resubmit to resume from its checkpoint`,
+    };
   }
   return { ...base, state: 'not started', text: 'not started' };
 }
@@ -274,7 +318,12 @@ export function formatStatus(s: SweepStatus): string {
       : `not submitted: npm run sweep -- submit ${shQuote(m.id)}`,
     [...counts].map(([k, v]) => `${v} ${k}`).join(', ') + `; logs in ${path.join(s.sweep.dir, 'logs')}/task-<i>.log`,
   ];
-  const rows = [['task', 'experiment', 'seed', 'state', 'slurm'], ...s.tasks.map((t) => [String(t.task.index), t.task.experiment, String(t.task.seed), t.text, t.slurm ?? '-'])];
+  const rows = [
+    ['task', 'experiment', 'seed', 'state', 'slurm'],
+    ...s.tasks.map((t) => [String(t.task.index), t.task.experiment, String(t.task.seed), t.text, t.slurm ?? '-']),
+  ];
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return [...head, '', ...rows.map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]))).join('  '))].join('\n');
+  return [...head, '', ...rows.map((r) => r.map((x, i) => (i === r.length - 1 ? x : x.padEnd(w[i]))).join('  '))].join(
+    '\n',
+  );
 }

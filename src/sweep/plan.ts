@@ -47,7 +47,9 @@ export function planSweep(o: PlanOptions): Plan {
     const e = getExperiment(name); // throws, listing the known names
     if (e.sameAs) {
       if (o.only?.length) {
-        notes.push(`${name} reuses the runs of ${e.sameAs} (same config): ${names.includes(e.sameAs) || wanted.includes(e.sameAs) ? 'already a task' : `running ${e.sameAs} instead`}`);
+        notes.push(
+          `${name} reuses the runs of ${e.sameAs} (same config): ${names.includes(e.sameAs) || wanted.includes(e.sameAs) ? 'already a task' : `running ${e.sameAs} instead`}`,
+        );
         if (!wanted.includes(e.sameAs) && !names.includes(e.sameAs)) names.push(e.sameAs);
       } else notes.push(`${name}: skipped, it reuses the runs of ${e.sameAs}`);
       continue;
@@ -62,7 +64,9 @@ export function planSweep(o: PlanOptions): Plan {
     try {
       set = canonicalOverridesFor(name, o.profile, o.set ?? []);
     } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}${names.length > 1 ? ' (--only selects the experiments of a sweep)' : ''}`);
+      throw new Error(
+        `${name}: ${(e as Error).message}${names.length > 1 ? ' (--only selects the experiments of a sweep)' : ''}`,
+      );
     }
   }
   for (const name of names) {
@@ -71,7 +75,13 @@ export function planSweep(o: PlanOptions): Plan {
     if (!seeds) throw new Error(`Unknown profile '${o.profile}'`);
     for (const seed of seeds) {
       const config = resolveConfig(name, o.profile, seed, set);
-      tasks.push({ index: tasks.length, experiment: name, profile: o.profile, seed, dir: runDir(config, set, o.resultsRoot) });
+      tasks.push({
+        index: tasks.length,
+        experiment: name,
+        profile: o.profile,
+        seed,
+        dir: runDir(config, set, o.resultsRoot),
+      });
     }
   }
   if (!tasks.length) throw new Error('the sweep has no tasks');

@@ -60,14 +60,18 @@ export function slurmFilename(s: string): string {
 
 /** Refuses what the files cannot carry: tabs and newlines (tasks.tsv, #SBATCH lines), backslashes (Slurm patterns). */
 export function checkPath(what: string, p: string): void {
-  if (/[\t\n\r\\]/.test(p)) throw new Error(`${what} ${JSON.stringify(p)} contains a tab, newline or backslash; pick a folder without them`);
+  if (/[\t\n\r\\]/.test(p))
+    throw new Error(`${what} ${JSON.stringify(p)} contains a tab, newline or backslash; pick a folder without them`);
 }
 
 /** Parses "0,1,2" (or "0-2") into seeds, each at most `max` (decimal digits only); throws a one-line error. */
 export function parseSeeds(text: string, max = Number.MAX_SAFE_INTEGER): number[] {
   const out: number[] = [];
   const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((s) => s === '')) throw new Error(`--seeds ${JSON.stringify(text)}: expected non-negative integers such as 0,1,2 or 0-2, without empty entries`);
+  if (parts.some((s) => s === ''))
+    throw new Error(
+      `--seeds ${JSON.stringify(text)}: expected non-negative integers such as 0,1,2 or 0-2, without empty entries`,
+    );
   for (const part of parts) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) throw new Error(`--seeds ${text}: expected non-negative integers such as 0,1,2 or 0-2`);
@@ -81,7 +85,8 @@ export function parseSeeds(text: string, max = Number.MAX_SAFE_INTEGER): number[
   return out;
 }
 
-export const SLURM_TIME_FORMATS = 'minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (minutes and seconds below 60, hours after a day count below 24), not 0';
+export const SLURM_TIME_FORMATS =
+  'minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (minutes and seconds below 60, hours after a day count below 24), not 0';
 
 /**
  * A Slurm time limit (sbatch --time) in seconds. The forms are Slurm's: "minutes", "minutes:seconds",
@@ -90,7 +95,10 @@ export const SLURM_TIME_FORMATS = 'minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-
  * ("UNLIMITED" and "infinite" are not accepted: a sweep task should end). Throws `--time <raw>: …`.
  */
 export function parseSlurmTime(raw: string, option = 'time'): number {
-  const bad = (why: string) => new Error(`--${option} ${raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw}: ${why}; allowed: ${SLURM_TIME_FORMATS}`);
+  const bad = (why: string) =>
+    new Error(
+      `--${option} ${raw === '' || /\s/.test(raw) ? JSON.stringify(raw) : raw}: ${why}; allowed: ${SLURM_TIME_FORMATS}`,
+    );
   const m = /^(?:([0-9]+)-)?([0-9]+)(?::([0-9]+))?(?::([0-9]+))?$/.exec(raw);
   if (!m) throw bad('not a Slurm time');
   const [, d, a, b, c] = m;
@@ -124,16 +132,22 @@ export function checkSlurmOptions(o: SlurmOptions): void {
   posInt('gpus-per-task', o.gpusPerTask);
   posInt('cpus-per-task', o.cpusPerTask);
   posInt('max-running', o.maxRunning);
-  if (o.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(o.partition)) throw new Error(`--partition ${JSON.stringify(o.partition)}: not a partition name`);
+  if (o.partition !== undefined && !/^[A-Za-z0-9_.,-]+$/.test(o.partition))
+    throw new Error(`--partition ${JSON.stringify(o.partition)}: not a partition name`);
   if (o.time !== undefined) parseSlurmTime(o.time);
   for (const x of o.extra ?? []) {
-    if (!x.startsWith('-') || /[\n\r]/.test(x)) throw new Error(`--sbatch-arg ${JSON.stringify(x)}: expected one sbatch option such as --account=proj`);
+    if (!x.startsWith('-') || /[\n\r]/.test(x))
+      throw new Error(`--sbatch-arg ${JSON.stringify(x)}: expected one sbatch option such as --account=proj`);
   }
 }
 
 export function tasksTsv(tasks: SweepTask[]): string {
   for (const t of tasks) checkPath('run folder', t.dir);
-  return [TASKS_HEADER, ...tasks.map((t) => [t.index, t.experiment, t.profile, t.seed, t.dir])].map((r) => r.join('\t')).join('\n') + '\n';
+  return (
+    [TASKS_HEADER, ...tasks.map((t) => [t.index, t.experiment, t.profile, t.seed, t.dir])]
+      .map((r) => r.join('\t'))
+      .join('\n') + '\n'
+  );
 }
 
 /** Parses tasks.tsv back (for `status`). */
@@ -142,7 +156,8 @@ export function parseTasksTsv(text: string, file = 'tasks.tsv'): SweepTask[] {
   if (lines[0] !== TASKS_HEADER.join('\t')) throw new Error(`${file}: expected the header ${TASKS_HEADER.join(' ')}`);
   return lines.slice(1).map((l, i) => {
     const f = l.split('\t');
-    if (f.length !== TASKS_HEADER.length || Number(f[0]) !== i) throw new Error(`${file}: line ${i + 2} is not task ${i} with ${TASKS_HEADER.length} fields`);
+    if (f.length !== TASKS_HEADER.length || Number(f[0]) !== i)
+      throw new Error(`${file}: line ${i + 2} is not task ${i} with ${TASKS_HEADER.length} fields`);
     return { index: i, experiment: f[1], profile: f[2], seed: Number(f[3]), dir: f[4] };
   });
 }
@@ -191,12 +206,32 @@ export function sharedTaskArgs(spec: SweepSpec): string[] {
 
 /** The command one task runs (for display; the script builds the same from tasks.tsv). */
 export function taskCommand(spec: SweepSpec, t: SweepTask): string {
-  return ['npm', 'run', '--silent', 'experiment', '--', t.experiment, '--profile', t.profile, '--seed', String(t.seed), ...sharedTaskArgs(spec)].map(shQuote).join(' ');
+  return [
+    'npm',
+    'run',
+    '--silent',
+    'experiment',
+    '--',
+    t.experiment,
+    '--profile',
+    t.profile,
+    '--seed',
+    String(t.seed),
+    ...sharedTaskArgs(spec),
+  ]
+    .map(shQuote)
+    .join(' ');
 }
 
 export function jobScript(spec: SweepSpec, tasks: SweepTask[]): string {
-  for (const [what, p] of [['project folder', spec.repo], ['results folder', spec.resultsRoot], ['data folder', spec.dataDir ?? '']] as const) checkPath(what, p);
-  if (spec.backend !== undefined && !['tensorflow', 'wasm', 'cpu'].includes(spec.backend)) throw new Error(`--backend ${spec.backend}: expected tensorflow, wasm or cpu`);
+  for (const [what, p] of [
+    ['project folder', spec.repo],
+    ['results folder', spec.resultsRoot],
+    ['data folder', spec.dataDir ?? ''],
+  ] as const)
+    checkPath(what, p);
+  if (spec.backend !== undefined && !['tensorflow', 'wasm', 'cpu'].includes(spec.backend))
+    throw new Error(`--backend ${spec.backend}: expected tensorflow, wasm or cpu`);
   const env: [string, string][] = [['BNN_RESULTS_DIR', spec.resultsRoot]];
   if (spec.dataDir) env.push(['BNN_DATA_DIR', spec.dataDir]);
   if (spec.backend) env.push(['BNN_BACKEND', spec.backend]);
@@ -219,7 +254,7 @@ export function jobScript(spec: SweepSpec, tasks: SweepTask[]): string {
     '# clear the run-folder lock of an earlier attempt of this task that was killed on another node',
     'npm run --silent sweep -- task-start "$SWEEP_DIR" "$task" || echo "[sweep] task-start failed; continuing"',
     '# The run gets its own process group, and a SIGTERM to this script (scancel, preemption, the time limit) is passed',
-    '# to all of it: Slurm\'s process tracking may not see past npm, and a requeued task must not meet a live writer.',
+    "# to all of it: Slurm's process tracking may not see past npm, and a requeued task must not meet a live writer.",
     'run=',
     'stop() { stopped=$1; echo "[sweep] task $task got $1, stopping the run (a requeued task resumes from its last checkpoint)"; [ -z "$run" ] || kill -TERM -- "-$run" 2>/dev/null; }',
     "trap 'stop SIGTERM' TERM",

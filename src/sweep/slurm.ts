@@ -4,7 +4,10 @@ import { spawnSync } from 'child_process';
 /** Submits a batch script; returns the job id (sbatch --parsable prints `id` or `id;cluster`). */
 export function submit(script: string, sbatch = 'sbatch'): string {
   const r = spawnSync(sbatch, ['--parsable', script], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw new Error(`${sbatch}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this a Slurm login node?)' : r.error.message}`);
+  if (r.error)
+    throw new Error(
+      `${sbatch}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found (is this a Slurm login node?)' : r.error.message}`,
+    );
   if (r.status !== 0) throw new Error(`sbatch failed: ${(r.stderr || r.stdout).trim().split('\n')[0]}`);
   const id = r.stdout.trim().split('\n').pop()!.split(';')[0];
   if (!/^\d+$/.test(id)) throw new Error(`sbatch printed no job id: ${r.stdout.trim()}`);
@@ -52,7 +55,12 @@ export interface TaskStates {
 
 function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 30_000 });
-  if (r.error) return { ok: false, out: '', err: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd} not found` : r.error.message };
+  if (r.error)
+    return {
+      ok: false,
+      out: '',
+      err: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${cmd} not found` : r.error.message,
+    };
   return { ok: r.status === 0, out: r.stdout ?? '', err: (r.stderr ?? '').trim().split('\n')[0] };
 }
 
@@ -68,5 +76,9 @@ export function queryTaskStates(jobId: string): TaskStates {
   }
   const q = run('squeue', ['-j', jobId, '-r', '-h', '-t', 'all', '-o', '%i|%T']);
   if (q.ok) return { source: 'squeue', states: parseTaskStates(q.out, jobId) };
-  return { source: null, states: new Map(), note: [acct.err, q.err].filter(Boolean).join('; ') || 'no answer from sacct or squeue' };
+  return {
+    source: null,
+    states: new Map(),
+    note: [acct.err, q.err].filter(Boolean).join('; ') || 'no answer from sacct or squeue',
+  };
 }

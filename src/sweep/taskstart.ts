@@ -30,7 +30,10 @@ export function attemptFile(sweepDir: string, index: number): string {
 
 /** True unless Slurm says the job is not running (also true when squeue cannot answer: keep the lock). */
 export function slurmJobRunning(jobId: string): boolean {
-  const r = spawnSync('squeue', ['-h', '-j', jobId, '-t', 'running,completing,suspended,configuring', '-o', '%i'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('squeue', ['-h', '-j', jobId, '-t', 'running,completing,suspended,configuring', '-o', '%i'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   if (r.error || r.status !== 0) return !/Invalid job id/i.test(r.stderr ?? '');
   return r.stdout.trim().length > 0;
 }
@@ -69,7 +72,9 @@ export function taskStart(o: TaskStartOptions): string[] {
       const again = readRunLock(o.runDir);
       if (again && again !== 'unreadable' && again.pid === lock.pid && again.since === lock.since) {
         fs.rmSync(lockFile, { force: true });
-        done.push(`removed ${lockFile}: left by the previous attempt of this task on ${lock.host} (pid ${lock.pid}, Slurm job ${prev.jobId}, which has ended)`);
+        done.push(
+          `removed ${lockFile}: left by the previous attempt of this task on ${lock.host} (pid ${lock.pid}, Slurm job ${prev.jobId}, which has ended)`,
+        );
       }
     }
   }

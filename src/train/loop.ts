@@ -85,8 +85,10 @@ export async function train(opts: TrainOptions): Promise<History> {
   const binary = vars.filter((v) => v.binary);
   const clipped = vars.filter((v) => v.clip);
   const stepsPerEpoch = Math.floor(opts.train.n / opts.batchSize);
-  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new Error(`batchSize must be an integer ≥ 1, got ${opts.batchSize}`);
-  if (stepsPerEpoch < 1) throw new Error(`batchSize ${opts.batchSize} is larger than the training split (${opts.train.n} examples)`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1)
+    throw new Error(`batchSize must be an integer ≥ 1, got ${opts.batchSize}`);
+  if (stepsPerEpoch < 1)
+    throw new Error(`batchSize ${opts.batchSize} is larger than the training split (${opts.train.n} examples)`);
   const label = opts.label ? `${opts.label} ` : '';
   const firstEpoch = history.length + 1;
   const runStart = Date.now();
@@ -103,7 +105,9 @@ export async function train(opts: TrainOptions): Promise<History> {
       const idx = perm.subarray(s * opts.batchSize, (s + 1) * opts.batchSize);
       const { lossValue, batchStats, flipCounts } = trainStep(opts, task, vars, tfVars, binary, clipped, idx);
       if (!Number.isFinite(lossValue)) {
-        throw new Error(`Loss became ${lossValue} at epoch ${epoch}, step ${s + 1} (global step ${opts.optimizer.iterations}); stopping. Lower the learning rate / γ or check the data.`);
+        throw new Error(
+          `Loss became ${lossValue} at epoch ${epoch}, step ${s + 1} (global step ${opts.optimizer.iterations}); stopping. Lower the learning rate / γ or check the data.`,
+        );
       }
       lossSum += lossValue;
       if (!stats) stats = new Float64Array(batchStats.length);
@@ -145,8 +149,13 @@ export async function train(opts: TrainOptions): Promise<History> {
  * An epoch's extra metrics: the task's own (train, and validation prefixed `val`), and after the last epoch the test
  * split's loss and accuracy, raw and after the BN statistics are settled (settle.ts; `settle: false` skips it).
  */
-function epochExtras(opts: TrainOptions, task: Task, trainExtra: Record<string, number> | undefined, valExtra: Record<string, number> | undefined,
-  last: boolean): Record<string, number> {
+function epochExtras(
+  opts: TrainOptions,
+  task: Task,
+  trainExtra: Record<string, number> | undefined,
+  valExtra: Record<string, number> | undefined,
+  last: boolean,
+): Record<string, number> {
   const extra: Record<string, number> = {};
   for (const [k, v] of Object.entries(trainExtra ?? {})) extra[k] = v;
   for (const [k, v] of Object.entries(valExtra ?? {})) extra[`val${k[0].toUpperCase()}${k.slice(1)}`] = v;
@@ -170,11 +179,15 @@ function epochLine(record: EpochRecord, epochs: number, extra: Record<string, nu
   const fr = Object.values(record.flipRatio);
   const meanFlip = fr.length ? fr.reduce((a, b) => a + b, 0) / fr.length : 0;
   const hyper = record.gamma !== null ? `γ ${record.gamma.toExponential(1)} ` : '';
-  const test = extra.testAccuracy !== undefined
-    ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (settled; raw ${(extra.testAccuracyRaw * 100).toFixed(2)}%, ${extra.testN})` : '';
-  return `epoch ${record.epoch}/${epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
+  const test =
+    extra.testAccuracy !== undefined
+      ? ` test_acc ${(extra.testAccuracy * 100).toFixed(2)}% (settled; raw ${(extra.testAccuracyRaw * 100).toFixed(2)}%, ${extra.testN})`
+      : '';
+  return (
+    `epoch ${record.epoch}/${epochs} step ${record.step} loss ${record.loss.toFixed(4)} acc ${(record.accuracy * 100).toFixed(2)}% ` +
     `val_loss ${record.valLoss.toFixed(4)} val_acc ${(record.valAccuracy * 100).toFixed(2)}% ${hyper}lr ${record.lr.toExponential(1)} ` +
-    `flips ${meanFlip.toExponential(2)}${test} ${record.seconds.toFixed(1)}s`;
+    `flips ${meanFlip.toExponential(2)}${test} ${record.seconds.toFixed(1)}s`
+  );
 }
 
 function trainStep(
@@ -200,9 +213,15 @@ function trainStep(
       vars.map((v) => grads[v.variable.name]),
     );
     for (const v of clipped) v.variable.assign(tf.clipByValue(v.variable, -1, 1));
-    const flipCounts = binary.map((v, i) => tf.sum(tf.cast(tf.notEqual(signsBefore[i], tf.greaterEqual(v.variable, 0)), 'int32')));
+    const flipCounts = binary.map((v, i) =>
+      tf.sum(tf.cast(tf.notEqual(signsBefore[i], tf.greaterEqual(v.variable, 0)), 'int32')),
+    );
     const stats = batchStats as unknown as tf.Tensor;
-    const packed = tf.concat([tf.reshape(tf.cast(value, 'float32'), [1]), tf.cast(stats, 'float32'), ...flipCounts.map((f) => tf.reshape(tf.cast(f, 'float32'), [1]))]);
+    const packed = tf.concat([
+      tf.reshape(tf.cast(value, 'float32'), [1]),
+      tf.cast(stats, 'float32'),
+      ...flipCounts.map((f) => tf.reshape(tf.cast(f, 'float32'), [1])),
+    ]);
     stats.dispose(); // kept out of the gradient scope above
     return packed;
   });

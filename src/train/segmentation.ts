@@ -14,21 +14,37 @@ import { categoricalCrossentropy, Task } from './tasks';
 export const PET_CLASS_NAMES = ['pet', 'background', 'border'];
 
 /** C×C confusion matrix (row = true class, column = predicted class) of two equally long masks of class indices. */
-export function confusionMatrix(trueMask: ArrayLike<number>, predMask: ArrayLike<number>, numClasses = 3): Float64Array {
-  if (trueMask.length !== predMask.length) throw new Error(`confusionMatrix: masks differ in length (${trueMask.length} true vs ${predMask.length} predicted)`);
+export function confusionMatrix(
+  trueMask: ArrayLike<number>,
+  predMask: ArrayLike<number>,
+  numClasses = 3,
+): Float64Array {
+  if (trueMask.length !== predMask.length)
+    throw new Error(
+      `confusionMatrix: masks differ in length (${trueMask.length} true vs ${predMask.length} predicted)`,
+    );
   const cm = new Float64Array(numClasses * numClasses);
   for (let i = 0; i < trueMask.length; i++) {
     const t = trueMask[i];
     const p = predMask[i];
-    if (!(t >= 0 && t < numClasses && p >= 0 && p < numClasses)) throw new Error(`confusionMatrix: class index out of range 0..${numClasses - 1} at pixel ${i} (true ${t}, predicted ${p})`);
+    if (!(t >= 0 && t < numClasses && p >= 0 && p < numClasses))
+      throw new Error(
+        `confusionMatrix: class index out of range 0..${numClasses - 1} at pixel ${i} (true ${t}, predicted ${p})`,
+      );
     cm[t * numClasses + p]++;
   }
   return cm;
 }
 
 /** Pixel accuracy, per-class IoU and mIoU of a flattened C×C confusion matrix (see the module comment). */
-export function segmentationMetrics(cm: ArrayLike<number>, numClasses = 3): { accuracy: number; iou: number[]; miou: number } {
-  if (cm.length !== numClasses * numClasses) throw new Error(`segmentationMetrics: expected ${numClasses}×${numClasses} = ${numClasses * numClasses} counts, got ${cm.length}`);
+export function segmentationMetrics(
+  cm: ArrayLike<number>,
+  numClasses = 3,
+): { accuracy: number; iou: number[]; miou: number } {
+  if (cm.length !== numClasses * numClasses)
+    throw new Error(
+      `segmentationMetrics: expected ${numClasses}×${numClasses} = ${numClasses * numClasses} counts, got ${cm.length}`,
+    );
   let total = 0;
   let correct = 0;
   const iou: number[] = [];
@@ -102,7 +118,12 @@ export function predictMasks(model: tf.LayersModel, images: tf.Tensor4D, batchSi
   const out = new Uint8Array(n * h * w);
   for (let s = 0; s < n; s += batchSize) {
     const b = Math.min(batchSize, n - s);
-    const m = tf.tidy(() => tf.argMax(model.apply(tf.slice(images, [s, 0, 0, 0], [b, h, w, images.shape[3]]), { training: false }) as tf.Tensor, -1));
+    const m = tf.tidy(() =>
+      tf.argMax(
+        model.apply(tf.slice(images, [s, 0, 0, 0], [b, h, w, images.shape[3]]), { training: false }) as tf.Tensor,
+        -1,
+      ),
+    );
     out.set(m.dataSync() as Int32Array, s * h * w);
     m.dispose();
   }

@@ -23,7 +23,8 @@ import type { SplitSource } from './split';
 export function settleBatchNorm(model: tf.LayersModel, split: SplitSource, batchSize: number): number {
   if (!batchNormLayers(model).length) return 0;
   const batches = Math.floor(split.n / batchSize);
-  if (batches < 1) throw new Error(`settleBatchNorm: batch size ${batchSize} is larger than the split (${split.n} examples)`);
+  if (batches < 1)
+    throw new Error(`settleBatchNorm: batch size ${batchSize} is larger than the split (${split.n} examples)`);
   averageBatchStatistics(model, split, batchSize, batches, false);
   return batches;
 }
@@ -34,7 +35,13 @@ export function settleBatchNorm(model: tf.LayersModel, split: SplitSource, batch
  * is suspended unless `dropoutOn` (then it draws from its generators as in training). Every layer's momentum and
  * suspension are restored afterwards.
  */
-export function averageBatchStatistics(model: tf.LayersModel, split: SplitSource, batchSize: number, batches: number, dropoutOn: boolean): void {
+export function averageBatchStatistics(
+  model: tf.LayersModel,
+  split: SplitSource,
+  batchSize: number,
+  batches: number,
+  dropoutOn: boolean,
+): void {
   const bns = batchNormLayers(model);
   const drops = dropoutLayers(model);
   const suspended = drops.map((d) => d.suspended);

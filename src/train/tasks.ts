@@ -31,7 +31,13 @@ export const classification: Task = {
   name: 'classification',
   loss: categoricalCrossentropy,
   batchStats(yTrue, yPred) {
-    return tf.tidy(() => tf.reshape(tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32')), [1]) as tf.Tensor1D);
+    return tf.tidy(
+      () =>
+        tf.reshape(
+          tf.sum(tf.cast(tf.equal(tf.argMax(yTrue, -1), tf.argMax(yPred, -1)), 'float32')),
+          [1],
+        ) as tf.Tensor1D,
+    );
   },
   summarize(stats, examples) {
     return { accuracy: stats[0] / examples };

@@ -30,20 +30,86 @@ export interface EnvVar {
 
 /** Every variable, in the order of the README's table. */
 export const ENV_VARS: readonly EnvVar[] = [
-  { name: 'BNN_BACKEND', type: '`tensorflow` \\| `wasm` \\| `cpu`', default: 'the first that loads of tfjs-node-gpu, tfjs-node, wasm, cpu', meaning: 'forces one tfjs backend; an unavailable forced backend is an error, never a fallback' },
-  { name: 'BNN_THREADS', type: 'integer ≥ 1', default: 'the logical cores, at most 8', meaning: "wasm threads (1: the single-threaded build); sets TensorFlow's TF_NUM_INTRAOP_THREADS when that is unset" },
-  { name: 'BNN_NATIVE', type: '`0` \\| `false` \\| `off` \\| `no`', default: 'native kernels on when the addon is built', meaning: 'turns off the oneDNN training kernels and the native packed inference engine (pure-wasm path)' },
-  { name: 'BNN_PACKED_ISA', type: '`avx512` \\| `avx2` \\| `scalar`', default: 'the widest this CPU has', meaning: "instruction set of the native packed inference engine" },
-  { name: 'BNN_DATA_DIR', type: 'folder', default: '`data/` in the project', meaning: 'the dataset cache (`npm run data` writes there, the loaders read there; passed to sweep tasks)' },
-  { name: 'BNN_RESULTS_DIR', type: 'folder', default: '`results/` in the project', meaning: 'where runs are written and read (runs, figures, notebooks, sweeps)' },
-  { name: 'BNN_SWEEPS_DIR', type: 'folder', default: '`sweeps/` in the project', meaning: 'where `npm run sweep` writes its sweep folders (`--sweeps-dir` wins)' },
+  {
+    name: 'BNN_BACKEND',
+    type: '`tensorflow` \\| `wasm` \\| `cpu`',
+    default: 'the first that loads of tfjs-node-gpu, tfjs-node, wasm, cpu',
+    meaning: 'forces one tfjs backend; an unavailable forced backend is an error, never a fallback',
+  },
+  {
+    name: 'BNN_THREADS',
+    type: 'integer ≥ 1',
+    default: 'the logical cores, at most 8',
+    meaning: "wasm threads (1: the single-threaded build); sets TensorFlow's TF_NUM_INTRAOP_THREADS when that is unset",
+  },
+  {
+    name: 'BNN_NATIVE',
+    type: '`0` \\| `false` \\| `off` \\| `no`',
+    default: 'native kernels on when the addon is built',
+    meaning: 'turns off the oneDNN training kernels and the native packed inference engine (pure-wasm path)',
+  },
+  {
+    name: 'BNN_PACKED_ISA',
+    type: '`avx512` \\| `avx2` \\| `scalar`',
+    default: 'the widest this CPU has',
+    meaning: 'instruction set of the native packed inference engine',
+  },
+  {
+    name: 'BNN_DATA_DIR',
+    type: 'folder',
+    default: '`data/` in the project',
+    meaning: 'the dataset cache (`npm run data` writes there, the loaders read there; passed to sweep tasks)',
+  },
+  {
+    name: 'BNN_RESULTS_DIR',
+    type: 'folder',
+    default: '`results/` in the project',
+    meaning: 'where runs are written and read (runs, figures, notebooks, sweeps)',
+  },
+  {
+    name: 'BNN_SWEEPS_DIR',
+    type: 'folder',
+    default: '`sweeps/` in the project',
+    meaning: 'where `npm run sweep` writes its sweep folders (`--sweeps-dir` wins)',
+  },
   { name: 'BNN_SBATCH', type: 'command', default: '`sbatch`', meaning: 'the command `npm run sweep` submits with' },
-  { name: 'BNN_PETS_SAMPLE', type: 'folder', default: '`shared/data/oxford-iiit-pet-sample` beside the project or one of its parent folders', meaning: 'an Oxford-IIIT Pet copy in the official layout, used when the data cache has none' },
-  { name: 'BNN_PROFILE', type: '`smoke` \\| `quick` \\| `paper` (figures: also `<profile>-<hash>`)', default: `\`${DEFAULT_PROFILE}\``, meaning: 'the profile of the notebooks and of `npm run figures` (`--profile` wins; `npm run notebooks` sets it for its kernels)' },
-  { name: 'BNN_PYTHON', type: 'command', default: '`/usr/bin/python3`, else `python3`', meaning: 'the Python that has Jupyter (`notebook`, `nbclient`)' },
-  { name: 'BNN_CHROMIUM', type: 'file', default: 'the first of /usr/bin/chromium, chromium-browser, google-chrome, google-chrome-stable', meaning: 'the Chromium or Chrome binary that exports figures and renders notebooks' },
-  { name: 'BNN_TSLAB_WATCH', type: '`1`', default: 'off', meaning: "keeps tslab's file watchers on in the notebook kernel (read by jupyter/tslab-kernel.js)" },
-  { name: 'BNN_NOTEBOOK_RUN', type: 'marker', default: 'unset', meaning: 'set by `npm run notebooks` on its Jupyter processes, to find and end them; not a setting' },
+  {
+    name: 'BNN_PETS_SAMPLE',
+    type: 'folder',
+    default: '`shared/data/oxford-iiit-pet-sample` beside the project or one of its parent folders',
+    meaning: 'an Oxford-IIIT Pet copy in the official layout, used when the data cache has none',
+  },
+  {
+    name: 'BNN_PROFILE',
+    type: '`smoke` \\| `quick` \\| `paper` (figures: also `<profile>-<hash>`)',
+    default: `\`${DEFAULT_PROFILE}\``,
+    meaning:
+      'the profile of the notebooks and of `npm run figures` (`--profile` wins; `npm run notebooks` sets it for its kernels)',
+  },
+  {
+    name: 'BNN_PYTHON',
+    type: 'command',
+    default: '`/usr/bin/python3`, else `python3`',
+    meaning: 'the Python that has Jupyter (`notebook`, `nbclient`)',
+  },
+  {
+    name: 'BNN_CHROMIUM',
+    type: 'file',
+    default: 'the first of /usr/bin/chromium, chromium-browser, google-chrome, google-chrome-stable',
+    meaning: 'the Chromium or Chrome binary that exports figures and renders notebooks',
+  },
+  {
+    name: 'BNN_TSLAB_WATCH',
+    type: '`1`',
+    default: 'off',
+    meaning: "keeps tslab's file watchers on in the notebook kernel (read by jupyter/tslab-kernel.js)",
+  },
+  {
+    name: 'BNN_NOTEBOOK_RUN',
+    type: 'marker',
+    default: 'unset',
+    meaning: 'set by `npm run notebooks` on its Jupyter processes, to find and end them; not a setting',
+  },
 ];
 
 /** The README's table of environment variables, one row per entry of `ENV_VARS`. */
@@ -65,10 +131,16 @@ function folder(env: Env, name: string): string | undefined {
 }
 
 /** An accessor of a variable as written (trimmed; undefined when unset or empty). */
-const textVar = (name: string) => (env: Env = process.env): string | undefined => text(env, name);
+const textVar =
+  (name: string) =>
+  (env: Env = process.env): string | undefined =>
+    text(env, name);
 
 /** An accessor of a folder variable, resolved to an absolute path (undefined when unset). */
-const folderVar = (name: string) => (env: Env = process.env): string | undefined => folder(env, name);
+const folderVar =
+  (name: string) =>
+  (env: Env = process.env): string | undefined =>
+    folder(env, name);
 
 /** BNN_BACKEND as written (undefined when unset); src/backend checks the name. */
 export const envBackend = textVar('BNN_BACKEND');

@@ -15,7 +15,9 @@ export class DiskFullError extends Error {
   readonly code = 'ENOSPC';
   readonly path: string;
   constructor(readonly file: string) {
-    super(`Disk full while writing ${file}: the previous version of the file is untouched. Free some space on ${path.dirname(file)} and run again (--resume continues where it stopped).`);
+    super(
+      `Disk full while writing ${file}: the previous version of the file is untouched. Free some space on ${path.dirname(file)} and run again (--resume continues where it stopped).`,
+    );
     this.path = file;
   }
 }
@@ -28,9 +30,14 @@ export class FileWriteError extends Error {
   readonly code: string | undefined;
   readonly syscall: string | undefined;
   readonly path: string;
-  constructor(readonly file: string, readonly cause: NodeJS.ErrnoException) {
-    const what = cause.code === 'EIO' ? 'I/O error' : cause.code ?? 'error';
-    super(`${what} while writing ${file} (${cause.message}); the previous version of the file is untouched. Check the disk holding ${path.dirname(file)} and run again.`);
+  constructor(
+    readonly file: string,
+    readonly cause: NodeJS.ErrnoException,
+  ) {
+    const what = cause.code === 'EIO' ? 'I/O error' : (cause.code ?? 'error');
+    super(
+      `${what} while writing ${file} (${cause.message}); the previous version of the file is untouched. Check the disk holding ${path.dirname(file)} and run again.`,
+    );
     this.code = cause.code;
     this.syscall = cause.syscall;
     this.path = file;
@@ -56,7 +63,10 @@ export function isTempName(name: string): boolean {
 let tempSeq = 0;
 function tempName(file: string): string {
   // `<ms><3-digit sequence>`: unique within this process even for two writes in the same millisecond.
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}${String(tempSeq++ % 1000).padStart(3, '0')}.tmp`);
+  return path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${Date.now()}${String(tempSeq++ % 1000).padStart(3, '0')}.tmp`,
+  );
 }
 
 /** Writes all of `buf` to `fd`, looping over short writes (a short write of 0 bytes is a full disk). */
@@ -203,7 +213,9 @@ export function describeFsError(e: unknown, what?: string): string {
       return `${where}: a part of this path is a file, not a folder`;
     case 'ENOSPC':
     case 'EDQUOT':
-      return err instanceof DiskFullError ? err.message : `disk full while writing ${where || '(the system named no file)'}; free some space and run again`;
+      return err instanceof DiskFullError
+        ? err.message
+        : `disk full while writing ${where || '(the system named no file)'}; free some space and run again`;
     default:
       return err instanceof Error ? err.message : String(e);
   }

@@ -50,9 +50,14 @@ export const V128 = 0x7b;
 /** A SIMD instruction: prefix 0xfd and its index (LEB128). */
 const simd = (index: number, ...imm: number[]): number[] => [0xfd, ...uleb(index), ...imm];
 /** A load or store: opcode, alignment (log2 bytes), offset. */
-const mem = (opcode: number, align: number) => (off = 0): number[] => [opcode, align, ...uleb(off)];
+const mem =
+  (opcode: number, align: number) =>
+  (off = 0): number[] => [opcode, align, ...uleb(off)];
 /** A SIMD load: its index, alignment, offset. */
-const vmem = (index: number, align: number) => (off = 0): number[] => simd(index, align, ...uleb(off));
+const vmem =
+  (index: number, align: number) =>
+  (off = 0): number[] =>
+    simd(index, align, ...uleb(off));
 
 /** The instruction table: every instruction the generated code uses (add new ones here, in their group). */
 export const op = {
@@ -140,7 +145,14 @@ export function assemble(spec: ModuleSpec): Uint8Array {
   if (shared && max === undefined) throw new Error('assemble: a shared memory needs a maximum size');
   const limits = max === undefined ? [0x00, ...uleb(min)] : [shared ? 0x03 : 0x01, ...uleb(min), ...uleb(max)];
   const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, vec(keys.map((k) => k.split(',').map(Number)))),
     ...section(2, vec([[...str('env'), ...str('mem'), 0x02, ...limits]])),
     ...section(3, vec(sigs.map((s) => uleb(keys.indexOf(s.join(',')))))),
@@ -152,7 +164,10 @@ export function assemble(spec: ModuleSpec): Uint8Array {
 
 // TypeScript 5.0 (tslab) declares WebAssembly only in the DOM lib, which tslab's compiler does not load: a
 // minimal local view of the global, so files using it compile in notebooks too.
-export interface WasmMemory { readonly buffer: ArrayBuffer; grow(pages: number): number }
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
 export type WasmModule = object;
 export interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;

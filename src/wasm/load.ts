@@ -18,8 +18,14 @@ import { execFileSync } from 'child_process';
 // TypeScript 5.0 (tslab) declares WebAssembly only in the DOM lib, which tslab's compiler does not load: a
 // minimal local view of the global.
 /** A WebAssembly.Memory (only what the loader needs). */
-export interface KernelMemory { readonly buffer: ArrayBuffer | SharedArrayBuffer }
-interface ModuleImport { module: string; name: string; kind: string }
+export interface KernelMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface ModuleImport {
+  module: string;
+  name: string;
+  kind: string;
+}
 interface WasmApi {
   Module: { new (bytes: Uint8Array): object; imports(m: object): ModuleImport[] };
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
@@ -31,7 +37,10 @@ const KERNELS_DIR = path.resolve(__dirname, '..', '..', 'kernels');
 const BUILD_SCRIPT = path.join(KERNELS_DIR, 'build.mjs');
 
 /** Where a kernel's source and build live (defaults: kernels/ and kernels/build/). */
-export interface KernelDirs { srcDir?: string; outDir?: string }
+export interface KernelDirs {
+  srcDir?: string;
+  outDir?: string;
+}
 
 /** Whether `memory` is a shared WebAssembly.Memory (its buffer a SharedArrayBuffer). */
 function isSharedMemory(memory: KernelMemory): boolean {
@@ -57,7 +66,8 @@ export function ensureKernelBuild(name: string, dirs: KernelDirs = {}): { plain:
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`kernel name '${name}': letters, digits, _ and - only`);
   const srcDir = dirs.srcDir ?? KERNELS_DIR;
   const src = path.join(srcDir, `${name}.ts`);
-  const plain = kernelWasmPath(name, false, dirs), shared = kernelWasmPath(name, true, dirs);
+  const plain = kernelWasmPath(name, false, dirs),
+    shared = kernelWasmPath(name, true, dirs);
   if (!fs.existsSync(src)) throw new Error(`kernel source ${src} not found`);
   const newest = Math.max(mtime(src), fs.existsSync(BUILD_SCRIPT) ? mtime(BUILD_SCRIPT) : 0);
   const fresh = (p: string) => fs.existsSync(p) && mtime(p) >= newest;
@@ -68,9 +78,12 @@ export function ensureKernelBuild(name: string, dirs: KernelDirs = {}): { plain:
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
     const detail = err.stderr && err.stderr.length ? err.stderr.toString().trim() : err.message;
-    throw new Error(`could not compile the WebAssembly kernels ${src} (run \`npm run build:kernels\` to see why):\n${detail}`);
+    throw new Error(
+      `could not compile the WebAssembly kernels ${src} (run \`npm run build:kernels\` to see why):\n${detail}`,
+    );
   }
-  if (!fs.existsSync(plain) || !fs.existsSync(shared)) throw new Error(`building ${src} produced no ${plain} / ${shared}; run \`npm run build:kernels\``);
+  if (!fs.existsSync(plain) || !fs.existsSync(shared))
+    throw new Error(`building ${src} produced no ${plain} / ${shared}; run \`npm run build:kernels\``);
   return { plain, shared };
 }
 
@@ -85,7 +98,9 @@ export function wasmSectionIds(bytes: Uint8Array): number[] {
   let p = 8;
   while (p < bytes.length) {
     const id = bytes[p++];
-    let size = 0, shift = 0, b: number;
+    let size = 0,
+      shift = 0,
+      b: number;
     do {
       if (p >= bytes.length) throw new Error('truncated WebAssembly module');
       b = bytes[p++];
@@ -109,10 +124,16 @@ function compiledModule(file: string): object {
   if (hit) return hit;
   const bytes = new Uint8Array(fs.readFileSync(file));
   const ids = wasmSectionIds(bytes);
-  if (ids.includes(11) || ids.includes(12)) throw new Error(`${file} has a data segment: it would write into the imported heap`);
+  if (ids.includes(11) || ids.includes(12))
+    throw new Error(`${file} has a data segment: it would write into the imported heap`);
   const mod = new WA.Module(bytes);
   const imports = WA.Module.imports(mod);
-  if (imports.length !== 1 || imports[0].module !== 'env' || imports[0].name !== 'memory' || imports[0].kind !== 'memory') {
+  if (
+    imports.length !== 1 ||
+    imports[0].module !== 'env' ||
+    imports[0].name !== 'memory' ||
+    imports[0].kind !== 'memory'
+  ) {
     throw new Error(`${file} must import exactly env.memory, imports ${JSON.stringify(imports)}`);
   }
   modules.set(key, mod);

@@ -21,8 +21,22 @@ export interface TrainKernels {
   /** mn = m·c1 + g·c2; wn = larqSign(−sign(w·mn − τ)·w). */
   bop(w: number, m: number, g: number, wn: number, mn: number, n4: number, c1: number, c2: number, tau: number): void;
   /** Keras Adam: mn = m·b1 + g·b1c; vn = v·b2 + g²·b2c; wn = w − mn/(√vn + eps)·lr. */
-  adam(w: number, m: number, v: number, g: number, wn: number, mn: number, vn: number, n4: number,
-    b1: number, b1c: number, b2: number, b2c: number, eps: number, lr: number): void;
+  adam(
+    w: number,
+    m: number,
+    v: number,
+    g: number,
+    wn: number,
+    mn: number,
+    vn: number,
+    n4: number,
+    b1: number,
+    b1c: number,
+    b2: number,
+    b2c: number,
+    eps: number,
+    lr: number,
+  ): void;
   /** acc[c] += Σ_r x[r, c]. */
   colSum(x: number, rows: number, c4: number, acc: number): void;
   /** acc[c] += Σ_r (x[r, c] − mu[c])². */
@@ -32,15 +46,45 @@ export interface TrainKernels {
   /** a1 += Σ dy, a2 += Σ dy·(x − mu). */
   bnGradSums(dy: number, x: number, rows: number, c4: number, mu: number, a1: number, a2: number): void;
   /** dx = k0·dy − k1 − k2·(x − mu). */
-  bnGradApply(dy: number, x: number, dx: number, rows: number, c4: number, mu: number, k0: number, k1: number, k2: number): void;
+  bnGradApply(
+    dy: number,
+    x: number,
+    dx: number,
+    rows: number,
+    c4: number,
+    mu: number,
+    k0: number,
+    k1: number,
+    k2: number,
+  ): void;
   /** Winograd F(2×2,3×3) input transform Bᵀ d B through pointer tables. */
   winoIn(tab: number, T: number, c4: number, obase: number): void;
   /** Winograd F(2×2,3×3) output transform Aᵀ M A through pointer tables. */
   winoOut(mbase: number, T: number, c4: number, dtab: number): void;
   /** y[c, h + top, w + left, n] = x[n, h, w, c] (zero padding written by the caller). */
-  padTransposeCHWN(x: number, y: number, N: number, H: number, W: number, c4: number, Hp: number, Wp: number, top: number, left: number): void;
+  padTransposeCHWN(
+    x: number,
+    y: number,
+    N: number,
+    H: number,
+    W: number,
+    c4: number,
+    Hp: number,
+    Wp: number,
+    top: number,
+    left: number,
+  ): void;
   /** 2×2 stride-2 max-pool gradient, first maximum of each window gets dy. */
-  maxPoolGrad2(tab: number, rows: number, wo: number, c4: number, rowBytes: number, x: number, dy: number, dx: number): void;
+  maxPoolGrad2(
+    tab: number,
+    rows: number,
+    wo: number,
+    c4: number,
+    rowBytes: number,
+    x: number,
+    dy: number,
+    dx: number,
+  ): void;
 }
 
 const cache = new WeakMap<object, TrainKernels>();

@@ -44,20 +44,26 @@ export interface PackKernelOptions {
  * Packs a kernel [kh][kw][cin][cout] (HWIO float32) into rows [o][tap][words(cin)] (see the module comment).
  * Returns the array written (`opts.out` or a new one), or null in 'exact' mode when a value is not ±1.
  */
-export function packKernel(values: Float32Array, k: KernelShape, opts?: PackKernelOptions & { mode?: 'sign' }): Uint32Array;
+export function packKernel(
+  values: Float32Array,
+  k: KernelShape,
+  opts?: PackKernelOptions & { mode?: 'sign' },
+): Uint32Array;
 export function packKernel(values: Float32Array, k: KernelShape, opts: PackKernelOptions): Uint32Array | null;
 export function packKernel(values: Float32Array, k: KernelShape, opts: PackKernelOptions = {}): Uint32Array | null {
   const { kh, kw, cin, cout } = k;
   const cw = words(cin);
   const kk = kh * kw;
-  if (values.length !== kk * cin * cout) throw new Error(`packKernel: ${values.length} values for a ${kh}×${kw}×${cin}×${cout} kernel`);
+  if (values.length !== kk * cin * cout)
+    throw new Error(`packKernel: ${values.length} values for a ${kh}×${kw}×${cin}×${cout} kernel`);
   const rowWords = opts.rowWords ?? kk * cw;
   if (rowWords < kk * cw) throw new Error(`packKernel: rows of ${rowWords} words cannot hold ${kk}·${cw} words`);
   const rows = opts.rows ?? cout;
   if (rows < cout) throw new Error(`packKernel: ${rows} rows for ${cout} output channels`);
   const w0 = opts.outWord ?? 0;
   const out = opts.out ?? new Uint32Array(w0 + rows * rowWords);
-  if (out.length < w0 + rows * rowWords) throw new Error(`packKernel: destination too small (${out.length} < ${w0 + rows * rowWords} words)`);
+  if (out.length < w0 + rows * rowWords)
+    throw new Error(`packKernel: destination too small (${out.length} < ${w0 + rows * rowWords} words)`);
   out.fill(0, w0, w0 + rows * rowWords);
   const exact = opts.mode === 'exact';
   for (let q = 0; q < kk; q++)
@@ -71,7 +77,8 @@ export function packKernel(values: Float32Array, k: KernelShape, opts: PackKerne
           if (v === 1) out[word + o * rowWords] |= bit;
           else if (v !== -1) return null;
         } else if (v >= 0) out[word + o * rowWords] |= bit;
-        else if (Number.isNaN(v)) throw new Error(`packKernel: NaN in the kernel (tap ${q}, channel ${c}, filter ${o})`);
+        else if (Number.isNaN(v))
+          throw new Error(`packKernel: NaN in the kernel (tap ${q}, channel ${c}, filter ${o})`);
       }
     }
   return out;
@@ -81,7 +88,12 @@ export function packKernel(values: Float32Array, k: KernelShape, opts: PackKerne
  * Per output channel and tap, the number of +1 weights: pc[o·kh·kw + tap] = popcount of the tap's words in row o
  * (rows of `rowWords` words from word `word0` of `packed`, as packKernel writes them).
  */
-export function tapPopcounts(packed: Uint32Array, k: KernelShape, rowWords = k.kh * k.kw * words(k.cin), word0 = 0): Int32Array {
+export function tapPopcounts(
+  packed: Uint32Array,
+  k: KernelShape,
+  rowWords = k.kh * k.kw * words(k.cin),
+  word0 = 0,
+): Int32Array {
   const kk = k.kh * k.kw;
   const cw = words(k.cin);
   const pc = new Int32Array(k.cout * kk);
@@ -105,7 +117,8 @@ export function unpackKernel(packed: Uint32Array, k: KernelShape, ncols = k.cout
   const out = new Float32Array(kk * k.cin * ncols);
   for (let o = 0; o < k.cout; o++)
     for (let q = 0; q < kk; q++)
-      for (let c = 0; c < k.cin; c++) out[(q * k.cin + c) * ncols + o] = (packed[(o * kk + q) * cw + (c >> 5)] >>> (c & 31)) & 1 ? 1 : -1;
+      for (let c = 0; c < k.cin; c++)
+        out[(q * k.cin + c) * ncols + o] = (packed[(o * kk + q) * cw + (c >> 5)] >>> (c & 31)) & 1 ? 1 : -1;
   return out;
 }
 

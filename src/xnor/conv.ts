@@ -45,10 +45,25 @@ export function padBefore(n: number, k: number, s: number): number {
  * 'same': output ⌈n/s⌉, padding `padBefore` before (the rest after); 'valid': output ⌊(n − k)/s⌋ + 1, no padding.
  * The output size may come out < 1 (the kernel does not fit): callers check.
  */
-export function convGeom(inH: number, inW: number, inC: number, kh: number, kw: number, sh: number, sw: number, padding: 'same' | 'valid'): ConvGeom {
+export function convGeom(
+  inH: number,
+  inW: number,
+  inC: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  padding: 'same' | 'valid',
+): ConvGeom {
   const same = padding === 'same';
   return {
-    inH, inW, inC, kh, kw, strideH: sh, strideW: sw,
+    inH,
+    inW,
+    inC,
+    kh,
+    kw,
+    strideH: sh,
+    strideW: sw,
     padTop: same ? padBefore(inH, kh, sh) : 0,
     padLeft: same ? padBefore(inW, kw, sw) : 0,
     convH: same ? Math.ceil(inH / sh) : Math.floor((inH - kh) / sh) + 1,
@@ -117,10 +132,18 @@ export function paddingTable(g: ConvGeom, pcw: Int32Array, cout: number, stride 
  * row [tap][words(inC)] (padded taps 0-bits), zero-filled to `rowWords` words, written from word `dstWord` of
  * `dst` (n·convH·convW rows).
  */
-export function im2colBits(bits: Uint32Array, g: ConvGeom, n: number, dst: Uint32Array, dstWord: number, rowWords: number): void {
+export function im2colBits(
+  bits: Uint32Array,
+  g: ConvGeom,
+  n: number,
+  dst: Uint32Array,
+  dstWord: number,
+  rowWords: number,
+): void {
   const { inH, inW, kh, kw, convH, convW } = g;
   const cw = words(g.inC);
-  if (rowWords < kh * kw * cw) throw new Error(`im2colBits: rows of ${rowWords} words cannot hold ${kh}·${kw}·${cw} words`);
+  if (rowWords < kh * kw * cw)
+    throw new Error(`im2colBits: rows of ${rowWords} words cannot hold ${kh}·${kw}·${cw} words`);
   let r = dstWord;
   for (let i = 0; i < n; i++) {
     const img = i * inH * inW;
@@ -148,12 +171,21 @@ export function im2colBits(bits: Uint32Array, g: ConvGeom, n: number, dst: Uint3
  * The ±1 convolution outputs from XOR popcounts: out[p·cout + o] = A[pattern(p mod convH·convW)][o] − 2·counts[p·
  * countStride + o] for the n·convH·convW output pixels p of `n` images (the module comment's formula).
  */
-export function xnorOutputs(counts: Int32Array, countStride: number, t: PaddingTable, n: number, cout: number, out: Float32Array): void {
+export function xnorOutputs(
+  counts: Int32Array,
+  countStride: number,
+  t: PaddingTable,
+  n: number,
+  cout: number,
+  out: Float32Array,
+): void {
   const npix = t.pattern.length;
   const { A, stride, pattern } = t;
   if (cout > stride) throw new Error(`xnorOutputs: ${cout} outputs per pixel, the padding table has rows of ${stride}`);
-  if (out.length < n * npix * cout) throw new Error(`xnorOutputs: output of ${out.length} values for ${n}·${npix}·${cout}`);
-  if (n > 0 && counts.length < (n * npix - 1) * countStride + cout) throw new Error(`xnorOutputs: ${counts.length} counts for ${n}·${npix} pixels of stride ${countStride}`);
+  if (out.length < n * npix * cout)
+    throw new Error(`xnorOutputs: output of ${out.length} values for ${n}·${npix}·${cout}`);
+  if (n > 0 && counts.length < (n * npix - 1) * countStride + cout)
+    throw new Error(`xnorOutputs: ${counts.length} counts for ${n}·${npix} pixels of stride ${countStride}`);
   for (let i = 0, p = 0; i < n; i++)
     for (let q = 0; q < npix; q++, p++) {
       const a = pattern[q] * stride;

@@ -56,7 +56,10 @@ class WasmKernel implements BinaryKernel {
   private top = 16;
   private readonly fns: XnorExports;
   private readonly bfn: XnorExports['bgemmSimd'];
-  constructor(readonly name: 'simd' | 'i64', private readonly memory: WasmMemory) {
+  constructor(
+    readonly name: 'simd' | 'i64',
+    private readonly memory: WasmMemory,
+  ) {
     this.fns = loadKernels<XnorExports>('xnor', memory);
     this.bfn = name === 'simd' ? this.fns.bgemmSimd : this.fns.bgemmI64;
   }
@@ -140,7 +143,8 @@ let wasmOk: boolean | undefined;
 function wasmAvailable(): boolean {
   if (wasmOk === undefined) {
     try {
-      wasmOk = WA?.Memory !== undefined && typeof loadKernels<XnorExports>('xnor', newMemory()).bgemmSimd === 'function';
+      wasmOk =
+        WA?.Memory !== undefined && typeof loadKernels<XnorExports>('xnor', newMemory()).bgemmSimd === 'function';
     } catch {
       wasmOk = false;
     }
@@ -160,7 +164,8 @@ export function availableKernels(): KernelName[] {
 export function createKernel(name?: KernelName): BinaryKernel {
   const avail = availableKernels();
   const pick = name ?? avail[0];
-  if (!avail.includes(pick)) throw new Error(`Binary kernel '${pick}' is not available here (available: ${avail.join(', ')}).`);
+  if (!avail.includes(pick))
+    throw new Error(`Binary kernel '${pick}' is not available here (available: ${avail.join(', ')}).`);
   if (pick === 'js') return new JsKernel();
   return new WasmKernel(pick, newMemory());
 }

@@ -17,7 +17,8 @@ export function writeCifarFixture(dir: string, perClassTrain: number, perClassTe
     for (let i = 0; i < n; i++) {
       const label = i % 10;
       buf[i * 3073] = label;
-      for (let j = 0; j < 3072; j++) buf[i * 3073 + 1 + j] = Math.min(255, Math.floor(rng.next() * 120) + ((j >> 5) % 10 === label ? 120 : 0));
+      for (let j = 0; j < 3072; j++)
+        buf[i * 3073 + 1 + j] = Math.min(255, Math.floor(rng.next() * 120) + ((j >> 5) % 10 === label ? 120 : 0));
     }
     return buf;
   };

@@ -13,8 +13,10 @@ export function randomizeBn(model: tf.LayersModel, rng: Rng): void {
     if (!(layer instanceof BatchNorm)) continue;
     const c = layer.getWeights()[0].shape[0];
     const w: tf.Tensor[] = [];
-    if (layer.scale) w.push(tf.tensor1d(Array.from({ length: c }, () => (rng.next() < 0.3 ? -1 : 1) * (0.2 + rng.next()))));
-    if (layer.center) w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? 0 : (rng.next() - 0.5) * 2))));
+    if (layer.scale)
+      w.push(tf.tensor1d(Array.from({ length: c }, () => (rng.next() < 0.3 ? -1 : 1) * (0.2 + rng.next()))));
+    if (layer.center)
+      w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? 0 : (rng.next() - 0.5) * 2))));
     w.push(tf.tensor1d(Array.from({ length: c }, (_, i) => (i % 4 === 0 ? rng.int(7) - 3 : (rng.next() - 0.5) * 8))));
     w.push(tf.tensor1d(Array.from({ length: c }, () => 0.5 + rng.next() * 20)));
     layer.setWeights(w);
@@ -22,13 +24,24 @@ export function randomizeBn(model: tf.LayersModel, rng: Rng): void {
 }
 
 /** n images of `per` values, each a multiple of 1/64 in [−1, 1]. */
-export const dyadic = (n: number, per: number, rng: Rng): Float32Array => Float32Array.from({ length: n * per }, () => (rng.int(129) - 64) / 64);
+export const dyadic = (n: number, per: number, rng: Rng): Float32Array =>
+  Float32Array.from({ length: n * per }, () => (rng.int(129) - 64) / 64);
 
 /** A model with a wide dense input (4096 bits = 32 v128 steps: the SIMD GEMM's 8-bit sums are widened mid-row). */
 export function wideDenseModel(): tf.Sequential {
   const m = tf.sequential();
   const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 64, kernelSize: 3, padding: 'same', inputQuantizer: null, ...k, seed: 1, inputShape: [8, 8, 3] }));
+  m.add(
+    new QuantConv2D({
+      filters: 64,
+      kernelSize: 3,
+      padding: 'same',
+      inputQuantizer: null,
+      ...k,
+      seed: 1,
+      inputShape: [8, 8, 3],
+    }),
+  );
   m.add(new BatchNorm({ scale: true, center: true }));
   m.add(tf.layers.flatten());
   m.add(new QuantDense({ units: 40, inputQuantizer: 'ste_sign', ...k, seed: 2 }));
@@ -42,12 +55,32 @@ export function wideDenseModel(): tf.Sequential {
 export function oddModel(): tf.Sequential {
   const m = tf.sequential();
   const k = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true };
-  m.add(new QuantConv2D({ filters: 21, kernelSize: 3, padding: 'same', inputQuantizer: null, ...k, seed: 1, inputShape: [9, 11, 3] }));
+  m.add(
+    new QuantConv2D({
+      filters: 21,
+      kernelSize: 3,
+      padding: 'same',
+      inputQuantizer: null,
+      ...k,
+      seed: 1,
+      inputShape: [9, 11, 3],
+    }),
+  );
   m.add(new BatchNorm({ scale: true, center: true }));
   m.add(new QuantConv2D({ filters: 37, kernelSize: 3, padding: 'same', inputQuantizer: 'ste_sign', ...k, seed: 2 }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   m.add(new BatchNorm({ scale: true, center: true }));
-  m.add(new QuantConv2D({ filters: 150, kernelSize: 2, strides: 2, padding: 'same', inputQuantizer: 'ste_sign', ...k, seed: 3 }));
+  m.add(
+    new QuantConv2D({
+      filters: 150,
+      kernelSize: 2,
+      strides: 2,
+      padding: 'same',
+      inputQuantizer: 'ste_sign',
+      ...k,
+      seed: 3,
+    }),
+  );
   m.add(new BatchNorm({ scale: true, center: false }));
   m.add(new QuantConv2D({ filters: 33, kernelSize: 2, padding: 'valid', inputQuantizer: 'ste_sign', ...k, seed: 4 }));
   m.add(new BatchNorm({ scale: true, center: true }));

@@ -33,7 +33,10 @@ export interface NotebookConfigOptions {
  * The config cell's call: the profile (`notebookProfile`) and the experiments of the report section `section` (none
  * when `section` is null: the setup and summary notebooks choose theirs), printed with the seeds and overrides.
  */
-export function notebookConfig(section: string | null, opts: NotebookConfigOptions = {}): { PROFILE: Profile; EXPERIMENTS: string[] } {
+export function notebookConfig(
+  section: string | null,
+  opts: NotebookConfigOptions = {},
+): { PROFILE: Profile; EXPERIMENTS: string[] } {
   const PROFILE = notebookProfile(opts.profiles, opts.env);
   const log = opts.log ?? console.log;
   const all = section === null ? [] : [...sectionOf(section).experiments];
@@ -43,7 +46,9 @@ export function notebookConfig(section: string | null, opts: NotebookConfigOptio
   const EXPERIMENTS = all.filter((n) => !variants.includes(n) || shown.includes(n));
   const seeds = opts.seeds ? opts.seeds.join(', ') : '(registry default)';
   const overrides = opts.overrides?.length ? opts.overrides.join(' ') : '(none)';
-  log(`profile ${PROFILE}, seeds ${seeds}, overrides ${overrides}${section === null ? '' : `, section ${section}: ${EXPERIMENTS.join(', ') || 'no runs of its own'}`}`);
+  log(
+    `profile ${PROFILE}, seeds ${seeds}, overrides ${overrides}${section === null ? '' : `, section ${section}: ${EXPERIMENTS.join(', ') || 'no runs of its own'}`}`,
+  );
   for (const n of variants)
     log(
       shown.includes(n)
@@ -54,7 +59,13 @@ export function notebookConfig(section: string | null, opts: NotebookConfigOptio
 }
 
 /** True when every seed of `name` (default: the catalog's for the profile) has finished results of the config it would run with now. */
-export function hasFinishedRuns(name: string, profile: string, seeds?: number[], set: string[] = [], root = resultsRoot()): boolean {
+export function hasFinishedRuns(
+  name: string,
+  profile: string,
+  seeds?: number[],
+  set: string[] = [],
+  root = resultsRoot(),
+): boolean {
   const list = seeds ?? getExperiment(name).seeds[profile as Profile] ?? [0];
   return (
     list.length > 0 &&
@@ -70,7 +81,13 @@ export function hasFinishedRuns(name: string, profile: string, seeds?: number[],
  * BNN_THREADS override), prints Node's version and the backend, then the exact config every run will train with
  * (profile + overrides + seed).
  */
-export async function notebookSetup(opts: { profile: string; experiments?: string[]; seeds?: number[]; set?: string[]; log?: (line: string) => void }): Promise<void> {
+export async function notebookSetup(opts: {
+  profile: string;
+  experiments?: string[];
+  seeds?: number[];
+  set?: string[];
+  log?: (line: string) => void;
+}): Promise<void> {
   const log = opts.log ?? console.log;
   await initBackend();
   log(`node ${process.version} · ${describeBackend()}`);
@@ -79,5 +96,9 @@ export async function notebookSetup(opts: { profile: string; experiments?: strin
 
 /** One line per run: `<experiment> seed <n>: <resolved config as JSON>`. */
 export function runConfigLines(experiments: string[], profile: string, seeds?: number[], set: string[] = []): string[] {
-  return experiments.flatMap((name) => (seeds ?? getExperiment(name).seeds[profile as Profile] ?? [0]).map((seed) => `${name} seed ${seed}: ${JSON.stringify(resolveConfig(name, profile, seed, set))}`));
+  return experiments.flatMap((name) =>
+    (seeds ?? getExperiment(name).seeds[profile as Profile] ?? [0]).map(
+      (seed) => `${name} seed ${seed}: ${JSON.stringify(resolveConfig(name, profile, seed, set))}`,
+    ),
+  );
 }

@@ -29,9 +29,13 @@ export function missingData(experiments: string[], root = dataRoot()): { dataset
  */
 export function dataStatusMarkdown(experiments: string[], root = dataRoot()): string {
   const missing = missingData(experiments, root);
-  const checked = [...new Set(experiments.map((n) => getExperiment(n).paper.dataset))].filter((d) => MAY_LACK.includes(d));
+  const checked = [...new Set(experiments.map((n) => getExperiment(n).paper.dataset))].filter((d) =>
+    MAY_LACK.includes(d),
+  );
   const found = checked.filter((d) => !missing.some((m) => m.dataset === d));
-  const lines = found.map((d) => `${d.toUpperCase()} found in \`${path.relative(process.cwd(), path.join(root, d)) || '.'}\`.`);
+  const lines = found.map(
+    (d) => `${d.toUpperCase()} found in \`${path.relative(process.cwd(), path.join(root, d)) || '.'}\`.`,
+  );
   return [...lines, missingDataMarkdown(missing)].filter(Boolean).join('\n\n');
 }
 

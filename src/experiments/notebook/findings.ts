@@ -33,7 +33,9 @@ export function finalScore(run: SectionRun): number {
 
 /** Mean over seeds of the last epoch's `extra[key]` (e.g. valMiou of a UNet); NaN when a seed lacks it. */
 export function finalExtraMean(run: SectionRun, key: string): number {
-  return run.results.reduce((s, x) => s + (x.history[x.history.length - 1].extra?.[key] ?? NaN), 0) / run.results.length;
+  return (
+    run.results.reduce((s, x) => s + (x.history[x.history.length - 1].extra?.[key] ?? NaN), 0) / run.results.length
+  );
 }
 
 /** The Adam learning rate of the first seed's last epoch. */
@@ -70,14 +72,19 @@ const FINDINGS: Record<string, Findings> = {
       `  both tuned by the same calibration: ${ppOf(tuned)} here (${profile}) vs ${ppOf(paper)} in the paper`,
       `  both untuned (the settings the profile derives): ${ppOf(score('cifar10-bop-untuned') - score('cifar10-adam-baseline-untuned'))} here`,
       `The report's comparison, Bop − its code's baseline (binary activations, real-valued hidden kernels), both untuned: ${ppOf(score('cifar10-bop-untuned') - score('cifar10-report-baseline'))} here vs ${ppOf(report)} in the report`,
-      `Same sign as the paper (tuned arms): ${Math.sign(tuned) === Math.sign(paper) ? 'yes' : 'no'}` + (profile === 'paper' ? '' : ` (the ${profile} profile is far too small for the sign alone to be evidence; the verdicts below carry the intervals).`),
+      `Same sign as the paper (tuned arms): ${Math.sign(tuned) === Math.sign(paper) ? 'yes' : 'no'}` +
+        (profile === 'paper'
+          ? ''
+          : ` (the ${profile} profile is far too small for the sign alone to be evidence; the verdicts below carry the intervals).`),
     ];
   },
   // The BN betas' Adam learning rate constant (the original code, the report's run) against decayed with γ (this project's contrast).
   '§4.1': (runs, profile) => {
     const constant = runOf(runs, 'cifar10-bop-constant-lr');
     const decayed = runOf(runs, 'cifar10-bop-lr-decay');
-    const published = publishedValue('cifar10-bop-constant-lr', 'report', 'accuracy') - publishedValue('cifar10-bop-constant-lr', 'report');
+    const published =
+      publishedValue('cifar10-bop-constant-lr', 'report', 'accuracy') -
+      publishedValue('cifar10-bop-constant-lr', 'report');
     return [
       `Adam lr at the end: ${finalLr(constant).toExponential(1)} (constant) vs ${finalLr(decayed).toExponential(1)} (decayed)`,
       `train − validation accuracy at the end, lr constant: ${ppOf(finalMean(constant, 'accuracy') - finalMean(constant))} here vs ${ppOf(published)} in the report`,
@@ -92,7 +99,9 @@ const FINDINGS: Record<string, Findings> = {
     const drop = runOf(runs, 'cifar10-bop-dropout');
     return [
       ...runs.map((r) => `${r.experiment}: train − val accuracy at the end ${ppOf(gap(r))}`),
-      ...runs.filter((r) => r !== plain).map((r) => `${r.experiment} − cifar10-bop, ${SCORE}: ${ppOf(finalScore(r) - finalScore(plain))}`),
+      ...runs
+        .filter((r) => r !== plain)
+        .map((r) => `${r.experiment} − cifar10-bop, ${SCORE}: ${ppOf(finalScore(r) - finalScore(plain))}`),
       `gap shrinks with dropout: ${gap(drop) < gap(plain) ? 'yes' : 'no'} (${profile} profile)`,
     ];
   },
@@ -101,7 +110,10 @@ const FINDINGS: Record<string, Findings> = {
     const decayed = runOf(runs, 'cifar10-bop-untuned');
     const constant = runOf(runs, 'cifar10-bop-constant-gamma');
     return [
-      ...[decayed, constant].map((r) => `${r.experiment}: final-epoch flip ratio ${finalFlipRatio(r).toExponential(2)} (π = ${flipMetric(finalFlipRatio(r)).toFixed(2)}), ${SCORE} ${pctOf(finalScore(r))}`),
+      ...[decayed, constant].map(
+        (r) =>
+          `${r.experiment}: final-epoch flip ratio ${finalFlipRatio(r).toExponential(2)} (π = ${flipMetric(finalFlipRatio(r)).toFixed(2)}), ${SCORE} ${pctOf(finalScore(r))}`,
+      ),
       `flips die out only with decayed γ: ${finalFlipRatio(constant) > finalFlipRatio(decayed) ? 'yes, constant γ still flips more' : 'no'}; ` +
         `constant − decayed γ, ${SCORE}: ${ppOf(finalScore(constant) - finalScore(decayed))} (${profile} profile)`,
     ];
@@ -110,7 +122,9 @@ const FINDINGS: Record<string, Findings> = {
     const bop = runOf(runs, 'svhn-bop');
     return runs
       .filter((r) => r !== bop)
-      .map((r) => `Bop − ${r.experiment} on SVHN, ${SCORE}: ${ppOf(finalScore(bop) - finalScore(r))} (${profile} profile)`);
+      .map(
+        (r) => `Bop − ${r.experiment} on SVHN, ${SCORE}: ${ppOf(finalScore(bop) - finalScore(r))} (${profile} profile)`,
+      );
   },
   // Test pixel accuracy and mIoU per UNet, and what binarizing buys in bits.
   '§4.5': (runs, profile, extra) => {
@@ -120,15 +134,26 @@ const FINDINGS: Record<string, Findings> = {
     const lat = runOf(runs, 'pets-unet-binary-adam');
     const bitsText = (name: string) => (bits[name] ? `, ${bits[name].toLocaleString('en')} bits` : '');
     return [
-      ...runs.map((r) => `${r.experiment}: final test pixel accuracy ${pctOf(finalScore(r))} (settled), last-epoch test mIoU ${pctOf(finalExtraMean(r, 'valMiou'))}${bitsText(r.experiment)}`),
-      `binarized (Bop) vs full precision: ${ppOf(finalScore(bop) - finalScore(fp))} pixel accuracy` + (bits[fp.experiment] && bits[bop.experiment] ? ` at ${(bits[fp.experiment] / bits[bop.experiment]).toFixed(1)}× fewer bits` : ''),
+      ...runs.map(
+        (r) =>
+          `${r.experiment}: final test pixel accuracy ${pctOf(finalScore(r))} (settled), last-epoch test mIoU ${pctOf(finalExtraMean(r, 'valMiou'))}${bitsText(r.experiment)}`,
+      ),
+      `binarized (Bop) vs full precision: ${ppOf(finalScore(bop) - finalScore(fp))} pixel accuracy` +
+        (bits[fp.experiment] && bits[bop.experiment]
+          ? ` at ${(bits[fp.experiment] / bits[bop.experiment]).toFixed(1)}× fewer bits`
+          : ''),
       `Bop vs latent-weight Adam (both binarized): ${ppOf(finalScore(bop) - finalScore(lat))} pixel accuracy, ${ppOf(finalExtraMean(bop, 'valMiou') - finalExtraMean(lat, 'valMiou'))} mIoU (${profile} profile)`,
     ];
   },
 };
 
 /** The numbers a section's text talks about, on this notebook's runs (one line each); "skipped" without runs. */
-export function sectionFindings(sectionId: string, runs: SectionRun[], profile: string, extra: FindingsExtra = {}): string {
+export function sectionFindings(
+  sectionId: string,
+  runs: SectionRun[],
+  profile: string,
+  extra: FindingsExtra = {},
+): string {
   const s = sectionOf(sectionId);
   const f = FINDINGS[s.id];
   if (!f) throw new Error(`no findings for ${s.id}; sections with findings: ${Object.keys(FINDINGS).join(', ')}`);

@@ -26,7 +26,9 @@ export function describeRuns(runs: SectionRun[]): string {
       lines.push(
         `${r.experiment} · seed ${res.config.seed} · profile ${res.config.profile} · ${res.backend}\n` +
           `    ${h.length} epochs: final train ${pctOf(last.accuracy)}, final val ${pctOf(last.valAccuracy)}, best val ${pctOf(best.valAccuracy)} (epoch ${best.epoch}); ` +
-          (typeof test === 'number' ? `test ${pctOf(test)} settled${typeof raw === 'number' ? ` (raw ${pctOf(raw)})` : ''}; ` : '') +
+          (typeof test === 'number'
+            ? `test ${pctOf(test)} settled${typeof raw === 'number' ? ` (raw ${pctOf(raw)})` : ''}; `
+            : '') +
           `${seconds.toFixed(1)} s of training${res.reused ? ' (stored results reused, not retrained)' : `, ${res.wallSeconds.toFixed(1)} s wall in this session`} · ${res.dir}`,
       );
     }
@@ -44,7 +46,9 @@ export function catalogFigureOf(runs: SectionRun[], name: string): { figure: Fig
   const names = figure.experiments ?? section.experiments;
   const picked = names.flatMap((n) => runs.filter((r) => r.experiment === n));
   if (!picked.length || picked.length < (figure.minRuns ?? names.length))
-    return { skipped: `skipped (${name}): ${runs.length ? `it draws ${names.join(', ')}; this notebook ran ${runs.map((r) => r.experiment).join(', ')}` : 'no runs'}` };
+    return {
+      skipped: `skipped (${name}): ${runs.length ? `it draws ${names.join(', ')}; this notebook ran ${runs.map((r) => r.experiment).join(', ')}` : 'no runs'}`,
+    };
   const series = picked.map((r) => {
     const ref = experimentRef(r.experiment);
     return { ...r.series, label: ref.label ?? r.series.label, optimizer: ref.optimizer };
@@ -69,7 +73,12 @@ export function showComparison(runs: SectionRun[], profile: string): void {
     console.log('skipped: no runs');
     return;
   }
-  showHtml(toHtml(summaryTable(publishedRows(runs, (_, r) => r.series.label)), `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`));
+  showHtml(
+    toHtml(
+      summaryTable(publishedRows(runs, (_, r) => r.series.label)),
+      `Final accuracy, ${profile} profile (test split, settled; train accuracy against published train numbers), vs the published numbers`,
+    ),
+  );
   console.log(describeRuns(runs));
 }
 
@@ -79,7 +88,11 @@ export async function replayLive(run: RunSeries, delayMs = 50): Promise<void> {
   const seen: History = [];
   for (const rec of run.histories[0]) {
     seen.push(rec);
-    chart.update(accuracyCurves([{ label: `${run.label} (replay)`, optimizer: run.optimizer, histories: [seen] }], { title: `Live: epoch ${rec.epoch}` }));
+    chart.update(
+      accuracyCurves([{ label: `${run.label} (replay)`, optimizer: run.optimizer, histories: [seen] }], {
+        title: `Live: epoch ${rec.epoch}`,
+      }),
+    );
     await new Promise((r) => setTimeout(r, delayMs));
   }
 }

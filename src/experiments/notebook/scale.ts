@@ -13,7 +13,9 @@ import { runOf, type SectionRun } from './section';
 /** γ·T of every phase of an experiment's γ schedule over the paper's whole run, on the catalog's paper steps per epoch. */
 export function paperGammaT(name: string): number[] {
   const e = getExperiment(name);
-  return e.paper.gamma ? gammaPhases(e.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch).map((p) => p.gammaT) : [];
+  return e.paper.gamma
+    ? gammaPhases(e.paper.gamma, e.paper.epochs * e.paperStepsPerEpoch, e.paperStepsPerEpoch).map((p) => p.gammaT)
+    : [];
 }
 
 const MODEL_WORD: Record<string, string> = { binarynet: 'BinaryNet', unet: 'UNet' };
@@ -31,7 +33,12 @@ export function widthText(w: number): string {
  * γ·T per phase (and τ against the noise of m) of every Bop run, as its config records them.
  */
 export function scaleMarkdown(of: string | string[] | null, profile: string): string {
-  const picked = of === null ? experimentNames().filter((n) => !getExperiment(n).optional) : Array.isArray(of) ? of : sectionOf(of).experiments.filter((n) => !getExperiment(n).optional);
+  const picked =
+    of === null
+      ? experimentNames().filter((n) => !getExperiment(n).optional)
+      : Array.isArray(of)
+        ? of
+        : sectionOf(of).experiments.filter((n) => !getExperiment(n).optional);
   const names = picked.filter((n) => !getExperiment(n).sameAs);
   if (!names.length) return `No runs of its own on the ${profile} profile.`;
   const n = (x: number) => x.toLocaleString('en');
@@ -45,7 +52,10 @@ export function scaleMarkdown(of: string | string[] | null, profile: string): st
     const train = trainExamples(e, profile === 'paper' ? (c as unknown as Sizing) : e[profile as 'quick' | 'smoke']);
     const entry = datasetEntry(c.dataset);
     const ds = entry.title;
-    const images = c.trainPerClass != null ? `${n(c.trainPerClass)} training images per class (${n(train)})` : `${n(train)} training images${entry.found ? ' (the copy found)' : ''}`;
+    const images =
+      c.trainPerClass != null
+        ? `${n(c.trainPerClass)} training images per class (${n(train)})`
+        : `${n(train)} training images${entry.found ? ' (the copy found)' : ''}`;
     const val =
       entry.validation === null
         ? 'the test images scored every epoch'
@@ -63,7 +73,11 @@ export function scaleMarkdown(of: string | string[] | null, profile: string): st
   for (const [line, members] of groups) out.push(`* ${members.map((m) => `\`${m}\``).join(', ')}: ${line}.`);
   const bop = names.filter((m) => getExperiment(m).paper.gamma);
   if (bop.length) {
-    out.push('', 'γ·T per γ phase (time constants of *m*) and τ against the noise of *m*, as each config records them:', '');
+    out.push(
+      '',
+      'γ·T per γ phase (time constants of *m*) and τ against the noise of *m*, as each config records them:',
+      '',
+    );
     for (const m of bop) {
       const d = profileConfig(m, profile, 0).derivation!;
       out.push(
@@ -100,9 +114,15 @@ export function regimeText(runs: SectionRun[], only?: string[]): string {
       const share = (d.paperStepsCovered / d.paperStepsTotal) * 100;
       return (
         `${r.experiment}: ${n(d.runSteps)} steps (${d.stepsPerEpoch} per epoch) cover ${n(d.paperStepsCovered)} of the paper's ${n(d.paperStepsTotal)} steps (${share >= 10 ? share.toFixed(0) : share.toPrecision(2)} %)` +
-        (d.gammaT.length ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paperGammaT(r.experiment).map(gt).join(', ')})` : '') +
-        (d.tauRelative != null ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's` : '') +
-        (d.tauOverNoise != null ? `, ${Number(d.tauOverNoise.toPrecision(3))}× the measured noise of m at the end of the first γ phase` : '')
+        (d.gammaT.length
+          ? `; γ·T per phase ${d.gammaT.map(gt).join(', ')} (total ${gt(d.gammaT.reduce((a, b) => a + b, 0))}; the paper's run: ${paperGammaT(r.experiment).map(gt).join(', ')})`
+          : '') +
+        (d.tauRelative != null
+          ? `; τ ${c.threshold!.toExponential(2)}, τ/σ_m ${Number(d.tauRelative.toPrecision(3))}× the paper's`
+          : '') +
+        (d.tauOverNoise != null
+          ? `, ${Number(d.tauOverNoise.toPrecision(3))}× the measured noise of m at the end of the first γ phase`
+          : '')
       );
     })
     .join('\n');
@@ -116,11 +136,14 @@ export function flipPhaseText(runs: SectionRun[], name: string): string {
   if (!runs.length) return 'skipped: no runs';
   const run = runOf(runs, name);
   const lines = run.results.map((x) => ({ seed: x.config.seed, phases: flipsByPhase(x.config, x.history) }));
-  if (lines.every((l) => !l.phases.length)) return `${name}: no γ schedule recorded (not a Bop run, or a run of an older version)`;
+  if (lines.every((l) => !l.phases.length))
+    return `${name}: no γ schedule recorded (not a Bop run, or a run of an older version)`;
   const falls = lines.map((l) => flipsFallAfterDecays(l.phases));
   const judged = falls.filter((f) => f !== null);
   return [
     ...lines.map((l) => flipPhaseLine(`${name} seed ${l.seed}`, l.phases)),
-    judged.length ? `flips fall ≥ ${FALL_FACTOR}× after every γ decay in ${judged.filter(Boolean).length} of ${judged.length} seed(s)` : 'no two γ phases with whole epochs: no decay to compare',
+    judged.length
+      ? `flips fall ≥ ${FALL_FACTOR}× after every γ decay in ${judged.filter(Boolean).length} of ${judged.length} seed(s)`
+      : 'no two γ phases with whole epochs: no decay to compare',
   ].join('\n');
 }

@@ -39,7 +39,10 @@ export interface SectionRun {
 export async function runSection(experiments: string[], opts: SectionOptions): Promise<SectionRun[]> {
   const missing = missingData(experiments);
   if (missing.length) {
-    for (const m of missing) console.log(`skipped: ${m.dataset.toUpperCase()} is missing (${m.files.map((f) => path.basename(f)).join(', ')}); \`npm run data -- ${m.dataset}\` fetches it`);
+    for (const m of missing)
+      console.log(
+        `skipped: ${m.dataset.toUpperCase()} is missing (${m.files.map((f) => path.basename(f)).join(', ')}); \`npm run data -- ${m.dataset}\` fetches it`,
+      );
     return [];
   }
   try {
@@ -70,7 +73,19 @@ async function runSectionSeeds(experiments: string[], opts: SectionOptions): Pro
         resume: true,
         log: opts.verbose === false ? null : (l) => console.log(l),
         onEpoch: (_rec, h) => {
-          live?.update(accuracyCurves([...done, { label: `${name} (seed ${seed}, running)`, optimizer: e.paper.optimizer, histories: [...histories, h] }], { title: `${name}: epoch ${h.length}` }));
+          live?.update(
+            accuracyCurves(
+              [
+                ...done,
+                {
+                  label: `${name} (seed ${seed}, running)`,
+                  optimizer: e.paper.optimizer,
+                  histories: [...histories, h],
+                },
+              ],
+              { title: `${name}: epoch ${h.length}` },
+            ),
+          );
         },
       });
       results.push(r);
@@ -94,13 +109,21 @@ export function sectionRunData(run: SectionRun, profile: string): StoredRunData 
     experiment: run.experiment,
     profile,
     dir: path.dirname(run.results[0].dir),
-    seeds: run.results.map((x) => ({ seed: x.config.seed, dir: x.dir, history: x.history, config: x.config as unknown as Record<string, unknown> })),
+    seeds: run.results.map((x) => ({
+      seed: x.config.seed,
+      dir: x.dir,
+      history: x.history,
+      config: x.config as unknown as Record<string, unknown>,
+    })),
   };
 }
 
 /** The run of experiment `name` among a notebook's runs; throws naming the runs there are. */
 export function runOf(runs: SectionRun[], name: string): SectionRun {
   const r = runs.find((x) => x.experiment === name);
-  if (!r) throw new Error(`${name} is not among this notebook's runs (${runs.map((x) => x.experiment).join(', ') || 'none'})`);
+  if (!r)
+    throw new Error(
+      `${name} is not among this notebook's runs (${runs.map((x) => x.experiment).join(', ') || 'none'})`,
+    );
   return r;
 }

@@ -14,17 +14,31 @@ import { sectionRunData, type SectionRun } from './section';
  * training-mode statistics with dropout on against the statistics the model tests with; settled − raw test accuracy
  * per arm, paired by seed) and shows the tables and the figure; "skipped" without runs.
  */
-export async function showDropoutMechanism(runs: SectionRun[], profile: string, opts: { batches?: number } = {}): Promise<void> {
+export async function showDropoutMechanism(
+  runs: SectionRun[],
+  profile: string,
+  opts: { batches?: number } = {},
+): Promise<void> {
   if (!runs.length) {
     console.log('skipped: no runs');
     return;
   }
   const rows = await mechanismRows(
-    runs.flatMap((r) => r.results.map((x) => ({ experiment: r.experiment, seed: x.config.seed, dir: x.dir, config: x.config, history: x.history }))),
+    runs.flatMap((r) =>
+      r.results.map((x) => ({
+        experiment: r.experiment,
+        seed: x.config.seed,
+        dir: x.dir,
+        config: x.config,
+        history: x.history,
+      })),
+    ),
     opts,
   );
   showMarkdown(mechanismMarkdown(rows, profile));
-  showFigure(mechanismFigure(rows, { title: `BN statistics, training (dropout on) vs test time, per layer (${profile})` }));
+  showFigure(
+    mechanismFigure(rows, { title: `BN statistics, training (dropout on) vs test time, per layer (${profile})` }),
+  );
 }
 
 /**
@@ -32,7 +46,11 @@ export async function showDropoutMechanism(runs: SectionRun[], profile: string, 
  * (image 0 of every run, then image 1, …), titled "<run> · <image>". Runs without predictions are listed in
  * `missing` with the reason instead of failing the notebook.
  */
-export function segmentationSamples(runs: SectionRun[], profile: string, images: number): { rows: SegmentationSample[]; classNames?: string[]; missing: string[] } {
+export function segmentationSamples(
+  runs: SectionRun[],
+  profile: string,
+  images: number,
+): { rows: SegmentationSample[]; classNames?: string[]; missing: string[] } {
   const missing: string[] = [];
   const preds = runs.map((r) => {
     try {
@@ -71,6 +89,10 @@ export function showSegmentationSamples(runs: SectionRun[], profile: string, ima
     console.log('no predictions.json in these runs: nothing to show');
     return;
   }
-  const fig = segmentationGrid(grid.rows, { title: `Test images, trimaps and predicted masks (${profile})`, classNames: grid.classNames, cell: 150 });
+  const fig = segmentationGrid(grid.rows, {
+    title: `Test images, trimaps and predicted masks (${profile})`,
+    classNames: grid.classNames,
+    cell: 150,
+  });
   showHtml(figureHtml(fig), figureText(fig));
 }

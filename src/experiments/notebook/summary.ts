@@ -25,7 +25,10 @@ export function summaryExperiments(requested?: string[], log: (line: string) => 
     const e = getExperiment(name);
     const missing = missingData([name]);
     if (e.sameAs) log(`${name}: same config as ${e.sameAs} in the original code; summarized as ${e.sameAs}`);
-    else if (missing.length) log(`${name}: left out, ${missing[0].dataset.toUpperCase()} is not in ${path.dirname(missing[0].files[0])} (\`npm run data -- ${missing[0].dataset}\`)`);
+    else if (missing.length)
+      log(
+        `${name}: left out, ${missing[0].dataset.toUpperCase()} is not in ${path.dirname(missing[0].files[0])} (\`npm run data -- ${missing[0].dataset}\`)`,
+      );
     else out.push(name);
   }
   return out;
@@ -37,7 +40,12 @@ export function summaryExperiments(requested?: string[], log: (line: string) => 
  */
 export function showSummaryTable(runs: SectionRun[], profile: string): SummaryTableRow[] {
   const table = publishedTable(runs);
-  showHtml(toHtml(table, `Final accuracy (${profile} profile, mean / min / max over seeds; test split, settled, against published validation numbers; train against train) vs published`));
+  showHtml(
+    toHtml(
+      table,
+      `Final accuracy (${profile} profile, mean / min / max over seeds; test split, settled, against published validation numbers; train against train) vs published`,
+    ),
+  );
   return table;
 }
 
@@ -49,8 +57,13 @@ export function showSummaryFigure(runs: SectionRun[], profile: string): void {
 /** Computed, not quoted: how far each run with a published number is from it, and the largest gap. */
 export function publishedGapText(table: SummaryTableRow[], profile: string): string {
   const withRef = table.filter((t) => t.delta !== null);
-  const lines = withRef.map((t) => `${t.run}: ${t.mean} % vs ${t.reported} % (${t.source}): ${t.delta! >= 0 ? '+' : ''}${t.delta} pp`);
-  if (withRef.length) lines.push(`largest gap: ${Math.max(...withRef.map((t) => Math.abs(t.delta!))).toFixed(2)} pp on the ${profile} profile`);
+  const lines = withRef.map(
+    (t) => `${t.run}: ${t.mean} % vs ${t.reported} % (${t.source}): ${t.delta! >= 0 ? '+' : ''}${t.delta} pp`,
+  );
+  if (withRef.length)
+    lines.push(
+      `largest gap: ${Math.max(...withRef.map((t) => Math.abs(t.delta!))).toFixed(2)} pp on the ${profile} profile`,
+    );
   return lines.join('\n') || 'no run with a published number';
 }
 
@@ -60,7 +73,11 @@ export function publishedGapText(table: SummaryTableRow[], profile: string): str
  * machine (CPU model and features), a Markdown table (size, ms per image at batch 1 and 50, accuracy) and the
  * engines' figure. `threads`: the float32 oneDNN and packed engines' threads (the float tfjs model uses its backend's).
  */
-export async function showPackedInference(runs: SectionRun[], profile: string, opts: { images: number; threads: number }): Promise<void> {
+export async function showPackedInference(
+  runs: SectionRun[],
+  profile: string,
+  opts: { images: number; threads: number },
+): Promise<void> {
   const bopRun = runs.find((r) => r.experiment === 'cifar10-bop');
   if (!bopRun) {
     console.log('skipped: cifar10-bop is not among the summarized runs');
@@ -71,16 +88,25 @@ export async function showPackedInference(runs: SectionRun[], profile: string, o
   const res = bopRun.results[0];
   const ds = await loadCifar10({ subset: { test: res.config.testPerClass ?? undefined } });
   const n = Math.min(opts.images, ds.test.n);
-  const { x, y } = classificationSource(ds.test).batch(Int32Array.from({ length: n }, (_, i) => i), null);
+  const { x, y } = classificationSource(ds.test).batch(
+    Int32Array.from({ length: n }, (_, i) => i),
+    null,
+  );
   const model = await loadModel(path.join(res.dir, 'final'));
   try {
     const c = await engineComparison(model, { images: x as tf.Tensor4D, labels: y }, { threads: opts.threads });
     const lastVal = res.history[res.history.length - 1].valAccuracy;
     showMarkdown(
       comparisonMarkdown(c, `cifar10-bop seed ${res.config.seed} (${profile})`) +
-        (n === ds.test.n ? ` The float accuracy on these images should equal the run's final validation accuracy: ${pctOf(lastVal)}.` : ` (First ${n} of the ${ds.test.n} test images.)`),
+        (n === ds.test.n
+          ? ` The float accuracy on these images should equal the run's final validation accuracy: ${pctOf(lastVal)}.`
+          : ` (First ${n} of the ${ds.test.n} test images.)`),
     );
-    showFigure(inferenceComparison(comparisonEngines(c), { title: `Float vs packed XNOR inference, cifar10-bop (${profile}), ${c.machine.cpu}` }));
+    showFigure(
+      inferenceComparison(comparisonEngines(c), {
+        title: `Float vs packed XNOR inference, cifar10-bop (${profile}), ${c.machine.cpu}`,
+      }),
+    );
   } finally {
     tf.dispose([x, y]);
     model.dispose();

@@ -15,7 +15,13 @@ export function finalsOf(runs: SectionRun[]): FinalValues {
   return finalsFromRuns(
     runs.flatMap((r) => {
       const same = getExperiment(r.experiment).sameAs;
-      return r.results.flatMap((x) => [r.experiment, ...(same ? [same] : [])].map((experiment) => ({ experiment, seed: x.config.seed, history: x.history })));
+      return r.results.flatMap((x) =>
+        [r.experiment, ...(same ? [same] : [])].map((experiment) => ({
+          experiment,
+          seed: x.config.seed,
+          history: x.history,
+        })),
+      );
     }),
   );
 }
@@ -25,7 +31,12 @@ export function finalsOf(runs: SectionRun[]): FinalValues {
  * claim of the catalog is judged as one family (Holm over the profile, ./verdict `profileVerdicts`, as `npm start`
  * does), the regimes from the runs' configs, the §5.1 claims on the stored grid; the claims asked for are returned.
  */
-export function notebookVerdicts(claims: Claim[], runs: SectionRun[], profile: string, root = resultsRoot()): Verdict[] {
+export function notebookVerdicts(
+  claims: Claim[],
+  runs: SectionRun[],
+  profile: string,
+  root = resultsRoot(),
+): Verdict[] {
   const stored = collectResults(profile, root);
   const finals = { ...stored.finals, ...finalsOf(runs) };
   const configs = { ...stored.configs };
@@ -37,7 +48,11 @@ export function notebookVerdicts(claims: Claim[], runs: SectionRun[], profile: s
   const grid = readGrid(profile, root);
   const all = SECTIONS.flatMap((s) => s.claims);
   const wanted = new Set(claims.map((c) => c.id));
-  return profileVerdicts(all, finals, { grid: grid ? grid.points.filter((p) => p.complete) : [], configs, profile }).filter((v) => wanted.has(v.claim.id));
+  return profileVerdicts(all, finals, {
+    grid: grid ? grid.points.filter((p) => p.complete) : [],
+    configs,
+    profile,
+  }).filter((v) => wanted.has(v.claim.id));
 }
 
 /** The verdicts of a section's claims on this notebook's runs (`notebookVerdicts`), as a Markdown table with its notes. */
@@ -48,13 +63,19 @@ export function sectionVerdictMarkdown(sectionId: string, runs: SectionRun[], pr
   return (
     verdictMarkdown(verdicts, profile) +
     `\n\n${seeds.length ? `${seeds.join(' to ')} seed(s) per run. ` : ''}The test accuracy is the whole test split, scored once after the last epoch with BN statistics settled on the training set.` +
-    (profile === 'paper' ? '' : ` These are verdicts at the ${profile} profile's scale, not at the paper's: they say whether the effect shows up in a short, narrow run.`)
+    (profile === 'paper'
+      ? ''
+      : ` These are verdicts at the ${profile} profile's scale, not at the paper's: they say whether the effect shows up in a short, narrow run.`)
   );
 }
 
 /** Every claim of every section, judged on the summary notebook's runs (and the stored γ × τ grid for §5.1), as one family. */
 export function summaryVerdictMarkdown(runs: SectionRun[], profile: string): string {
-  const verdicts = notebookVerdicts(SECTIONS.flatMap((s) => s.claims), runs, profile);
+  const verdicts = notebookVerdicts(
+    SECTIONS.flatMap((s) => s.claims),
+    runs,
+    profile,
+  );
   const count = (w: string) => verdicts.filter((v) => v.verdict === w).length;
   return (
     verdictMarkdown(verdicts, profile) +
