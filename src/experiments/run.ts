@@ -22,21 +22,17 @@ import * as path from 'path';
 import { execSync } from 'child_process';
 import * as tf from '@tensorflow/tfjs';
 import { BackendInfo, describeBackend, initBackend } from '../backend';
-import { dropoutLayers, modelVariables } from '../layers';
-import { saveModel } from '../models/io';
+import { modelVariables } from '../layers';
 import { AdamOptimizer, BopOptimizer, CaseOptimizer, Optimizer, Schedule, xavierLrMultipliers } from '../optimizers';
 import { Rng } from '../random';
 import { EpochRecord, History } from '../train/history';
-import { train } from '../train/loop';
 import { repoRoot } from '../util/paths';
 import { DEFAULT_PROFILE } from '../util/env';
 import { applyOverrides, DecaySchedule, ExperimentConfig, validateConfig } from './config';
-import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
 import { readRunMeta, writeRunMeta, type RunMeta } from '../results/config';
-import { writeHistoryFiles } from '../results/history';
-import { fixCommand, resultsRoot, runDirOf, runPaths } from '../results/paths';
-import { commitStaging, RunState } from '../results/state';
-import { type Held, type Kept, type Log, lockRun, type Plan, rewriteLogged, type Target } from './runFolder';
+import { fixCommand, resultsRoot, runDirOf } from '../results/paths';
+import { type Held, type Kept, type Log, lockRun, type Plan, type Target } from './runFolder';
+import { type Resolved, restoreCheckpoint, trainRun } from './runTrain';
 import { getExperiment, type ExperimentEntry, Profile, profileConfig, rederive, SIZING_KEYS } from './registry';
 import { datasetLoader, RunData } from './datasets';
 import { modelComponent } from './components';
@@ -228,9 +224,10 @@ export async function runExperiment(opts: RunOptions): Promise<RunResult> {
 }
 
 /**
- * One run, in four named steps: `lockRun` (the config and folder, reuse or repair of what is there, the writer's
- * lock), `resolveRun` (backend, data, model, optimizers, the checkpoint restored, config.json), `trainRun` (the
- * training loop, a checkpoint after every epoch) and `finalizeRun` (final/ and what the model adds after a run).
+ * One run, in four named steps: `lockRun` (./runFolder: the config and folder, reuse or repair of what is there, the
+ * writer's lock), `resolveRun` (backend, data, model, optimizers, the checkpoint restored, config.json), `trainRun`
+ * (./runTrain: the training loop, a checkpoint after every epoch) and `finalizeRun` (final/ and what the model adds
+ * after a run).
  */
 async function runExperimentLocked(opts: RunOptions, held: Held): Promise<RunResult> {
   const log = opts.log === undefined ? (l: string) => console.log(l) : opts.log;
@@ -302,22 +299,6 @@ function keptRun(t: Target, k: Kept): RunResult {
   };
 }
 
-/** Everything a run trains with, its state restored from the checkpoint when it continues one. */
-interface Resolved {
-  data: RunData;
-  stepsPerEpoch: number;
-  component: ReturnType<typeof modelComponent>;
-  model: tf.LayersModel;
-  optimizer: Optimizer;
-  rng: Rng;
-  history: History;
-  runId: string | null;
-  /** What was rewritten from the checkpoint before training. */
-  repaired: string[];
-  /** config.json's content (also kept in every checkpoint). */
-  meta: RunMeta;
-}
-
 /**
  * The resolve step: starts the backend, loads the data, builds the model and its optimizers, restores the
  * checkpoint a continuing run resumes from (rewriting the derived files that differ from it), and writes config.json.
@@ -377,101 +358,6 @@ async function resolveRun(t: Target, plan: Plan, opts: RunOptions): Promise<Reso
   );
   log?.(`${label}: config ${JSON.stringify(config)}`);
   return r;
-}
-
-/** Restores weights, optimizer, generator states, history and run id from the checkpoint of `t.dir` into `r`. */
-function restoreCheckpoint(t: Target, st: RunState, r: Resolved): void {
-  const ckptFile = runPaths(t.dir).checkpoint;
-  const ck = readRunCheckpoint(
-    ckptFile,
-    r.model.weights.map((w) => w.originalName),
-  );
-  try {
-    if (ck.configHash !== t.hash) {
-      throw new Error(
-        `${ckptFile} is a checkpoint of another config (hash ${ck.configHash}, this one ${t.hash}); rerun with the same --set values or --force`,
-      );
-    }
-    r.model.setWeights(ck.weights);
-    r.optimizer.setState(ck.optimizer);
-    r.rng.setState(ck.rng);
-    for (const d of dropoutLayers(r.model)) if (ck.dropout[d.name]) d.rng.setState(ck.dropout[d.name]);
-    r.history = ck.history;
-    r.runId = ck.runId;
-  } finally {
-    ck.dispose();
-  }
-  // A run that trains on writes config.json anew (same config, this process's backend); one with no epoch left gets
-  // it back from the checkpoint's copy. The history files are rewritten here.
-  r.repaired = rewriteLogged(t, st, { config: st.kind === 'unfinalized' });
-  const cfgProblem = st.derived.find((d) => d.file === runPaths(t.dir).config);
-  if (cfgProblem && st.kind !== 'unfinalized') r.repaired.push(`rewrote config.json (${cfgProblem.why})`);
-  if (st.kind === 'unfinalized') {
-    t.log?.(`${t.label}: ${st.why}; rewriting it from ${ckptFile}`);
-    r.repaired.push(`rewrote final/ from the checkpoint (${st.why})`);
-  } else t.log?.(`${t.label}: resuming after epoch ${ck.epoch} from ${ckptFile}`);
-}
-
-/**
- * The train step: the training loop, writing after every epoch the checkpoint (the authority) and then the history
- * files; a --force run's first checkpoint replaces the previous results (`commitStaging`). Saves final/ at the end.
- * Frees the model and the optimizer whatever happens.
- */
-async function trainRun(t: Target, plan: Plan, r: Resolved, opts: RunOptions, held: Held): Promise<History> {
-  const { config, dir, label, log } = t;
-  const { model, optimizer, rng } = r;
-  try {
-    const history = await train({
-      model,
-      optimizer,
-      rng,
-      log,
-      label,
-      train: r.data.train,
-      val: r.data.val,
-      test: r.data.test,
-      epochs: config.epochs,
-      batchSize: config.batchSize,
-      task: r.component.task,
-      history: r.history,
-      onEpoch: async (record, h) => {
-        // The checkpoint first: it is the authority (history files lagging behind it are rebuilt on --resume).
-        const state = optimizer.getState();
-        try {
-          writeRunCheckpoint(plan.writeDir, {
-            configHash: t.hash,
-            epoch: record.epoch,
-            weights: model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })),
-            optimizer: state,
-            rng: rng.getState(),
-            dropout: Object.fromEntries(dropoutLayers(model).map((d) => [d.name, d.rng.getState()])),
-            history: h,
-            runId: r.runId,
-            runMeta: r.meta,
-          });
-        } finally {
-          tf.dispose(Object.values(state.tensors));
-        }
-        writeHistoryFiles(plan.writeDir, h);
-        if (plan.writeDir !== dir) {
-          commitStaging(plan.writeDir, dir);
-          plan.writeDir = dir;
-          held.staging = null;
-          log?.(`${label}: the new run has its first checkpoint; it now replaces the previous results in ${dir}`);
-        }
-        await opts.onEpoch?.(record, h);
-      },
-    });
-    await saveModel(model, runPaths(plan.writeDir).final, {
-      runId: r.runId,
-      configHash: t.hash,
-      epoch: history.length ? history[history.length - 1].epoch : 0,
-    });
-    return history;
-  } finally {
-    optimizer.dispose();
-    model.dispose();
-  }
 }
 
 /** The finalize step: what the model adds after a run (the UNets' sample predictions), and the run's result. */
