@@ -189,28 +189,47 @@ export function profileConfig(
     seed,
     ...JSON.parse(JSON.stringify(e.paper)),
   };
-  const paperStepsTotal = e.paper.epochs * e.paperStepsPerEpoch;
-  if (profile === 'paper') {
-    const out = { ...base };
-    for (const [k, v] of Object.entries(sizing))
-      if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k))
-        (out as unknown as Record<string, unknown>)[k] = v;
-    const spe = stepsPerEpochOf(e, out as unknown as Sizing);
-    return {
-      ...out,
-      derivation: {
-        rule: 'paper',
-        stepsPerEpoch: spe,
-        runSteps: out.epochs * spe,
-        paperStepsCovered: out.epochs * spe,
-        paperStepsTotal,
-        gammaT: gammaTOf(out, spe),
-        tauRelative: out.threshold === null ? null : 1,
-      },
-    };
-  }
+  if (profile === 'paper') return paperProfileConfig(e, base, sizing);
   const size = sizingOf(e, profile as 'quick' | 'smoke', sizing);
-  const sized: ExperimentConfig = {
+  const sized = sizedConfig(base, size);
+  const spe = stepsPerEpochOf(e, size);
+  if ((size.rule ?? 'epochs') === 'epochs') {
+    const factor = size.epochs / e.paper.epochs;
+    const c = {
+      ...sized,
+      gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch),
+      lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)!,
+    };
+    const paperStepsTotal = e.paper.epochs * e.paperStepsPerEpoch;
+    return withDerivation(e, size, spe, c, 'epochs', paperStepsTotal * Math.min(1, size.epochs / e.paper.epochs));
+  }
+  return dynamicsConfig(e, base, sized, size, profile as 'quick' | 'smoke', spe, factors);
+}
+
+/** The `paper` profile: the paper's settings, with the sizing fields of `sizing` replaced and the steps they give. */
+function paperProfileConfig(e: ExperimentEntry, base: ExperimentConfig, sizing: Partial<Sizing>): ExperimentConfig {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(sizing))
+    if (v !== undefined && (SIZING_KEYS as readonly string[]).includes(k))
+      (out as unknown as Record<string, unknown>)[k] = v;
+  const spe = stepsPerEpochOf(e, out as unknown as Sizing);
+  return {
+    ...out,
+    derivation: {
+      rule: 'paper',
+      stepsPerEpoch: spe,
+      runSteps: out.epochs * spe,
+      paperStepsCovered: out.epochs * spe,
+      paperStepsTotal: e.paper.epochs * e.paperStepsPerEpoch,
+      gammaT: gammaTOf(out, spe),
+      tauRelative: out.threshold === null ? null : 1,
+    },
+  };
+}
+
+/** The paper's config with the sizing fields of a small profile's sizing (its schedules still the paper's). */
+function sizedConfig(base: ExperimentConfig, size: Sizing): ExperimentConfig {
+  return {
     ...base,
     epochs: size.epochs,
     width: size.width,
@@ -221,31 +240,46 @@ export function profileConfig(
     testLimit: size.testLimit !== undefined ? size.testLimit : base.testLimit,
     imageSize: size.imageSize ?? base.imageSize,
   };
-  const spe = stepsPerEpochOf(e, size);
-  const steps = size.epochs * spe;
-  const withDerivation = (c: ExperimentConfig, rule: 'dynamics' | 'epochs', covered: number): ExperimentConfig => ({
+}
+
+/** A small profile's config with its `derivation`: `spe` steps per epoch, `covered` paper steps, γ·T and τ ratios. */
+function withDerivation(
+  e: ExperimentEntry,
+  size: Sizing,
+  spe: number,
+  c: ExperimentConfig,
+  rule: 'dynamics' | 'epochs',
+  covered: number,
+): ExperimentConfig {
+  return {
     ...c,
     derivation: {
       rule,
       stepsPerEpoch: spe,
-      runSteps: steps,
+      runSteps: size.epochs * spe,
       paperStepsCovered: Math.round(covered),
-      paperStepsTotal,
+      paperStepsTotal: e.paper.epochs * e.paperStepsPerEpoch,
       gammaT: gammaTOf(c, spe),
       tauRelative: tauRelativeOf(c, e),
       ...(size.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, spe) } : {}),
     },
-  });
-  if ((size.rule ?? 'epochs') === 'epochs') {
-    const factor = size.epochs / e.paper.epochs;
-    const c = {
-      ...sized,
-      gamma: scaleByEpochs(base.gamma, factor, e.paperStepsPerEpoch),
-      lr: scaleByEpochs(base.lr, factor, e.paperStepsPerEpoch)!,
-    };
-    return withDerivation(c, 'epochs', paperStepsTotal * Math.min(1, size.epochs / e.paper.epochs));
-  }
-  const axis = axisOf(e, size, profile as 'quick' | 'smoke');
+  };
+}
+
+/**
+ * A small profile derived from the paper's dynamics (./derive): the schedules compressed onto the time axis, τ carried
+ * to the run's width, batch and γ scale (or placed against the measured noise of m), times the calibration's factors.
+ */
+function dynamicsConfig(
+  e: ExperimentEntry,
+  base: ExperimentConfig,
+  sized: ExperimentConfig,
+  size: Sizing,
+  profile: 'quick' | 'smoke',
+  spe: number,
+  factors?: CalibrationFactors,
+): ExperimentConfig {
+  const axis = axisOf(e, size, profile);
   const f: CalibrationFactors = factors ?? (size.calibration ? calibrationOf(size.calibration, profile).factors : {});
   const lr = compressSchedule(base.lr, axis, e.paperStepsPerEpoch, 'lr');
   // the learning-rate factor tunes the baselines' Adam (for Bop runs, lr is the BN betas' Adam: not calibrated)
@@ -263,7 +297,7 @@ export function profileConfig(
     const over = size.gradientNoise?.tauOverNoise;
     if (over !== undefined) out.threshold = over * firstPhaseNoiseOfM(out, e, spe)! * (f.tau ?? 1);
   }
-  return withDerivation(out, 'dynamics', axis.paperSteps);
+  return withDerivation(e, size, spe, out, 'dynamics', axis.paperSteps);
 }
 
 /**
