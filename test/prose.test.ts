@@ -8,14 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import {
   checkProse,
-  clausesOf,
   findingText,
-  matchesStated,
   notebookMarkdown,
   proseFacts,
   readmeProtocol,
   type ProseFinding,
 } from '../src/experiments/prose';
+import { clausesOf, matchesStated } from '../src/experiments/statedNumbers';
 import { getExperiment, profileConfig } from '../src/experiments/registry';
 import { planFor } from '../src/experiments/calibrate';
 

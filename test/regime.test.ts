@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import type { Claim, RegimeRequirement } from '../src/experiments/catalog';
 import type { Derivation, ExperimentConfig } from '../src/experiments/config';
 import { checkRequirement, regimeCheck } from '../src/experiments/regime';
-import { FinalValues, profileVerdicts } from '../src/experiments/verdict';
+import { profileVerdicts } from '../src/experiments/profileVerdicts';
+import type { FinalValues } from '../src/experiments/verdict';
 
 /** A Bop config of 10 epochs × 300 steps; γ 1e-3 ×0.1 every 1,000 steps (γ·T 1, 0.1, 0.01); lr ×0.1 every 2,400 steps. */
 function cfg(over: Partial<ExperimentConfig> = {}, d: Partial<Derivation> | null = {}): ExperimentConfig {

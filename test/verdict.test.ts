@@ -15,17 +15,10 @@ import {
   welchInterval,
   welchTest,
 } from '../src/experiments/ttest';
-import {
-  claimVerdict,
-  decide,
-  FinalValues,
-  GridPoint,
-  profileVerdicts,
-  seedLoopCommand,
-  seedsFor,
-  seedsNeeded,
-  sensitivityVerdict,
-} from '../src/experiments/verdict';
+import { profileVerdicts } from '../src/experiments/profileVerdicts';
+import { seedLoopCommand, seedsFor, seedsNeeded } from '../src/experiments/seedsNeeded';
+import { GridPoint, sensitivityVerdict } from '../src/experiments/sensitivity';
+import { claimVerdict, decide, FinalValues } from '../src/experiments/verdict';
 import { SECTIONS } from '../src/experiments/catalog';
 
 const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b} (±${tol})`);

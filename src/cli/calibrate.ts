@@ -21,7 +21,7 @@ import {
 } from '../experiments/calibrate';
 import { CALIBRATION_FILE, type CalibrationFactors } from '../experiments/calibrationFile';
 import { defaultJobs, runJobs } from '../experiments/parallel';
-import { meanFlipRatio } from '../experiments/verdict';
+import { meanFlipRatio } from '../experiments/sensitivity';
 import { fail, parseArgs, parseIntegerOption } from './args';
 import { DEFAULT_PROFILE } from '../util/env';
 

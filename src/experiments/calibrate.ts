@@ -27,7 +27,7 @@ import { CALIBRATION_FILE, Calibration, CalibrationFactors, readCalibrationFile 
 import { getExperiment, profileConfig } from './registry';
 import { calibrationGridFile, loadRunDir, resultsRoot } from '../results';
 import { RunJob } from './parallel';
-import type { GridPoint } from './verdict';
+import type { GridPoint } from './sensitivity';
 import type { EpochRecord } from '../train/history';
 import { configHash, runDir, resolveConfig } from './run';
 

@@ -13,7 +13,9 @@ import { publishedComparisons } from './published';
 import type { ConfigsByExperiment } from './regime';
 import { getExperiment } from './registry';
 import { mean, variance } from '../results/stats';
-import { FinalValues, formatP, profileVerdicts, SeedValues, seedsNeeded, TARGET_HALF_WIDTH, Verdict } from './verdict';
+import { profileVerdicts } from './profileVerdicts';
+import { seedsNeeded, TARGET_HALF_WIDTH } from './seedsNeeded';
+import { FinalValues, formatP, SeedValues, Verdict } from './verdict';
 
 const METRICS: Metric[] = ['accuracy', 'valAccuracy', 'testAccuracy'];
 

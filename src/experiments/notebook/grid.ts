@@ -20,7 +20,8 @@ import {
 import { calibrationOf, type CalibrationFactors } from '../registry';
 import { collectResults, verdictMarkdown } from '../report';
 import { runExperiment } from '../run';
-import { meanFlipRatio, profileVerdicts } from '../verdict';
+import { profileVerdicts } from '../profileVerdicts';
+import { meanFlipRatio } from '../sensitivity';
 import { factorText, pctOf } from './format';
 
 /**

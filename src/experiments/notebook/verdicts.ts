@@ -7,7 +7,8 @@ import { SECTIONS, sectionOf, type Claim } from '../catalog';
 import { readGrid } from '../calibrate';
 import { getExperiment } from '../registry';
 import { collectResults, finalsFromRuns, verdictMarkdown } from '../report';
-import { profileVerdicts, type FinalValues, type Verdict } from '../verdict';
+import { profileVerdicts } from '../profileVerdicts';
+import type { FinalValues, Verdict } from '../verdict';
 import type { SectionRun } from './section';
 
 /** Final train / validation / test values (and the raw test score) per seed of a notebook's runs, by experiment (and the one it reuses). */
