@@ -127,19 +127,19 @@ export const SETTABLE: Record<
   augment: 'bool',
 };
 
-/** Applies `key=value` overrides; throws a one-line error naming the key or value and what is allowed. */
-export function applyOverrides(config: ExperimentConfig, sets: string[]): ExperimentConfig {
-  // Values: integers in decimal digits only ("20", not "0x14", "2e1" or "20.0"); numbers in decimal or scientific
-  // notation ("0.5", "3e-4", not "0x1", "Infinity"); booleans true/false; `null` where the key allows it (the same
-  // rules as the command-line options, src/cli/args.ts). A key given twice (gamma and gamma.initial are one key) and
-  // a key this run's dataset, model or optimizer does not read are errors, so config.json never records a setting
-  // that changed nothing.
-  const INT = /^-?[0-9]+$/;
-  const NUM = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
-  const who = `${config.experiment} (${config.dataset}, ${config.model}, ${config.optimizer})`;
+/** Integers in decimal digits only ("20", not "0x14", "2e1" or "20.0"). */
+const INT = /^-?[0-9]+$/;
+/** Numbers in decimal or scientific notation ("0.5", "3e-4", not "0x1", "Infinity"). */
+const NUM = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
+/**
+ * The settable keys that only some runs read: key → [whether this config's dataset, model and optimizer read it, why
+ * not]. A key absent here is read by every run.
+ */
+function readersOf(config: ExperimentConfig): Record<string, [boolean, string]> {
   // the dataset table says how a dataset is sized: segmentation by image limits and size, classification per class
   const seg = datasetEntry(config.dataset).task === 'segmentation';
-  const readBy: Record<string, [boolean, string]> = {
+  return {
     imageSize: [
       seg,
       `only segmentation runs (the Oxford-IIIT Pet UNets) resize their images; ${config.dataset} images are 32×32`,
@@ -159,6 +159,70 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
       "Xavier learning-rate scaling is the latent-weight baseline's (Adam on binary kernels); Bop does not read it",
     ],
   };
+}
+
+/** The value `raw` of `--set key` as a finite number (`NUM`); throws naming the key and what is allowed. */
+function parseNumber(key: string, raw: string): number {
+  if (!NUM.test(raw))
+    throw new Error(
+      `--set ${key}=${raw}: not a number; allowed: decimal or scientific notation, e.g. ${key}=0.5 or ${key}=3e-4`,
+    );
+  const v = Number(raw);
+  if (!Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: a finite number`);
+  return v;
+}
+
+/** The value `raw` of `--set key` as a safe integer (`INT`); throws naming the key and what is allowed. */
+function parseInteger(key: string, raw: string): number {
+  if (!INT.test(raw)) {
+    if (NUM.test(raw))
+      throw new Error(`--set ${key}=${raw}: must be an integer written in decimal digits, e.g. ${key}=20`);
+    throw new Error(`--set ${key}=${raw}: not a number; allowed: an integer written in decimal digits, e.g. ${key}=20`);
+  }
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v))
+    throw new Error(`--set ${key}=${raw}: out of range; allowed: an integer up to ${Number.MAX_SAFE_INTEGER}`);
+  return v;
+}
+
+/** Sets `key` of `out` (a field, or a field of one of its schedules) to `raw` parsed as `kind`. */
+function setValue(out: ExperimentConfig, key: string, raw: string, kind: (typeof SETTABLE)[string]): void {
+  const num = () => parseNumber(key, raw);
+  const int = () => parseInteger(key, raw);
+  const [base, field] = key.split('.') as [keyof ExperimentConfig, string | undefined];
+  const target = out as unknown as Record<string, unknown>;
+  if (kind === 'bool') {
+    if (raw !== 'true' && raw !== 'false') throw new Error(`--set ${key}=${raw}: must be true or false`);
+    target[base] = raw === 'true';
+  } else if (kind === 'nullable-int') {
+    target[base] = raw === 'null' ? null : int();
+  } else if (kind === 'int') {
+    target[base] = int();
+  } else if (kind === 'number' && !field) {
+    target[base] = num();
+  } else if (kind === 'schedule-initial' || kind === 'schedule-every' || kind === 'number') {
+    const sched = out[base] as DecaySchedule | null;
+    if (!sched) throw new Error(`--set ${key}: this experiment has no ${base} (its optimizer is ${out.optimizer})`);
+    if (kind === 'schedule-initial') sched.initial = num();
+    else if (kind === 'schedule-every') {
+      sched.everyEpochs = raw === 'null' ? null : num();
+      sched.everySteps = null;
+    } else sched.decay = num();
+  } else {
+    throw new Error(
+      `--set ${key}: no parser for values of kind '${kind as string}' (src/experiments/config.ts applyOverrides)`,
+    );
+  }
+}
+
+/** Applies `key=value` overrides; throws a one-line error naming the key or value and what is allowed. */
+export function applyOverrides(config: ExperimentConfig, sets: string[]): ExperimentConfig {
+  // Values: integers in decimal digits only (`INT`); numbers in decimal or scientific notation (`NUM`); booleans
+  // true/false; `null` where the key allows it (the same rules as the command-line options, src/cli/args.ts). A key
+  // given twice (gamma and gamma.initial are one key) and a key this run's dataset, model or optimizer does not read
+  // are errors, so config.json never records a setting that changed nothing.
+  const who = `${config.experiment} (${config.dataset}, ${config.model}, ${config.optimizer})`;
+  const readBy = readersOf(config);
   const out: ExperimentConfig = JSON.parse(JSON.stringify(config));
   const seen = new Map<string, string>();
   for (const s of sets) {
@@ -174,52 +238,7 @@ export function applyOverrides(config: ExperimentConfig, sets: string[]): Experi
     seen.set(one, s.trim());
     const [applies, why] = readBy[key] ?? [true, ''];
     if (!applies) throw new Error(`--set ${key}=${raw}: ${who} does not read ${key} (${why}); leave it out`);
-    const num = () => {
-      if (!NUM.test(raw))
-        throw new Error(
-          `--set ${key}=${raw}: not a number; allowed: decimal or scientific notation, e.g. ${key}=0.5 or ${key}=3e-4`,
-        );
-      const v = Number(raw);
-      if (!Number.isFinite(v)) throw new Error(`--set ${key}=${raw}: out of range; allowed: a finite number`);
-      return v;
-    };
-    const int = () => {
-      if (!INT.test(raw)) {
-        if (NUM.test(raw))
-          throw new Error(`--set ${key}=${raw}: must be an integer written in decimal digits, e.g. ${key}=20`);
-        throw new Error(
-          `--set ${key}=${raw}: not a number; allowed: an integer written in decimal digits, e.g. ${key}=20`,
-        );
-      }
-      const v = Number(raw);
-      if (!Number.isSafeInteger(v))
-        throw new Error(`--set ${key}=${raw}: out of range; allowed: an integer up to ${Number.MAX_SAFE_INTEGER}`);
-      return v;
-    };
-    const [base, field] = key.split('.') as [keyof ExperimentConfig, string | undefined];
-    const target = out as unknown as Record<string, unknown>;
-    if (kind === 'bool') {
-      if (raw !== 'true' && raw !== 'false') throw new Error(`--set ${key}=${raw}: must be true or false`);
-      target[base] = raw === 'true';
-    } else if (kind === 'nullable-int') {
-      target[base] = raw === 'null' ? null : int();
-    } else if (kind === 'int') {
-      target[base] = int();
-    } else if (kind === 'number' && !field) {
-      target[base] = num();
-    } else if (kind === 'schedule-initial' || kind === 'schedule-every' || kind === 'number') {
-      const sched = out[base] as DecaySchedule | null;
-      if (!sched) throw new Error(`--set ${key}: this experiment has no ${base} (its optimizer is ${out.optimizer})`);
-      if (kind === 'schedule-initial') sched.initial = num();
-      else if (kind === 'schedule-every') {
-        sched.everyEpochs = raw === 'null' ? null : num();
-        sched.everySteps = null;
-      } else sched.decay = num();
-    } else {
-      throw new Error(
-        `--set ${key}: no parser for values of kind '${kind as string}' (src/experiments/config.ts applyOverrides)`,
-      );
-    }
+    setValue(out, key, raw, kind);
   }
   return out;
 }
