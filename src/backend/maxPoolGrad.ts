@@ -36,92 +36,116 @@ export function maxPoolGradAsOps(
       pad as any,
       dimRoundingMode,
     );
-    const [kh, kw] = [info.filterHeight, info.filterWidth];
-    const [sh, sw] = [info.strideHeight, info.strideWidth];
     const { top, left, bottom, right } = info.padInfo;
-    const [N, H, W, C] = x.shape;
-    const Ho = info.outHeight,
-      Wo = info.outWidth;
-    if (sh === kh && sw === kw && !(top || bottom || left || right)) {
-      // non-overlapping windows: put each window's k² values last, argMax (first max), one-hot · dy, put back.
-      // Transposes, ArgMax and OneHot are native on wasm; strided slices are not (~40× slower here).
-      const xc = Ho * kh !== H || Wo * kw !== W ? tf.slice(x, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : x;
-      const win = tf.reshape(tf.transpose(tf.reshape(xc, [N * Ho, kh, Wo, kw, C]), [0, 2, 4, 1, 3]), [-1, kh * kw]);
-      const onehot = tf.oneHot(tf.argMax(win, 1), kh * kw); // [N·Ho·Wo·C, k²]
-      const g = tf.mul(onehot, tf.reshape(dy, [-1, 1]));
-      const back = tf.reshape(tf.transpose(tf.reshape(g, [N * Ho, Wo, C, kh, kw]), [0, 3, 1, 4, 2]), [
-        N,
-        Ho * kh,
-        Wo * kw,
-        C,
-      ]);
-      return padOrCrop(back as tf.Tensor4D, 0, H - Ho * kh, 0, W - Wo * kw);
+    if (
+      info.strideHeight === info.filterHeight &&
+      info.strideWidth === info.filterWidth &&
+      !(top || bottom || left || right)
+    ) {
+      return maxPoolGradWindows(dy, x, info);
     }
-    const xp =
-      top || bottom || left || right
-        ? tf.pad(
-            x,
-            [
-              [0, 0],
-              [top, bottom],
-              [left, right],
-              [0, 0],
-            ],
-            -Infinity,
-          )
-        : x;
-    const slices: tf.Tensor4D[][] = [];
-    for (let a = 0; a < kh; a++) {
-      slices.push([]);
-      for (let b = 0; b < kw; b++) {
-        slices[a].push(
-          tf.stridedSlice(
-            xp,
-            [0, a, b, 0],
-            [N, a + (Ho - 1) * sh + 1, b + (Wo - 1) * sw + 1, C],
-            [1, sh, sw, 1],
-          ) as tf.Tensor4D,
-        );
-      }
-    }
-    let m = slices[0][0];
-    for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) if (a || b) m = tf.maximum(m, slices[a][b]);
-    let taken: tf.Tensor | null = null;
-    const g: tf.Tensor4D[][] = [];
-    for (let a = 0; a < kh; a++) {
-      g.push([]);
-      for (let b = 0; b < kw; b++) {
-        let e: tf.Tensor = tf.equal(slices[a][b], m);
-        if (taken) {
-          e = tf.logicalAnd(e, tf.logicalNot(taken));
-          taken = tf.logicalOr(taken, e);
-        } else taken = e;
-        g[a].push(tf.mul(dy, tf.cast(e, 'float32')) as tf.Tensor4D);
-      }
-    }
-    const Hp = top + H + bottom,
-      Wp = left + W + right;
-    const parts: tf.Tensor4D[] = [];
-    for (let a = 0; a < kh; a++) {
-      for (let b = 0; b < kw; b++) {
-        let u: tf.Tensor4D = g[a][b];
-        if (sh > 1 || sw > 1) {
-          const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [
-            [0, 0],
-            [0, 0],
-            [0, sh - 1],
-            [0, 0],
-            [0, sw - 1],
-            [0, 0],
-          ]);
-          u = tf.reshape(e, [N, Ho * sh, Wo * sw, C]) as tf.Tensor4D;
-        }
-        parts.push(padOrCrop(u, a, Hp - a - u.shape[1], b, Wp - b - u.shape[2]));
-      }
-    }
-    const sum = parts.length === 1 ? parts[0] : tf.addN(parts);
-    return tf.slice(sum, [0, top, left, 0], [N, H, W, C]) as tf.Tensor4D;
+    return maxPoolGradOffsets(dy, x, info);
   });
+}
+
+/**
+ * Non-overlapping windows without padding: put each window's k² values last, argMax (first max), one-hot · dy, put
+ * back. Transposes, ArgMax and OneHot are native on wasm; strided slices are not (~40× slower here).
+ */
+function maxPoolGradWindows(dy: tf.Tensor4D, x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [kh, kw] = [info.filterHeight, info.filterWidth];
+  const [N, H, W, C] = x.shape;
+  const Ho = info.outHeight,
+    Wo = info.outWidth;
+  const xc = Ho * kh !== H || Wo * kw !== W ? tf.slice(x, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : x;
+  const win = tf.reshape(tf.transpose(tf.reshape(xc, [N * Ho, kh, Wo, kw, C]), [0, 2, 4, 1, 3]), [-1, kh * kw]);
+  const onehot = tf.oneHot(tf.argMax(win, 1), kh * kw); // [N·Ho·Wo·C, k²]
+  const g = tf.mul(onehot, tf.reshape(dy, [-1, 1]));
+  const back = tf.reshape(tf.transpose(tf.reshape(g, [N * Ho, Wo, C, kh, kw]), [0, 3, 1, 4, 2]), [
+    N,
+    Ho * kh,
+    Wo * kw,
+    C,
+  ]);
+  return padOrCrop(back as tf.Tensor4D, 0, H - Ho * kh, 0, W - Wo * kw);
+}
+
+/**
+ * Any geometry: for each window offset (a,b) the strided slice x_ab of the (−∞)-padded input; mask_ab = (x_ab == max)
+ * and no earlier offset was a max; dx = Σ_ab place_ab(mask_ab · dy), each piece zero-upsampled by the stride and
+ * shifted (`placeOffset`).
+ */
+function maxPoolGradOffsets(dy: tf.Tensor4D, x: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [kh, kw] = [info.filterHeight, info.filterWidth];
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const { top, left, bottom, right } = info.padInfo;
+  const [N, H, W, C] = x.shape;
+  const Ho = info.outHeight,
+    Wo = info.outWidth;
+  const xp =
+    top || bottom || left || right
+      ? tf.pad(
+          x,
+          [
+            [0, 0],
+            [top, bottom],
+            [left, right],
+            [0, 0],
+          ],
+          -Infinity,
+        )
+      : x;
+  const slices: tf.Tensor4D[][] = [];
+  for (let a = 0; a < kh; a++) {
+    slices.push([]);
+    for (let b = 0; b < kw; b++) {
+      slices[a].push(
+        tf.stridedSlice(
+          xp,
+          [0, a, b, 0],
+          [N, a + (Ho - 1) * sh + 1, b + (Wo - 1) * sw + 1, C],
+          [1, sh, sw, 1],
+        ) as tf.Tensor4D,
+      );
+    }
+  }
+  let m = slices[0][0];
+  for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) if (a || b) m = tf.maximum(m, slices[a][b]);
+  let taken: tf.Tensor | null = null;
+  const parts: tf.Tensor4D[] = [];
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      let e: tf.Tensor = tf.equal(slices[a][b], m);
+      if (taken) {
+        e = tf.logicalAnd(e, tf.logicalNot(taken));
+        taken = tf.logicalOr(taken, e);
+      } else taken = e;
+      parts.push(placeOffset(tf.mul(dy, tf.cast(e, 'float32')) as tf.Tensor4D, a, b, info));
+    }
+  }
+  const sum = parts.length === 1 ? parts[0] : tf.addN(parts);
+  return tf.slice(sum, [0, top, left, 0], [N, H, W, C]) as tf.Tensor4D;
+}
+
+/** The gradient piece of window offset (a, b), zero-upsampled by the stride and shifted into the padded input's frame. */
+function placeOffset(u: tf.Tensor4D, a: number, b: number, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const { top, left, bottom, right } = info.padInfo;
+  const [N, Ho, Wo, C] = u.shape;
+  const Hp = top + info.inHeight + bottom,
+    Wp = left + info.inWidth + right;
+  if (sh > 1 || sw > 1) {
+    const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
+    u = tf.reshape(e, [N, Ho * sh, Wo * sw, C]) as tf.Tensor4D;
+  }
+  return padOrCrop(u, a, Hp - a - u.shape[1], b, Wp - b - u.shape[2]);
 }
 
 /**

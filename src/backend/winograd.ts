@@ -145,6 +145,7 @@ export const WINOGRAD_KERNELS: tf.KernelConfig[] = [
   {
     kernelName: 'BnnWinogradOut',
     backendName: 'wasm',
+    // kernel loop: the SIMD path's tile table, else the scalar output transform
     kernelFunc: ({ inputs, attrs, backend }) => {
       const b = backend as unknown as HeapBackend;
       const a = attrs as unknown as { N: number; Ho: number; Wo: number; tH: number; tW: number };

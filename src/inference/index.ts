@@ -35,17 +35,10 @@ export { FusedEngine, buildFused, fusedSupports, threadsAvailable } from './engi
 export type { GemmMode, GemmTune } from './engine';
 export { encodePacked, decodePacked, savePacked, loadPacked } from './format';
 export { ReferenceRunner } from './reference';
-export {
-  packedSummary,
-  floatModelBytes,
-  floatLogits,
-  summaryEngines,
-  summaryMarkdown,
-  engineComparison,
-  comparisonEngines,
-  comparisonMarkdown,
-} from './summary';
-export type { PackedSummary, TestImages, EngineComparison, EngineResult } from './summary';
+export { packedSummary, floatModelBytes, floatLogits, summaryEngines, summaryMarkdown } from './summary';
+export type { PackedSummary, TestImages } from './summary';
+export { engineComparison, comparisonEngines, comparisonMarkdown } from './comparison';
+export type { EngineComparison, EngineResult } from './comparison';
 export {
   NativeEngine,
   FloatOneDnn,

@@ -52,23 +52,40 @@ export interface BinaryNetConfig {
   seed?: number;
 }
 
+/** The config with its defaults, checked (errors name the value and what is allowed). */
+function resolveBinaryNetConfig(config: BinaryNetConfig): Required<BinaryNetConfig> {
+  const c: Required<BinaryNetConfig> = {
+    width: config.width ?? 1,
+    dropout: config.dropout ?? 0,
+    kernels: config.kernels ?? 'bop',
+    inputShape: config.inputShape ?? [32, 32, 3],
+    numClasses: config.numClasses ?? 10,
+    seed: config.seed ?? 0,
+    bnMomentum: config.bnMomentum ?? 0.99,
+    dropoutPlacement: config.dropoutPlacement ?? 'afterBn',
+  };
+  if (!(c.bnMomentum >= 0 && c.bnMomentum < 1))
+    throw new Error(`binaryNet: bnMomentum must be in [0, 1), got ${c.bnMomentum}`);
+  if (c.dropoutPlacement !== 'afterBn' && c.dropoutPlacement !== 'afterLayer')
+    throw new Error(`binaryNet: dropoutPlacement must be 'afterBn' or 'afterLayer', got '${c.dropoutPlacement}'`);
+  if (!(c.width > 0)) throw new Error(`binaryNet: width must be > 0, got ${c.width}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`binaryNet: dropout must be in [0, 1), got ${c.dropout}`);
+  if (c.kernels !== 'bop' && c.kernels !== 'latent' && c.kernels !== 'real-hidden')
+    throw new Error(`binaryNet: kernels must be 'bop', 'latent' or 'real-hidden', got '${c.kernels}'`);
+  return c;
+}
+
 export function binaryNet(config: BinaryNetConfig = {}): tf.Sequential {
-  const width = config.width ?? 1;
-  const dropout = config.dropout ?? 0;
-  const kernels = config.kernels ?? 'bop';
-  const inputShape = config.inputShape ?? [32, 32, 3];
-  const numClasses = config.numClasses ?? 10;
-  const seed = config.seed ?? 0;
-  const bnMomentum = config.bnMomentum ?? 0.99;
-  const placement = config.dropoutPlacement ?? 'afterBn';
-  if (!(bnMomentum >= 0 && bnMomentum < 1))
-    throw new Error(`binaryNet: bnMomentum must be in [0, 1), got ${bnMomentum}`);
-  if (placement !== 'afterBn' && placement !== 'afterLayer')
-    throw new Error(`binaryNet: dropoutPlacement must be 'afterBn' or 'afterLayer', got '${placement}'`);
-  if (!(width > 0)) throw new Error(`binaryNet: width must be > 0, got ${width}`);
-  if (!(dropout >= 0 && dropout < 1)) throw new Error(`binaryNet: dropout must be in [0, 1), got ${dropout}`);
-  if (kernels !== 'bop' && kernels !== 'latent' && kernels !== 'real-hidden')
-    throw new Error(`binaryNet: kernels must be 'bop', 'latent' or 'real-hidden', got '${kernels}'`);
+  const {
+    width,
+    dropout,
+    kernels,
+    inputShape,
+    numClasses,
+    seed,
+    bnMomentum,
+    dropoutPlacement: placement,
+  } = resolveBinaryNetConfig(config);
   const units = (n: number) => Math.max(1, Math.round(n * width));
   const latent = { kernelQuantizer: 'ste_sign' as const, binaryKernel: true, kernelConstraint: 'weight_clip' as const };
   const real = { kernelQuantizer: null, binaryKernel: false, kernelConstraint: null };
