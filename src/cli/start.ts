@@ -56,7 +56,24 @@ async function main() {
     if (tsx('src/cli/data.ts', ['cifar10']) !== 0) fail('could not fetch CIFAR-10; see the message above', 1);
   }
 
-  // Every experiment of the catalog (named variants only with --only), every seed of the profile.
+  const list = plannedRuns(only, profile, args.flags.has('force'));
+  console.log(`${list.length} runs (finished ones are reused, interrupted ones resumed)…`);
+  const outcomes = await runJobs(list, { jobs });
+  const failed = outcomes.filter((o) => !o.ok);
+  for (const f of failed) console.error(`error: ${f.job.experiment} seed ${f.job.seed}: ${f.error}`);
+  if (failed.length) process.exitCode = 1;
+
+  exportAndExecute(profile, !args.flags.has('no-figures'), !args.flags.has('no-notebooks'));
+  // The findings last, so the run ends with them: final accuracies beside the published numbers, a verdict per claim.
+  printFindings(profile);
+  printWhere(profile, t0);
+}
+
+/**
+ * Every run of the profile: every experiment of the catalog (named variants only with `only`), every seed; entries
+ * that share another's runs are left out, and those without data are skipped with a line saying how to fetch it.
+ */
+function plannedRuns(only: string[] | undefined, profile: string, force: boolean): RunJob[] {
   const names = only
     ? only.map((n) => getExperiment(n.trim()).name)
     : EXPERIMENTS.filter((e) => !e.optional).map((e) => e.name);
@@ -71,24 +88,22 @@ async function main() {
       );
       continue;
     }
-    for (const seed of e.seeds[profile as Profile] ?? [0])
-      list.push({ experiment: name, profile, seed, force: args.flags.has('force') });
+    for (const seed of e.seeds[profile as Profile] ?? [0]) list.push({ experiment: name, profile, seed, force });
   }
   for (const s of skipped) console.log(`skipping ${s}`);
-  console.log(`${list.length} runs (finished ones are reused, interrupted ones resumed)…`);
-  const outcomes = await runJobs(list, { jobs });
-  const failed = outcomes.filter((o) => !o.ok);
-  for (const f of failed) console.error(`error: ${f.job.experiment} seed ${f.job.seed}: ${f.error}`);
-  if (failed.length) process.exitCode = 1;
+  return list;
+}
 
-  if (!args.flags.has('no-figures')) {
+/** Exports the figures and executes the notebooks (checking they render), as asked; a failure sets the exit code. */
+function exportAndExecute(profile: string, figures: boolean, notebooks: boolean): void {
+  if (figures) {
     console.log('\nExporting figures (npm run figures)…');
     if (tsx('src/cli/figures.ts', ['--profile', profile]) !== 0) {
       console.error('error: figure export failed; see above');
       process.exitCode = 1;
     }
   }
-  if (!args.flags.has('no-notebooks')) {
+  if (notebooks) {
     // --render: open the executed copies in the classic Notebook in headless Chromium, check every figure is drawn, save screenshots
     console.log('\nExecuting the notebooks and checking they render (npm run notebooks -- --render)…');
     if (tsx('src/cli/notebooks.ts', ['--profile', profile, '--keep-going', '--render']) !== 0) {
@@ -96,7 +111,10 @@ async function main() {
       process.exitCode = 1;
     }
   }
-  // The findings last, so the run ends with them: final accuracies beside the published numbers, a verdict per claim.
+}
+
+/** Prints the findings: final accuracies beside the published numbers, the verdicts, Bop's flips, the seeds needed. */
+function printFindings(profile: string): void {
   console.log(`\n${textTable(FINDING_HEADER, findingRows(profile).map(findingCells))}`);
   console.log(
     `(${profile} profile: smaller width, a stratified subset and fewer steps than the paper, γ and τ derived from the paper's dynamics; settled: BN statistics recomputed on the training set before scoring, raw: before; published numbers are for 500 full-width epochs.)`,
@@ -120,7 +138,10 @@ async function main() {
     console.log(
       `\nSeeds needed for a 95 % interval of ±1.5 pp (then rerun npm start; finished runs are reused):\n${seeds.join('\n')}`,
     );
+}
 
+/** Prints the wall time and where the results, figures and executed notebooks are. */
+function printWhere(profile: string, t0: number): void {
   console.log(`\nDone in ${((Date.now() - t0) / 60000).toFixed(1)} min (wall clock, ${profile} profile).`);
   console.log(
     `Results: ${resultsRoot()}/<experiment>/${profile}/seed-<n>/ (config.json, history.json/.csv, checkpoint.bin, final/)`,
