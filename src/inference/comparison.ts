@@ -9,7 +9,7 @@ import { FloatOneDnn, nativeInference } from './native';
 import { encodePacked } from './format';
 import { PackedModel } from './packed';
 import { floatModelBytes, labelArray, type TestImages } from './summary';
-import type { PackedKernel, PackedSpec } from './spec';
+import type { PackedSpec } from './spec';
 
 /** One engine of `engineComparison`: what it is, its accuracy and stored size, and its speed. */
 export interface EngineResult {

@@ -2,14 +2,12 @@
  * Float-vs-packed comparison for notebooks and the benchmark: accuracy, agreement, size and speed (`packedSummary`:
  * float tfjs against one packed engine; `engineComparison`: every engine this machine has, on the same images).
  */
-import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import { saveModelToMemory } from '../models/io';
-import { FloatOneDnn, nativeInference } from './native';
 import { encodePacked } from './format';
 import { PackedModel } from './packed';
 import { packModel } from './convert';
-import type { PackedKernel, PackedSpec } from './spec';
+import type { PackedKernel } from './spec';
 
 /** Bytes of the float model's weights as tf.io saves them (weights.bin; float32, 4 bytes per parameter). */
 export async function floatModelBytes(model: tf.LayersModel): Promise<number> {
