@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'os';
 import * as path from 'path';
-import { applyOverrides } from '../src/experiments/config';
+import { applyOverrides } from '../src/experiments/overrides';
 import { canonicalNumber, canonicalOverridesFor } from '../src/experiments/overrides';
 import { profileConfig } from '../src/experiments/registry';
 import { configHash, resolveConfig, runDir } from '../src/experiments/run';
