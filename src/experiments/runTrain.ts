@@ -8,7 +8,7 @@ import { dropoutLayers } from '../layers';
 import { saveModel } from '../models/io';
 import type { Optimizer } from '../optimizers';
 import type { Rng } from '../random';
-import type { History } from '../train/history';
+import type { EpochRecord, History } from '../train/history';
 import { train } from '../train/loop';
 import { readRunCheckpoint, writeRunCheckpoint } from '../results/checkpoint';
 import type { RunMeta } from '../results/config';
@@ -17,7 +17,6 @@ import { runPaths } from '../results/paths';
 import { commitStaging, type RunState } from '../results/state';
 import type { modelComponent } from './components';
 import type { RunData } from './datasets';
-import type { RunOptions } from './run';
 import { type Held, type Plan, rewriteLogged, type Target } from './runFolder';
 
 /** Everything a run trains with, its state restored from the checkpoint when it continues one. */
@@ -78,7 +77,7 @@ export async function trainRun(
   t: Target,
   plan: Plan,
   r: Resolved,
-  opts: Pick<RunOptions, 'onEpoch'>,
+  opts: { onEpoch?: (record: EpochRecord, history: History) => void | Promise<void> },
   held: Held,
 ): Promise<History> {
   const { config, dir, label, log } = t;
