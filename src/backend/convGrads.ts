@@ -96,6 +96,23 @@ function paddedInput(x: tf.Tensor4D, g: ConvGeom): tf.Tensor4D {
   return padOrCrop(x, top, needH - top - g.inH, left, needW - left - g.inW);
 }
 
+/**
+ * Zero-insertion by the strides: [N, Ho, Wo, C] → [N, Ho·sh, Wo·sw, C], each value followed by sh − 1 zero rows and
+ * sw − 1 zero columns (reshape to [N, Ho, 1, Wo, 1, C], pad, reshape back).
+ */
+export function zeroInsert(u: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  const [N, Ho, Wo, C] = u.shape;
+  const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
+  return tf.reshape(e, [N, Ho * sh, Wo * sw, C]) as tf.Tensor4D;
+}
+
 /** dW by the swapped-batch/channel forward conv (XNNPACK on wasm). x NHWC, dy NHWC; returns [kh,kw,Ci,Co]. */
 export function conv2dFilterGradSwapped(
   x: tf.Tensor4D,
@@ -220,20 +237,7 @@ export function conv2dInputGradAsConv(
     let u: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
       // zero-insertion: [N,Ho,1,Wo,1,Co] -> pad -> [N,Ho*sh,Wo*sw,Co] -> keep (Ho-1)*sh+1 rows
-      const e = tf.reshape(dy, [N, Ho, 1, Wo, 1, Co]);
-      const p = tf.pad(e, [
-        [0, 0],
-        [0, 0],
-        [0, sh - 1],
-        [0, 0],
-        [0, sw - 1],
-        [0, 0],
-      ]);
-      u = tf.slice(
-        tf.reshape(p, [N, Ho * sh, Wo * sw, Co]),
-        [0, 0, 0, 0],
-        [N, (Ho - 1) * sh + 1, (Wo - 1) * sw + 1, Co],
-      ) as tf.Tensor4D;
+      u = tf.slice(zeroInsert(dy, sh, sw), [0, 0, 0, 0], [N, (Ho - 1) * sh + 1, (Wo - 1) * sw + 1, Co]) as tf.Tensor4D;
     }
     // dx[y] = Σ_a u[y + top - a] W[a]: full correlation; rows of dx: inH; rows needed in padded u: inH + kh - 1
     const top = g.kh - 1 - g.padInfo.top,

@@ -5,7 +5,7 @@
  * `maxPoolGradHeap` (one pass on the heap, SIMD for 2×2 windows) where it applies, else by `maxPoolGradAsOps`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { padOrCrop } from './convGrads';
+import { padOrCrop, zeroInsert } from './convGrads';
 import { heapF32, heapPtr, simd } from './heap';
 import type { HeapBackend } from './heap';
 
@@ -131,20 +131,9 @@ function maxPoolGradOffsets(dy: tf.Tensor4D, x: tf.Tensor4D, info: tf.backend_ut
 function placeOffset(u: tf.Tensor4D, a: number, b: number, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
   const [sh, sw] = [info.strideHeight, info.strideWidth];
   const { top, left, bottom, right } = info.padInfo;
-  const [N, Ho, Wo, C] = u.shape;
   const Hp = top + info.inHeight + bottom,
     Wp = left + info.inWidth + right;
-  if (sh > 1 || sw > 1) {
-    const e = tf.pad(tf.reshape(u, [N, Ho, 1, Wo, 1, C]), [
-      [0, 0],
-      [0, 0],
-      [0, sh - 1],
-      [0, 0],
-      [0, sw - 1],
-      [0, 0],
-    ]);
-    u = tf.reshape(e, [N, Ho * sh, Wo * sw, C]) as tf.Tensor4D;
-  }
+  if (sh > 1 || sw > 1) u = zeroInsert(u, sh, sw);
   return padOrCrop(u, a, Hp - a - u.shape[1], b, Wp - b - u.shape[2]);
 }
 
