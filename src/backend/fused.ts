@@ -23,6 +23,17 @@ export function steGradFused(dy: tf.Tensor, x: tf.Tensor, clip: number): tf.Tens
   return tf.engine().runKernel('BnnSteGrad', { dy, x }, { clip } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
+/** Runs one of the fused batch-norm kernels (forward or gradient) on named inputs; returns its outputs. */
+function runBnKernel(
+  name: 'BnnBatchNorm' | 'BnnBatchNormGrad',
+  inputs: Record<string, tf.Tensor>,
+  epsilon: number,
+): tf.Tensor[] {
+  return tf
+    .engine()
+    .runKernel(name, inputs as unknown as tf.NamedTensorMap, { epsilon } as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
 /**
  * Training-mode batch norm over all axes but the last, with its gradient (for x, β and γ), fused. Returns y and
  * the batch mean and biased variance (for the moving statistics; not differentiable), or null when off.
@@ -45,13 +56,7 @@ export function batchNormTrainFused(
     const ins: Record<string, tf.Tensor> = { x: xi };
     if (bi) ins.beta = bi;
     if (gi) ins.gamma = gi;
-    const [y, mu, v, s] = tf
-      .engine()
-      .runKernel(
-        'BnnBatchNorm',
-        ins as unknown as tf.NamedTensorMap,
-        { epsilon } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
+    const [y, mu, v, s] = runBnKernel('BnnBatchNorm', ins, epsilon);
     s.dispose();
     // the engine runs this forward inside a tidy: keep the statistics, re-own them in the caller's scope below
     mean = tf.keep(mu);
@@ -62,13 +67,7 @@ export function batchNormTrainFused(
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const gins: Record<string, tf.Tensor> = { dy, x: saved[0], mean: saved[1], variance: saved[2] };
         if (gi) gins.gamma = saved[3];
-        const [dx, sdy, sdyx] = tf
-          .engine()
-          .runKernel(
-            'BnnBatchNormGrad',
-            gins as unknown as tf.NamedTensorMap,
-            { epsilon } as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor[];
+        const [dx, sdy, sdyx] = runBnKernel('BnnBatchNormGrad', gins, epsilon);
         const out: tf.Tensor[] = [dx];
         if (bi) out.push(sdy);
         else sdy.dispose();
