@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend } from '../src/backend';
+import { hasData } from '../src/experiments/datasets';
 import { noiseOfM } from '../src/experiments/derive';
 import { flipsByPhase, flipsFallAfterDecays } from '../src/experiments/flipPhases';
 import { gradientSpread, measureGradientNoise } from '../src/experiments/gradientNoise';
@@ -100,7 +101,7 @@ test('flipsByPhase: epochs by the γ phase that holds their steps; falls when ea
 
 test(
   'measureGradientNoise on the smoke UNet: finite, positive and the same twice',
-  { skip: !process.env.BNN_PETS_SAMPLE && 'no Pets copy (BNN_PETS_SAMPLE)' },
+  { skip: !hasData('pets') && 'no Oxford-IIIT Pet copy found (npm run data -- pets, or BNN_PETS_SAMPLE)' },
   async () => {
     await initBackend({ backend: 'cpu' });
     const c = profileConfig('pets-unet-binary-bop', 'smoke', 0);
