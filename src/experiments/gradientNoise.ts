@@ -8,17 +8,19 @@
  * their σ_g, not only their widths and batch sizes (rule 3 of ./derive covers those within one model).
  *
  * Measurement, for a run's config (its model, data, width and batch size) at initialisation, weights fixed:
- * batches k = 1..K of the training split in stored order (no augmentation), training mode, the gradient g_k of the
- * loss with respect to every binary kernel. Per weight i:
+ * batches k = 1..K of a permutation of the training split seeded by the config's seed (shuffled, as training draws
+ * them: the stored order can group similar images, as the Pets lists do by breed; no augmentation), training mode,
+ * the gradient g_k of the loss with respect to every binary kernel. Per weight i:
  *
  *     σ_g,i² = (1/(K − 1)) Σ_k (g_k,i − ḡ_i)²            ḡ_i = (1/K) Σ_k g_k,i
  *
  * and the summary is the root mean square over all binary weights, σ_g = √(mean_i σ_g,i²). The measured values of the
- * profiles that use them are recorded in the catalog (`tauNoise` of a sizing), with the command that measures them
- * again: `npm run calibrate -- --gradient-noise <experiment> --profile quick`.
+ * profiles that use them are recorded in the catalog (`gradientNoise` of a sizing), with the command that measures them
+ * again: `npm run gradient-noise -- <experiment> --profile quick --seeds 0,1,2`.
  */
 import * as tf from '@tensorflow/tfjs';
 import { modelVariables } from '../layers';
+import { Rng } from '../random';
 import type { ExperimentConfig } from './config';
 import { modelComponent } from './components';
 import { datasetLoader } from './datasets';
@@ -76,9 +78,10 @@ export async function measureGradientNoise(config: ExperimentConfig, batches = 1
       throw new Error(
         `gradient noise: ${config.experiment} has ${available} batches of ${config.batchSize} in its training split, ${batches} asked`,
       );
+    const order = new Rng(config.seed).permutation(data.train.n);
     const rows: Float32Array[] = [];
     for (let k = 0; k < batches; k++) {
-      const idx = new Int32Array(config.batchSize).map((_, i) => k * config.batchSize + i);
+      const idx = order.slice(k * config.batchSize, (k + 1) * config.batchSize);
       const flat = tf.tidy(() => {
         const { x, y } = data.train.batch(idx, null);
         const { grads } = tf.variableGrads(
