@@ -143,14 +143,18 @@ function tauRelativeOf(c: ExperimentConfig, e: ExperimentEntry): number | null {
   return Number((c.threshold / matched).toPrecision(6));
 }
 
+/** The catalog's sizing of a config's small profile (what its gradient noise was measured on, before any --set). */
+function catalogSizing(c: ExperimentConfig, e: ExperimentEntry): Sizing | undefined {
+  return c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
+}
+
 /**
  * The noise of m at the end of the first γ phase of a config (./derive `noiseOfM`), from the gradient noise measured
  * for its sizing (`Sizing.gradientNoise`), carried to the config's width and batch size by rule 3 of ./derive
  * (σ_g ∝ 1/width, ∝ 1/√batch); null when the sizing records no measurement or the config has no γ.
  */
 function firstPhaseNoiseOfM(c: ExperimentConfig, e: ExperimentEntry, stepsPerEpoch: number): number | null {
-  // the sizing the gradient noise was measured on: the catalog's, before any --set
-  const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
+  const size = catalogSizing(c, e);
   const g = size?.gradientNoise;
   if (!size || !g || !c.gamma || !(c.gamma.initial > 0 && c.gamma.initial < 1) || !(c.width > 0 && c.batchSize > 0))
     return null;
@@ -307,8 +311,9 @@ function dynamicsConfig(
 export function rederive(c: ExperimentConfig): ExperimentConfig {
   if (!c.derivation) return c;
   const e = getExperiment(c.experiment);
-  const size = c.profile === 'quick' || c.profile === 'smoke' ? e[c.profile] : undefined;
-  const noise = size?.gradientNoise ? { tauOverNoise: tauOverNoiseOf(c, e, c.derivation.stepsPerEpoch) } : {};
+  const noise = catalogSizing(c, e)?.gradientNoise
+    ? { tauOverNoise: tauOverNoiseOf(c, e, c.derivation.stepsPerEpoch) }
+    : {};
   return {
     ...c,
     derivation: {
